@@ -1,0 +1,5 @@
+//! Series written by chaos.
+
+use crate::Metric;
+
+pub const ALL: &[Metric] = &[];

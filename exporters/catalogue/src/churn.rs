@@ -1,0 +1,5 @@
+//! Series written by churn.
+
+use crate::Metric;
+
+pub const ALL: &[Metric] = &[];

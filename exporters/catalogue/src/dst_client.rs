@@ -1,0 +1,5 @@
+//! Series written by dst_client.
+
+use crate::Metric;
+
+pub const ALL: &[Metric] = &[];

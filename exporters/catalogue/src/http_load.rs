@@ -1,0 +1,182 @@
+//! Series written by `redline http-load`. The `k6_` families keep k6's names and label
+//! keys so existing k6 dashboards and queries read redline runs unchanged; what k6 has
+//! no name for uses the `redline_` prefix.
+
+use crate::{Kind, Metric};
+
+/// Labels on every per-request series (k6's, plus `step` and `tier`).
+const REQ: &[&str] = &[
+    "scenario",
+    "step",
+    "name",
+    "method",
+    "status",
+    "expected_response",
+    "tier",
+];
+
+pub const HTTP_REQS: Metric = Metric {
+    name: "k6_http_reqs_total",
+    kind: Kind::Counter,
+    labels: REQ,
+    help: "HTTP requests completed, by outcome (k6: http_reqs).",
+};
+pub const HTTP_REQ_FAILED: Metric = Metric {
+    name: "k6_http_req_failed_rate",
+    kind: Kind::Gauge,
+    labels: &["scenario", "step", "name", "method", "tier"],
+    help: "Fraction of requests that failed since the start of the step (k6: http_req_failed).",
+};
+pub const HTTP_REQ_DURATION: Metric = Metric {
+    name: "k6_http_req_duration_seconds",
+    kind: Kind::HistogramBoth,
+    labels: &[
+        "scenario",
+        "step",
+        "name",
+        "method",
+        "status",
+        "expected_response",
+        "tier",
+    ],
+    help: "Request duration from the intended start (sending+waiting+receiving plus any queueing in open-model executors).",
+};
+pub const HTTP_REQ_WAITING: Metric = Metric {
+    name: "k6_http_req_waiting_seconds",
+    kind: Kind::NativeHistogram,
+    labels: &["scenario", "step", "name", "method"],
+    help: "Time to first byte after the request was sent (k6: http_req_waiting).",
+};
+pub const HTTP_REQ_CONNECTING: Metric = Metric {
+    name: "k6_http_req_connecting_seconds",
+    kind: Kind::NativeHistogram,
+    labels: &["scenario", "step"],
+    help: "TCP connect time of new connections (k6: http_req_connecting).",
+};
+pub const HTTP_REQ_DURATION_STAT: Metric = Metric {
+    name: "k6_http_req_duration_p95",
+    kind: Kind::Gauge,
+    labels: &["scenario", "step", "name", "method"],
+    help: "k6 trend-stat gauge, written only when asked for with --trend-stats (p(95) shown; also _p50, _p90, _p99, _avg, _min, _max, _med).",
+};
+pub const VUS: Metric = Metric {
+    name: "k6_vus",
+    kind: Kind::Gauge,
+    labels: &["scenario", "step"],
+    help: "Virtual users currently running an iteration or waiting to.",
+};
+pub const VUS_MAX: Metric = Metric {
+    name: "k6_vus_max",
+    kind: Kind::Gauge,
+    labels: &["scenario"],
+    help: "Virtual users allocated (pre-allocated plus grown up to maxVUs).",
+};
+pub const ITERATIONS: Metric = Metric {
+    name: "k6_iterations_total",
+    kind: Kind::Counter,
+    labels: &["scenario", "step"],
+    help: "Iterations completed.",
+};
+pub const DROPPED_ITERATIONS: Metric = Metric {
+    name: "k6_dropped_iterations_total",
+    kind: Kind::Counter,
+    labels: &["scenario", "step"],
+    help: "Iterations an open-model executor could not start because no VU was free.",
+};
+pub const CHECKS: Metric = Metric {
+    name: "k6_checks_rate",
+    kind: Kind::Gauge,
+    labels: &["scenario", "step", "check"],
+    help: "Fraction of checks that passed since the start of the step (k6: checks).",
+};
+pub const CHECKS_TOTAL: Metric = Metric {
+    name: "redline_checks_total",
+    kind: Kind::Counter,
+    labels: &["scenario", "step", "check", "result"],
+    help: "Checks evaluated, by result (pass/fail); the counter behind k6_checks_rate.",
+};
+pub const DATA_SENT: Metric = Metric {
+    name: "k6_data_sent_total",
+    kind: Kind::Counter,
+    labels: &["scenario", "step"],
+    help: "Bytes sent (request line, headers and body).",
+};
+pub const DATA_RECEIVED: Metric = Metric {
+    name: "k6_data_received_total",
+    kind: Kind::Counter,
+    labels: &["scenario", "step"],
+    help: "Bytes received (headers and body).",
+};
+pub const TARGET_RATE: Metric = Metric {
+    name: "redline_target_rate",
+    kind: Kind::Gauge,
+    labels: &["scenario", "step"],
+    help: "Iterations per second an arrival-rate executor is asked to start right now.",
+};
+pub const STEP_INFO: Metric = Metric {
+    name: "redline_step_level",
+    kind: Kind::Gauge,
+    labels: &["scenario", "step", "unit"],
+    help: "The level of the running step (VUs or target iterations/s); 1 series per step, present while it runs.",
+};
+pub const REQUEST_ERRORS: Metric = Metric {
+    name: "redline_http_request_errors_total",
+    kind: Kind::Counter,
+    labels: &["scenario", "step", "name", "reason"],
+    help: "Requests that got no HTTP response, by reason (connect_refused, timeout, reset, tls, other).",
+};
+pub const RATE_LIMITED: Metric = Metric {
+    name: "redline_http_rate_limited_total",
+    kind: Kind::Counter,
+    labels: &["scenario", "step", "name", "tier"],
+    help: "Requests answered 429 (counted apart from errors: the gateway worked as configured).",
+};
+pub const LLM_TOKENS: Metric = Metric {
+    name: "redline_llm_tokens_total",
+    kind: Kind::Counter,
+    labels: &["scenario", "step", "tier", "kind"],
+    help: "Tokens reported in OpenAI `usage`, by kind (prompt, completion).",
+};
+pub const LLM_TTFT: Metric = Metric {
+    name: "redline_llm_time_to_first_token_seconds",
+    kind: Kind::NativeHistogram,
+    labels: &["scenario", "step", "tier"],
+    help: "Streaming: from the intended start to the first content token.",
+};
+pub const LLM_ITL: Metric = Metric {
+    name: "redline_llm_inter_token_latency_seconds",
+    kind: Kind::NativeHistogram,
+    labels: &["scenario", "step", "tier"],
+    help: "Streaming: time between consecutive content tokens.",
+};
+pub const LLM_OUTPUT_TPS: Metric = Metric {
+    name: "redline_llm_output_tokens_per_second",
+    kind: Kind::NativeHistogram,
+    labels: &["scenario", "step", "tier"],
+    help: "Streaming: completion tokens per second after the first token, per request.",
+};
+
+pub const ALL: &[Metric] = &[
+    HTTP_REQS,
+    HTTP_REQ_FAILED,
+    HTTP_REQ_DURATION,
+    HTTP_REQ_WAITING,
+    HTTP_REQ_CONNECTING,
+    HTTP_REQ_DURATION_STAT,
+    VUS,
+    VUS_MAX,
+    ITERATIONS,
+    DROPPED_ITERATIONS,
+    CHECKS,
+    CHECKS_TOTAL,
+    DATA_SENT,
+    DATA_RECEIVED,
+    TARGET_RATE,
+    STEP_INFO,
+    REQUEST_ERRORS,
+    RATE_LIMITED,
+    LLM_TOKENS,
+    LLM_TTFT,
+    LLM_ITL,
+    LLM_OUTPUT_TPS,
+];

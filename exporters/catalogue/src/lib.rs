@@ -1,0 +1,117 @@
+//! The metric catalogue: the one place where every series redline writes is named.
+//!
+//! Daemons register their metrics under these names, the dashboards' and alert rules'
+//! tests check every metric they query against [`all`], and the README's tables are
+//! written from it. One module per daemon, so that daemons never edit each other's list.
+
+pub mod chaos;
+pub mod churn;
+pub mod dst_client;
+pub mod http_load;
+pub mod locust;
+pub mod pprof;
+pub mod relay;
+pub mod remote_write;
+pub mod rules;
+pub mod target;
+pub mod tokens;
+
+/// The Prometheus type of a series family as it appears in Prometheus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    /// Classic histogram: `_bucket`, `_sum`, `_count` series.
+    Histogram,
+    /// Native (exponential) histogram: one series holding the whole distribution.
+    NativeHistogram,
+    /// Classic and native together (the same family written both ways).
+    HistogramBoth,
+    /// Written by a recording rule in `alerts/`, not by a daemon.
+    Recorded,
+}
+
+/// One series family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    /// Full name as queried in PromQL (counters include `_total`).
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Label keys the family carries besides `testid` and external labels.
+    pub labels: &'static [&'static str],
+    pub help: &'static str,
+}
+
+/// Every catalogued family, across all daemons and the recording rules.
+pub fn all() -> impl Iterator<Item = &'static Metric> {
+    [
+        remote_write::ALL,
+        http_load::ALL,
+        target::ALL,
+        churn::ALL,
+        dst_client::ALL,
+        pprof::ALL,
+        chaos::ALL,
+        relay::ALL,
+        locust::ALL,
+        tokens::ALL,
+        rules::ALL,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Looks a series name up, accepting the `_bucket`, `_sum` and `_count` series
+/// Prometheus derives from a classic histogram family.
+pub fn lookup(series: &str) -> Option<&'static Metric> {
+    all().find(|m| m.name == series).or_else(|| {
+        ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
+            let base = series.strip_suffix(suffix)?;
+            all()
+                .find(|m| m.name == base && matches!(m.kind, Kind::Histogram | Kind::HistogramBoth))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique_and_follow_conventions() {
+        let mut seen = HashSet::new();
+        for m in all() {
+            assert!(seen.insert(m.name), "{} catalogued twice", m.name);
+            assert!(
+                m.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                "{} is not a valid metric name",
+                m.name
+            );
+            match m.kind {
+                Kind::Counter => assert!(m.name.ends_with("_total"), "counter {}", m.name),
+                Kind::Recorded => assert!(m.name.contains(':'), "recorded {}", m.name),
+                _ => assert!(!m.name.ends_with("_total"), "non-counter {}", m.name),
+            }
+            assert!(!m.help.is_empty(), "{} has no help", m.name);
+            assert!(
+                !m.labels.contains(&"testid"),
+                "{}: testid is implicit",
+                m.name
+            );
+        }
+    }
+
+    #[test]
+    fn lookup_understands_histogram_suffixes() {
+        let Some(h) = all().find(|m| matches!(m.kind, Kind::Histogram | Kind::HistogramBoth))
+        else {
+            return;
+        };
+        assert_eq!(lookup(&format!("{}_bucket", h.name)), Some(h));
+        assert_eq!(lookup(&format!("{}_count", h.name)), Some(h));
+        assert_eq!(lookup("redline_no_such_series"), None);
+    }
+}

@@ -1,0 +1,5 @@
+//! Series written by locust.
+
+use crate::Metric;
+
+pub const ALL: &[Metric] = &[];

@@ -1,0 +1,5 @@
+//! Series written by pprof.
+
+use crate::Metric;
+
+pub const ALL: &[Metric] = &[];

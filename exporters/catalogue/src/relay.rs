@@ -1,0 +1,5 @@
+//! Series written by relay.
+
+use crate::Metric;
+
+pub const ALL: &[Metric] = &[];

@@ -1,0 +1,5 @@
+//! Series written by rules.
+
+use crate::Metric;
+
+pub const ALL: &[Metric] = &[];

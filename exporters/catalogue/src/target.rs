@@ -1,0 +1,5 @@
+//! Series written by target.
+
+use crate::Metric;
+
+pub const ALL: &[Metric] = &[];

@@ -1,0 +1,5 @@
+//! Series written by tokens.
+
+use crate::Metric;
+
+pub const ALL: &[Metric] = &[];
