@@ -1,0 +1,89 @@
+//! Where and how to write: endpoint, auth, TLS, queue shape.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A secret string whose `Debug` and `Display` never show it, so a config dumped
+/// into a log or an error cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    /// Read from a file before each request when the file changed, so a rotated
+    /// (e.g. projected ServiceAccount) token is picked up without a restart.
+    BearerFile(PathBuf),
+    Bearer(Secret),
+    Basic {
+        username: String,
+        password: Secret,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// e.g. `http://prometheus:9090/api/v1/write`.
+    pub url: String,
+    pub auth: Auth,
+    /// Extra request headers, e.g. `X-Scope-OrgID` for Mimir/Cortex tenants.
+    pub headers: Vec<(String, String)>,
+    /// PEM file with the CA that signs the receiver's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate. Only ever set explicitly.
+    pub insecure_skip_verify: bool,
+    /// Added to every series that lacks a label of that name.
+    pub external_labels: Vec<(String, String)>,
+    /// Series map to shards by label hash, so one series is always sent in order.
+    pub shards: usize,
+    /// Samples the shard queues hold in total; beyond it samples are dropped and
+    /// counted, never waited for.
+    pub queue_capacity: usize,
+    pub max_samples_per_send: usize,
+    /// A partial batch is sent after waiting this long.
+    pub batch_send_deadline: Duration,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    pub request_timeout: Duration,
+    /// Write StaleNaN for every series at shutdown.
+    pub staleness_markers: bool,
+    pub user_agent: String,
+}
+
+impl Config {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            auth: Auth::None,
+            headers: Vec::new(),
+            ca_file: None,
+            insecure_skip_verify: false,
+            external_labels: Vec::new(),
+            shards: 2,
+            queue_capacity: 200_000,
+            max_samples_per_send: 2_000,
+            batch_send_deadline: Duration::from_millis(500),
+            min_backoff: Duration::from_millis(30),
+            max_backoff: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            staleness_markers: true,
+            user_agent: concat!("redline/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}

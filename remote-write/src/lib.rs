@@ -1,0 +1,28 @@
+//! A Prometheus remote-write 1.0 client.
+//!
+//! [`Series`] is a validated, sorted label set built once; [`RemoteWriter`] takes
+//! samples for it without ever blocking the caller, maps each series to one shard
+//! (so its samples stay in order), batches, encodes (protobuf + snappy block),
+//! sends with retries and backoff, and at shutdown flushes within a deadline and
+//! writes staleness markers. It knows nothing of the daemons that use it.
+
+mod config;
+mod encode;
+mod error;
+pub mod prompb;
+mod send;
+mod series;
+mod stats;
+mod writer;
+
+pub use config::{Auth, Config, Secret};
+pub use encode::{Entry, compress, encode_write_request};
+pub use error::Error;
+pub use series::{InvalidSeries, STALE_NAN_BITS, Series, is_stale_nan, stale_nan};
+pub use stats::{DropReason, Stats, StatsSnapshot};
+pub use writer::{RemoteWriter, ShutdownReport};
+
+/// Milliseconds since the Unix epoch, the timestamp unit of remote-write.
+pub fn now_millis() -> i64 {
+    writer::now_ms()
+}

@@ -1,0 +1,241 @@
+//! One HTTP request to the receiver, and what to do about its answer.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::{Auth, Config};
+use crate::error::Error;
+
+/// What the shard does next with a batch.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Sent,
+    /// 5xx, 429 or no answer: send the same batch again, after `after` if the
+    /// receiver said when.
+    Retry {
+        after: Option<Duration>,
+        cause: String,
+    },
+    /// 4xx other than 429: the receiver will never take this batch.
+    Reject {
+        status: u16,
+        body: String,
+    },
+}
+
+pub(crate) struct Sender {
+    client: reqwest::Client,
+    url: String,
+    auth: Auth,
+    token_cache: Mutex<Option<(SystemTime, String)>>,
+    logged_causes: Mutex<HashSet<String>>,
+}
+
+impl Sender {
+    pub(crate) fn new(cfg: &Config) -> Result<Self, Error> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-protobuf"),
+        );
+        headers.insert(
+            HeaderName::from_static("x-prometheus-remote-write-version"),
+            HeaderValue::from_static("0.1.0"),
+        );
+        for (k, v) in &cfg.headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| Error::Config(format!("header name {k:?} is not valid")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| Error::Config(format!("header {k}: value is not valid")))?;
+            headers.insert(name, value);
+        }
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(cfg.user_agent.clone())
+            .timeout(cfg.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(30));
+        if let Some(ca) = &cfg.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| Error::Config(format!("CA file {}: {e}", ca.display())))?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                Error::Config(format!(
+                    "CA file {}: not a PEM certificate: {e}",
+                    ca.display()
+                ))
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        if cfg.insecure_skip_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        if let Auth::BearerFile(p) = &cfg.auth {
+            // Fail at start, not at the first push, when the file is missing.
+            std::fs::metadata(p)
+                .map_err(|e| Error::Config(format!("bearer token file {}: {e}", p.display())))?;
+        }
+        Ok(Self {
+            client: builder
+                .build()
+                .map_err(|e| Error::Config(format!("http client: {e}")))?,
+            url: cfg.url.clone(),
+            auth: cfg.auth.clone(),
+            token_cache: Mutex::new(None),
+            logged_causes: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn bearer_from_file(&self, path: &std::path::Path) -> Result<String, String> {
+        let modified = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map_err(|e| format!("bearer token file {}: {e}", path.display()))?;
+        let mut cache = self.token_cache.lock().expect("token cache poisoned");
+        if let Some((m, t)) = cache.as_ref()
+            && *m == modified
+        {
+            return Ok(t.clone());
+        }
+        let token = std::fs::read_to_string(path)
+            .map_err(|e| format!("bearer token file {}: {e}", path.display()))?
+            .trim()
+            .to_string();
+        *cache = Some((modified, token.clone()));
+        Ok(token)
+    }
+
+    pub(crate) async fn send(&self, body: Bytes) -> Outcome {
+        let mut req = self.client.post(&self.url).body(body);
+        match &self.auth {
+            Auth::None => {}
+            Auth::Bearer(t) => req = req.bearer_auth(t.expose()),
+            Auth::BearerFile(p) => match self.bearer_from_file(p) {
+                Ok(t) => req = req.bearer_auth(t),
+                Err(cause) => {
+                    return Outcome::Retry { after: None, cause };
+                }
+            },
+            Auth::Basic { username, password } => {
+                req = req.basic_auth(username, Some(password.expose()))
+            }
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let kind = if e.is_timeout() {
+                    "timeout"
+                } else if e.is_connect() {
+                    "connect"
+                } else {
+                    "request"
+                };
+                return Outcome::Retry {
+                    after: None,
+                    cause: format!("{kind} error: {}", error_chain(&e)),
+                };
+            }
+        };
+        let status = resp.status();
+        if status.is_success() {
+            return Outcome::Sent;
+        }
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = resp.text().await.unwrap_or_default();
+        let body = body.trim().chars().take(512).collect::<String>();
+        if status.as_u16() == 429 || status.is_server_error() {
+            Outcome::Retry {
+                after: if status.as_u16() == 429 {
+                    retry_after
+                } else {
+                    None
+                },
+                cause: format!("HTTP {}: {body}", status.as_u16()),
+            }
+        } else {
+            Outcome::Reject {
+                status: status.as_u16(),
+                body,
+            }
+        }
+    }
+
+    /// Logs a rejection once per distinct cause: a receiver rejecting every batch
+    /// for the same reason must not flood the log, but each new reason must show.
+    pub(crate) fn log_rejection_once(&self, status: u16, body: &str) {
+        // The cause without numbers, so "sample 12 out of order" and "sample 13 out of
+        // order" count as one.
+        let cause: String = format!("{status} {body}")
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .take(200)
+            .collect();
+        let mut seen = self.logged_causes.lock().expect("poisoned");
+        if seen.len() < 1_000 && seen.insert(cause) {
+            tracing::warn!(status, body, url = %self.url, "remote-write rejected a batch; dropped it (not retried)");
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+/// `Retry-After` is either delay-seconds or an HTTP date.
+pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        let in_5s = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
+        let d = parse_retry_after(&in_5s).unwrap();
+        assert!(
+            d <= Duration::from_secs(5) && d >= Duration::from_secs(3),
+            "{d:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let cfg = Config {
+            auth: Auth::Basic {
+                username: "u".into(),
+                password: crate::config::Secret::new("hunter2"),
+            },
+            ..Config::new("http://x")
+        };
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,291 @@
+//! A validated, sorted label set, built once and shared by every sample of it.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::prompb::Label;
+
+/// The bit pattern Prometheus reads as "this series ended here" (`value.StaleNaN`).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// The staleness marker as a float.
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// Is this the staleness marker (and not any other NaN)?
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSeries {
+    #[error("invalid metric name {0:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
+    MetricName(String),
+    #[error("series {series}: invalid label name {label:?}: must match [a-zA-Z_][a-zA-Z0-9_]*")]
+    LabelName { series: String, label: String },
+    #[error("series {series}: label {label:?} given twice")]
+    DuplicateLabel { series: String, label: String },
+    #[error("series {series}: label names starting with __ are reserved ({label:?})")]
+    ReservedLabel { series: String, label: String },
+    #[error("series has no __name__ label")]
+    NoName,
+}
+
+/// One time series' identity. Cheap to clone (an `Arc`); its protobuf encoding is
+/// computed once so the send path only copies bytes.
+#[derive(Clone)]
+pub struct Series(Arc<Inner>);
+
+struct Inner {
+    labels: Vec<Label>,
+    encoded_labels: Vec<u8>,
+    hash: u64,
+}
+
+fn valid_metric_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn valid_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl Series {
+    /// A series from a metric name and labels. Empty label values are dropped:
+    /// Prometheus treats an empty label as an absent one, and keeping it would make
+    /// two names for one series.
+    pub fn new<K, V>(
+        name: &str,
+        labels: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, InvalidSeries>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        if !valid_metric_name(name) {
+            return Err(InvalidSeries::MetricName(name.to_string()));
+        }
+        let mut all = vec![Label {
+            name: "__name__".into(),
+            value: name.into(),
+        }];
+        for (k, v) in labels {
+            let (k, v) = (k.into(), v.into());
+            if !valid_label_name(&k) {
+                return Err(InvalidSeries::LabelName {
+                    series: name.into(),
+                    label: k,
+                });
+            }
+            if k.starts_with("__") {
+                return Err(InvalidSeries::ReservedLabel {
+                    series: name.into(),
+                    label: k,
+                });
+            }
+            if !v.is_empty() {
+                all.push(Label { name: k, value: v });
+            }
+        }
+        Self::from_sorted(sort_unique(all, name)?)
+    }
+
+    /// A series from wire labels (e.g. a relayed `TimeSeries`), which must include
+    /// `__name__`; order does not matter.
+    pub fn from_labels(labels: Vec<Label>) -> Result<Self, InvalidSeries> {
+        let name = labels
+            .iter()
+            .find(|l| l.name == "__name__")
+            .map(|l| l.value.clone())
+            .ok_or(InvalidSeries::NoName)?;
+        if !valid_metric_name(&name) {
+            return Err(InvalidSeries::MetricName(name));
+        }
+        let mut kept = Vec::with_capacity(labels.len());
+        for l in labels {
+            if l.name != "__name__" && !valid_label_name(&l.name) {
+                return Err(InvalidSeries::LabelName {
+                    series: name,
+                    label: l.name,
+                });
+            }
+            if !l.value.is_empty() {
+                kept.push(l);
+            }
+        }
+        Self::from_sorted(sort_unique(kept, &name)?)
+    }
+
+    fn from_sorted(labels: Vec<Label>) -> Result<Self, InvalidSeries> {
+        let mut encoded_labels = Vec::with_capacity(labels.len() * 24);
+        let mut h = std::hash::DefaultHasher::new();
+        for l in &labels {
+            crate::encode::put_label(&mut encoded_labels, &l.name, &l.value);
+            l.name.hash(&mut h);
+            l.value.hash(&mut h);
+        }
+        Ok(Self(Arc::new(Inner {
+            labels,
+            encoded_labels,
+            hash: h.finish(),
+        })))
+    }
+
+    /// This series with `extra` labels added where it has no label of that name:
+    /// external labels never override what the series says about itself.
+    pub fn with_defaults(&self, extra: &[Label]) -> Self {
+        if extra
+            .iter()
+            .all(|e| self.labels().iter().any(|l| l.name == e.name))
+        {
+            return self.clone();
+        }
+        let mut labels = self.labels().to_vec();
+        for e in extra {
+            if !labels.iter().any(|l| l.name == e.name) && !e.value.is_empty() {
+                labels.push(e.clone());
+            }
+        }
+        labels.sort_by(|a, b| a.name.cmp(&b.name));
+        Self::from_sorted(labels).expect("labels were valid")
+    }
+
+    /// Labels sorted by name, `__name__` among them.
+    pub fn labels(&self) -> &[Label] {
+        &self.0.labels
+    }
+
+    pub fn name(&self) -> &str {
+        self.label("__name__").unwrap_or_default()
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.0
+            .labels
+            .iter()
+            .find(|l| l.name == key)
+            .map(|l| l.value.as_str())
+    }
+
+    /// A stable hash of the label set: which shard the series goes to.
+    pub fn hash(&self) -> u64 {
+        self.0.hash
+    }
+
+    pub(crate) fn encoded_labels(&self) -> &[u8] {
+        &self.0.encoded_labels
+    }
+}
+
+fn sort_unique(mut labels: Vec<Label>, series: &str) -> Result<Vec<Label>, InvalidSeries> {
+    labels.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(w) = labels.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(InvalidSeries::DuplicateLabel {
+            series: series.into(),
+            label: w[0].name.clone(),
+        });
+    }
+    Ok(labels)
+}
+
+impl PartialEq for Series {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.hash == other.0.hash && self.0.labels == other.0.labels
+    }
+}
+impl Eq for Series {}
+
+impl std::fmt::Debug for Series {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{{", self.name())?;
+        let mut first = true;
+        for l in self.labels().iter().filter(|l| l.name != "__name__") {
+            if !first {
+                write!(f, ",")?;
+            }
+            first = false;
+            write!(f, "{}={:?}", l.name, l.value)?;
+        }
+        write!(f, "}}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_sorted_with_name_and_empty_values_dropped() {
+        let s = Series::new("up", [("zone", "a"), ("job", "x"), ("empty", "")]).unwrap();
+        let names: Vec<_> = s.labels().iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["__name__", "job", "zone"]);
+        assert_eq!(s.name(), "up");
+    }
+
+    #[test]
+    fn invalid_names_are_rejected_with_the_offender_named() {
+        assert_eq!(
+            Series::new("1bad", [("a", "b")]).unwrap_err(),
+            InvalidSeries::MetricName("1bad".into())
+        );
+        let e = Series::new("m", [("bad-label", "v")]).unwrap_err();
+        assert!(e.to_string().contains("bad-label"), "{e}");
+        assert!(matches!(
+            Series::new("m", [("__x", "v")]),
+            Err(InvalidSeries::ReservedLabel { .. })
+        ));
+        assert!(matches!(
+            Series::new("m", [("a", "1"), ("a", "2")]),
+            Err(InvalidSeries::DuplicateLabel { .. })
+        ));
+        assert_eq!(
+            Series::from_labels(vec![Label {
+                name: "a".into(),
+                value: "b".into()
+            }])
+            .unwrap_err(),
+            InvalidSeries::NoName
+        );
+    }
+
+    #[test]
+    fn same_labels_in_any_order_are_one_series() {
+        let a = Series::new("m", [("a", "1"), ("b", "2")]).unwrap();
+        let b = Series::new("m", [("b", "2"), ("a", "1")]).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.hash(), b.hash());
+        assert_ne!(a, Series::new("m", [("a", "1")]).unwrap());
+    }
+
+    #[test]
+    fn defaults_never_override_the_series_own_labels() {
+        let s = Series::new("m", [("testid", "mine")]).unwrap();
+        let ext = [
+            Label {
+                name: "testid".into(),
+                value: "other".into(),
+            },
+            Label {
+                name: "cluster".into(),
+                value: "c1".into(),
+            },
+        ];
+        let d = s.with_defaults(&ext);
+        assert_eq!(d.label("testid"), Some("mine"));
+        assert_eq!(d.label("cluster"), Some("c1"));
+        let names: Vec<_> = d.labels().iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["__name__", "cluster", "testid"]);
+    }
+
+    #[test]
+    fn stale_nan_is_a_distinct_nan() {
+        assert!(stale_nan().is_nan());
+        assert!(is_stale_nan(stale_nan()));
+        assert!(!is_stale_nan(f64::NAN));
+    }
+}

@@ -1,0 +1,218 @@
+//! Self-metrics: what was sent, retried, failed and dropped, and why.
+//!
+//! Handles are resolved once, so counting on the send path is one atomic add.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use redline_catalogue::remote_write as cat;
+
+type Labels = Vec<(&'static str, &'static str)>;
+
+/// Why samples were given up on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The queue was full when a producer pushed.
+    QueueFull,
+    /// The receiver answered a 4xx other than 429: retrying cannot help.
+    Rejected4xx,
+    /// Still unsent when the shutdown deadline passed.
+    ShutdownDeadline,
+    /// Older than or equal to a sample already sent for the same series; sending it
+    /// would make Prometheus reject the whole request.
+    OutOfOrder,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::QueueFull => "queue_full",
+            Self::Rejected4xx => "rejected_4xx",
+            Self::ShutdownDeadline => "shutdown_deadline",
+            Self::OutOfOrder => "out_of_order",
+        }
+    }
+    const ALL: [DropReason; 4] = [
+        Self::QueueFull,
+        Self::Rejected4xx,
+        Self::ShutdownDeadline,
+        Self::OutOfOrder,
+    ];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Float,
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Float => "float",
+            Kind::Histogram => "histogram",
+        }
+    }
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+#[derive(Clone)]
+pub struct Stats {
+    sent_family: Family<Labels, Counter>,
+    failed_family: Family<Labels, Counter>,
+    retried_family: Family<Labels, Counter>,
+    dropped_family: Family<Labels, Counter>,
+    sent: [Counter; 2],
+    failed: [Counter; 2],
+    retried: [Counter; 2],
+    dropped: [[Counter; 4]; 2],
+    pub(crate) queue_length: Gauge,
+    pub(crate) queue_capacity: Gauge,
+    pub(crate) send_duration: Histogram,
+    pub(crate) highest_sent: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+/// A point-in-time copy of the counters, for reports and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StatsSnapshot {
+    pub sent: u64,
+    pub sent_histograms: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub dropped_queue_full: u64,
+    pub dropped_rejected: u64,
+    pub dropped_shutdown: u64,
+    pub dropped_out_of_order: u64,
+    pub queue_length: i64,
+}
+
+impl StatsSnapshot {
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full
+            + self.dropped_rejected
+            + self.dropped_shutdown
+            + self.dropped_out_of_order
+    }
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stats {
+    pub fn new() -> Self {
+        let sent_family = Family::<Labels, Counter>::default();
+        let failed_family = Family::<Labels, Counter>::default();
+        let retried_family = Family::<Labels, Counter>::default();
+        let dropped_family = Family::<Labels, Counter>::default();
+        let by_kind = |f: &Family<Labels, Counter>| {
+            [Kind::Float, Kind::Histogram]
+                .map(|k| f.get_or_create(&vec![("kind", k.as_str())]).clone())
+        };
+        let dropped = [Kind::Float, Kind::Histogram].map(|k| {
+            DropReason::ALL.map(|r| {
+                dropped_family
+                    .get_or_create(&vec![("kind", k.as_str()), ("reason", r.as_str())])
+                    .clone()
+            })
+        });
+        Self {
+            sent: by_kind(&sent_family),
+            failed: by_kind(&failed_family),
+            retried: by_kind(&retried_family),
+            dropped,
+            sent_family,
+            failed_family,
+            retried_family,
+            dropped_family,
+            queue_length: Gauge::default(),
+            queue_capacity: Gauge::default(),
+            send_duration: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            highest_sent: Gauge::default(),
+        }
+    }
+
+    /// Registers every family under its catalogue name.
+    pub fn register(&self, registry: &mut Registry) {
+        let counter = |m: &redline_catalogue::Metric| {
+            m.name
+                .strip_suffix("_total")
+                .expect("catalogued counters end in _total")
+        };
+        registry.register(
+            counter(&cat::SAMPLES_SENT),
+            cat::SAMPLES_SENT.help,
+            self.sent_family.clone(),
+        );
+        registry.register(
+            counter(&cat::SAMPLES_FAILED),
+            cat::SAMPLES_FAILED.help,
+            self.failed_family.clone(),
+        );
+        registry.register(
+            counter(&cat::SAMPLES_RETRIED),
+            cat::SAMPLES_RETRIED.help,
+            self.retried_family.clone(),
+        );
+        registry.register(
+            counter(&cat::SAMPLES_DROPPED),
+            cat::SAMPLES_DROPPED.help,
+            self.dropped_family.clone(),
+        );
+        registry.register(
+            cat::QUEUE_LENGTH.name,
+            cat::QUEUE_LENGTH.help,
+            self.queue_length.clone(),
+        );
+        registry.register(
+            cat::QUEUE_CAPACITY.name,
+            cat::QUEUE_CAPACITY.help,
+            self.queue_capacity.clone(),
+        );
+        registry.register(
+            cat::SEND_DURATION.name,
+            cat::SEND_DURATION.help,
+            self.send_duration.clone(),
+        );
+        registry.register(
+            cat::HIGHEST_SENT_TIMESTAMP.name,
+            cat::HIGHEST_SENT_TIMESTAMP.help,
+            self.highest_sent.clone(),
+        );
+    }
+
+    pub(crate) fn sent(&self, kind: Kind, n: u64) {
+        self.sent[kind.idx()].inc_by(n);
+    }
+    pub(crate) fn failed(&self, kind: Kind, n: u64) {
+        self.failed[kind.idx()].inc_by(n);
+    }
+    pub(crate) fn retried(&self, kind: Kind, n: u64) {
+        self.retried[kind.idx()].inc_by(n);
+    }
+    pub(crate) fn dropped(&self, kind: Kind, reason: DropReason, n: u64) {
+        self.dropped[kind.idx()][reason as usize].inc_by(n);
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let d =
+            |r: DropReason| self.dropped[0][r as usize].get() + self.dropped[1][r as usize].get();
+        StatsSnapshot {
+            sent: self.sent[0].get(),
+            sent_histograms: self.sent[1].get(),
+            failed: self.failed[0].get() + self.failed[1].get(),
+            retried: self.retried[0].get() + self.retried[1].get(),
+            dropped_queue_full: d(DropReason::QueueFull),
+            dropped_rejected: d(DropReason::Rejected4xx),
+            dropped_shutdown: d(DropReason::ShutdownDeadline),
+            dropped_out_of_order: d(DropReason::OutOfOrder),
+            queue_length: self.queue_length.get(),
+        }
+    }
+}
