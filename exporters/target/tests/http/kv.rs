@@ -1,0 +1,137 @@
+use std::path::Path;
+
+use redline_target::{TargetArgs, TargetHandle};
+
+use crate::{args, bounded, client, start};
+
+async fn put(c: &reqwest::Client, t: &TargetHandle, key: &str, value: &str) -> u16 {
+    c.put(format!("{}/kv/{key}", t.url()))
+        .body(value.to_owned())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn get(c: &reqwest::Client, t: &TargetHandle, key: &str) -> Option<String> {
+    let resp = c.get(format!("{}/kv/{key}", t.url())).send().await.unwrap();
+    match resp.status().as_u16() {
+        200 => Some(resp.text().await.unwrap()),
+        404 => None,
+        s => panic!("GET /kv/{key}: {s}"),
+    }
+}
+
+#[tokio::test]
+async fn put_get_delete() {
+    bounded(async {
+        let t = start(args()).await;
+        let c = client();
+        assert_eq!(put(&c, &t, "a", "1").await, 201);
+        assert_eq!(put(&c, &t, "a", "2").await, 204);
+        assert_eq!(get(&c, &t, "a").await.as_deref(), Some("2"));
+        assert_eq!(get(&c, &t, "missing").await, None);
+        let del = |key: &str| c.delete(format!("{}/kv/{key}", t.url())).send();
+        assert_eq!(del("a").await.unwrap().status(), 204);
+        assert_eq!(del("a").await.unwrap().status(), 404);
+        assert_eq!(get(&c, &t, "a").await, None);
+    })
+    .await
+}
+
+async fn write_keys(t: &TargetHandle, n: usize) {
+    let c = client();
+    let statuses = futures::future::join_all((0..n).map(|i| {
+        let c = c.clone();
+        let url = format!("{}/kv/key-{i}", t.url());
+        async move {
+            c.put(url)
+                .body(format!("value-{i}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    }))
+    .await;
+    assert!(statuses.iter().all(|&s| s == 201), "{statuses:?}");
+}
+
+async fn count_readable(t: &TargetHandle, n: usize) -> usize {
+    let c = client();
+    let mut found = 0;
+    for i in 0..n {
+        if let Some(v) = get(&c, t, &format!("key-{i}")).await {
+            assert_eq!(v, format!("value-{i}"));
+            found += 1;
+        }
+    }
+    found
+}
+
+fn with_file(path: &Path, ack_before_write: bool) -> TargetArgs {
+    TargetArgs {
+        kv_file: Some(path.to_owned()),
+        kv_ack_before_write: ack_before_write,
+        ..args()
+    }
+}
+
+#[tokio::test]
+async fn durable_kv_keeps_acknowledged_writes_across_restart() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.log");
+        let t = start(with_file(&path, false)).await;
+        write_keys(&t, 50).await;
+        let c = client();
+        assert_eq!(
+            c.delete(format!("{}/kv/key-0", t.url()))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            204
+        );
+        t.shutdown().await.unwrap();
+
+        let t = start(with_file(&path, false)).await;
+        assert_eq!(count_readable(&t, 50).await, 49);
+        assert_eq!(get(&c, &t, "key-0").await, None);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn memory_kv_loses_writes_on_restart() {
+    bounded(async {
+        let t = start(args()).await;
+        write_keys(&t, 10).await;
+        assert_eq!(count_readable(&t, 10).await, 10);
+        t.shutdown().await.unwrap();
+        let t = start(args()).await;
+        assert_eq!(count_readable(&t, 10).await, 0);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn ack_before_write_loses_acknowledged_writes_on_restart() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.log");
+        let t = start(with_file(&path, true)).await;
+        write_keys(&t, 10).await;
+        assert_eq!(
+            count_readable(&t, 10).await,
+            10,
+            "acked and readable before the restart"
+        );
+        t.shutdown().await.unwrap();
+        let t = start(with_file(&path, false)).await;
+        assert_eq!(count_readable(&t, 10).await, 0);
+    })
+    .await
+}
