@@ -1,0 +1,330 @@
+//! Label and field selectors, in both the query-string form (`labelSelector=`) and the
+//! object form (`metav1.LabelSelector` with matchLabels/matchExpressions).
+
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Op {
+    Eq(String),
+    NotEq(String),
+    In(Vec<String>),
+    NotIn(Vec<String>),
+    Exists,
+    NotExists,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Requirement {
+    key: String,
+    op: Op,
+}
+
+/// A parsed label selector. The empty selector matches everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelSelector {
+    reqs: Vec<Requirement>,
+    /// Set when built from an object that can never match (a Service without a selector).
+    matches_nothing: bool,
+}
+
+impl LabelSelector {
+    /// Parses the query-string form: `a=b,c!=d,e in (f,g),h notin (i),j,!k`.
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        let mut reqs = Vec::new();
+        for term in split_top_level(s) {
+            let term = term.trim();
+            if term.is_empty() {
+                continue;
+            }
+            reqs.push(parse_requirement(term)?);
+        }
+        Ok(Self {
+            reqs,
+            matches_nothing: false,
+        })
+    }
+
+    /// A selector that requires every pair of `labels` (a Service's `spec.selector`).
+    /// An empty or absent map selects nothing, as for Services.
+    pub fn from_map(labels: Option<&Value>) -> Self {
+        let reqs: Vec<Requirement> = labels
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| Requirement {
+                        key: k.clone(),
+                        op: Op::Eq(v.as_str().unwrap_or_default().to_string()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let matches_nothing = reqs.is_empty();
+        Self {
+            reqs,
+            matches_nothing,
+        }
+    }
+
+    /// The object form (`matchLabels` + `matchExpressions`). An absent selector selects
+    /// nothing; an empty one selects everything, as in policy/v1 and apps/v1.
+    pub fn from_object(sel: Option<&Value>) -> Result<Self, ApiError> {
+        let Some(sel) = sel.filter(|v| !v.is_null()) else {
+            return Ok(Self {
+                reqs: Vec::new(),
+                matches_nothing: true,
+            });
+        };
+        let mut reqs = Vec::new();
+        if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
+            for (k, v) in m {
+                reqs.push(Requirement {
+                    key: k.clone(),
+                    op: Op::Eq(v.as_str().unwrap_or_default().to_string()),
+                });
+            }
+        }
+        if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
+            for e in exprs {
+                let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
+                let values: Vec<String> = e
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let op = match e.get("operator").and_then(Value::as_str) {
+                    Some("In") => Op::In(values),
+                    Some("NotIn") => Op::NotIn(values),
+                    Some("Exists") => Op::Exists,
+                    Some("DoesNotExist") => Op::NotExists,
+                    other => {
+                        return Err(ApiError::invalid(format!(
+                            "unsupported selector operator {other:?}"
+                        )));
+                    }
+                };
+                reqs.push(Requirement {
+                    key: key.to_string(),
+                    op,
+                });
+            }
+        }
+        Ok(Self {
+            reqs,
+            matches_nothing: false,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty() && !self.matches_nothing
+    }
+
+    /// Matches against a label map (`metadata.labels`, possibly absent).
+    pub fn matches(&self, labels: Option<&Value>) -> bool {
+        if self.matches_nothing {
+            return false;
+        }
+        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        self.reqs.iter().all(|r| match &r.op {
+            Op::Eq(v) => get(&r.key) == Some(v.as_str()),
+            Op::NotEq(v) => get(&r.key) != Some(v.as_str()),
+            Op::In(vs) => get(&r.key).is_some_and(|x| vs.iter().any(|v| v == x)),
+            Op::NotIn(vs) => get(&r.key).is_none_or(|x| vs.iter().all(|v| v != x)),
+            Op::Exists => get(&r.key).is_some(),
+            Op::NotExists => get(&r.key).is_none(),
+        })
+    }
+
+    /// Matches an object by its `metadata.labels`.
+    pub fn matches_object(&self, obj: &Value) -> bool {
+        self.matches(obj.pointer("/metadata/labels"))
+    }
+
+    /// The query-string form, as the Scale subresource reports it in `status.selector`.
+    pub fn to_query(&self) -> String {
+        self.reqs
+            .iter()
+            .map(|r| match &r.op {
+                Op::Eq(v) => format!("{}={v}", r.key),
+                Op::NotEq(v) => format!("{}!={v}", r.key),
+                Op::In(vs) => format!("{} in ({})", r.key, vs.join(",")),
+                Op::NotIn(vs) => format!("{} notin ({})", r.key, vs.join(",")),
+                Op::Exists => r.key.clone(),
+                Op::NotExists => format!("!{}", r.key),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Splits on commas that are not inside `( )`.
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+fn parse_requirement(term: &str) -> Result<Requirement, ApiError> {
+    let bad = || ApiError::bad_request(format!("unable to parse requirement: {term:?}"));
+    if let Some(key) = term.strip_prefix('!') {
+        return Ok(Requirement {
+            key: key.trim().to_string(),
+            op: Op::NotExists,
+        });
+    }
+    if let Some((k, v)) = term.split_once("!=") {
+        return Ok(Requirement {
+            key: k.trim().to_string(),
+            op: Op::NotEq(v.trim().to_string()),
+        });
+    }
+    if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+        return Ok(Requirement {
+            key: k.trim().to_string(),
+            op: Op::Eq(v.trim().to_string()),
+        });
+    }
+    // Set-based forms: `key in (a,b)` / `key notin (a,b)`.
+    if let Some(open) = term.find('(') {
+        let close = term.rfind(')').ok_or_else(bad)?;
+        let head: Vec<&str> = term[..open].split_whitespace().collect();
+        let values: Vec<String> = term[open + 1..close]
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        return match head.as_slice() {
+            [key, "in"] => Ok(Requirement {
+                key: key.to_string(),
+                op: Op::In(values),
+            }),
+            [key, "notin"] => Ok(Requirement {
+                key: key.to_string(),
+                op: Op::NotIn(values),
+            }),
+            _ => Err(bad()),
+        };
+    }
+    if term.split_whitespace().count() == 1 {
+        return Ok(Requirement {
+            key: term.to_string(),
+            op: Op::Exists,
+        });
+    }
+    Err(bad())
+}
+
+/// A parsed field selector: `a.b=c,d!=e`. Any dotted path into the object is accepted,
+/// which is a superset of what the real server allows per resource.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldSelector {
+    reqs: Vec<(Vec<String>, bool, String)>,
+}
+
+impl FieldSelector {
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        let mut reqs = Vec::new();
+        for term in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (path, eq, value) = if let Some((k, v)) = term.split_once("!=") {
+                (k, false, v)
+            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+                (k, true, v)
+            } else {
+                return Err(ApiError::bad_request(format!(
+                    "invalid field selector term {term:?}"
+                )));
+            };
+            reqs.push((
+                path.trim().split('.').map(str::to_string).collect(),
+                eq,
+                value.trim().to_string(),
+            ));
+        }
+        Ok(Self { reqs })
+    }
+
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.reqs.iter().all(|(path, eq, want)| {
+            let mut cur = Some(obj);
+            for seg in path {
+                cur = cur.and_then(|c| c.get(seg));
+            }
+            let got = match cur {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Bool(b)) => b.to_string(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => String::new(),
+            };
+            (got == *want) == *eq
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn query_forms_match() {
+        let l = json!({"app": "web", "tier": "front"});
+        let ok = |s: &str| LabelSelector::parse(s).unwrap().matches(Some(&l));
+        assert!(ok("app=web"));
+        assert!(ok("app==web,tier!=back"));
+        assert!(ok("app in (web,api),tier"));
+        assert!(ok("tier notin (back), !missing"));
+        assert!(!ok("app=api"));
+        assert!(!ok("missing"));
+        assert!(!ok("app notin (web)"));
+        assert!(ok(""));
+    }
+
+    #[test]
+    fn object_forms_match() {
+        let sel = json!({"matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]});
+        let s = LabelSelector::from_object(Some(&sel)).unwrap();
+        assert!(s.matches(Some(&json!({"app": "web", "tier": "front"}))));
+        assert!(!s.matches(Some(&json!({"app": "web"}))));
+        assert!(!LabelSelector::from_map(None).matches(Some(&json!({}))));
+        assert_eq!(s.to_query(), "app=web,tier in (front)");
+    }
+
+    #[test]
+    fn field_selector() {
+        let pod = json!({"spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
+        assert!(
+            FieldSelector::parse("spec.nodeName=n1")
+                .unwrap()
+                .matches(&pod)
+        );
+        assert!(
+            FieldSelector::parse("spec.nodeName!=n2,status.phase==Running")
+                .unwrap()
+                .matches(&pod)
+        );
+        assert!(
+            !FieldSelector::parse("spec.nodeName=n2")
+                .unwrap()
+                .matches(&pod)
+        );
+    }
+}

@@ -1,0 +1,722 @@
+//! The object store: every object as JSON, one global resourceVersion counter (like etcd),
+//! a bounded event history for watches that resume, and a broadcast of changes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::error::ApiError;
+use crate::patch::{self, Ownership};
+use crate::resources::ResourceType;
+
+/// (resource, namespace, name); the namespace is "" for cluster-scoped objects.
+pub type ObjKey = (&'static str, String, String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub rv: u64,
+    pub kind: EventType,
+    pub resource: &'static ResourceType,
+    pub namespace: String,
+    pub name: String,
+    /// The new object; for deletions, the object as it was (with the deletion's rv).
+    pub object: Arc<Value>,
+    /// The previous object, so filtered watches can turn "stopped matching" into DELETED.
+    pub old: Option<Arc<Value>>,
+}
+
+struct Stored {
+    object: Arc<Value>,
+    owners: Ownership,
+}
+
+struct Inner {
+    objects: BTreeMap<ObjKey, Stored>,
+    rv: u64,
+    history: VecDeque<Arc<Event>>,
+    history_cap: usize,
+    /// Events at or below this rv are gone from the history.
+    compacted_rv: u64,
+    uid_seq: u64,
+    name_seq: u64,
+}
+
+/// Shared object store. Cheap to clone via `Arc`.
+pub struct Store {
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<Arc<Event>>,
+}
+
+/// Where a write comes from, for field management and status handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The main resource: status changes are ignored for types with a status subresource.
+    Main,
+    /// The status subresource: only status changes are kept.
+    Status,
+    /// Internal writes (tests, controllers): everything is kept as given.
+    Any,
+}
+
+pub fn now_time() -> Value {
+    let ts = k8s_openapi::jiff::Timestamp::now();
+    // Whole seconds, as metav1.Time is serialized by the real server.
+    let secs = ts.as_second();
+    let ts = k8s_openapi::jiff::Timestamp::from_second(secs).unwrap_or(ts);
+    serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ts))
+        .unwrap_or(Value::Null)
+}
+
+fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+/// Everything but metadata and status: a change here bumps `metadata.generation`.
+fn spec_part(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("metadata");
+        m.remove("status");
+        m.remove("apiVersion");
+        m.remove("kind");
+    }
+    v
+}
+
+impl Store {
+    pub fn new(history_cap: usize, broadcast_cap: usize) -> Arc<Self> {
+        let (events, _) = broadcast::channel(broadcast_cap.max(16));
+        Arc::new(Self {
+            inner: Mutex::new(Inner {
+                objects: BTreeMap::new(),
+                rv: 1,
+                history: VecDeque::new(),
+                history_cap: history_cap.max(1),
+                compacted_rv: 0,
+                uid_seq: 0,
+                name_seq: 0,
+            }),
+            events,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock only happens in a failing test; keep serving.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
+    pub fn current_rv(&self) -> u64 {
+        self.lock().rv
+    }
+
+    /// Drops the whole event history, so any watch resuming from an older
+    /// resourceVersion gets 410 Gone (a compaction, as etcd does).
+    pub fn compact(&self) {
+        let mut g = self.lock();
+        g.compacted_rv = g.rv;
+        g.history.clear();
+    }
+
+    pub fn get(&self, res: &'static ResourceType, ns: &str, name: &str) -> Option<Arc<Value>> {
+        let key = (res.key, ns.to_string(), name.to_string());
+        self.lock().objects.get(&key).map(|s| s.object.clone())
+    }
+
+    pub fn get_or_404(
+        &self,
+        res: &'static ResourceType,
+        ns: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.get(res, ns, name)
+            .ok_or_else(|| ApiError::not_found(&res.qualified(), name))
+    }
+
+    /// Objects of one type (one namespace, or all when `ns` is None) and the list rv.
+    pub fn list(&self, res: &'static ResourceType, ns: Option<&str>) -> (Vec<Arc<Value>>, u64) {
+        let g = self.lock();
+        let items = list_locked(&g, res, ns);
+        (items, g.rv)
+    }
+
+    /// Events after `rv`, or Gone when the history no longer reaches back that far.
+    /// Returns the current rv too, so the caller can dedupe against the broadcast.
+    pub fn events_since(&self, rv: u64) -> Result<(Vec<Arc<Event>>, u64), ApiError> {
+        let g = self.lock();
+        if rv < g.compacted_rv {
+            return Err(ApiError::gone(format!(
+                "too old resource version: {rv} ({})",
+                g.compacted_rv + 1
+            )));
+        }
+        let evs = g.history.iter().filter(|e| e.rv > rv).cloned().collect();
+        Ok((evs, g.rv))
+    }
+
+    /// Subscribes and snapshots atomically: nothing committed after the snapshot is
+    /// missed by the receiver, nothing before it is delivered twice (callers still
+    /// dedupe on rv).
+    pub fn subscribe_with<T>(
+        &self,
+        f: impl FnOnce(&StoreView<'_>) -> T,
+    ) -> (broadcast::Receiver<Arc<Event>>, T) {
+        let g = self.lock();
+        let rx = self.events.subscribe();
+        let t = f(&StoreView { inner: &g });
+        (rx, t)
+    }
+
+    fn commit(
+        &self,
+        g: &mut Inner,
+        res: &'static ResourceType,
+        key: ObjKey,
+        kind: EventType,
+        object: Arc<Value>,
+        old: Option<Arc<Value>>,
+    ) {
+        let ev = Arc::new(Event {
+            rv: g.rv,
+            kind,
+            resource: res,
+            namespace: key.1,
+            name: key.2,
+            object,
+            old,
+        });
+        g.history.push_back(ev.clone());
+        while g.history.len() > g.history_cap {
+            if let Some(dropped) = g.history.pop_front() {
+                g.compacted_rv = dropped.rv;
+            }
+        }
+        // No receivers is fine: nobody is watching yet.
+        let _ = self.events.send(ev);
+    }
+
+    /// Creates an object. `manager` records field ownership (None for internal writes).
+    pub fn create(
+        &self,
+        res: &'static ResourceType,
+        ns: &str,
+        obj: Value,
+        part: Part,
+        manager: Option<&str>,
+    ) -> Result<Arc<Value>, ApiError> {
+        let mut owners = Ownership::new();
+        if let Some(mgr) = manager {
+            patch::record_update(&mut owners, mgr, patch::leaf_paths(&obj));
+        }
+        self.create_owned(res, ns, obj, part, owners)
+    }
+
+    fn create_owned(
+        &self,
+        res: &'static ResourceType,
+        ns: &str,
+        mut obj: Value,
+        part: Part,
+        owners: Ownership,
+    ) -> Result<Arc<Value>, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the body must be a JSON object"));
+        }
+        check_type(res, &obj)?;
+        let ns = if res.namespaced { ns } else { "" };
+        if let Some(body_ns) = meta_str(&obj, "namespace")
+            && res.namespaced
+            && !body_ns.is_empty()
+            && body_ns != ns
+        {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        if part == Part::Main
+            && res.has_status
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.remove("status");
+        }
+        let mut g = self.lock();
+        let name = match meta_str(&obj, "name").filter(|n| !n.is_empty()) {
+            Some(n) => n.to_string(),
+            None => match meta_str(&obj, "generateName").filter(|n| !n.is_empty()) {
+                Some(prefix) => {
+                    g.name_seq += 1;
+                    format!("{prefix}{}", suffix(g.name_seq))
+                }
+                None => {
+                    return Err(ApiError::invalid(format!(
+                        "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                        res.kind
+                    )));
+                }
+            },
+        };
+        let key = (res.key, ns.to_string(), name.clone());
+        if g.objects.contains_key(&key) {
+            return Err(ApiError::already_exists(&res.qualified(), &name));
+        }
+        g.rv += 1;
+        g.uid_seq += 1;
+        let now = now_time();
+        let meta = obj
+            .as_object_mut()
+            .expect("checked above")
+            .entry("metadata")
+            .or_insert_with(|| json!({}));
+        if !meta.is_object() {
+            *meta = json!({});
+        }
+        let m = meta.as_object_mut().expect("just made a map");
+        m.insert("name".into(), json!(name));
+        if res.namespaced {
+            m.insert("namespace".into(), json!(ns));
+        } else {
+            m.remove("namespace");
+        }
+        m.insert("uid".into(), json!(uid(g.uid_seq)));
+        m.insert("resourceVersion".into(), json!(g.rv.to_string()));
+        m.insert("creationTimestamp".into(), now.clone());
+        m.insert("generation".into(), json!(1));
+        m.remove("managedFields");
+        m.remove("deletionTimestamp");
+        set_type(res, &mut obj);
+        if !owners.is_empty() {
+            set_managed_fields(&mut obj, &owners, res, &now);
+        }
+        let object = Arc::new(obj);
+        g.objects.insert(
+            key.clone(),
+            Stored {
+                object: object.clone(),
+                owners,
+            },
+        );
+        self.commit(&mut g, res, key, EventType::Added, object.clone(), None);
+        Ok(object)
+    }
+
+    /// Read-modify-write of one object under the store lock. `f` gets the current
+    /// object and ownership and returns the new object; an unchanged result is not
+    /// written (no rv bump, no event), as the real server skips no-op updates.
+    pub fn modify(
+        &self,
+        res: &'static ResourceType,
+        ns: &str,
+        name: &str,
+        part: Part,
+        f: impl FnOnce(&Value, &mut Ownership) -> Result<Value, ApiError>,
+    ) -> Result<Arc<Value>, ApiError> {
+        let ns = if res.namespaced { ns } else { "" };
+        let key = (res.key, ns.to_string(), name.to_string());
+        let mut g = self.lock();
+        let stored = g
+            .objects
+            .get_mut(&key)
+            .ok_or_else(|| ApiError::not_found(&res.qualified(), name))?;
+        let old = stored.object.clone();
+        let mut owners = stored.owners.clone();
+        let mut new = f(&old, &mut owners)?;
+        if !new.is_object() {
+            return Err(ApiError::bad_request("the object must be a JSON object"));
+        }
+        check_type(res, &new)?;
+        if let Some(rv) = meta_str(&new, "resourceVersion").filter(|r| !r.is_empty())
+            && Some(rv) != meta_str(&old, "resourceVersion")
+        {
+            return Err(ApiError::conflict(&res.qualified(), name));
+        }
+        // Identity is the server's: a body cannot move or rename an object.
+        if let Some(n) = meta_str(&new, "name")
+            && n != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        if res.has_status {
+            let keep_from_old = match part {
+                Part::Main => Some("status"),
+                _ => None,
+            };
+            if let Some(field) = keep_from_old {
+                let m = new.as_object_mut().expect("checked above");
+                match old.get(field) {
+                    Some(s) => {
+                        m.insert(field.into(), s.clone());
+                    }
+                    None => {
+                        m.remove(field);
+                    }
+                }
+            }
+            if part == Part::Status {
+                // Only status moves; everything else stays as stored.
+                let status = new.get("status").cloned();
+                let mut merged = (*old).clone();
+                let m = merged.as_object_mut().expect("stored objects are maps");
+                match status {
+                    Some(s) => m.insert("status".into(), s),
+                    None => m.remove("status"),
+                };
+                new = merged;
+            }
+        }
+        // Restore server-owned metadata before comparing.
+        {
+            let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
+            let meta = new
+                .as_object_mut()
+                .expect("checked above")
+                .entry("metadata")
+                .or_insert_with(|| json!({}));
+            if !meta.is_object() {
+                *meta = json!({});
+            }
+            let m = meta.as_object_mut().expect("just made a map");
+            for f in [
+                "name",
+                "namespace",
+                "uid",
+                "creationTimestamp",
+                "generation",
+                "resourceVersion",
+                "managedFields",
+                "deletionTimestamp",
+            ] {
+                match old_meta.get(f) {
+                    Some(v) => m.insert(f.into(), v.clone()),
+                    None => m.remove(f),
+                };
+            }
+        }
+        set_type(res, &mut new);
+        let owners_changed = owners != g.objects[&key].owners;
+        if new == *old && !owners_changed {
+            return Ok(old);
+        }
+        g.rv += 1;
+        let rv = g.rv;
+        let now = now_time();
+        let generation = old
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let bump = spec_part(&old) != spec_part(&new);
+        {
+            let m = new["metadata"].as_object_mut().expect("restored above");
+            m.insert("resourceVersion".into(), json!(rv.to_string()));
+            m.insert(
+                "generation".into(),
+                json!(if bump { generation + 1 } else { generation }),
+            );
+        }
+        if !owners.is_empty() {
+            set_managed_fields(&mut new, &owners, res, &now);
+        }
+        let object = Arc::new(new);
+        let stored = g.objects.get_mut(&key).expect("looked up above");
+        stored.object = object.clone();
+        stored.owners = owners;
+        self.commit(
+            &mut g,
+            res,
+            key,
+            EventType::Modified,
+            object.clone(),
+            Some(old),
+        );
+        Ok(object)
+    }
+
+    /// Replace (PUT): the body becomes the object; a stale resourceVersion is a 409.
+    pub fn replace(
+        &self,
+        res: &'static ResourceType,
+        ns: &str,
+        name: &str,
+        body: Value,
+        part: Part,
+        manager: Option<&str>,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.modify(res, ns, name, part, |old, owners| {
+            if let Some(mgr) = manager {
+                patch::record_update(owners, mgr, patch::changed_paths(old, &body));
+            }
+            Ok(body)
+        })
+    }
+
+    /// JSON merge patch (and strategic merge patch, treated the same).
+    pub fn merge_patch(
+        &self,
+        res: &'static ResourceType,
+        ns: &str,
+        name: &str,
+        patch_body: &Value,
+        part: Part,
+        manager: Option<&str>,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.modify(res, ns, name, part, |old, owners| {
+            let mut new = (*old).clone();
+            // A resourceVersion in a patch is a precondition; the rest merges.
+            patch::merge_patch(&mut new, patch_body);
+            if let Some(mgr) = manager {
+                patch::record_update(owners, mgr, patch::changed_paths(old, &new));
+            }
+            Ok(new)
+        })
+    }
+
+    /// Server-side apply; creates the object when it does not exist.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply(
+        &self,
+        res: &'static ResourceType,
+        ns: &str,
+        name: &str,
+        applied: Value,
+        manager: &str,
+        force: bool,
+        part: Part,
+    ) -> Result<Arc<Value>, ApiError> {
+        check_type(res, &applied)?;
+        if let Some(n) = meta_str(&applied, "name")
+            && n != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        if self.get(res, ns, name).is_none() {
+            let mut owners = Ownership::new();
+            let mut obj = patch::server_side_apply(None, &mut owners, manager, &applied, true)
+                .map_err(|_| ApiError::internal("conflict while creating"))?;
+            if !obj.get("metadata").is_some_and(Value::is_object) {
+                obj["metadata"] = json!({});
+            }
+            let m = obj["metadata"].as_object_mut().expect("just made a map");
+            m.remove("resourceVersion");
+            m.insert("name".into(), json!(name));
+            match self.create_owned(res, ns, obj, part, owners) {
+                // Lost a race with another creator: apply onto theirs below.
+                Err(e) if e.code == 409 => {}
+                other => return other,
+            }
+        }
+        let qualified = res.qualified();
+        self.modify(res, ns, name, part, |old, owners| {
+            let mut applied = applied;
+            // SSA treats a resourceVersion in the body as a precondition only.
+            let precondition = meta_str(&applied, "resourceVersion").map(str::to_string);
+            if let Some(rv) = precondition {
+                if Some(rv.as_str()) != meta_str(old, "resourceVersion") {
+                    return Err(ApiError::conflict(&qualified, name));
+                }
+                if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.remove("resourceVersion");
+                }
+            }
+            patch::server_side_apply(Some(old), owners, manager, &applied, force).map_err(
+                |conflicts| {
+                    let causes: Vec<Value> = conflicts
+                        .iter()
+                        .map(|c| {
+                            json!({
+                                "reason": "FieldManagerConflict",
+                                "message": format!("conflict with \"{}\"", c.manager),
+                                "field": format!(".{}", c.path.join(".")),
+                            })
+                        })
+                        .collect();
+                    let list = conflicts
+                        .iter()
+                        .map(|c| format!("- {}: .{}", c.manager, c.path.join(".")))
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    ApiError::new(
+                        409,
+                        "Conflict",
+                        format!("Apply failed with {} conflicts: conflicts with other managers:\n{list}", conflicts.len()),
+                    )
+                    .with_details(json!({"name": name, "kind": qualified, "causes": causes}))
+                },
+            )
+        })
+    }
+
+    /// Deletes one object; `precondition_rv` makes it conditional, as DeleteOptions do.
+    pub fn delete(
+        &self,
+        res: &'static ResourceType,
+        ns: &str,
+        name: &str,
+        precondition_rv: Option<&str>,
+    ) -> Result<Arc<Value>, ApiError> {
+        let ns = if res.namespaced { ns } else { "" };
+        let key = (res.key, ns.to_string(), name.to_string());
+        let mut g = self.lock();
+        let stored = g
+            .objects
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(&res.qualified(), name))?;
+        if let Some(rv) = precondition_rv
+            && Some(rv) != meta_str(&stored.object, "resourceVersion")
+        {
+            return Err(ApiError::conflict(&res.qualified(), name));
+        }
+        let stored = g.objects.remove(&key).expect("looked up above");
+        g.rv += 1;
+        let mut last = (*stored.object).clone();
+        last["metadata"]["resourceVersion"] = json!(g.rv.to_string());
+        let last = Arc::new(last);
+        self.commit(
+            &mut g,
+            res,
+            key,
+            EventType::Deleted,
+            last.clone(),
+            Some(stored.object),
+        );
+        Ok(last)
+    }
+
+    /// Test helper: inserts or overwrites an object as given (status included).
+    pub fn upsert(&self, res: &'static ResourceType, obj: Value) -> Result<Arc<Value>, ApiError> {
+        let ns = meta_str(&obj, "namespace").unwrap_or_default().to_string();
+        let name = meta_str(&obj, "name")
+            .ok_or_else(|| ApiError::invalid("metadata.name is required"))?
+            .to_string();
+        if self.get(res, &ns, &name).is_some() {
+            let mut obj = obj;
+            if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("resourceVersion");
+            }
+            self.modify(res, &ns, &name, Part::Any, |_, _| Ok(obj))
+        } else {
+            self.create(res, &ns, obj, Part::Any, None)
+        }
+    }
+}
+
+/// Read access under the store lock, for `subscribe_with`.
+pub struct StoreView<'a> {
+    inner: &'a Inner,
+}
+
+impl StoreView<'_> {
+    pub fn rv(&self) -> u64 {
+        self.inner.rv
+    }
+
+    pub fn list(&self, res: &'static ResourceType, ns: Option<&str>) -> Vec<Arc<Value>> {
+        list_locked(self.inner, res, ns)
+    }
+
+    pub fn events_since(&self, rv: u64) -> Result<Vec<Arc<Event>>, ApiError> {
+        if rv < self.inner.compacted_rv {
+            return Err(ApiError::gone(format!(
+                "too old resource version: {rv} ({})",
+                self.inner.compacted_rv + 1
+            )));
+        }
+        Ok(self
+            .inner
+            .history
+            .iter()
+            .filter(|e| e.rv > rv)
+            .cloned()
+            .collect())
+    }
+}
+
+fn list_locked(g: &Inner, res: &'static ResourceType, ns: Option<&str>) -> Vec<Arc<Value>> {
+    let pk = res.key;
+    match ns.filter(|_| res.namespaced) {
+        Some(ns) => {
+            let lo = (pk, ns.to_string(), String::new());
+            g.objects
+                .range(lo..)
+                .take_while(|(k, _)| k.0 == pk && k.1 == ns)
+                .map(|(_, s)| s.object.clone())
+                .collect()
+        }
+        None => {
+            let lo = (pk, String::new(), String::new());
+            g.objects
+                .range(lo..)
+                .take_while(|(k, _)| k.0 == pk)
+                .map(|(_, s)| s.object.clone())
+                .collect()
+        }
+    }
+}
+
+fn check_type(res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let av = obj.get("apiVersion").and_then(Value::as_str);
+    let kind = obj.get("kind").and_then(Value::as_str);
+    if av.is_some_and(|a| a != res.api_version()) || kind.is_some_and(|k| k != res.kind) {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({}) does not match the expected API version ({})",
+            av.unwrap_or_default(),
+            res.api_version()
+        )));
+    }
+    Ok(())
+}
+
+fn set_type(res: &ResourceType, obj: &mut Value) {
+    if let Some(m) = obj.as_object_mut() {
+        m.insert("apiVersion".into(), json!(res.api_version()));
+        m.insert("kind".into(), json!(res.kind));
+    }
+}
+
+fn set_managed_fields(obj: &mut Value, owners: &Ownership, res: &ResourceType, now: &Value) {
+    set_type(res, obj);
+    obj["metadata"]["managedFields"] = patch::managed_fields(owners, &res.api_version(), now);
+}
+
+fn uid(seq: u64) -> String {
+    format!("7e57c0de-0000-4000-8000-{seq:012x}")
+}
+
+/// Five characters from the alphabet Kubernetes uses for generated names
+/// (no vowels, no look-alikes), derived from a counter so runs are reproducible.
+pub fn suffix(seq: u64) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5bd1_e995;
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(x % ALPHABET.len() as u64) as usize] as char;
+            x /= ALPHABET.len() as u64;
+            c
+        })
+        .collect()
+}

@@ -1,0 +1,777 @@
+//! The test API server driven through the real `kube` client only.
+
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Node, Pod, Service, ServiceAccount};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, EvictParams, ListParams, Patch, PatchParams,
+    PostParams, WatchEvent, WatchParams,
+};
+use kube::runtime::{WatchStreamExt, watcher};
+use redline_testkit_kube::{ContainerUsage, Fault, FaultKind, KubeApiServer, KwokConfig, Verb};
+use serde_json::json;
+
+const NS: &str = "test-load";
+
+fn deployment(name: &str, replicas: i32) -> Deployment {
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": {"app": name, "redline.io/churn": "true"},
+                     "annotations": {"redline.io/scaled-at": "1700000000.000"}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "fake",
+                                          "ports": [{"name": "http", "containerPort": 8080}]}]},
+            },
+        },
+    }))
+    .expect("valid deployment")
+}
+
+fn service(name: &str) -> Service {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": name},
+                 "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]},
+    }))
+    .expect("valid service")
+}
+
+fn api_code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn apply_get_scale_list_and_delete_collection() {
+    let server = KubeApiServer::start().await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(server.client().unwrap(), NS);
+
+    let pp = PatchParams::apply("churn").force();
+    let d = api
+        .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
+        .await
+        .unwrap();
+    let meta = &d.metadata;
+    assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
+    assert_eq!(meta.generation, Some(1));
+    assert_eq!(
+        meta.managed_fields.as_ref().unwrap()[0].manager.as_deref(),
+        Some("churn")
+    );
+
+    // Re-applying the same intent is a no-op: same resourceVersion.
+    let again = api
+        .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
+        .await
+        .unwrap();
+    assert_eq!(again.metadata.resource_version, d.metadata.resource_version);
+
+    // Another manager changing an owned field without force conflicts.
+    let other = PatchParams::apply("someone-else");
+    let err = api
+        .patch(
+            "svc-a",
+            &other,
+            &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(409));
+
+    // Scale subresource.
+    let scale = api
+        .patch_scale(
+            "svc-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(4));
+    let d = api.get("svc-a").await.unwrap();
+    assert_eq!(d.spec.replicas, Some(4));
+    assert_eq!(d.metadata.generation, Some(2));
+    assert_eq!(
+        d.metadata.annotations.unwrap()["redline.io/scaled-at"],
+        "1700000000.000",
+        "stamped annotations survive a scale"
+    );
+    assert_eq!(
+        api.get_scale("svc-a").await.unwrap().spec.unwrap().replicas,
+        Some(4)
+    );
+
+    for name in ["svc-b", "svc-c"] {
+        api.create(&PostParams::default(), &deployment(name, 1))
+            .await
+            .unwrap();
+    }
+    let names = |l: kube::core::ObjectList<Deployment>| {
+        l.items
+            .into_iter()
+            .map(|d| d.metadata.name.unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(
+            api.list(&ListParams::default().labels("app=svc-b"))
+                .await
+                .unwrap()
+        ),
+        ["svc-b"]
+    );
+    assert_eq!(
+        names(
+            api.list(&ListParams::default().labels("app in (svc-a,svc-c)"))
+                .await
+                .unwrap()
+        ),
+        ["svc-a", "svc-c"]
+    );
+    assert_eq!(
+        names(
+            api.list(&ListParams::default().labels("app!=svc-a,redline.io/churn"))
+                .await
+                .unwrap()
+        ),
+        ["svc-b", "svc-c"]
+    );
+    // Paging: kube follows continue tokens when asked for small pages.
+    let page = api.list(&ListParams::default().limit(2)).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    let token = page.metadata.continue_.clone().unwrap();
+    let rest = api
+        .list(&ListParams::default().limit(2).continue_token(&token))
+        .await
+        .unwrap();
+    assert_eq!(names(rest), ["svc-c"]);
+
+    let deleted = api
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("redline.io/churn=true"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted.left().unwrap().items.len(), 3);
+    assert!(
+        api.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(api_code(&api.get("svc-a").await.unwrap_err()), Some(404));
+}
+
+#[tokio::test]
+async fn stale_replace_conflicts_and_injected_faults_surface() {
+    let server = KubeApiServer::start().await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(server.client().unwrap(), NS);
+    let d = api
+        .create(&PostParams::default(), &deployment("d", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        api_code(
+            &api.create(&PostParams::default(), &deployment("d", 1))
+                .await
+                .unwrap_err()
+        ),
+        Some(409)
+    );
+
+    let mut first = d.clone();
+    first.spec.replicas = Some(2);
+    api.replace("d", &PostParams::default(), &first)
+        .await
+        .unwrap();
+    let mut stale = d;
+    stale.spec.replicas = Some(3);
+    let err = api
+        .replace("d", &PostParams::default(), &stale)
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(409));
+
+    // kube's default client retries 429 by itself, honouring Retry-After.
+    server.inject(
+        Fault::new(
+            FaultKind::TooManyRequests {
+                retry_after_secs: 0,
+            },
+            2,
+        )
+        .verb(Verb::Get),
+    );
+    api.get("d").await.unwrap();
+    assert_eq!(server.injected_faults(), 2);
+    assert_eq!(server.request_count(Verb::Get, "deployments"), 3);
+
+    let api: Api<Deployment> = Api::namespaced(server.client_without_retry().unwrap(), NS);
+    server.inject(
+        Fault::new(
+            FaultKind::TooManyRequests {
+                retry_after_secs: 1,
+            },
+            2,
+        )
+        .verb(Verb::Get),
+    );
+    assert_eq!(api_code(&api.get("d").await.unwrap_err()), Some(429));
+    // A list is not a get: the armed fault waits for the next get.
+    api.list(&ListParams::default()).await.unwrap();
+    assert_eq!(api_code(&api.get("d").await.unwrap_err()), Some(429));
+    api.get("d").await.unwrap();
+
+    server.fail_next_with_500(1);
+    assert_eq!(
+        api_code(&api.list(&ListParams::default()).await.unwrap_err()),
+        Some(500)
+    );
+    server.inject(Fault::new(FaultKind::Conflict, 1).resource("deployments/scale"));
+    let err = api
+        .patch_scale(
+            "d",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 1}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(409));
+    assert_eq!(server.injected_faults(), 6);
+    assert_eq!(server.request_count(Verb::Get, "deployments"), 6);
+}
+
+#[tokio::test]
+async fn watch_streams_events_bookmarks_and_410() {
+    let server = KubeApiServer::builder()
+        .bookmark_interval(Duration::from_millis(50))
+        .start()
+        .await
+        .unwrap();
+    let api: Api<Deployment> = Api::namespaced(server.client().unwrap(), NS);
+    let before = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = api
+        .watch(&WatchParams::default().labels("app=w").timeout(10), &before)
+        .await
+        .unwrap()
+        .boxed();
+    api.create(&PostParams::default(), &deployment("w", 1))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &deployment("other", 1))
+        .await
+        .unwrap();
+    api.patch_scale(
+        "w",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 2}})),
+    )
+    .await
+    .unwrap();
+    api.delete("w", &DeleteParams::default()).await.unwrap();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while seen.len() < 4 && tokio::time::Instant::now() < deadline {
+        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push(match ev {
+            WatchEvent::Added(d) => format!("ADDED {}", d.metadata.name.unwrap()),
+            WatchEvent::Modified(d) => format!("MODIFIED {}", d.spec.replicas.unwrap()),
+            WatchEvent::Deleted(d) => format!("DELETED {}", d.metadata.name.unwrap()),
+            WatchEvent::Bookmark(b) => {
+                assert!(!b.metadata.resource_version.is_empty());
+                "BOOKMARK".into()
+            }
+            WatchEvent::Error(e) => panic!("watch error {e:?}"),
+        });
+        seen.dedup_by(|a, b| a == "BOOKMARK" && b == "BOOKMARK");
+    }
+    let events: Vec<_> = seen.iter().filter(|s| *s != "BOOKMARK").cloned().collect();
+    assert_eq!(events, ["ADDED w", "MODIFIED 2", "DELETED w"]);
+    assert!(
+        seen.iter().any(|s| s == "BOOKMARK"),
+        "bookmarks were requested: {seen:?}"
+    );
+
+    // Resuming from a compacted resourceVersion is 410 Gone, delivered in-stream.
+    server.compact();
+    let mut stream = api
+        .watch(&WatchParams::default(), &before)
+        .await
+        .unwrap()
+        .boxed();
+    match stream.try_next().await.unwrap().unwrap() {
+        WatchEvent::Error(e) => assert_eq!(e.code, 410),
+        other => panic!("expected 410, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn runtime_watcher_sees_changes_and_survives_dropped_watches() {
+    let server = KubeApiServer::start().await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(server.client().unwrap(), NS);
+    api.create(&PostParams::default(), &deployment("a", 1))
+        .await
+        .unwrap();
+    // The watcher only makes progress while polled: drive it from a task.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let stream = watcher(api.clone(), watcher::Config::default()).applied_objects();
+    let driver = tokio::spawn(async move {
+        let mut stream = stream.boxed();
+        while let Ok(Some(d)) = stream.try_next().await {
+            if tx.send(d.metadata.name.unwrap_or_default()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, "a");
+    assert!(
+        server
+            .wait_for(Duration::from_secs(5), |s| s.active_watches() == 1)
+            .await
+    );
+
+    // The server closes the stream; the watcher re-watches from its last rv.
+    server.drop_watches();
+    api.create(&PostParams::default(), &deployment("b", 1))
+        .await
+        .unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next, "b");
+    assert!(
+        server
+            .wait_for(Duration::from_secs(5), |s| s.active_watches() == 1)
+            .await
+    );
+    driver.abort();
+}
+
+async fn wait_ready_endpoints(
+    server: &KubeApiServer,
+    svc: &str,
+    n: usize,
+    timeout: Duration,
+) -> bool {
+    server
+        .wait_for(timeout, |s| {
+            let slices: Vec<EndpointSlice> = s.list(Some(NS));
+            let ready: usize = slices
+                .iter()
+                .filter(|e| {
+                    e.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get("kubernetes.io/service-name"))
+                        .map(String::as_str)
+                        == Some(svc)
+                })
+                .map(|e| {
+                    e.endpoints
+                        .iter()
+                        .flatten()
+                        .filter(|ep| ep.conditions.as_ref().and_then(|c| c.ready) == Some(true))
+                        .count()
+                })
+                .sum();
+            ready == n
+        })
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
+    let ready_delay = Duration::from_secs(2);
+    let endpoint_delay = Duration::from_secs(3);
+    let server = KubeApiServer::builder()
+        .kwok(
+            KwokConfig::default()
+                .pod_ready_delay(ready_delay)
+                .endpoint_delay(endpoint_delay),
+        )
+        .start()
+        .await
+        .unwrap();
+    let client = server.client().unwrap();
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    services
+        .create(&PostParams::default(), &service("svc-a"))
+        .await
+        .unwrap();
+    deploys
+        .patch(
+            "svc-a",
+            &PatchParams::apply("churn"),
+            &Patch::Apply(deployment("svc-a", 0)),
+        )
+        .await
+        .unwrap();
+
+    let start = tokio::time::Instant::now();
+    deploys
+        .patch_scale(
+            "svc-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
+    assert!(wait_ready_endpoints(&server, "svc-a", 3, Duration::from_secs(30)).await);
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= ready_delay + endpoint_delay,
+        "endpoints too early: {elapsed:?}"
+    );
+    assert!(
+        elapsed < ready_delay + endpoint_delay + Duration::from_millis(500),
+        "endpoints too late: {elapsed:?}"
+    );
+
+    let listed = pods
+        .list(&ListParams::default().labels("app=svc-a"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 3);
+    for p in &listed.items {
+        let name = p.metadata.name.as_deref().unwrap();
+        assert!(name.starts_with("svc-a-"), "{name}");
+        assert_eq!(p.status.as_ref().unwrap().phase.as_deref(), Some("Running"));
+        assert!(
+            p.status
+                .as_ref()
+                .unwrap()
+                .pod_ip
+                .as_deref()
+                .unwrap()
+                .starts_with("10.244.")
+        );
+        assert!(
+            p.spec
+                .as_ref()
+                .unwrap()
+                .node_name
+                .as_deref()
+                .unwrap()
+                .starts_with("kwok-node-")
+        );
+    }
+    let node = listed.items[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .node_name
+        .clone()
+        .unwrap();
+    let on_node = pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await
+        .unwrap();
+    assert!(
+        on_node
+            .items
+            .iter()
+            .all(|p| p.spec.as_ref().unwrap().node_name.as_deref() == Some(node.as_str()))
+    );
+
+    let d = deploys.get("svc-a").await.unwrap();
+    let st = d.status.unwrap();
+    assert_eq!(
+        (
+            st.replicas,
+            st.ready_replicas,
+            st.available_replicas,
+            st.updated_replicas
+        ),
+        (Some(3), Some(3), Some(3), Some(3))
+    );
+    assert_eq!(
+        d.metadata.annotations.unwrap()["redline.io/scaled-at"],
+        "1700000000.000"
+    );
+    let slices: Vec<EndpointSlice> = server.list(Some(NS));
+    assert_eq!(slices.len(), 1);
+    assert_eq!(
+        slices[0].ports.as_ref().unwrap()[0].port,
+        Some(8080),
+        "named targetPort resolved"
+    );
+
+    // A deleted pod is replaced by the "ReplicaSet", and the endpoints follow.
+    let victim = listed.items[0].metadata.name.clone().unwrap();
+    pods.delete(&victim, &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(wait_ready_endpoints(&server, "svc-a", 2, Duration::from_secs(30)).await);
+    assert!(wait_ready_endpoints(&server, "svc-a", 3, Duration::from_secs(30)).await);
+    assert!(server.get::<Pod>(NS, &victim).is_none());
+
+    // Scaling to zero empties the slice but keeps it as a placeholder.
+    deploys
+        .patch_scale(
+            "svc-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 0}})),
+        )
+        .await
+        .unwrap();
+    assert!(wait_ready_endpoints(&server, "svc-a", 0, Duration::from_secs(30)).await);
+    assert_eq!(server.list::<EndpointSlice>(Some(NS)).len(), 1);
+    assert!(server.list::<Pod>(Some(NS)).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it() {
+    let server = KubeApiServer::start_kwok().await.unwrap();
+    let client = server.client().unwrap();
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), NS);
+    deploys
+        .create(&PostParams::default(), &deployment("web", 2))
+        .await
+        .unwrap();
+    let pdb: PodDisruptionBudget = serde_json::from_value(json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
+    }))
+    .unwrap();
+    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
+    assert!(
+        server
+            .wait_for(Duration::from_secs(10), |s| {
+                s.get::<PodDisruptionBudget>(NS, "web")
+                    .and_then(|p| p.status)
+                    .is_some_and(|st| st.current_healthy == Some(2))
+            })
+            .await
+    );
+    let victim = pods.list(&ListParams::default()).await.unwrap().items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+    let err = pods
+        .evict(&victim, &EvictParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(429));
+    assert_eq!(
+        server
+            .get::<PodDisruptionBudget>(NS, "web")
+            .unwrap()
+            .status
+            .unwrap()
+            .disruptions_allowed,
+        Some(0)
+    );
+
+    pdbs.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"minAvailable": 1}})),
+    )
+    .await
+    .unwrap();
+    let status = pods.evict(&victim, &EvictParams::default()).await.unwrap();
+    assert_eq!(status.code, 201);
+    assert!(server.get::<Pod>(NS, &victim).is_none());
+    // The replacement comes back.
+    assert!(
+        server
+            .wait_for(Duration::from_secs(10), |s| {
+                s.get::<Deployment>(NS, "web")
+                    .and_then(|d| d.status)
+                    .is_some_and(|st| st.ready_replicas == Some(2))
+            })
+            .await
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn cordoned_nodes_get_no_new_pods() {
+    let server = KubeApiServer::builder()
+        .kwok(KwokConfig::default().nodes(2))
+        .start()
+        .await
+        .unwrap();
+    let client = server.client().unwrap();
+    let nodes: Api<Node> = Api::all(client.clone());
+    assert_eq!(
+        nodes
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    nodes.cordon("kwok-node-0").await.unwrap();
+    assert_eq!(
+        nodes
+            .get("kwok-node-0")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .unschedulable,
+        Some(true)
+    );
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    deploys
+        .create(&PostParams::default(), &deployment("x", 4))
+        .await
+        .unwrap();
+    assert!(
+        server
+            .wait_for(Duration::from_secs(10), |s| s.list::<Pod>(Some(NS)).len()
+                == 4)
+            .await
+    );
+    for p in server.list::<Pod>(Some(NS)) {
+        assert_eq!(p.spec.unwrap().node_name.as_deref(), Some("kwok-node-1"));
+    }
+}
+
+#[tokio::test]
+async fn token_request_issues_a_token_with_expiry() {
+    let server = KubeApiServer::start().await.unwrap();
+    let sas: Api<ServiceAccount> = Api::namespaced(server.client().unwrap(), NS);
+    sas.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "user-1"}})).unwrap(),
+    )
+    .await
+    .unwrap();
+    let req = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            audiences: Some(vec!["maas".into()]),
+            expiration_seconds: Some(3600),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let tr = sas
+        .create_token_request("user-1", &PostParams::default(), &req)
+        .await
+        .unwrap();
+    let status = tr.status.unwrap();
+    assert_eq!(
+        status.token.as_deref().unwrap().split('.').count(),
+        3,
+        "JWT-shaped"
+    );
+    let issued = server
+        .lookup_token(status.token.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(
+        issued.username(),
+        format!("system:serviceaccount:{NS}:user-1")
+    );
+    assert_eq!(issued.audiences, ["maas"]);
+    assert_eq!(
+        status.expiration_timestamp.unwrap().0.as_second(),
+        issued.expires_at
+    );
+    let missing = sas
+        .create_token_request("nobody", &PostParams::default(), &req)
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&missing), Some(404));
+}
+
+#[tokio::test]
+async fn pod_metrics_are_listed_with_test_values() {
+    let server = KubeApiServer::start().await.unwrap();
+    server.set_pod_metrics(
+        NS,
+        "linkerd-destination-0",
+        vec![ContainerUsage::new("destination", "250m", "64Mi")],
+    );
+    server.set_pod_metrics("other", "x", vec![ContainerUsage::new("c", "1", "1Gi")]);
+    let ar = ApiResource {
+        group: "metrics.k8s.io".into(),
+        version: "v1beta1".into(),
+        api_version: "metrics.k8s.io/v1beta1".into(),
+        kind: "PodMetrics".into(),
+        plural: "pods".into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(server.client().unwrap(), NS, &ar);
+    let list = api.list(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    let m = &list.items[0];
+    assert_eq!(m.metadata.name.as_deref(), Some("linkerd-destination-0"));
+    assert_eq!(m.data["containers"][0]["usage"]["cpu"], "250m");
+    assert_eq!(m.data["containers"][0]["usage"]["memory"], "64Mi");
+    let one = api.get("linkerd-destination-0").await.unwrap();
+    assert_eq!(one.data["containers"][0]["name"], "destination");
+}
+
+#[tokio::test]
+async fn plain_types_round_trip_network_policies_and_secrets() {
+    use k8s_openapi::api::core::v1::Secret;
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    let server = KubeApiServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let nps: Api<NetworkPolicy> = Api::namespaced(client.clone(), NS);
+    let np: NetworkPolicy = serde_json::from_value(json!({
+        "metadata": {"name": "partition", "labels": {"redline.io/chaos": "true"}},
+        "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Ingress", "Egress"]},
+    }))
+    .unwrap();
+    nps.create(&PostParams::default(), &np).await.unwrap();
+    assert_eq!(
+        nps.list(&ListParams::default().labels("redline.io/chaos"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    nps.delete("partition", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(nps.get_opt("partition").await.unwrap().is_none());
+
+    let secrets: Api<Secret> = Api::namespaced(client, NS);
+    let s: Secret = serde_json::from_value(
+        json!({"metadata": {"generateName": "tok-"}, "stringData": {"k": "v"}}),
+    )
+    .unwrap();
+    let created = secrets.create(&PostParams::default(), &s).await.unwrap();
+    assert!(created.metadata.name.unwrap().starts_with("tok-"));
+}
