@@ -1,5 +1,446 @@
-//! Series written by rules.
+//! Series written by the recording rules in `alerts/` (never by a daemon), and the
+//! [`EXTERNAL`] series those rules and the dashboards read but redline does not write.
+//!
+//! The dashboards-check crate tests that every `record:` in `alerts/*.yml` is listed here and
+//! that everything listed here is recorded by some rule.
 
-use crate::Metric;
+use crate::{Kind, Metric};
 
-pub const ALL: &[Metric] = &[];
+const fn rec(name: &'static str, labels: &'static [&'static str], help: &'static str) -> Metric {
+    Metric {
+        name,
+        kind: Kind::Recorded,
+        labels,
+        help,
+    }
+}
+const fn thr(name: &'static str, help: &'static str) -> Metric {
+    Metric {
+        name,
+        kind: Kind::Recorded,
+        labels: &["scenario"],
+        help,
+    }
+}
+
+const STEP: &[&str] = &["scenario", "step"];
+const RUN: &[&str] = &["scenario"];
+
+/// Shared HTTP signals per testid/scenario/step, from every source (redline http-load, k6's own
+/// remote-write output, Locust).
+pub const HTTP: &[Metric] = &[
+    rec(
+        "redline:http_reqs:rate1m",
+        STEP,
+        "Requests per second (k6_http_reqs_total or locust_requests_total).",
+    ),
+    rec(
+        "redline:iterations:rate1m",
+        STEP,
+        "Iterations completed per second.",
+    ),
+    rec(
+        "redline:target_rate",
+        STEP,
+        "Iterations per second the arrival-rate executor is asked for.",
+    ),
+    rec(
+        "redline:achieved_rate:ratio",
+        STEP,
+        "Achieved over target iteration rate; below 1 the target is saturated.",
+    ),
+    rec("redline:vus", STEP, "VUs (k6_vus) or Locust users running."),
+    rec(
+        "redline:http_req_duration_seconds:p50",
+        STEP,
+        "Request p50 over 1m: native histogram, else classic buckets, else k6 trend-stat gauge, else Locust.",
+    ),
+    rec(
+        "redline:http_req_duration_seconds:p95",
+        STEP,
+        "Request p95 over 1m, same sources as p50.",
+    ),
+    rec(
+        "redline:http_req_duration_seconds:p99",
+        STEP,
+        "Request p99 over 1m, same sources as p50.",
+    ),
+    rec(
+        "redline:http_success:ratio1m",
+        STEP,
+        "Requests with an expected response over all requests, 429s left out of both.",
+    ),
+    rec(
+        "redline:http_errors:ratio1m",
+        STEP,
+        "Requests answered 5xx or not at all (status 0) over all requests; Locust: its failures.",
+    ),
+    rec(
+        "redline:http_server_errors:ratio1m",
+        STEP,
+        "Requests answered 5xx over all requests.",
+    ),
+    rec(
+        "redline:http_rate_limited:ratio1m",
+        STEP,
+        "Requests answered 429 over all requests (not an error).",
+    ),
+    rec(
+        "redline:http_timeouts:rate1m",
+        STEP,
+        "Requests per second that timed out.",
+    ),
+    rec(
+        "redline:dropped_iterations:rate1m",
+        STEP,
+        "Iterations per second dropped for want of a free VU.",
+    ),
+    rec(
+        "redline:llm_tokens:rate1m",
+        &["scenario", "step", "kind"],
+        "OpenAI usage tokens per second by kind.",
+    ),
+    rec(
+        "redline:step_level",
+        &["scenario", "step", "unit"],
+        "The running step's level (redline_step_level, or Locust users with unit=users).",
+    ),
+    rec(
+        "redline:http_req_duration_seconds:p95_baseline",
+        RUN,
+        "Median p95 of the run's baseline step (the lowest-level, i.e. first, step).",
+    ),
+    rec(
+        "redline:http_req_duration_seconds:p99_baseline",
+        RUN,
+        "Median p99 of the run's baseline step.",
+    ),
+    rec(
+        "redline:http_req_duration_seconds:p95_drift",
+        STEP,
+        "p95 over the baseline step's p95.",
+    ),
+    rec(
+        "redline:http_req_duration_seconds:p99_drift",
+        STEP,
+        "p99 over the baseline step's p99.",
+    ),
+];
+
+/// Linkerd destination fan-out signals per testid/scenario.
+pub const DESTINATION: &[Metric] = &[
+    rec(
+        "redline:dst_update_latency_seconds:p50",
+        RUN,
+        "Destination update latency p50 over 1m, all services.",
+    ),
+    rec(
+        "redline:dst_update_latency_seconds:p95",
+        RUN,
+        "Destination update latency p95 over 1m, all services.",
+    ),
+    rec(
+        "redline:dst_update_latency_seconds:p99",
+        RUN,
+        "Destination update latency p99 over 1m, all services.",
+    ),
+    rec(
+        "redline:dst_updates:rate1m",
+        RUN,
+        "Updates received per second over all streams.",
+    ),
+    rec(
+        "redline:dst_fanout_completion_seconds:max",
+        RUN,
+        "Slowest scale event of the run to reach every stream (upper bound of its bucket).",
+    ),
+    rec(
+        "redline:dst_send_timeouts:ratio",
+        RUN,
+        "Send timeouts over streams opened, since the run started.",
+    ),
+    rec(
+        "redline:dst_streams_active",
+        RUN,
+        "Get streams open over all client replicas.",
+    ),
+    rec(
+        "redline:dst_memory_bytes",
+        &["scenario", "pod"],
+        "Destination container working set (cAdvisor) while all the run's streams are open.",
+    ),
+    rec(
+        "redline:dst_memory_bytes:floor_growth",
+        &["scenario", "pod"],
+        "Lowest memory of the last 10 min over the run's lowest (1 = back at baseline).",
+    ),
+    rec(
+        "redline:dst_memory_bytes:above_baseline",
+        &["scenario", "pod"],
+        "Memory above the run's lowest (the baseline).",
+    ),
+];
+
+/// pprof-sampler and chaos signals.
+pub const SAMPLER_AND_CHAOS: &[Metric] = &[
+    rec(
+        "redline:pprof_heap_inuse_bytes:growth5m",
+        &["pod", "container"],
+        "Lowest heap in use of the last 5 min over the 5 min before.",
+    ),
+    rec(
+        "redline:pod_memory:limit_ratio",
+        &["namespace", "pod", "container"],
+        "Sampled working set over the container's memory limit.",
+    ),
+    rec(
+        "redline:pod_cpu:limit_ratio",
+        &["namespace", "pod", "container"],
+        "Sampled CPU cores over the container's CPU limit.",
+    ),
+    rec(
+        "redline:chaos_recovery_seconds:max",
+        &["scenario", "fault", "clock"],
+        "Slowest recovery of the run per fault and clock (upper bound of its bucket).",
+    ),
+    rec(
+        "redline:chaos_interruption_seconds:max",
+        &["scenario", "fault", "probe"],
+        "Longest user-visible interruption of the run per fault and probe.",
+    ),
+];
+
+/// Alert thresholds (`alerts/thresholds.yml`): one series per scenario, `scenario="default"` always.
+pub const THRESHOLDS: &[Metric] = &[
+    thr(
+        "redline:threshold:p95_degraded_seconds",
+        "Request p95 above this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:p95_breaking_seconds",
+        "Request p95 above this is Breaking.",
+    ),
+    thr(
+        "redline:threshold:success_ratio_degraded",
+        "Success ratio below this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:success_ratio_breaking",
+        "Success ratio below this is Breaking.",
+    ),
+    thr(
+        "redline:threshold:timeouts_per_second",
+        "Timeouts per second above this are Breaking.",
+    ),
+    thr(
+        "redline:threshold:error_ratio_degraded",
+        "Error ratio at or above this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:error_ratio_breaking",
+        "Error ratio above this is Breaking.",
+    ),
+    thr(
+        "redline:threshold:server_error_ratio_breaking",
+        "5xx ratio above this is Breaking.",
+    ),
+    thr(
+        "redline:threshold:rate_limited_ratio",
+        "429 ratio above this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:achieved_rate_ratio",
+        "Achieved/target rate below this is Saturated.",
+    ),
+    thr(
+        "redline:threshold:dropped_iterations_per_second",
+        "Dropped iterations per second above this are Degraded.",
+    ),
+    thr(
+        "redline:threshold:p95_drift_ratio",
+        "p95 over the baseline step's above this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:p99_drift_ratio",
+        "p99 over the baseline step's above this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:token_volume_drift_degraded",
+        "Token-volume steps: p95 drift above this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:token_volume_drift_breaking",
+        "Token-volume steps: p95 drift above this is Breaking.",
+    ),
+    thr(
+        "redline:threshold:dst_update_p95_seconds",
+        "Destination update latency p95 above this fails.",
+    ),
+    thr(
+        "redline:threshold:dst_update_p99_seconds",
+        "Destination update latency p99 above this fails.",
+    ),
+    thr(
+        "redline:threshold:dst_fanout_seconds",
+        "Slowest fan-out above this fails.",
+    ),
+    thr(
+        "redline:threshold:dst_send_timeout_ratio",
+        "Send timeouts over streams above this fail.",
+    ),
+    thr(
+        "redline:threshold:dst_stream_resets",
+        "Stream resets above this fail.",
+    ),
+    thr(
+        "redline:threshold:dst_connection_errors",
+        "Connection errors above this fail.",
+    ),
+    thr(
+        "redline:threshold:dst_memory_floor_growth",
+        "Memory floor growth above this fails.",
+    ),
+    thr(
+        "redline:threshold:dst_memory_spike_bytes",
+        "Memory above baseline by more than this fails.",
+    ),
+    thr(
+        "redline:threshold:dst_memory_bytes",
+        "Destination memory above this fails.",
+    ),
+    thr(
+        "redline:threshold:heap_growth_ratio",
+        "Heap floor growth per 5 min above this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:pod_memory_limit_ratio",
+        "Memory over limit above this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:pod_cpu_limit_ratio",
+        "CPU over limit above this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:fit_budget_ratio_degraded",
+        "Usage over budget above this is Degraded.",
+    ),
+    thr(
+        "redline:threshold:fit_budget_ratio_breaking",
+        "Usage over budget above this fails.",
+    ),
+    Metric {
+        name: "redline:threshold:chaos_interruption_seconds",
+        kind: Kind::Recorded,
+        labels: &["scenario", "fault"],
+        help: "Interruption per fault above this fails.",
+    },
+    Metric {
+        name: "redline:threshold:chaos_recovery_seconds",
+        kind: Kind::Recorded,
+        labels: &["scenario", "fault"],
+        help: "Recovery per fault above this fails.",
+    },
+];
+
+/// Every recorded family, in the order of the rule files.
+pub const ALL: &[Metric] = &concat(HTTP, DESTINATION, SAMPLER_AND_CHAOS, THRESHOLDS);
+
+const N: usize = HTTP.len() + DESTINATION.len() + SAMPLER_AND_CHAOS.len() + THRESHOLDS.len();
+
+const fn concat(a: &[Metric], b: &[Metric], c: &[Metric], d: &[Metric]) -> [Metric; N] {
+    let mut out = [a[0]; N];
+    let mut i = 0;
+    let mut k = 0;
+    let parts = [a, b, c, d];
+    while k < parts.len() {
+        let mut j = 0;
+        while j < parts[k].len() {
+            out[i] = parts[k][j];
+            i += 1;
+            j += 1;
+        }
+        k += 1;
+    }
+    out
+}
+
+/// Series redline's rules and dashboards read but redline does not write; not part of
+/// [`crate::all`] (they are not redline's to document), checked separately by the tests.
+pub const EXTERNAL: &[Metric] = &[
+    Metric {
+        name: "container_memory_working_set_bytes",
+        kind: Kind::Gauge,
+        labels: &["namespace", "pod", "container"],
+        help: "cAdvisor (kubelet, scraped by kube-prometheus-stack): container working set.",
+    },
+    Metric {
+        name: "container_cpu_usage_seconds_total",
+        kind: Kind::Counter,
+        labels: &["namespace", "pod", "container"],
+        help: "cAdvisor: container CPU time.",
+    },
+    Metric {
+        name: "kube_pod_container_resource_limits",
+        kind: Kind::Gauge,
+        labels: &["namespace", "pod", "container", "resource", "unit"],
+        help: "kube-state-metrics: container resource limits.",
+    },
+    Metric {
+        name: "kube_horizontalpodautoscaler_status_current_replicas",
+        kind: Kind::Gauge,
+        labels: &["namespace", "horizontalpodautoscaler"],
+        help: "kube-state-metrics: current replicas of an HPA.",
+    },
+    Metric {
+        name: "k6_http_req_duration_p50",
+        kind: Kind::Gauge,
+        labels: &["scenario", "name", "method"],
+        help: "k6's own trend-stat gauge for p(50) (K6_PROMETHEUS_RW_TREND_STATS), cumulative since the test started.",
+    },
+    Metric {
+        name: "k6_http_req_duration_p99",
+        kind: Kind::Gauge,
+        labels: &["scenario", "name", "method"],
+        help: "k6's own trend-stat gauge for p(99), its remote-write output's default, cumulative since the test started.",
+    },
+    Metric {
+        name: "ALERTS",
+        kind: Kind::Gauge,
+        labels: &["alertname", "alertstate", "severity", "redline_verdict"],
+        help: "Prometheus: alerts pending or firing, with the rule's labels.",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_every_group_and_recorded() {
+        assert_eq!(ALL.len(), N);
+        assert!(
+            ALL.iter()
+                .all(|m| m.kind == Kind::Recorded && m.name.starts_with("redline:"))
+        );
+        assert_eq!(
+            ALL.last().map(|m| m.name),
+            Some("redline:threshold:chaos_recovery_seconds")
+        );
+        assert_eq!(
+            crate::lookup("redline:http_req_duration_seconds:p95").map(|m| m.kind),
+            Some(Kind::Recorded)
+        );
+    }
+
+    #[test]
+    fn external_series_are_not_redlines() {
+        for m in EXTERNAL {
+            assert!(
+                crate::lookup(m.name).is_none(),
+                "{} is both external and catalogued",
+                m.name
+            );
+            assert!(!m.name.starts_with("redline"), "{}", m.name);
+        }
+    }
+}
