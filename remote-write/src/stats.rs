@@ -140,6 +140,8 @@ impl Stats {
 
     /// Registers every family under its catalogue name.
     pub fn register(&self, registry: &mut Registry) {
+        // prometheus-client appends the final period itself.
+        let help = |m: &redline_catalogue::Metric| m.help.trim_end_matches('.');
         let counter = |m: &redline_catalogue::Metric| {
             m.name
                 .strip_suffix("_total")
@@ -147,42 +149,42 @@ impl Stats {
         };
         registry.register(
             counter(&cat::SAMPLES_SENT),
-            cat::SAMPLES_SENT.help,
+            help(&cat::SAMPLES_SENT),
             self.sent_family.clone(),
         );
         registry.register(
             counter(&cat::SAMPLES_FAILED),
-            cat::SAMPLES_FAILED.help,
+            help(&cat::SAMPLES_FAILED),
             self.failed_family.clone(),
         );
         registry.register(
             counter(&cat::SAMPLES_RETRIED),
-            cat::SAMPLES_RETRIED.help,
+            help(&cat::SAMPLES_RETRIED),
             self.retried_family.clone(),
         );
         registry.register(
             counter(&cat::SAMPLES_DROPPED),
-            cat::SAMPLES_DROPPED.help,
+            help(&cat::SAMPLES_DROPPED),
             self.dropped_family.clone(),
         );
         registry.register(
             cat::QUEUE_LENGTH.name,
-            cat::QUEUE_LENGTH.help,
+            help(&cat::QUEUE_LENGTH),
             self.queue_length.clone(),
         );
         registry.register(
             cat::QUEUE_CAPACITY.name,
-            cat::QUEUE_CAPACITY.help,
+            help(&cat::QUEUE_CAPACITY),
             self.queue_capacity.clone(),
         );
         registry.register(
             cat::SEND_DURATION.name,
-            cat::SEND_DURATION.help,
+            help(&cat::SEND_DURATION),
             self.send_duration.clone(),
         );
         registry.register(
             cat::HIGHEST_SENT_TIMESTAMP.name,
-            cat::HIGHEST_SENT_TIMESTAMP.help,
+            help(&cat::HIGHEST_SENT_TIMESTAMP),
             self.highest_sent.clone(),
         );
     }

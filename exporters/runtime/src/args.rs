@@ -1,0 +1,226 @@
+//! Flags every daemon shares; each is also an environment variable (`REDLINE_*`),
+//! which is how the Helm chart sets them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `key=value`, for repeatable label and header flags.
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not key=value"))?;
+    if k.trim().is_empty() {
+        return Err(format!("{s:?} has an empty key"));
+    }
+    Ok((k.trim().to_string(), v.trim().to_string()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Prometheus remote-write endpoint, e.g. http://prometheus:9090/api/v1/write.
+    /// Without it the daemon only serves /metrics (scrape mode).
+    #[arg(long, env = "REDLINE_REMOTE_WRITE_URL")]
+    pub remote_write_url: Option<String>,
+    /// File holding a bearer token for remote-write; re-read when it changes.
+    #[arg(long, env = "REDLINE_REMOTE_WRITE_BEARER_TOKEN_FILE")]
+    pub remote_write_bearer_token_file: Option<PathBuf>,
+    /// Basic-auth user for remote-write (the password comes from a file).
+    #[arg(long, env = "REDLINE_REMOTE_WRITE_USERNAME")]
+    pub remote_write_username: Option<String>,
+    #[arg(long, env = "REDLINE_REMOTE_WRITE_PASSWORD_FILE")]
+    pub remote_write_password_file: Option<PathBuf>,
+    /// Extra remote-write header, e.g. X-Scope-OrgID=tenant (repeatable).
+    #[arg(long = "remote-write-header", env = "REDLINE_REMOTE_WRITE_HEADERS", value_delimiter = ',', value_parser = parse_key_value)]
+    pub remote_write_headers: Vec<(String, String)>,
+    /// PEM CA bundle that signs the remote-write endpoint's certificate.
+    #[arg(long, env = "REDLINE_REMOTE_WRITE_CA_FILE")]
+    pub remote_write_ca_file: Option<PathBuf>,
+    /// Accept any TLS certificate from the remote-write endpoint.
+    #[arg(long, env = "REDLINE_REMOTE_WRITE_INSECURE_SKIP_VERIFY")]
+    pub insecure_skip_verify: bool,
+    /// Remote-write shards (parallel senders; one series always uses the same one).
+    #[arg(long, env = "REDLINE_REMOTE_WRITE_SHARDS", default_value_t = 2)]
+    pub remote_write_shards: usize,
+    /// Samples the remote-write queue holds before it drops (and counts) new ones.
+    #[arg(
+        long,
+        env = "REDLINE_REMOTE_WRITE_QUEUE_CAPACITY",
+        default_value_t = 200_000
+    )]
+    pub remote_write_queue_capacity: usize,
+    /// How often the registry is collected and pushed.
+    #[arg(long, env = "REDLINE_PUSH_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub push_interval: Duration,
+    /// Run identifier, added to every series as `testid` (k6's convention).
+    /// Default: <daemon>-<unix seconds>.
+    #[arg(long, env = "REDLINE_TESTID")]
+    pub testid: Option<String>,
+    /// Label added to every pushed series that lacks it, e.g. cluster=prod (repeatable).
+    #[arg(long = "external-label", env = "REDLINE_EXTERNAL_LABELS", value_delimiter = ',', value_parser = parse_key_value)]
+    pub external_labels: Vec<(String, String)>,
+    /// Address of the admin server (/metrics, /ready, /live).
+    #[arg(long, env = "REDLINE_ADMIN_ADDR", default_value = "0.0.0.0:9470")]
+    pub admin_addr: SocketAddr,
+    #[arg(long, env = "REDLINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax), e.g. info or redline=debug.
+    #[arg(long, env = "REDLINE_LOG", default_value = "info")]
+    pub log_level: String,
+    /// On SIGTERM or at the end: how long to keep flushing before giving up.
+    #[arg(long, env = "REDLINE_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for CommonArgs {
+    /// For tests: admin server on an ephemeral loopback port, no remote-write.
+    fn default() -> Self {
+        Self {
+            remote_write_url: None,
+            remote_write_bearer_token_file: None,
+            remote_write_username: None,
+            remote_write_password_file: None,
+            remote_write_headers: Vec::new(),
+            remote_write_ca_file: None,
+            insecure_skip_verify: false,
+            remote_write_shards: 2,
+            remote_write_queue_capacity: 200_000,
+            push_interval: Duration::from_secs(1),
+            testid: Some("test".into()),
+            external_labels: Vec::new(),
+            admin_addr: "127.0.0.1:0".parse().expect("literal address"),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl CommonArgs {
+    /// For tests: push to `remote_write_url` every 200 ms under `testid`.
+    pub fn for_test(remote_write_url: &str, testid: &str) -> Self {
+        Self {
+            remote_write_url: Some(remote_write_url.to_string()),
+            testid: Some(testid.to_string()),
+            push_interval: Duration::from_millis(200),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn remote_write_config(
+        &self,
+    ) -> Result<Option<redline_remote_write::Config>, crate::RuntimeError> {
+        use redline_remote_write::{Auth, Config, Secret};
+        let Some(url) = &self.remote_write_url else {
+            return Ok(None);
+        };
+        let auth = match (
+            &self.remote_write_bearer_token_file,
+            &self.remote_write_username,
+            &self.remote_write_password_file,
+        ) {
+            (Some(_), Some(_), _) => {
+                return Err(crate::RuntimeError::Flag {
+                    flag: "--remote-write-bearer-token-file",
+                    message: "use either a bearer token or basic auth, not both".into(),
+                });
+            }
+            (Some(f), None, _) => Auth::BearerFile(f.clone()),
+            (None, Some(user), Some(pw)) => {
+                let password =
+                    std::fs::read_to_string(pw).map_err(|e| crate::RuntimeError::Flag {
+                        flag: "--remote-write-password-file",
+                        message: format!("{}: {e}", pw.display()),
+                    })?;
+                Auth::Basic {
+                    username: user.clone(),
+                    password: Secret::new(password.trim_end_matches(['\n', '\r'])),
+                }
+            }
+            (None, Some(_), None) => {
+                return Err(crate::RuntimeError::Flag {
+                    flag: "--remote-write-username",
+                    message: "needs --remote-write-password-file".into(),
+                });
+            }
+            (None, None, _) => Auth::None,
+        };
+        Ok(Some(Config {
+            auth,
+            headers: self.remote_write_headers.clone(),
+            ca_file: self.remote_write_ca_file.clone(),
+            insecure_skip_verify: self.insecure_skip_verify,
+            external_labels: self.external_labels.clone(),
+            shards: self.remote_write_shards.max(1),
+            queue_capacity: self.remote_write_queue_capacity,
+            ..Config::new(url.clone())
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    #[test]
+    fn key_value_flags_parse_and_reject_garbage() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--external-label",
+            "cluster=c1",
+            "--external-label",
+            "region=eu",
+            "--remote-write-header",
+            "X-Scope-OrgID=t1",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.common.external_labels,
+            [
+                ("cluster".into(), "c1".into()),
+                ("region".into(), "eu".into())
+            ]
+        );
+        assert_eq!(
+            cli.common.remote_write_headers,
+            [("X-Scope-OrgID".into(), "t1".into())]
+        );
+        let e = Cli::try_parse_from(["x", "--external-label", "nokey"])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("not key=value"), "{e}");
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let cli = Cli::try_parse_from(["x"]).unwrap();
+        assert_eq!(cli.common.push_interval, Duration::from_secs(5));
+        assert_eq!(cli.common.admin_addr.port(), 9470);
+        assert!(cli.common.remote_write_url.is_none());
+    }
+
+    #[test]
+    fn bearer_and_basic_auth_together_are_refused() {
+        let a = CommonArgs {
+            remote_write_url: Some("http://x/api/v1/write".into()),
+            remote_write_bearer_token_file: Some("/t".into()),
+            remote_write_username: Some("u".into()),
+            ..CommonArgs::default()
+        };
+        assert!(a.remote_write_config().is_err());
+    }
+}

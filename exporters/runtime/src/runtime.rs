@@ -1,0 +1,243 @@
+//! The lifecycle every daemon goes through: register metrics, start, work, finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+use redline_remote_write::{RemoteWriter, ShutdownReport, StatsSnapshot, now_millis};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::collect::{Collected, collect};
+use crate::{CommonArgs, RuntimeError, admin, signals};
+
+/// Before `start`: metrics are registered into [`registry`](Self::registry).
+pub struct Runtime {
+    args: CommonArgs,
+    daemon: &'static str,
+    testid: String,
+    registry: Registry,
+    shutdown: CancellationToken,
+    rw_config: Option<redline_remote_write::Config>,
+}
+
+impl Runtime {
+    /// Validates the common flags; nothing is started yet.
+    pub fn new(args: &CommonArgs, daemon: &'static str) -> Result<Self, RuntimeError> {
+        let testid = match &args.testid {
+            Some(t) if !t.trim().is_empty() => t.trim().to_string(),
+            _ => format!("{daemon}-{}", now_millis() / 1000),
+        };
+        let rw_config = args.remote_write_config()?;
+        if args.push_interval < Duration::from_millis(10) {
+            return Err(RuntimeError::Flag {
+                flag: "--push-interval",
+                message: "must be at least 10ms".into(),
+            });
+        }
+        let registry =
+            Registry::with_labels([("testid".into(), testid.clone().into())].into_iter());
+        Ok(Self {
+            args: args.clone(),
+            daemon,
+            testid,
+            registry,
+            shutdown: CancellationToken::new(),
+            rw_config,
+        })
+    }
+
+    /// Where the daemon registers its metric families (`testid` is added to all).
+    pub fn registry(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    pub fn testid(&self) -> &str {
+        &self.testid
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Starts the admin server, the remote-write client and push loop, and the
+    /// signal handler.
+    pub async fn start(mut self) -> Result<Running, RuntimeError> {
+        let writer = match self.rw_config.take() {
+            Some(cfg) => {
+                let url = cfg.url.clone();
+                let stats = redline_remote_write::Stats::new();
+                stats.register(&mut self.registry);
+                let w = RemoteWriter::start_with_stats(cfg, stats)?;
+                tracing::info!(daemon = self.daemon, testid = %self.testid, remote_write = %url, "pushing samples via remote-write");
+                Some(Arc::new(w))
+            }
+            None => None,
+        };
+        let registry = Arc::new(self.registry);
+        let ready = Arc::new(AtomicBool::new(false));
+        let admin = admin::serve(self.args.admin_addr, registry.clone(), ready.clone()).await?;
+        tracing::info!(daemon = self.daemon, testid = %self.testid, admin = %admin.addr, "serving /metrics, /ready, /live");
+        let pusher = Arc::new(Pusher {
+            registry: registry.clone(),
+            writer: writer.clone(),
+            last_ts: Mutex::new(0),
+        });
+        let push_stop = CancellationToken::new();
+        let push_task = writer.as_ref().map(|_| {
+            let pusher = pusher.clone();
+            let stop = push_stop.clone();
+            let every = self.args.push_interval;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => pusher.push().await,
+                        _ = stop.cancelled() => return,
+                    }
+                }
+            })
+        });
+        let signals = signals::install(self.shutdown.clone(), self.args.shutdown_grace);
+        Ok(Running {
+            testid: self.testid,
+            shutdown: self.shutdown,
+            grace: self.args.shutdown_grace,
+            ready,
+            admin,
+            pusher,
+            writer,
+            push_stop,
+            push_task,
+            signals,
+        })
+    }
+}
+
+struct Pusher {
+    registry: Arc<Registry>,
+    writer: Option<Arc<RemoteWriter>>,
+    last_ts: Mutex<i64>,
+}
+
+impl Pusher {
+    /// One collection, all at one timestamp, strictly after the previous one so
+    /// no series ever gets two samples at the same instant.
+    async fn push(&self) {
+        let Some(w) = &self.writer else { return };
+        let mut last = self.last_ts.lock().await;
+        let ts = now_millis().max(*last + 1);
+        *last = ts;
+        match collect(&self.registry, ts) {
+            Ok(samples) => {
+                for s in samples {
+                    match s {
+                        Collected::Float(series, v) => {
+                            w.push(&series, ts, v);
+                        }
+                        Collected::Histogram(series, h) => {
+                            w.push_histogram(&series, *h);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "collecting metrics failed; nothing pushed this interval")
+            }
+        }
+    }
+}
+
+/// After `start`: the daemon works, then calls [`finish`](Self::finish).
+pub struct Running {
+    testid: String,
+    shutdown: CancellationToken,
+    grace: Duration,
+    ready: Arc<AtomicBool>,
+    admin: admin::Admin,
+    pusher: Arc<Pusher>,
+    writer: Option<Arc<RemoteWriter>>,
+    push_stop: CancellationToken,
+    push_task: Option<tokio::task::JoinHandle<()>>,
+    signals: tokio::task::JoinHandle<()>,
+}
+
+/// What happened to the samples at the end.
+#[derive(Debug, Clone, Default)]
+pub struct FinishReport {
+    /// None in scrape-only mode.
+    pub remote_write: Option<ShutdownReport>,
+    pub stats: Option<StatsSnapshot>,
+}
+
+impl Running {
+    /// Cancelled on SIGINT/SIGTERM; a daemon may cancel it too.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.addr
+    }
+
+    pub fn testid(&self) -> &str {
+        &self.testid
+    }
+
+    /// What `/ready` answers.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Collects and enqueues now, e.g. at a step boundary so the step's last
+    /// values are not left to the next tick.
+    pub async fn push_now(&self) {
+        self.pusher.push().await;
+    }
+
+    /// The remote writer, for daemons that forward raw series (k6-relay). Drop
+    /// every clone before [`finish`](Self::finish).
+    pub fn remote_writer(&self) -> Option<Arc<RemoteWriter>> {
+        self.writer.clone()
+    }
+
+    pub fn remote_write_stats(&self) -> Option<StatsSnapshot> {
+        self.writer.as_ref().map(|w| w.stats().snapshot())
+    }
+
+    /// Final collection and push, flush within the grace period, staleness
+    /// markers, admin server stopped.
+    pub async fn finish(self) -> Result<FinishReport, RuntimeError> {
+        self.ready.store(false, Ordering::Relaxed);
+        self.push_stop.cancel();
+        if let Some(t) = self.push_task {
+            let _ = t.await;
+        }
+        self.pusher.push().await;
+        let mut report = FinishReport::default();
+        let writer = self.writer;
+        drop(self.pusher);
+        if let Some(w) = writer {
+            let w = Arc::try_unwrap(w).map_err(|_| RuntimeError::WriterStillShared)?;
+            let stats = w.stats().clone();
+            let r = w.shutdown(self.grace).await;
+            let snap = stats.snapshot();
+            tracing::info!(
+                sent = snap.sent + snap.sent_histograms,
+                dropped = snap.dropped(),
+                stale_markers = r.stale_markers,
+                completed = r.completed,
+                "remote-write finished"
+            );
+            report.remote_write = Some(r);
+            report.stats = Some(snap);
+        }
+        self.admin.stop.cancel();
+        let _ = self.admin.task.await;
+        self.signals.abort();
+        Ok(report)
+    }
+}

@@ -1,0 +1,257 @@
+//! What the runtime pushes is what Prometheus stores, and what /metrics shows.
+
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
+use redline_runtime::{CommonArgs, Runtime};
+use redline_testkit_prometheus::Prometheus;
+
+type Labels = Vec<(&'static str, &'static str)>;
+
+fn now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[tokio::test]
+async fn counters_gauges_and_histograms_arrive_exactly_and_end_stale() {
+    let p = Prometheus::start().await.unwrap();
+    let args = CommonArgs {
+        external_labels: vec![("cluster".into(), "ci".into())],
+        ..CommonArgs::for_test(&p.write_url(), "rt-roundtrip")
+    };
+    let mut rt = Runtime::new(&args, "runtime-test").unwrap();
+    let reqs = Family::<Labels, Counter>::default();
+    rt.registry()
+        .register("rt_requests", "Requests", reqs.clone());
+    let level = Gauge::<i64>::default();
+    rt.registry().register("rt_level", "Level", level.clone());
+    let classic = Histogram::new([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]);
+    rt.registry()
+        .register("rt_classic_seconds", "Classic", classic.clone());
+    let native = Histogram::new_native(NativeHistogramConfig::with_schema(5));
+    rt.registry()
+        .register("rt_native_seconds", "Native", native.clone());
+
+    // 1000 observations uniform on (0, 0.1]: the median is 0.05, p90 is 0.09.
+    for i in 1..=1000 {
+        let v = i as f64 / 10_000.0;
+        classic.observe(v);
+        native.observe(v);
+    }
+    reqs.get_or_create(&vec![("code", "200")]).inc_by(41);
+    reqs.get_or_create(&vec![("code", "500")]).inc_by(1);
+    level.set(25);
+
+    let running = rt.start().await.unwrap();
+    running.set_ready(true);
+    let admin = format!("http://{}", running.admin_addr());
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{admin}/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        http.get(format!("{admin}/live"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let text = http
+        .get(format!("{admin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"rt_requests_total{testid="rt-roundtrip",code="200"} 41"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("rt_level{testid=\"rt-roundtrip\"} 25"),
+        "{text}"
+    );
+
+    let got = p
+        .wait_for(
+            r#"rt_requests_total{testid="rt-roundtrip"}"#,
+            Duration::from_secs(10),
+            |r| r.len() == 2,
+        )
+        .await
+        .unwrap();
+    let by_code = |code: &str| {
+        got.iter()
+            .find(|s| s.label("code") == Some(code))
+            .unwrap()
+            .float()
+    };
+    assert_eq!(by_code("200"), 41.0);
+    assert_eq!(by_code("500"), 1.0);
+    assert_eq!(got[0].label("cluster"), Some("ci"), "external label");
+    assert_eq!(p.scalar("rt_level").await.unwrap(), Some(25.0));
+    assert_eq!(
+        p.scalar("rt_classic_seconds_count").await.unwrap(),
+        Some(1000.0)
+    );
+    assert_eq!(
+        p.scalar("histogram_count(rt_native_seconds)")
+            .await
+            .unwrap(),
+        Some(1000.0)
+    );
+    let sum = p
+        .scalar("histogram_sum(rt_native_seconds)")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!((sum - 50.05).abs() < 1e-6, "{sum}");
+
+    // Classic: linear interpolation inside the (0.05, 0.1] bucket gives 0.09 exactly.
+    let c90 = p
+        .scalar("histogram_quantile(0.9, rt_classic_seconds_bucket)")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!((c90 - 0.09).abs() < 1e-9, "classic p90 {c90}");
+    // Native schema 5 buckets are ~2.2 % wide: the estimate is within a bucket.
+    let n50 = p
+        .scalar("histogram_quantile(0.5, rt_native_seconds)")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!((n50 - 0.05).abs() / 0.05 < 0.025, "native p50 {n50}");
+    let n90 = p
+        .scalar("histogram_quantile(0.9, rt_native_seconds)")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!((n90 - 0.09).abs() / 0.09 < 0.025, "native p90 {n90}");
+
+    // Values move with the registry between pushes.
+    reqs.get_or_create(&vec![("code", "200")]).inc_by(9);
+    let moved = p
+        .wait_for(
+            r#"rt_requests_total{code="200"}"#,
+            Duration::from_secs(10),
+            |r| r.first().map(|s| s.float()) == Some(50.0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved[0].float(), 50.0);
+
+    let report = running.finish().await.unwrap();
+    let rw = report.remote_write.unwrap();
+    assert!(rw.completed, "{rw:?}");
+    assert_eq!(report.stats.unwrap().dropped(), 0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for q in [
+        "rt_requests_total",
+        "rt_level",
+        "rt_classic_seconds_bucket",
+        "rt_native_seconds",
+    ] {
+        let after = p.query_at(q, now_s() + 0.5).await.unwrap();
+        assert!(
+            after.is_empty(),
+            "{q} still visible after finish: {after:?}"
+        );
+    }
+    // The admin server is gone.
+    assert!(http.get(format!("{admin}/live")).send().await.is_err());
+}
+
+#[tokio::test]
+async fn self_metrics_of_remote_write_are_exposed_and_pushed() {
+    let p = Prometheus::start().await.unwrap();
+    let rt = Runtime::new(
+        &CommonArgs::for_test(&p.write_url(), "rt-self"),
+        "runtime-test",
+    )
+    .unwrap();
+    let running = rt.start().await.unwrap();
+    let text = reqwest::get(format!("http://{}/metrics", running.admin_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in redline_catalogue::remote_write::ALL {
+        assert!(
+            text.contains(&format!("# TYPE {} ", name.name)),
+            "{} not exposed:\n{text}",
+            name.name
+        );
+        assert!(
+            !text.contains(".."),
+            "help text ends with a doubled period:\n{text}"
+        );
+    }
+    let sent = p
+        .wait_for(
+            r#"redline_remote_write_samples_sent_total{kind="float",testid="rt-self"}"#,
+            Duration::from_secs(10),
+            |r| r.first().is_some_and(|s| s.float() > 0.0),
+        )
+        .await
+        .unwrap();
+    assert!(sent[0].float() > 0.0, "{sent:?}");
+    running.finish().await.unwrap();
+}
+
+#[tokio::test]
+async fn scrape_only_mode_needs_no_prometheus() {
+    let mut rt = Runtime::new(&CommonArgs::default(), "runtime-test").unwrap();
+    let c = Counter::<u64>::default();
+    c.inc();
+    rt.registry().register("rt_scrape_only", "x", c);
+    let running = rt.start().await.unwrap();
+    assert_eq!(
+        reqwest::get(format!("http://{}/ready", running.admin_addr()))
+            .await
+            .unwrap()
+            .status(),
+        503,
+        "not ready until the daemon says so"
+    );
+    let text = reqwest::get(format!("http://{}/metrics", running.admin_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("rt_scrape_only_total{testid=\"test\"} 1"),
+        "{text}"
+    );
+    let report = running.finish().await.unwrap();
+    assert!(report.remote_write.is_none());
+}
+
+#[tokio::test]
+async fn a_forwarder_handle_held_at_finish_is_an_error_not_a_hang() {
+    let p = Prometheus::start().await.unwrap();
+    let rt = Runtime::new(
+        &CommonArgs::for_test(&p.write_url(), "rt-held"),
+        "runtime-test",
+    )
+    .unwrap();
+    let running = rt.start().await.unwrap();
+    let held = running.remote_writer().unwrap();
+    let e = running.finish().await.unwrap_err();
+    assert!(e.to_string().contains("still held"), "{e}");
+    drop(held);
+}
