@@ -29,6 +29,7 @@ pub use args::{CommonArgs, LogFormat, parse_key_value};
 pub use collect::{Collected, collect};
 pub use error::RuntimeError;
 pub use runtime::{FinishReport, Running, Runtime};
+pub use signals::shutdown_on_signal;
 pub use telemetry::init_tracing;
 
 use prometheus_client::registry::{Metric, Registry};

@@ -50,3 +50,11 @@ async fn wait_signal() -> &'static str {
         "SIGINT"
     }
 }
+
+/// For one-shot commands and servers that do not use [`crate::Runtime`]: a token
+/// cancelled on SIGINT/SIGTERM, with the same grace-then-exit behaviour.
+pub fn shutdown_on_signal(grace: Duration) -> CancellationToken {
+    let token = CancellationToken::new();
+    install(token.clone(), grace);
+    token
+}

