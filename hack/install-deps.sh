@@ -11,6 +11,7 @@ want_cmd() { command -v "$1" >/dev/null 2>&1 || apt_pkgs+=("$2"); }
 want_pip_cmd() { command -v "$1" >/dev/null 2>&1 || pip_pkgs+=("$2"); }
 want_py() { python3 -c "import $1" >/dev/null 2>&1 || pip_pkgs+=("$2"); }
 
+want_cmd curl curl
 # Prometheus 2.42 + promtool: the judge of every run, in tests and the quickstart.
 want_cmd prometheus prometheus
 want_cmd promtool prometheus
