@@ -34,7 +34,7 @@ pub const INTERRUPTION: Metric = Metric {
     name: "redline_chaos_interruption_seconds",
     kind: Kind::Gauge,
     labels: &["fault", "probe"],
-    help: "Length of the last user-visible interruption a probe saw during a fault (first failed to first good attempt).",
+    help: "Length of the longest user-visible interruption a probe saw during the last fault of its kind (first failed attempt to the first good attempt of the run of successes that ended it).",
 };
 pub const PROBE_FAILURES: Metric = Metric {
     name: "redline_chaos_probe_failures_total",
@@ -47,6 +47,12 @@ pub const LOST_WRITES: Metric = Metric {
     kind: Kind::Counter,
     labels: &[],
     help: "Acknowledged writes the consistency probe could not read back after recovery.",
+};
+pub const EVICTIONS_REFUSED: Metric = Metric {
+    name: "redline_chaos_evictions_refused_total",
+    kind: Kind::Counter,
+    labels: &[],
+    help: "Evictions a node drain had refused (429, mostly a PodDisruptionBudget) and retried with backoff.",
 };
 pub const FIT_BUDGET_RATIO: Metric = Metric {
     name: "redline_fit_budget_ratio",
@@ -63,5 +69,6 @@ pub const ALL: &[Metric] = &[
     INTERRUPTION,
     PROBE_FAILURES,
     LOST_WRITES,
+    EVICTIONS_REFUSED,
     FIT_BUDGET_RATIO,
 ];

@@ -1,0 +1,175 @@
+//! The series `redline chaos` writes, registered under the catalogue's names.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use redline_catalogue::chaos as cat;
+
+use crate::probe::ProbeMetrics;
+
+/// Recovery buckets: they include 5 s and 30 s, the seed's targets, because the alert reads
+/// the slowest recovery as the upper bound of its bucket (`alerts/README.md`).
+pub const RECOVERY_BUCKETS: [f64; 13] = [
+    0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FaultLabels {
+    pub fault: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActiveLabels {
+    pub fault: String,
+    pub target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClockLabels {
+    pub fault: String,
+    pub clock: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProbeLabels {
+    pub probe: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InterruptionLabels {
+    pub fault: String,
+    pub probe: String,
+}
+
+type GaugeF = Gauge<f64, std::sync::atomic::AtomicU64>;
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub faults_injected: Family<FaultLabels, Counter>,
+    pub fault_active: Family<ActiveLabels, Gauge>,
+    pub recovery: Family<ClockLabels, Histogram>,
+    pub probe_up: Family<ProbeLabels, Gauge>,
+    pub interruption: Family<InterruptionLabels, GaugeF>,
+    pub probe_failures: Family<ProbeLabels, Counter>,
+    pub lost_writes: Counter,
+    pub evictions_refused: Counter,
+}
+
+impl Metrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self {
+            faults_injected: Family::default(),
+            fault_active: Family::default(),
+            recovery: Family::new_with_constructor(|| {
+                Histogram::new(RECOVERY_BUCKETS.iter().copied())
+            }),
+            probe_up: Family::default(),
+            interruption: Family::default(),
+            probe_failures: Family::default(),
+            lost_writes: Counter::default(),
+            evictions_refused: Counter::default(),
+        };
+        use redline_runtime::register;
+        register(registry, &cat::FAULTS_INJECTED, m.faults_injected.clone());
+        register(registry, &cat::FAULT_ACTIVE, m.fault_active.clone());
+        register(registry, &cat::RECOVERY, m.recovery.clone());
+        register(registry, &cat::PROBE_UP, m.probe_up.clone());
+        register(registry, &cat::INTERRUPTION, m.interruption.clone());
+        register(registry, &cat::PROBE_FAILURES, m.probe_failures.clone());
+        register(registry, &cat::LOST_WRITES, m.lost_writes.clone());
+        register(
+            registry,
+            &cat::EVICTIONS_REFUSED,
+            m.evictions_refused.clone(),
+        );
+        m
+    }
+
+    pub fn probe(&self, name: &str) -> ProbeMetrics {
+        let l = ProbeLabels {
+            probe: name.to_string(),
+        };
+        ProbeMetrics {
+            up: self.probe_up.get_or_create(&l).clone(),
+            failures: self.probe_failures.get_or_create(&l).clone(),
+        }
+    }
+
+    pub fn set_active(&self, fault: &str, target: &str, active: bool) {
+        self.fault_active
+            .get_or_create(&ActiveLabels {
+                fault: fault.into(),
+                target: target.into(),
+            })
+            .set(i64::from(active));
+    }
+
+    pub fn observe_recovery(&self, fault: &str, clock: &str, seconds: f64) {
+        self.recovery
+            .get_or_create(&ClockLabels {
+                fault: fault.into(),
+                clock: clock.into(),
+            })
+            .observe(seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_exposed_family_is_catalogued_with_its_labels() {
+        let mut registry = Registry::default();
+        let m = Metrics::register(&mut registry);
+        m.faults_injected
+            .get_or_create(&FaultLabels {
+                fault: "pod-kill".into(),
+            })
+            .inc();
+        m.set_active("pod-kill", "web", true);
+        m.observe_recovery("pod-kill", "workload", 1.0);
+        m.probe("web").up.set(1);
+        m.probe("web").failures.inc();
+        m.interruption
+            .get_or_create(&InterruptionLabels {
+                fault: "pod-kill".into(),
+                probe: "web".into(),
+            })
+            .set(0.5);
+        m.lost_writes.inc();
+        m.evictions_refused.inc();
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let mut seen = 0;
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let name = line.split(['{', ' ']).next().unwrap();
+            let entry = redline_catalogue::lookup(name)
+                .unwrap_or_else(|| panic!("{name} is not in the catalogue"));
+            if let Some(labels) = line.split_once('{').and_then(|(_, r)| r.split_once('}')) {
+                for kv in labels.0.split(',') {
+                    let key = kv.split('=').next().unwrap();
+                    assert!(
+                        entry.labels.contains(&key) || key == "le",
+                        "{name} has label {key} the catalogue does not list"
+                    );
+                }
+            }
+            seen += 1;
+        }
+        assert!(seen >= cat::ALL.len() - 1, "only {seen} series encoded");
+        for b in [5.0, 30.0] {
+            assert!(RECOVERY_BUCKETS.contains(&b), "recovery buckets need {b} s");
+            assert!(
+                text.contains(&format!("le=\"{b:.1}\"")),
+                "{b} s bucket is not exposed"
+            );
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! Kubernetes faults through the real `kube` client against the in-process API server in
+//! KWOK mode: deletions, evictions refused by a PodDisruptionBudget then allowed,
+//! cordon/uncordon, NetworkPolicies removed on SIGTERM, scope and opt-in, dry runs, and
+//! recovery clocks that match the server's configured readiness and endpoint delays.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use redline_chaos::selector::Selector;
+use redline_chaos::{ChaosArgs, ChaosError, FaultKind, run_with};
+use redline_testkit_kube::{KubeApiServer, KwokConfig, Verb};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+const NS: &str = "shop";
+const OPT_IN: (&str, &str) = ("redline.dev/chaos", "enabled");
+
+fn deployment(name: &str, replicas: i32, opted_in: bool) -> Deployment {
+    let mut labels = json!({"app": name});
+    if opted_in {
+        labels[OPT_IN.0] = json!(OPT_IN.1);
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "fake",
+                    "ports": [{"name": "http", "containerPort": 8080}]}]}},
+        },
+    }))
+    .unwrap()
+}
+
+fn service(name: &str) -> Service {
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+    }))
+    .unwrap()
+}
+
+async fn deploy(server: &KubeApiServer, name: &str, replicas: i32, opted_in: bool) {
+    let client = server.client().unwrap();
+    Api::<Deployment>::namespaced(client.clone(), NS)
+        .create(
+            &PostParams::default(),
+            &deployment(name, replicas, opted_in),
+        )
+        .await
+        .unwrap();
+    Api::<Service>::namespaced(client, NS)
+        .create(&PostParams::default(), &service(name))
+        .await
+        .unwrap();
+}
+
+fn ready_pods(server: &KubeApiServer, app: &str) -> usize {
+    server
+        .list::<Pod>(Some(NS))
+        .iter()
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app"))
+                .map(String::as_str)
+                == Some(app)
+        })
+        .filter(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .count()
+}
+
+fn uids(server: &KubeApiServer, app: &str) -> BTreeSet<String> {
+    server
+        .list::<Pod>(Some(NS))
+        .iter()
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app"))
+                .map(String::as_str)
+                == Some(app)
+        })
+        .filter_map(|p| p.metadata.uid.clone())
+        .collect()
+}
+
+async fn settle(server: &KubeApiServer, apps: &[(&str, usize)]) {
+    let client = server.client().unwrap();
+    for (app, n) in apps {
+        assert!(
+            server
+                .wait_for(Duration::from_secs(60), |s| ready_pods(s, app) == *n)
+                .await,
+            "{app} never got {n} ready pods"
+        );
+        let mut ok = false;
+        for _ in 0..600 {
+            let ready = redline_chaos::faults::recovery::ready_endpoints(
+                &client,
+                NS,
+                app,
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+            if ready == *n {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ok, "{app} endpoints never reached {n}");
+    }
+}
+
+fn args(fault: FaultKind) -> ChaosArgs {
+    let mut a = ChaosArgs::new(NS, fault);
+    a.recovery_poll = Duration::from_millis(50);
+    a.recovery_timeout = Duration::from_secs(60);
+    a
+}
+
+#[tokio::test(start_paused = true)]
+async fn pod_kill_clocks_match_the_servers_delays_and_spare_pods_not_opted_in() {
+    let ready_delay = Duration::from_secs(2);
+    let endpoint_delay = Duration::from_millis(700);
+    let server = KubeApiServer::builder()
+        .kwok(
+            KwokConfig::default()
+                .pod_ready_delay(ready_delay)
+                .endpoint_delay(endpoint_delay),
+        )
+        .start()
+        .await
+        .unwrap();
+    deploy(&server, "web", 3, true).await;
+    deploy(&server, "api", 2, false).await;
+    settle(&server, &[("web", 3), ("api", 2)]).await;
+    let web_before = uids(&server, "web");
+    let api_before = uids(&server, "api");
+
+    let mut a = args(FaultKind::PodKill);
+    a.pick = redline_chaos::faults::pod_kill::Pick::All;
+    a.grace_period = Some(0);
+    let report = run_with(
+        a,
+        Some(server.client_without_retry().unwrap()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+
+    let f = &report.faults[0];
+    assert_eq!(report.faults.len(), 1);
+    assert_eq!(f.fault, "pod-kill");
+    assert_eq!(
+        server.request_count(Verb::Delete, "pods"),
+        3,
+        "every opted-in web pod"
+    );
+    assert!(
+        uids(&server, "web").is_disjoint(&web_before),
+        "all web pods replaced"
+    );
+    assert_eq!(
+        uids(&server, "api"),
+        api_before,
+        "pods without the opt-in label are untouched"
+    );
+    assert_eq!(ready_pods(&server, "web"), 3);
+
+    let poll = Duration::from_millis(50);
+    let workload = f.workload.expect("workload clock");
+    assert!(
+        workload >= ready_delay && workload <= ready_delay + poll,
+        "workload clock {workload:?}, pods become ready {ready_delay:?} after creation"
+    );
+    let endpoints = f.endpoints.expect("endpoints clock");
+    let want = ready_delay + endpoint_delay;
+    assert!(
+        endpoints >= want && endpoints <= want + poll,
+        "endpoints clock {endpoints:?}, expected {want:?}"
+    );
+    assert!(f.timed_out.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn selector_and_role_narrow_the_victims_and_a_selector_without_opt_in_finds_nothing() {
+    let server = KubeApiServer::start_kwok().await.unwrap();
+    deploy(&server, "db", 2, true).await;
+    deploy(&server, "api", 2, false).await;
+    settle(&server, &[("db", 2), ("api", 2)]).await;
+    // Mark one db pod as primary.
+    let primary = server
+        .list::<Pod>(Some(NS))
+        .into_iter()
+        .find(|p| p.metadata.labels.as_ref().unwrap()["app"] == "db")
+        .unwrap();
+    let primary_name = primary.metadata.name.clone().unwrap();
+    server
+        .patch_json::<Pod>(
+            NS,
+            &primary_name,
+            &json!({"metadata": {"labels": {"role": "master"}}}),
+        )
+        .unwrap();
+
+    let mut a = args(FaultKind::PodKill);
+    a.pick = redline_chaos::faults::pod_kill::Pick::Role;
+    a.fault_label = Some("db-failover".into());
+    let report = run_with(
+        a,
+        Some(server.client_without_retry().unwrap()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.faults[0].target, primary_name);
+    assert_eq!(report.faults[0].fault, "db-failover");
+    assert!(server.get::<Pod>(NS, &primary_name).is_none());
+
+    // api pods match the selector but are not opted in: nothing to kill.
+    let mut a = args(FaultKind::PodKill);
+    a.selector = "app=api".parse::<Selector>().unwrap();
+    let err = run_with(
+        a,
+        Some(server.client_without_retry().unwrap()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ChaosError::NoTarget(_)), "{err}");
+    assert_eq!(server.request_count(Verb::Delete, "pods"), 1);
+
+    // ... unless the opt-in is waived.
+    let mut a = args(FaultKind::PodKill);
+    a.selector = "app=api".parse::<Selector>().unwrap();
+    a.ignore_opt_in = true;
+    let report = run_with(
+        a,
+        Some(server.client_without_retry().unwrap()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert!(report.faults[0].target.starts_with("api-"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dry_runs_change_nothing() {
+    let server = KubeApiServer::builder()
+        .kwok(KwokConfig::default().nodes(2))
+        .start()
+        .await
+        .unwrap();
+    deploy(&server, "web", 2, true).await;
+    settle(&server, &[("web", 2)]).await;
+    label_node(&server, "kwok-node-0").await;
+    label_node(&server, "kwok-node-1").await;
+    let before = uids(&server, "web");
+    let writes = [
+        (Verb::Delete, "pods"),
+        (Verb::Create, "pods/eviction"),
+        (Verb::Patch, "nodes"),
+        (Verb::Create, "networkpolicies"),
+        (Verb::Delete, "networkpolicies"),
+    ];
+    let counts = |s: &KubeApiServer| writes.map(|(v, r)| s.request_count(v, r));
+    let writes_before = counts(&server);
+    for fault in [
+        FaultKind::PodKill,
+        FaultKind::NodeDrain,
+        FaultKind::Partition,
+    ] {
+        let mut a = args(fault);
+        a.dry_run = true;
+        a.partition_a = Some("app=web".parse().unwrap());
+        a.partition_b = Some("app=db".parse().unwrap());
+        let report = run_with(
+            a,
+            Some(server.client_without_retry().unwrap()),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let f = &report.faults[0];
+        assert!(
+            f.dry_run && !f.actions.is_empty(),
+            "{fault:?}: {:?}",
+            f.actions
+        );
+    }
+    assert_eq!(
+        counts(&server),
+        writes_before,
+        "writes ({writes:?}) in a dry run"
+    );
+    assert_eq!(writes_before[2], 2, "only the test's own node labels");
+    assert_eq!(uids(&server, "web"), before);
+}
+
+async fn label_node(server: &KubeApiServer, node: &str) {
+    Api::<Node>::all(server.client().unwrap())
+        .patch(
+            node,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {OPT_IN.0: OPT_IN.1}}})),
+        )
+        .await
+        .unwrap();
+}
+
+fn cordoned(server: &KubeApiServer, node: &str) -> bool {
+    server
+        .get::<Node>("", node)
+        .and_then(|n| n.spec)
+        .and_then(|s| s.unschedulable)
+        == Some(true)
+}
+
+#[tokio::test(start_paused = true)]
+async fn drain_retries_a_pdb_refusal_reschedules_and_uncordons() {
+    let server = KubeApiServer::builder()
+        .kwok(
+            KwokConfig::default()
+                .nodes(2)
+                .pod_ready_delay(Duration::from_secs(1)),
+        )
+        .start()
+        .await
+        .unwrap();
+    label_node(&server, "kwok-node-0").await;
+    deploy(&server, "web", 2, true).await;
+    settle(&server, &[("web", 2)]).await;
+    let on_node0: Vec<String> = server
+        .list::<Pod>(Some(NS))
+        .into_iter()
+        .filter(|p| p.spec.as_ref().unwrap().node_name.as_deref() == Some("kwok-node-0"))
+        .map(|p| p.metadata.name.unwrap())
+        .collect();
+    assert!(!on_node0.is_empty(), "round-robin put a pod on node 0");
+    let pdb: PodDisruptionBudget = serde_json::from_value(json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
+    }))
+    .unwrap();
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(server.client().unwrap(), NS);
+    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
+
+    // The budget relents 2.5 s into the drain.
+    let relent = {
+        let pdbs = pdbs.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            pdbs.patch(
+                "web",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"minAvailable": 1}})),
+            )
+            .await
+            .unwrap();
+        })
+    };
+    let mut a = args(FaultKind::NodeDrain);
+    a.node = Some("kwok-node-0".into());
+    a.hold = Duration::from_secs(10);
+    a.evict_backoff = Duration::from_secs(1);
+    let run = tokio::spawn(run_with(
+        a,
+        Some(server.client_without_retry().unwrap()),
+        CancellationToken::new(),
+    ));
+    assert!(
+        server
+            .wait_for(Duration::from_secs(5), |s| cordoned(s, "kwok-node-0"))
+            .await,
+        "node cordoned"
+    );
+    let report = run.await.unwrap().unwrap();
+    relent.await.unwrap();
+    let f = &report.faults[0];
+    assert_eq!(f.target, "kwok-node-0");
+    // Attempts at 0 s and 1 s are refused, the one at 3 s goes through.
+    assert_eq!(f.evictions_refused, 2 * on_node0.len() as u64, "{f:?}");
+    assert!(f.not_evicted.is_empty());
+    assert_eq!(
+        server.request_count(Verb::Create, "pods/eviction"),
+        3 * on_node0.len() as u64
+    );
+    for p in &on_node0 {
+        assert!(server.get::<Pod>(NS, p).is_none(), "{p} evicted");
+    }
+    assert!(
+        !cordoned(&server, "kwok-node-0"),
+        "uncordoned after the hold"
+    );
+    assert_eq!(ready_pods(&server, "web"), 2);
+    assert!(
+        server
+            .list::<Pod>(Some(NS))
+            .iter()
+            .all(|p| p.spec.as_ref().unwrap().node_name.as_deref() == Some("kwok-node-1")),
+        "replacements avoided the cordoned node"
+    );
+    // Evicted at 3 s, ready 1 s later.
+    let workload = f.workload.unwrap();
+    assert!(
+        workload >= Duration::from_secs(4) && workload <= Duration::from_millis(4050),
+        "{workload:?}"
+    );
+
+    // A node without the opt-in label is refused.
+    let mut a = args(FaultKind::NodeDrain);
+    a.node = Some("kwok-node-1".into());
+    let err = run_with(
+        a,
+        Some(server.client_without_retry().unwrap()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("opt-in"), "{err}");
+    assert!(!cordoned(&server, "kwok-node-1"));
+}
+
+#[tokio::test]
+async fn partition_policies_are_removed_on_sigterm() {
+    let server = KubeApiServer::start_kwok().await.unwrap();
+    let mut a = args(FaultKind::Partition);
+    a.partition_a = Some("app=web".parse().unwrap());
+    a.partition_b = Some("app=db".parse().unwrap());
+    a.hold = Duration::from_secs(600);
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(run_with(
+        a,
+        Some(server.client_without_retry().unwrap()),
+        stop.clone(),
+    ));
+    assert!(
+        server
+            .wait_for(Duration::from_secs(10), |s| s
+                .list::<NetworkPolicy>(Some(NS))
+                .len()
+                == 2)
+            .await,
+        "both policies created"
+    );
+    let policies = server.list::<NetworkPolicy>(Some(NS));
+    let a_side = policies
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("redline-partition-1-a"))
+        .unwrap();
+    let selected =
+        Selector::from_api(a_side.spec.as_ref().unwrap().pod_selector.as_ref().unwrap()).unwrap();
+    assert_eq!(selected.to_string(), "app=web,redline.dev/chaos=enabled");
+    assert_eq!(
+        a_side.metadata.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"],
+        "redline-chaos"
+    );
+
+    let started = std::time::Instant::now();
+    stop.cancel(); // what SIGTERM does through the runtime's shutdown token
+    let report = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the run ends promptly on SIGTERM")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        server.list::<NetworkPolicy>(Some(NS)).is_empty(),
+        "partition removed"
+    );
+    assert_eq!(server.request_count(Verb::Delete, "networkpolicies"), 2);
+    assert!(report.undo_failed.is_empty());
+    assert_eq!(report.faults[0].fault, "network-partition");
+}
