@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Demo target: autoscale-go, OpenAI-style completions (JSON/SSE), predict, tiered rate limits, kv.
     Target(redline_target::TargetArgs),
+    /// Kill pods, drain nodes, partition traffic; measure recovery (workload, endpoints, users, lost writes).
+    Chaos(redline_chaos::ChaosArgs),
+    /// Does a namespace's workload fit a small VPS? Requests and limits x replicas against budgets.
+    Fit(redline_chaos::FitArgs),
 }
 
 fn tracing_from(common: Option<&CommonArgs>) -> anyhow::Result<()> {
@@ -37,6 +41,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing_from(None)?;
             let grace = args.shutdown_grace;
             redline_target::serve(args, shutdown_on_signal(grace + Duration::from_secs(1))).await?;
+        }
+        Command::Chaos(args) => {
+            tracing_from(Some(&args.common))?;
+            redline_chaos::run(args).await?;
+        }
+        Command::Fit(args) => {
+            tracing_from(None)?;
+            // Several budgets are usually compared (4/6/8 GB); the run fails only when
+            // none of them fits.
+            let report = redline_chaos::run_fit(args).await?;
+            if !report
+                .budgets
+                .iter()
+                .any(|b| b.verdict != redline_chaos::fit::Verdict::DoesNotFit)
+            {
+                return Ok(ExitCode::from(1));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

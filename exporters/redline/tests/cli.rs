@@ -12,7 +12,9 @@ fn help_lists_the_built_subcommands() {
     let out = redline().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("target"), "{text}");
+    for sub in ["target", "chaos", "fit"] {
+        assert!(text.contains(sub), "{sub} missing from:\n{text}");
+    }
 }
 
 #[test]
