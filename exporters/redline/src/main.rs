@@ -18,6 +18,9 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up and moved into the daemon: the size of the largest
+// variant costs nothing, and boxing would only add noise to every arm.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Demo target: autoscale-go, OpenAI-style completions (JSON/SSE), predict, tiered rate limits, kv.
