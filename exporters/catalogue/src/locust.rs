@@ -1,6 +1,8 @@
 //! Series written by `redline locust-exporter` from a Locust master's `/stats/requests`,
 //! so Locust runs are judged by the same recording rules and alerts as redline's own.
-//! Every family also carries `scenario` and `step` (the exporter's flags).
+//! Every `locust_*` family also carries `scenario` (a flag) and `step` (the user count the
+//! requests were made at). Response times are Locust's own figures, which it rounds to about
+//! two significant digits (147 ms becomes 150 ms) and keeps since the start of the test.
 
 use crate::{Kind, Metric};
 
@@ -67,6 +69,37 @@ pub const STATE: Metric = Metric {
     help: "1 for the Locust master's current state (ready, spawning, running, stopped), else 0.",
 };
 
+pub const REQUESTS_PER_SECOND: Metric = Metric {
+    name: "locust_requests_per_second",
+    kind: Kind::Gauge,
+    labels: REQ,
+    help: "Locust's current requests per second (its own sliding window of about 10 s).",
+};
+pub const FAILURES_PER_SECOND: Metric = Metric {
+    name: "locust_failures_per_second",
+    kind: Kind::Gauge,
+    labels: REQ,
+    help: "Locust's current failures per second (its own sliding window of about 10 s).",
+};
+pub const POLLS: Metric = Metric {
+    name: "redline_locust_exporter_polls_total",
+    kind: Kind::Counter,
+    labels: &["result"],
+    help: "Polls of Locust's /stats/requests, by result: ok, unreachable, http_error, invalid (not the JSON Locust serves).",
+};
+pub const RESETS: Metric = Metric {
+    name: "redline_locust_exporter_stats_resets_total",
+    kind: Kind::Counter,
+    labels: &[],
+    help: "Times Locust's cumulative stats went back (a new test or a stats reset); counters carry on from where they were.",
+};
+pub const OVERFLOW: Metric = Metric {
+    name: "redline_locust_exporter_label_overflow_total",
+    kind: Kind::Counter,
+    labels: &["label"],
+    help: "Endpoints (label=name) or error messages (label=error) beyond the exporter's bound, counted under \"other\".",
+};
+
 pub const ALL: &[Metric] = &[
     REQUESTS,
     FAILURES,
@@ -78,4 +111,9 @@ pub const ALL: &[Metric] = &[
     FAIL_RATIO,
     ERRORS,
     STATE,
+    REQUESTS_PER_SECOND,
+    FAILURES_PER_SECOND,
+    POLLS,
+    RESETS,
+    OVERFLOW,
 ];
