@@ -1,0 +1,419 @@
+//! Accepted requests → the remote-write queue, in order, without losing any.
+//!
+//! A request goes straight into the queue while it has room. When it has none, the rest of
+//! the request goes to the disk buffer (if configured), and from then on every new request is
+//! appended behind it until the buffer has been replayed: one FIFO, so no series ever gets an
+//! older sample after a newer one (which the queue would drop as out of order). Without a disk
+//! buffer a request that does not fit is refused whole (503) and counted.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use redline_remote_write::prompb::{Histogram, Sample, TimeSeries, WriteRequest};
+use redline_remote_write::{RemoteWriter, Series};
+use redline_runtime::CommonArgs;
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{Drop, Metrics};
+use crate::spill::Spill;
+
+pub enum Value {
+    Float { ts: i64, v: f64 },
+    Histogram(Box<Histogram>),
+}
+
+impl Value {
+    fn kind(&self) -> usize {
+        match self {
+            Value::Float { .. } => 0,
+            Value::Histogram(_) => 1,
+        }
+    }
+}
+
+pub struct Item {
+    /// Index into [`Batch::series`].
+    pub series: u32,
+    pub value: Value,
+}
+
+/// One request's samples, each series validated and built once.
+#[derive(Default)]
+pub struct Batch {
+    pub series: Vec<Series>,
+    /// In request order; one series' samples keep their relative order.
+    pub items: Vec<Item>,
+}
+
+impl Batch {
+    fn kinds(&self, from: usize) -> [u64; 2] {
+        let mut k = [0u64; 2];
+        for i in &self.items[from..] {
+            k[i.value.kind()] += 1;
+        }
+        k
+    }
+
+    /// `items[from..]` as a snappy-compressed `WriteRequest`, the disk buffer's record.
+    fn encode_from(&self, from: usize) -> Vec<u8> {
+        let mut by_series: Vec<Option<usize>> = vec![None; self.series.len()];
+        let mut out: Vec<TimeSeries> = Vec::new();
+        for item in &self.items[from..] {
+            let i = *by_series[item.series as usize].get_or_insert_with(|| {
+                out.push(TimeSeries {
+                    labels: self.series[item.series as usize].labels().to_vec(),
+                    ..Default::default()
+                });
+                out.len() - 1
+            });
+            match &item.value {
+                Value::Float { ts, v } => out[i].samples.push(Sample {
+                    value: *v,
+                    timestamp: *ts,
+                }),
+                Value::Histogram(h) => out[i].histograms.push((**h).clone()),
+            }
+        }
+        let raw = WriteRequest {
+            timeseries: out,
+            metadata: vec![],
+        }
+        .encode_to_vec();
+        snap::raw::Encoder::new()
+            .compress_vec(&raw)
+            .expect("snappy can compress any buffer")
+    }
+
+    fn decode(record: &[u8]) -> Result<Self, String> {
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(record)
+            .map_err(|e| e.to_string())?;
+        let req = WriteRequest::decode(raw.as_slice()).map_err(|e| e.to_string())?;
+        let mut batch = Batch::default();
+        for ts in req.timeseries {
+            let s = batch.series.len() as u32;
+            batch
+                .series
+                .push(Series::from_labels(ts.labels).map_err(|e| e.to_string())?);
+            for sample in ts.samples {
+                batch.items.push(Item {
+                    series: s,
+                    value: Value::Float {
+                        ts: sample.timestamp,
+                        v: sample.value,
+                    },
+                });
+            }
+            for h in ts.histograms {
+                batch.items.push(Item {
+                    series: s,
+                    value: Value::Histogram(Box::new(h)),
+                });
+            }
+        }
+        Ok(batch)
+    }
+}
+
+/// How much the queue may take right now. The writer's queue is split evenly across shards
+/// and a series always goes to one shard, so a request is sure to fit only when the whole
+/// queue's length plus the request stays within one shard's share (less a margin for the
+/// runtime's own pushes into the same queue).
+#[derive(Debug, Clone, Copy)]
+pub struct Room {
+    limit: usize,
+}
+
+impl Room {
+    pub fn from_common(c: &CommonArgs) -> Self {
+        let per_shard = c.remote_write_queue_capacity / c.remote_write_shards.max(1);
+        Self::new(per_shard)
+    }
+
+    pub fn new(per_shard: usize) -> Self {
+        let margin = (per_shard / 10).min(1000);
+        Self {
+            limit: per_shard.saturating_sub(margin).max(1),
+        }
+    }
+
+    fn available(&self, writer: &RemoteWriter) -> usize {
+        let queued = writer.stats().snapshot().queue_length.max(0) as usize;
+        self.limit.saturating_sub(queued)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Everything is in the queue.
+    Forwarded,
+    /// Some or all of it is in the disk buffer.
+    Buffered,
+    /// Not kept (503): the queue is full and there is no disk buffer, or the buffer is full.
+    Unavailable(Drop),
+}
+
+struct Head {
+    batch: Batch,
+    next: usize,
+    record_len: usize,
+}
+
+struct State {
+    spill: Option<Spill>,
+    /// The record being replayed, when the queue took only part of it.
+    head: Option<Head>,
+    series: HashSet<u64>,
+}
+
+pub struct Forwarder {
+    writer: Arc<RemoteWriter>,
+    room: Room,
+    metrics: Metrics,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+impl Forwarder {
+    pub fn new(
+        writer: Arc<RemoteWriter>,
+        room: Room,
+        spill: Option<Spill>,
+        metrics: Metrics,
+    ) -> Self {
+        if let Some(s) = &spill {
+            metrics.buffer_bytes.set(s.bytes() as i64);
+        }
+        Self {
+            writer,
+            room,
+            metrics,
+            state: Mutex::new(State {
+                spill,
+                head: None,
+                series: HashSet::new(),
+            }),
+            wake: Notify::new(),
+        }
+    }
+
+    pub fn has_buffer(&self) -> bool {
+        self.state
+            .try_lock()
+            .map(|s| s.spill.is_some())
+            .unwrap_or(true)
+    }
+
+    /// Queues or buffers one request. Returns once its samples are in the queue or on disk.
+    pub async fn accept(&self, batch: Batch) -> Accepted {
+        let kinds = batch.kinds(0);
+        for (k, n) in kinds.iter().enumerate() {
+            self.metrics.received[k].inc_by(*n);
+        }
+        let mut st = self.state.lock().await;
+        let behind = st.head.is_some() || st.spill.as_ref().is_some_and(|s| !s.is_empty());
+        if behind {
+            return self.spill_from(&mut st, &batch, 0);
+        }
+        if st.spill.is_none() {
+            let n = batch.items.len();
+            // A request bigger than a shard's share can never be sure to fit; it is pushed
+            // and the queue counts whatever it cannot take.
+            if n > self.room.available(&self.writer) && n <= self.room.limit {
+                self.metrics.dropped(0, Drop::QueueFull, kinds[0]);
+                self.metrics.dropped(1, Drop::QueueFull, kinds[1]);
+                return Accepted::Unavailable(Drop::QueueFull);
+            }
+            for item in &batch.items {
+                self.push(&mut st, &batch, item);
+            }
+            return Accepted::Forwarded;
+        }
+        let stopped = self.push_from(&mut st, &batch, 0);
+        if stopped == batch.items.len() {
+            return Accepted::Forwarded;
+        }
+        self.spill_from(&mut st, &batch, stopped)
+    }
+
+    fn push(&self, st: &mut State, batch: &Batch, item: &Item) -> bool {
+        let series = &batch.series[item.series as usize];
+        let ok = match &item.value {
+            Value::Float { ts, v } => self.writer.push(series, *ts, *v),
+            Value::Histogram(h) => self.writer.push_histogram(series, (**h).clone()),
+        };
+        if ok {
+            self.metrics.forwarded[item.value.kind()].inc();
+            if st.series.insert(series.hash()) {
+                self.metrics.series.set(st.series.len() as i64);
+            }
+        }
+        ok
+    }
+
+    /// Pushes `items[from..]` while the queue has room; returns where it stopped.
+    fn push_from(&self, st: &mut State, batch: &Batch, from: usize) -> usize {
+        let mut budget = self.room.available(&self.writer);
+        for (i, item) in batch.items.iter().enumerate().skip(from) {
+            if budget == 0 {
+                budget = self.room.available(&self.writer);
+                if budget == 0 {
+                    return i;
+                }
+            }
+            // A refused push (another producer filled the shard first) is not lost: it and
+            // everything after it go to the disk buffer. The writer has counted it as a
+            // queue_full drop all the same (see the report: RemoteWriter has no try_push).
+            if !self.push(st, batch, item) {
+                return i;
+            }
+            budget -= 1;
+        }
+        batch.items.len()
+    }
+
+    fn spill_from(&self, st: &mut State, batch: &Batch, from: usize) -> Accepted {
+        let kinds = batch.kinds(from);
+        let spill = st.spill.as_mut().expect("only called with a disk buffer");
+        let result = spill.append(&batch.encode_from(from));
+        self.metrics.buffer_bytes.set(spill.bytes() as i64);
+        match result {
+            Ok(()) => {
+                self.metrics.buffered[0].inc_by(kinds[0]);
+                self.metrics.buffered[1].inc_by(kinds[1]);
+                self.wake.notify_one();
+                Accepted::Buffered
+            }
+            Err(e) => {
+                // A write error other than the bound is nearly always a full disk: the same
+                // outcome for the sender, and the log says which.
+                let reason = Drop::BufferFull;
+                tracing::warn!(error = %e, samples = kinds[0] + kinds[1], "k6-relay: request not kept");
+                self.metrics.dropped(0, reason, kinds[0]);
+                self.metrics.dropped(1, reason, kinds[1]);
+                Accepted::Unavailable(reason)
+            }
+        }
+    }
+
+    /// Moves what the queue has room for from the disk buffer into the queue. Returns true
+    /// when the buffer is now empty.
+    pub async fn replay(&self) -> bool {
+        let mut st = self.state.lock().await;
+        let st = &mut *st;
+        loop {
+            if st.head.is_none() {
+                let Some(spill) = st.spill.as_mut() else {
+                    return true;
+                };
+                match spill.peek() {
+                    Ok(None) => return true,
+                    Ok(Some(record)) => match Batch::decode(&record) {
+                        Ok(batch) => {
+                            st.head = Some(Head {
+                                batch,
+                                next: 0,
+                                record_len: record.len(),
+                            })
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "k6-relay: disk buffer record does not decode; skipping it");
+                            self.metrics.dropped(0, Drop::BufferCorrupt, 1);
+                            if let Err(e) = spill.consume(record.len()) {
+                                tracing::error!(error = %e, "k6-relay: disk buffer");
+                                return true;
+                            }
+                        }
+                    },
+                    Err(e) => {
+                        tracing::error!(error = %e, "k6-relay: skipping the rest of a disk buffer segment");
+                        self.metrics.dropped(0, Drop::BufferCorrupt, 1);
+                        if let Err(e) = spill.skip_segment() {
+                            tracing::error!(error = %e, "k6-relay: disk buffer");
+                            return true;
+                        }
+                    }
+                }
+                self.metrics.buffer_bytes.set(spill.bytes() as i64);
+                continue;
+            }
+            let mut head = st.head.take().expect("checked above");
+            head.next = self.push_from(st, &head.batch, head.next);
+            if head.next < head.batch.items.len() {
+                st.head = Some(head);
+                return false;
+            }
+            let spill = st.spill.as_mut().expect("a head comes from the buffer");
+            if let Err(e) = spill.consume(head.record_len) {
+                tracing::error!(error = %e, "k6-relay: disk buffer cursor");
+            }
+            self.metrics.buffer_bytes.set(spill.bytes() as i64);
+        }
+    }
+
+    /// At the end: replays until the buffer is empty or `grace` has passed, then counts what is
+    /// left on disk (kept for the next start with the same directory).
+    pub async fn drain(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        while !self.replay().await {
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let st = self.state.lock().await;
+        let Some(spill) = st.spill.as_ref() else {
+            return;
+        };
+        if spill.is_empty() && st.head.is_none() {
+            return;
+        }
+        let mut left = [0u64; 2];
+        if let Ok(records) = spill.pending_records() {
+            for r in records {
+                if let Ok(b) = Batch::decode(&r) {
+                    let k = b.kinds(0);
+                    left[0] += k[0];
+                    left[1] += k[1];
+                }
+            }
+        }
+        if let Some(h) = &st.head {
+            // Replayed whole next time; only the part not yet queued is missing here.
+            let all = h.batch.kinds(0);
+            let rest = h.batch.kinds(h.next);
+            left[0] -= all[0] - rest[0];
+            left[1] -= all[1] - rest[1];
+        }
+        tracing::warn!(
+            samples = left[0] + left[1],
+            bytes = spill.bytes(),
+            "k6-relay: disk buffer not empty at exit; a relay started on the same --buffer-dir replays it"
+        );
+        self.metrics.dropped(0, Drop::LeftInBuffer, left[0]);
+        self.metrics.dropped(1, Drop::LeftInBuffer, left[1]);
+    }
+}
+
+/// Replays the disk buffer in the background while the relay runs.
+pub async fn replay_loop(forwarder: Arc<Forwarder>, stop: CancellationToken) {
+    if !forwarder.has_buffer() {
+        return;
+    }
+    loop {
+        let empty = forwarder.replay().await;
+        let wait = if empty {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_millis(20)
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = forwarder.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

