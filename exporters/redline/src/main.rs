@@ -29,6 +29,10 @@ enum Command {
     Chaos(redline_chaos::ChaosArgs),
     /// Does a namespace's workload fit a small VPS? Requests and limits x replicas against budgets.
     Fit(redline_chaos::FitArgs),
+    /// Sidecar for k6: a remote-write receiver that forwards k6's series through redline's durable queue.
+    K6Relay(redline_k6_relay::K6RelayArgs),
+    /// Sidecar for Locust: polls the master's /stats/requests into reset-safe, per-step series.
+    LocustExporter(redline_locust_exporter::LocustExporterArgs),
 }
 
 fn tracing_from(common: Option<&CommonArgs>) -> anyhow::Result<()> {
@@ -48,6 +52,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chaos(args) => {
             tracing_from(Some(&args.common))?;
             redline_chaos::run(args).await?;
+        }
+        Command::K6Relay(args) => {
+            tracing_from(Some(&args.common))?;
+            redline_k6_relay::run(args).await?;
+        }
+        Command::LocustExporter(args) => {
+            tracing_from(Some(&args.common))?;
+            redline_locust_exporter::run(args).await?;
         }
         Command::Fit(args) => {
             tracing_from(None)?;
