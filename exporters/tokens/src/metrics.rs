@@ -1,0 +1,114 @@
+//! The series `tokens create` writes, registered under their catalogue names.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use redline_catalogue::tokens as cat;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TierLabel {
+    pub tier: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TierStep {
+    pub tier: String,
+    pub step: String,
+}
+
+/// A create call takes milliseconds on a quiet API server and seconds when etcd or
+/// priority-and-fairness push back, which is what the MaaS plan looks for.
+const CREATE_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+fn create_histogram() -> Histogram {
+    Histogram::new(CREATE_BUCKETS)
+}
+
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    pub create_duration: Family<TierLabel, Histogram, fn() -> Histogram>,
+    pub issued: Family<TierLabel, Counter>,
+    pub errors: Family<TierStep, Counter>,
+    pub elapsed: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub nearest_expiry: Family<TierLabel, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            create_duration: Family::new_with_constructor(create_histogram),
+            issued: Family::default(),
+            errors: Family::default(),
+            elapsed: Gauge::default(),
+            nearest_expiry: Family::default(),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self::default();
+        redline_runtime::register(
+            registry,
+            &cat::SERVICEACCOUNT_CREATE_DURATION,
+            m.create_duration.clone(),
+        );
+        redline_runtime::register(registry, &cat::ISSUED, m.issued.clone());
+        redline_runtime::register(registry, &cat::ERRORS, m.errors.clone());
+        redline_runtime::register(registry, &cat::CREATE_ELAPSED, m.elapsed.clone());
+        redline_runtime::register(registry, &cat::EXPIRY, m.nearest_expiry.clone());
+        m
+    }
+
+    pub fn tier(tier: &str) -> TierLabel {
+        TierLabel { tier: tier.into() }
+    }
+
+    pub fn error(&self, tier: &str, step: &str) {
+        self.errors
+            .get_or_create(&TierStep {
+                tier: tier.into(),
+                step: step.into(),
+            })
+            .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_catalogued() {
+        let mut reg = Registry::default();
+        let m = Metrics::register(&mut reg);
+        let t = Metrics::tier("free");
+        m.create_duration.get_or_create(&t).observe(0.01);
+        m.issued.get_or_create(&t).inc();
+        m.error("free", "token");
+        m.elapsed.set(1.5);
+        m.nearest_expiry.get_or_create(&t).set(1);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
+        let mut families = 0;
+        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+            let mut parts = line.split_whitespace().skip(2);
+            let (name, kind) = (parts.next().unwrap(), parts.next().unwrap());
+            let full = if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.to_string()
+            };
+            let entry = redline_catalogue::lookup(&full)
+                .unwrap_or_else(|| panic!("{full} is not in the catalogue"));
+            assert!(cat::ALL.contains(entry), "{full} is not a tokens series");
+            families += 1;
+        }
+        assert_eq!(families, cat::ALL.len());
+    }
+}
