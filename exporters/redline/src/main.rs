@@ -29,6 +29,8 @@ enum Command {
     Chaos(redline_chaos::ChaosArgs),
     /// Does a namespace's workload fit a small VPS? Requests and limits x replicas against budgets.
     Fit(redline_chaos::FitArgs),
+    /// ServiceAccount tokens per tier for gateway load tests: create, status, cleanup.
+    Tokens(redline_tokens::TokensArgs),
     /// Sidecar for k6: a remote-write receiver that forwards k6's series through redline's durable queue.
     K6Relay(redline_k6_relay::K6RelayArgs),
     /// Sidecar for Locust: polls the master's /stats/requests into reset-safe, per-step series.
@@ -52,6 +54,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chaos(args) => {
             tracing_from(Some(&args.common))?;
             redline_chaos::run(args).await?;
+        }
+        Command::Tokens(args) => {
+            tracing_from(args.common())?;
+            redline_tokens::run(args).await?;
         }
         Command::K6Relay(args) => {
             tracing_from(Some(&args.common))?;

@@ -12,7 +12,7 @@ fn help_lists_the_built_subcommands() {
     let out = redline().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["target", "chaos", "fit", "k6-relay", "locust-exporter"] {
+    for sub in ["target", "chaos", "fit", "k6-relay", "locust-exporter", "tokens"] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
 }
