@@ -1,0 +1,477 @@
+//! One self-contained HTML report: inline CSS and inline SVG charts (latency percentiles and
+//! throughput per step over time), no scripts, no external assets — it opens from a CI
+//! artifact store or an e-mail attachment as it is.
+
+use std::fmt::Write;
+
+use crate::junit::escape;
+use crate::report::{ChartSeries, Report, RuleOutcome, StepClass, Verdict, fmt_time};
+use crate::text::{cells, headers, percent, seconds};
+
+const W: f64 = 1000.0;
+const H: f64 = 300.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 20.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 40.0;
+
+fn class_colour(c: StepClass) -> (&'static str, &'static str) {
+    // (band fill, text/badge colour)
+    match c {
+        StepClass::Healthy => ("#e6f4ea", "#1e7b34"),
+        StepClass::Degraded => ("#fff4d6", "#a86b00"),
+        StepClass::Breaking => ("#fde7e7", "#b3261e"),
+        StepClass::NoData => ("#f1f1f1", "#666666"),
+    }
+}
+
+fn verdict_colour(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "#1e7b34",
+        Verdict::Fail => "#b3261e",
+        Verdict::CouldNotEvaluate => "#555555",
+        Verdict::Invalid => "#7a3fb0",
+    }
+}
+
+struct Line<'a> {
+    label: &'a str,
+    colour: &'static str,
+    series: Vec<&'a ChartSeries>,
+}
+
+struct Band {
+    start: f64,
+    end: f64,
+    label: String,
+    class: StepClass,
+}
+
+/// Round-ish axis maximum: 1, 2 or 5 times a power of ten.
+fn nice_max(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return 1.0;
+    }
+    let p = 10f64.powf(v.log10().floor());
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if v <= m * p {
+            return m * p;
+        }
+    }
+    10.0 * p
+}
+
+fn chart(
+    title: &str,
+    fmt_y: fn(f64) -> String,
+    lines: &[Line<'_>],
+    bands: &[Band],
+    t0: f64,
+    t1: f64,
+) -> String {
+    let span = (t1 - t0).max(1.0);
+    let ymax = nice_max(
+        lines
+            .iter()
+            .flat_map(|l| l.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)))
+            .fold(0.0, f64::max)
+            * 1.05,
+    );
+    let pw = W - LEFT - RIGHT;
+    let ph = H - TOP - BOTTOM;
+    let x = |t: f64| LEFT + (t - t0) / span * pw;
+    let y = |v: f64| TOP + ph - (v / ymax).clamp(0.0, 1.0) * ph;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{}">"#,
+        escape(title)
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{LEFT}" y="18" class="title">{}</text>"#,
+        escape(title)
+    );
+    for b in bands {
+        let (fill, ink) = class_colour(b.class);
+        let (x0, x1) = (x(b.start.max(t0)), x(b.end.min(t1)));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x0:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="{fill}"/><text x="{:.1}" y="{:.1}" fill="{ink}" class="band">{}</text>"#,
+            (x1 - x0).max(1.0),
+            x0 + 4.0,
+            TOP + 12.0,
+            escape(&b.label)
+        );
+    }
+    // Grid and axes.
+    let mut grid = String::new();
+    for i in 0..=5 {
+        let v = ymax * i as f64 / 5.0;
+        let yy = y(v);
+        let _ = write!(grid, "M{LEFT},{yy:.1}H{:.1}", W - RIGHT);
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{}</text>"#,
+            LEFT - 6.0,
+            yy + 4.0,
+            fmt_y(v)
+        );
+    }
+    for i in 0..=6 {
+        let t = t0 + span * i as f64 / 6.0;
+        let xx = x(t);
+        let _ = write!(grid, "M{xx:.1},{TOP}V{:.1}", TOP + ph);
+        let _ = writeln!(
+            s,
+            r#"<text x="{xx:.1}" y="{:.1}" class="tick" text-anchor="middle">{:.0} s</text>"#,
+            TOP + ph + 16.0,
+            t - t0
+        );
+    }
+    let _ = writeln!(
+        s,
+        r##"<path d="{grid}" stroke="#d0d0d0" stroke-width="1" fill="none"/>"##
+    );
+    let _ = writeln!(
+        s,
+        r##"<path d="M{LEFT},{TOP}V{:.1}H{:.1}" stroke="#333" stroke-width="1.5" fill="none"/>"##,
+        TOP + ph,
+        W - RIGHT
+    );
+    let mut drawn = 0;
+    for l in lines {
+        for series in &l.series {
+            let pts: Vec<String> = series
+                .points
+                .iter()
+                .map(|p| format!("{:.1},{:.1}", x(p.0), y(p.1)))
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            drawn += 1;
+            let _ = writeln!(
+                s,
+                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2" stroke-linejoin="round"/>"#,
+                pts.join(" "),
+                l.colour
+            );
+        }
+    }
+    if drawn == 0 {
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" class="empty" text-anchor="middle">no data</text>"#,
+            LEFT + pw / 2.0,
+            TOP + ph / 2.0
+        );
+    }
+    // Legend.
+    for (i, l) in lines.iter().enumerate() {
+        let lx = LEFT + 90.0 * i as f64;
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx:.1}" y="26" width="14" height="4" fill="{}"/><text x="{:.1}" y="32" class="tick">{}</text>"#,
+            l.colour,
+            lx + 18.0,
+            escape(l.label)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+const STYLE: &str = r#"
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px; color: #1f1f1f; background: #ffffff; }
+h1 { font-size: 22px; margin: 0 0 4px 0; }
+h3 { font-size: 15px; margin: 14px 0 6px 0; }
+h2 { font-size: 17px; margin: 28px 0 8px 0; border-bottom: 1px solid #e0e0e0; padding-bottom: 4px; }
+.meta { color: #555; font-size: 13px; }
+.badge { display: inline-block; padding: 4px 12px; border-radius: 4px; color: #fff; font-weight: 600; }
+.reason { margin: 10px 0; font-size: 14px; }
+table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
+th, td { border: 1px solid #d8d8d8; padding: 4px 8px; text-align: right; }
+th { background: #f4f6f8; }
+td.l, th.l { text-align: left; }
+.chart { display: block; margin: 8px 0 18px 0; background: #fff; }
+.chart .title { font-size: 14px; font-weight: 600; fill: #1f1f1f; }
+.chart .tick { font-size: 11px; fill: #444; }
+.chart .band { font-size: 11px; font-weight: 600; }
+.chart .empty { font-size: 16px; fill: #888; }
+ul.findings li { margin: 2px 0; }
+.warn { color: #a86b00; }
+"#;
+
+pub fn render(report: &Report) -> String {
+    let mut h = String::new();
+    let _ = writeln!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>redline verdict — {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
+        escape(&report.testid)
+    );
+    let _ = writeln!(h, "<h1>redline verdict — {}</h1>", escape(&report.testid));
+    let window = match (report.from, report.to) {
+        (Some(f), Some(t)) => format!("{} .. {} ({:.0} s)", fmt_time(f), fmt_time(t), t - f),
+        _ => "no run window".into(),
+    };
+    let _ = writeln!(
+        h,
+        "<div class=\"meta\">{} · Prometheus {} · generated {}</div>",
+        escape(&window),
+        escape(&report.prometheus),
+        fmt_time(report.generated_at)
+    );
+    let _ = writeln!(
+        h,
+        "<p><span class=\"badge\" style=\"background:{}\">{} (exit {})</span></p>\n<p class=\"reason\">{}</p>",
+        verdict_colour(report.verdict),
+        report.verdict.as_str(),
+        report.verdict.exit_code(),
+        escape(&report.reason)
+    );
+
+    if !report.steps.is_empty() {
+        let _ = writeln!(h, "<h2>Steps</h2>");
+        let mut scenarios: Vec<&str> = report.steps.iter().map(|s| s.scenario.as_str()).collect();
+        scenarios.dedup();
+        for sc in scenarios {
+            let rows: Vec<_> = report.steps.iter().filter(|r| r.scenario == sc).collect();
+            let unit = rows.first().map(|r| r.unit.as_str()).unwrap_or("");
+            let _ = writeln!(
+                h,
+                "<h3>Scenario {}</h3>\n<table>\n<tr>",
+                escape(if sc.is_empty() { "(none)" } else { sc })
+            );
+            for (i, head) in headers(unit).iter().enumerate() {
+                let cls = if i == 0 || i >= 7 { " class=\"l\"" } else { "" };
+                let _ = write!(h, "<th{cls}>{}</th>", escape(head));
+            }
+            let _ = writeln!(h, "</tr>");
+            for r in rows {
+                let (_, ink) = class_colour(r.class());
+                let _ = write!(h, "<tr>");
+                for (i, c) in cells(r).iter().enumerate() {
+                    let style = if i == 7 {
+                        format!(" class=\"l\" style=\"color:{ink};font-weight:600\"")
+                    } else if i == 0 || i == 8 {
+                        " class=\"l\"".to_string()
+                    } else {
+                        String::new()
+                    };
+                    let _ = write!(h, "<td{style}>{}</td>", escape(c));
+                }
+                let _ = writeln!(h, "</tr>");
+            }
+            let _ = writeln!(h, "</table>");
+        }
+    }
+
+    for f in &report.findings {
+        let dash = |v: &Option<String>| escape(v.as_deref().unwrap_or("—"));
+        let _ = writeln!(
+            h,
+            "<h2>Findings — {}</h2>\n<ul class=\"findings\">",
+            escape(if f.scenario.is_empty() {
+                "(none)"
+            } else {
+                &f.scenario
+            })
+        );
+        let _ = writeln!(
+            h,
+            "<li><b>Baseline ({})</b>: p95 = {}, success = {}</li>",
+            dash(&f.baseline),
+            seconds(f.baseline_p95_seconds),
+            percent(f.baseline_success_ratio)
+        );
+        let _ = writeln!(
+            h,
+            "<li><b>Degradation starts at</b>: {}</li>",
+            dash(&f.degradation_starts_at)
+        );
+        if f.saturation_point.is_some() {
+            let _ = writeln!(
+                h,
+                "<li><b>Saturation point</b>: {}</li>",
+                dash(&f.saturation_point)
+            );
+        }
+        let _ = writeln!(
+            h,
+            "<li><b>Breaking point</b>: {}</li>\n<li><b>Recommended safe limit</b>: {}</li>",
+            dash(&f.breaking_point),
+            dash(&f.recommended_safe_limit)
+        );
+        if !f.note.is_empty() {
+            let _ = writeln!(h, "<li>{}</li>", escape(&f.note));
+        }
+        let _ = writeln!(h, "</ul>");
+    }
+
+    if let (Some(t0), Some(t1)) = (report.from, report.to) {
+        let bands: Vec<Band> = report
+            .steps
+            .iter()
+            .map(|r| Band {
+                start: r.start,
+                end: r.end,
+                label: format!("{} · {}", crate::steps::level_label(r), r.class().as_str()),
+                class: r.class(),
+            })
+            .collect();
+        let pick = |sig: &str| -> Vec<&ChartSeries> {
+            report.charts.iter().filter(|c| c.signal == sig).collect()
+        };
+        let _ = writeln!(h, "<h2>Charts</h2>");
+        h.push_str(&chart(
+            "Request latency percentiles per step (recorded redline:http_req_duration_seconds)",
+            |v| seconds(Some(v)),
+            &[
+                Line {
+                    label: "p50",
+                    colour: "#1a73e8",
+                    series: pick("p50"),
+                },
+                Line {
+                    label: "p95",
+                    colour: "#e8710a",
+                    series: pick("p95"),
+                },
+                Line {
+                    label: "p99",
+                    colour: "#c5221f",
+                    series: pick("p99"),
+                },
+            ],
+            &bands,
+            t0,
+            t1,
+        ));
+        h.push_str(&chart(
+            "Throughput per step, requests/s (request counters' rate)",
+            |v| format!("{v:.1}"),
+            &[Line {
+                label: "req/s",
+                colour: "#188038",
+                series: pick("rps"),
+            }],
+            &bands,
+            t0,
+            t1,
+        ));
+    }
+
+    if let Some(inv) = &report.invalid {
+        let _ = writeln!(
+            h,
+            "<h2>Invalid run</h2>\n<p>{:.0} of {:.0} requests got an HTTP response. Dominant error: <b>{}</b> ({:.0}).</p>",
+            inv.responded,
+            inv.requests,
+            escape(&inv.dominant_error),
+            inv.dominant_count
+        );
+    }
+
+    let _ = writeln!(h, "<h2>Alerts that fired</h2>");
+    if report.alerts.is_empty() {
+        let _ = writeln!(h, "<p>None.</p>");
+    } else {
+        let _ = writeln!(
+            h,
+            "<table>\n<tr><th class=\"l\">Alert</th><th class=\"l\">Verdict</th><th class=\"l\">Scenario/step</th><th class=\"l\">Firing</th><th class=\"l\">Summary</th></tr>"
+        );
+        for a in &report.alerts {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}/{}</td><td class=\"l\">{} .. {}</td><td class=\"l\">{}</td></tr>",
+                escape(&a.alertname),
+                escape(&a.verdict),
+                escape(&a.scenario),
+                escape(&a.step),
+                fmt_time(a.first_firing),
+                fmt_time(a.last_firing),
+                escape(&a.summary)
+            );
+        }
+        let _ = writeln!(h, "</table>");
+    }
+
+    if !report.rules.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h2>Alert rules ({})</h2>\n<table>\n<tr><th class=\"l\">Rule</th><th class=\"l\">Group</th><th class=\"l\">Severity</th><th class=\"l\">Outcome</th></tr>",
+            report.rules.len()
+        );
+        for r in &report.rules {
+            let (colour, word) = match r.outcome {
+                RuleOutcome::Passed => ("#1e7b34", "passed"),
+                RuleOutcome::Warned => ("#a86b00", "warned"),
+                RuleOutcome::Failed => ("#b3261e", "failed"),
+                RuleOutcome::Error => ("#555555", "rule error"),
+                RuleOutcome::NotLoaded => ("#555555", "not loaded"),
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\" style=\"color:{colour};font-weight:600\">{word}</td></tr>",
+                escape(&r.rule.name),
+                escape(&r.rule.group),
+                escape(&r.rule.severity)
+            );
+        }
+        let _ = writeln!(h, "</table>");
+    }
+    for w in &report.warnings {
+        let _ = writeln!(h, "<p class=\"warn\">Warning: {}</p>", escape(w));
+    }
+    h.push_str("</body>\n</html>\n");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_maxima_are_round() {
+        assert_eq!(nice_max(0.0), 1.0);
+        assert_eq!(nice_max(0.37), 0.5);
+        assert_eq!(nice_max(1.2), 2.0);
+        assert_eq!(nice_max(73.0), 100.0);
+    }
+
+    #[test]
+    fn charts_draw_one_polyline_per_step_series() {
+        let series = [
+            ChartSeries {
+                signal: "p95".into(),
+                scenario: "s".into(),
+                step: "1".into(),
+                points: vec![(0.0, 0.1), (5.0, 0.2)],
+            },
+            ChartSeries {
+                signal: "p95".into(),
+                scenario: "s".into(),
+                step: "2".into(),
+                points: vec![(6.0, 0.3), (9.0, 0.4)],
+            },
+        ];
+        let svg = chart(
+            "t <&>",
+            |v| format!("{v}"),
+            &[Line {
+                label: "p95",
+                colour: "#000",
+                series: series.iter().collect(),
+            }],
+            &[],
+            0.0,
+            10.0,
+        );
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains("t &lt;&amp;&gt;"));
+        assert!(!svg.contains("no data"));
+        let empty = chart("e", |v| format!("{v}"), &[], &[], 0.0, 1.0);
+        assert!(empty.contains("no data"));
+    }
+}
