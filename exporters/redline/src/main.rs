@@ -29,6 +29,8 @@ enum Command {
     Chaos(redline_chaos::ChaosArgs),
     /// Does a namespace's workload fit a small VPS? Requests and limits x replicas against budgets.
     Fit(redline_chaos::FitArgs),
+    /// Judge a run: which alert rules fired, per-step tables, JUnit/JSON/HTML; exit 0 pass, 1 fail, 2 cannot judge or invalid.
+    Verdict(redline_verdict::VerdictArgs),
     /// ServiceAccount tokens per tier for gateway load tests: create, status, cleanup.
     Tokens(redline_tokens::TokensArgs),
     /// Sidecar for k6: a remote-write receiver that forwards k6's series through redline's durable queue.
@@ -54,6 +56,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chaos(args) => {
             tracing_from(Some(&args.common))?;
             redline_chaos::run(args).await?;
+        }
+        Command::Verdict(args) => {
+            tracing_from(None)?;
+            return Ok(match redline_verdict::run(args).await {
+                Ok(v) => ExitCode::from(v.exit_code()),
+                Err(e) => {
+                    eprintln!("redline verdict: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            });
         }
         Command::Tokens(args) => {
             tracing_from(args.common())?;
