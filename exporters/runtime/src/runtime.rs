@@ -6,7 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
-use redline_remote_write::{RemoteWriter, ShutdownReport, StatsSnapshot, now_millis};
+use std::collections::HashMap;
+
+use redline_remote_write::{
+    RemoteWriter, Series, ShutdownReport, StatsSnapshot, now_millis, stale_nan,
+};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -83,7 +87,7 @@ impl Runtime {
         let pusher = Arc::new(Pusher {
             registry: registry.clone(),
             writer: writer.clone(),
-            last_ts: Mutex::new(0),
+            state: Mutex::new(PushState::default()),
         });
         let push_stop = CancellationToken::new();
         let push_task = writer.as_ref().map(|_| {
@@ -120,7 +124,16 @@ impl Runtime {
 struct Pusher {
     registry: Arc<Registry>,
     writer: Option<Arc<RemoteWriter>>,
-    last_ts: Mutex<i64>,
+    state: Mutex<PushState>,
+}
+
+/// What the previous collection wrote, so a series that disappears from the
+/// registry (a finished step's gauges, say) is marked stale at once, as
+/// Prometheus' own scrape loop does, instead of lingering for the 5-minute lookback.
+#[derive(Default)]
+struct PushState {
+    last_ts: i64,
+    previous: HashMap<Series, bool>,
 }
 
 impl Pusher {
@@ -128,26 +141,48 @@ impl Pusher {
     /// no series ever gets two samples at the same instant.
     async fn push(&self) {
         let Some(w) = &self.writer else { return };
-        let mut last = self.last_ts.lock().await;
-        let ts = now_millis().max(*last + 1);
-        *last = ts;
-        match collect(&self.registry, ts) {
-            Ok(samples) => {
-                for s in samples {
-                    match s {
-                        Collected::Float(series, v) => {
-                            w.push(&series, ts, v);
-                        }
-                        Collected::Histogram(series, h) => {
-                            w.push_histogram(&series, *h);
-                        }
-                    }
+        let mut state = self.state.lock().await;
+        let ts = now_millis().max(state.last_ts + 1);
+        state.last_ts = ts;
+        let samples = match collect(&self.registry, ts) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "collecting metrics failed; nothing pushed this interval");
+                return;
+            }
+        };
+        let mut current = HashMap::with_capacity(samples.len());
+        for s in samples {
+            match s {
+                Collected::Float(series, v) => {
+                    w.push(&series, ts, v);
+                    current.insert(series, false);
+                }
+                Collected::Histogram(series, h) => {
+                    w.push_histogram(&series, *h);
+                    current.insert(series, true);
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "collecting metrics failed; nothing pushed this interval")
+        }
+        for (gone, is_histogram) in state
+            .previous
+            .iter()
+            .filter(|(s, _)| !current.contains_key(*s))
+        {
+            if *is_histogram {
+                w.push_histogram(
+                    gone,
+                    redline_remote_write::prompb::Histogram {
+                        sum: stale_nan(),
+                        timestamp: ts,
+                        ..Default::default()
+                    },
+                );
+            } else {
+                w.push(gone, ts, stale_nan());
             }
         }
+        state.previous = current;
     }
 }
 

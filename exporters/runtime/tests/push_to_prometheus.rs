@@ -255,3 +255,38 @@ async fn a_forwarder_handle_held_at_finish_is_an_error_not_a_hang() {
     assert!(e.to_string().contains("still held"), "{e}");
     drop(held);
 }
+
+#[tokio::test]
+async fn a_series_removed_from_the_registry_is_marked_stale_at_once() {
+    let p = Prometheus::start().await.unwrap();
+    let mut rt = Runtime::new(
+        &CommonArgs::for_test(&p.write_url(), "rt-gone"),
+        "runtime-test",
+    )
+    .unwrap();
+    let level = Family::<Labels, Gauge>::default();
+    rt.registry()
+        .register("rt_step_level", "Level of a running step", level.clone());
+    level.get_or_create(&vec![("step", "1")]).set(10);
+    level.get_or_create(&vec![("step", "2")]).set(25);
+    let running = rt.start().await.unwrap();
+    let both = p
+        .wait_for("rt_step_level", Duration::from_secs(10), |r| r.len() == 2)
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 2);
+    // Step 1 ends: its gauge leaves the registry.
+    level.remove(&vec![("step", "1")]);
+    running.push_now().await;
+    let gone = p
+        .wait_for("rt_step_level", Duration::from_secs(10), |r| r.len() == 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        gone.len(),
+        1,
+        "step 1 should be stale now, not held for 5 minutes: {gone:?}"
+    );
+    assert_eq!(gone[0].label("step"), Some("2"));
+    running.finish().await.unwrap();
+}
