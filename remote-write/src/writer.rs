@@ -150,38 +150,80 @@ impl RemoteWriter {
         &self.stats
     }
 
-    fn enqueue(&self, item: Item) -> bool {
+    fn enqueue(&self, item: Item, count_drop: bool) -> bool {
         let kind = item.kind();
-        let shard = (item.series.hash() % self.shards.len() as u64) as usize;
+        let shard = self.shard_of(&item.series);
         match self.shards[shard].try_send(item) {
             Ok(()) => {
                 self.stats.queue_length.inc();
                 true
             }
             Err(_) => {
-                self.stats.dropped(kind, DropReason::QueueFull, 1);
+                if count_drop {
+                    self.stats.dropped(kind, DropReason::QueueFull, 1);
+                }
                 false
             }
         }
     }
 
+    fn shard_of(&self, series: &Series) -> usize {
+        (series.hash() % self.shards.len() as u64) as usize
+    }
+
+    /// Free places in the queue of the shard `series` maps to.
+    pub fn room(&self, series: &Series) -> usize {
+        self.shards[self.shard_of(series)].capacity()
+    }
+
+    /// As [`push`](Self::push), but a full queue is not counted as a drop: for a
+    /// caller that keeps the sample itself (k6-relay spills it to disk).
+    pub fn try_push(&self, series: &Series, timestamp_ms: i64, value: f64) -> bool {
+        self.enqueue(
+            Item {
+                series: series.clone(),
+                timestamp: timestamp_ms,
+                value: Value::Float(value),
+            },
+            false,
+        )
+    }
+
+    /// As [`push_histogram`](Self::push_histogram), without counting a refusal as a drop.
+    pub fn try_push_histogram(&self, series: &Series, histogram: Histogram) -> bool {
+        self.enqueue(
+            Item {
+                series: series.clone(),
+                timestamp: histogram.timestamp,
+                value: Value::Histogram(Box::new(histogram)),
+            },
+            false,
+        )
+    }
+
     /// Queues one float sample. Never waits: returns false (and counts the drop)
     /// when the queue is full.
     pub fn push(&self, series: &Series, timestamp_ms: i64, value: f64) -> bool {
-        self.enqueue(Item {
-            series: series.clone(),
-            timestamp: timestamp_ms,
-            value: Value::Float(value),
-        })
+        self.enqueue(
+            Item {
+                series: series.clone(),
+                timestamp: timestamp_ms,
+                value: Value::Float(value),
+            },
+            true,
+        )
     }
 
     /// Queues one native-histogram sample (its `timestamp` field is used).
     pub fn push_histogram(&self, series: &Series, histogram: Histogram) -> bool {
-        self.enqueue(Item {
-            series: series.clone(),
-            timestamp: histogram.timestamp,
-            value: Value::Histogram(Box::new(histogram)),
-        })
+        self.enqueue(
+            Item {
+                series: series.clone(),
+                timestamp: histogram.timestamp,
+                value: Value::Histogram(Box::new(histogram)),
+            },
+            true,
+        )
     }
 
     /// Flushes everything queued, retrying until `grace` has passed, then writes a

@@ -240,3 +240,36 @@ async fn invalid_configuration_is_refused_at_start() {
     .unwrap();
     assert!(e.to_string().contains("bad-name"), "{e}");
 }
+
+#[tokio::test]
+async fn try_push_refuses_without_counting_a_drop_and_room_tells_how_much_fits() {
+    let (_srv, addr) = FaultServer::start(vec![Reply::status(503); 10_000]).await;
+    let cfg = Config {
+        queue_capacity: 10,
+        max_samples_per_send: 2,
+        ..config(addr)
+    };
+    let w = RemoteWriter::start(cfg).unwrap();
+    let s = Series::new("m", [("a", "1")]).unwrap();
+    let t = now_millis();
+    let mut accepted = 0;
+    for i in 0..100 {
+        if w.try_push(&s, t + i, 1.0) {
+            accepted += 1;
+        }
+    }
+    assert!(accepted <= 12, "accepted {accepted}");
+    assert_eq!(w.room(&s), 0);
+    assert_eq!(
+        w.stats().snapshot().dropped_queue_full,
+        0,
+        "try_push refusals are the caller's"
+    );
+    assert!(!w.push(&s, t + 1_000, 1.0));
+    assert_eq!(
+        w.stats().snapshot().dropped_queue_full,
+        1,
+        "push refusals are drops"
+    );
+    w.shutdown(Duration::from_millis(100)).await;
+}

@@ -228,7 +228,7 @@ impl Forwarder {
                 return Accepted::Unavailable(Drop::QueueFull);
             }
             for item in &batch.items {
-                self.push(&mut st, &batch, item);
+                self.push(&mut st, &batch, item, false);
             }
             return Accepted::Forwarded;
         }
@@ -239,11 +239,15 @@ impl Forwarder {
         self.spill_from(&mut st, &batch, stopped)
     }
 
-    fn push(&self, st: &mut State, batch: &Batch, item: &Item) -> bool {
+    /// `spillable`: the caller keeps a refused sample (disk buffer), so the writer must
+    /// not count it as dropped.
+    fn push(&self, st: &mut State, batch: &Batch, item: &Item, spillable: bool) -> bool {
         let series = &batch.series[item.series as usize];
-        let ok = match &item.value {
-            Value::Float { ts, v } => self.writer.push(series, *ts, *v),
-            Value::Histogram(h) => self.writer.push_histogram(series, (**h).clone()),
+        let ok = match (&item.value, spillable) {
+            (Value::Float { ts, v }, false) => self.writer.push(series, *ts, *v),
+            (Value::Float { ts, v }, true) => self.writer.try_push(series, *ts, *v),
+            (Value::Histogram(h), false) => self.writer.push_histogram(series, (**h).clone()),
+            (Value::Histogram(h), true) => self.writer.try_push_histogram(series, (**h).clone()),
         };
         if ok {
             self.metrics.forwarded[item.value.kind()].inc();
@@ -265,9 +269,8 @@ impl Forwarder {
                 }
             }
             // A refused push (another producer filled the shard first) is not lost: it and
-            // everything after it go to the disk buffer. The writer has counted it as a
-            // queue_full drop all the same (see the report: RemoteWriter has no try_push).
-            if !self.push(st, batch, item) {
+            // everything after it go to the disk buffer.
+            if !self.push(st, batch, item, st.spill.is_some()) {
                 return i;
             }
             budget -= 1;
