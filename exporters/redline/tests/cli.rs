@@ -12,7 +12,15 @@ fn help_lists_the_built_subcommands() {
     let out = redline().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["target", "chaos", "fit", "k6-relay", "locust-exporter", "tokens", "verdict"] {
+    for sub in [
+        "target",
+        "chaos",
+        "fit",
+        "k6-relay",
+        "locust-exporter",
+        "tokens",
+        "verdict",
+    ] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
 }
@@ -76,7 +84,13 @@ async fn target_serves_and_stops_on_sigterm() {
 #[test]
 fn verdict_without_prometheus_exits_2_not_pass() {
     let out = redline()
-        .args(["verdict", "--prometheus", "http://127.0.0.1:1", "--testid", "nothing"])
+        .args([
+            "verdict",
+            "--prometheus",
+            "http://127.0.0.1:1",
+            "--testid",
+            "nothing",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
