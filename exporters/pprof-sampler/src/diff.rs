@@ -1,0 +1,240 @@
+//! `redline pprof diff A B`: what grew between two saved heap profiles, computed the way
+//! `go tool pprof -top -diff_base A B` computes it (B minus A per function, rows ordered
+//! by the absolute flat change, percentages of A's total) and printed as the same table.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use crate::PprofError;
+use crate::profile::{self, FunctionStat, Order, Profile, ProfileError};
+
+/// The sample type a heap diff looks at unless told otherwise: what is still live.
+pub const DEFAULT_SAMPLE_TYPE: &str = "inuse_space";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffRow {
+    pub function: String,
+    /// Change of the flat value, B minus A.
+    pub flat: i64,
+    /// Change of the cumulative value, B minus A.
+    pub cum: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffTable {
+    pub sample_type: String,
+    pub unit: String,
+    /// Total of A: pprof's percentages in diff mode are of the base.
+    pub base_total: i64,
+    pub new_total: i64,
+    /// Largest absolute flat change first; at most `top` rows, unchanged functions left out.
+    pub rows: Vec<DiffRow>,
+}
+
+impl DiffTable {
+    pub fn growth(&self) -> i64 {
+        self.new_total - self.base_total
+    }
+}
+
+/// Reads two profiles (gzip'd or not) and diffs their `inuse_space`.
+pub fn diff(a: &Path, b: &Path, top: usize) -> Result<DiffTable, PprofError> {
+    diff_sample_type(a, b, top, DEFAULT_SAMPLE_TYPE)
+}
+
+pub fn diff_sample_type(
+    a: &Path,
+    b: &Path,
+    top: usize,
+    sample_type: &str,
+) -> Result<DiffTable, PprofError> {
+    let read = |p: &Path| -> Result<Profile, PprofError> {
+        let bytes = std::fs::read(p).map_err(|source| PprofError::Read {
+            path: p.to_path_buf(),
+            source,
+        })?;
+        profile::decode(&bytes).map_err(|source| PprofError::Profile {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let (pa, pb) = (read(a)?, read(b)?);
+    diff_profiles(&pa, &pb, top, sample_type).map_err(|source| PprofError::Profile {
+        path: b.to_path_buf(),
+        source,
+    })
+}
+
+pub fn diff_profiles(
+    a: &Profile,
+    b: &Profile,
+    top: usize,
+    sample_type: &str,
+) -> Result<DiffTable, ProfileError> {
+    let unit = {
+        let i = b.sample_index(sample_type)?;
+        let t = &b.sample_type[i];
+        b.string_table
+            .get(t.unit as usize)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut by_name: HashMap<String, (i64, i64)> = HashMap::new();
+    for s in a.functions(sample_type)? {
+        let e = by_name.entry(s.name).or_default();
+        e.0 -= s.flat;
+        e.1 -= s.cum;
+    }
+    for s in b.functions(sample_type)? {
+        let e = by_name.entry(s.name).or_default();
+        e.0 += s.flat;
+        e.1 += s.cum;
+    }
+    let stats: Vec<FunctionStat> = by_name
+        .into_iter()
+        .filter(|(_, (flat, cum))| *flat != 0 || *cum != 0)
+        .map(|(name, (flat, cum))| FunctionStat { name, flat, cum })
+        .collect();
+    let rows = profile::top(stats, top, Order::Flat)
+        .into_iter()
+        .map(|s| DiffRow {
+            function: s.name,
+            flat: s.flat,
+            cum: s.cum,
+        })
+        .collect();
+    Ok(DiffTable {
+        sample_type: sample_type.to_string(),
+        unit,
+        base_total: a.total(sample_type)?,
+        new_total: b.total(sample_type)?,
+        rows,
+    })
+}
+
+/// Formats a value the way pprof does: bytes scaled by 1024 to B/kB/MB/GB/TB with at most
+/// two decimals (trailing zeros dropped), everything else as a plain number.
+pub fn format_value(v: i64, unit: &str) -> String {
+    if unit != "bytes" {
+        return v.to_string();
+    }
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut x = v as f64;
+    let mut u = 0;
+    while x.abs() >= 1024.0 && u + 1 < UNITS.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        return format!("{v}B");
+    }
+    let s = format!("{x:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}{}", UNITS[u])
+}
+
+fn percent(v: i64, total: i64) -> String {
+    if total == 0 {
+        return "0%".into();
+    }
+    let p = v as f64 * 100.0 / total as f64;
+    if p == 0.0 {
+        "0%".into()
+    } else if (p - 100.0).abs() < 0.005 {
+        "100%".into()
+    } else {
+        format!("{p:.2}%")
+    }
+}
+
+impl fmt::Display for DiffTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fv = |v| format_value(v, &self.unit);
+        writeln!(f, "Type: {} (diff: new minus base)", self.sample_type)?;
+        writeln!(
+            f,
+            "Base total {}, new total {}, change {}",
+            fv(self.base_total),
+            fv(self.new_total),
+            fv(self.growth())
+        )?;
+        writeln!(
+            f,
+            "{:>10} {:>7} {:>7} {:>10} {:>7}  function",
+            "flat", "flat%", "sum%", "cum", "cum%"
+        )?;
+        let mut sum = 0i64;
+        for r in &self.rows {
+            sum += r.flat;
+            writeln!(
+                f,
+                "{:>10} {:>7} {:>7} {:>10} {:>7}  {}",
+                fv(r.flat),
+                percent(r.flat, self.base_total),
+                percent(sum, self.base_total),
+                fv(r.cum),
+                percent(r.cum, self.base_total),
+                r.function
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::tests::{sample, synthetic};
+
+    #[test]
+    fn diff_is_b_minus_a_per_function_largest_change_first() {
+        let a = synthetic();
+        let mut b = synthetic();
+        b.sample[0] = sample(&[10, 11], 40); // b shrinks by 60
+        b.sample[1] = sample(&[12, 12, 12, 11], 1007); // c grows by 1000
+        let t = diff_profiles(&a, &b, 10, "inuse_space").unwrap();
+        assert_eq!(t.base_total, 107);
+        assert_eq!(t.new_total, 1047);
+        let rows: Vec<(&str, i64, i64)> = t
+            .rows
+            .iter()
+            .map(|r| (r.function.as_str(), r.flat, r.cum))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("c", 1000, 1000),
+                ("b", -60, -60),
+                ("a", 0, -60),
+                ("main", 0, 940)
+            ]
+        );
+        let t2 = diff_profiles(&a, &b, 1, "inuse_space").unwrap();
+        assert_eq!(t2.rows.len(), 1);
+        let same = diff_profiles(&a, &a, 10, "inuse_space").unwrap();
+        assert!(same.rows.is_empty(), "unchanged functions are left out");
+    }
+
+    #[test]
+    fn values_format_like_pprof() {
+        assert_eq!(format_value(4206285, "bytes"), "4.01MB");
+        assert_eq!(format_value(526336, "bytes"), "514kB");
+        assert_eq!(format_value(-2048, "bytes"), "-2kB");
+        assert_eq!(format_value(512, "bytes"), "512B");
+        assert_eq!(format_value(75179, "count"), "75179");
+    }
+
+    #[test]
+    fn table_renders_header_and_rows() {
+        let a = synthetic();
+        let mut b = synthetic();
+        b.sample[1] = sample(&[12, 12, 12, 11], 7 + 2048);
+        let out = diff_profiles(&a, &b, 5, "inuse_space").unwrap().to_string();
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[2].contains("flat%") && lines[2].ends_with("function"));
+        assert!(lines[3].ends_with("  c"), "{out}");
+        assert!(lines[3].trim_start().starts_with("2kB"), "{out}");
+        assert_eq!(lines.len(), 5, "c and main changed: {out}");
+    }
+}

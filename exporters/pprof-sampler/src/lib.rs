@@ -1,0 +1,221 @@
+//! `redline pprof-sampler`: Go heap profiles and pod CPU/memory during a load test.
+//!
+//! The Knative plan's background job — `kubectl top pod --containers` and
+//! `curl /debug/pprof/heap` every second into files — as a daemon whose numbers land in
+//! Prometheus beside the load generator's, with the raw profiles still archived for
+//! `go tool pprof`. Parts:
+//! - [`config`]: flags (clap) and config-file form (serde);
+//! - [`profile`]: `profile.proto` decoding, totals, per-function flat/cum like `pprof -top`;
+//! - [`archive`]: raw profiles on disk under a size/count cap;
+//! - [`diff`]: `redline pprof diff A B`, like `go tool pprof -top -diff_base A B`;
+//! - [`discovery`]: pods by namespace + label selector, followed with a watch;
+//! - [`resources`]: `metrics.k8s.io` PodMetrics into gauges;
+//! - [`sampler`]: the fetch loop;
+//! - [`metrics`]: the series, named by `redline_catalogue::pprof`.
+
+pub mod archive;
+pub mod config;
+pub mod diff;
+pub mod discovery;
+pub mod metrics;
+pub mod profile;
+pub mod resources;
+pub mod sampler;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use redline_runtime::{CommonArgs, Runtime, RuntimeError};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use config::SamplerConfig;
+pub use diff::{DiffTable, diff};
+
+use crate::archive::{Archive, ArchiveConfig};
+use crate::config::Mode;
+use crate::discovery::DiscoveryConfig;
+use crate::metrics::Metrics;
+use crate::resources::ResourceReader;
+use crate::sampler::{Sampler, SamplerSettings};
+
+/// `redline pprof-sampler` flags: the runtime's common flags plus the sampler's.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PprofSamplerArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub sampler: SamplerConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PprofError {
+    #[error("read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Profile {
+        path: PathBuf,
+        #[source]
+        source: profile::ProfileError,
+    },
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Archive(#[from] archive::ArchiveError),
+    #[error("HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("Kubernetes client: {0}")]
+    Kube(#[from] kube::Error),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// Hooks for embedding and tests; `run` uses none of them.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Client for discovery and PodMetrics; default: in-cluster config or kubeconfig,
+    /// created only when the mode needs one.
+    pub kube_client: Option<kube::Client>,
+    /// Stops the daemon like SIGTERM does.
+    pub stop: Option<CancellationToken>,
+    /// Receives the admin server's bound address once it listens.
+    pub started: Option<oneshot::Sender<SocketAddr>>,
+}
+
+pub async fn run(args: PprofSamplerArgs) -> Result<(), PprofError> {
+    run_with(args, RunOptions::default()).await
+}
+
+pub async fn run_with(args: PprofSamplerArgs, opts: RunOptions) -> Result<(), PprofError> {
+    let cfg = args.sampler;
+    let mode = cfg.mode()?;
+    let resources = cfg.resources_enabled(&mode);
+    let mut rt = Runtime::new(&args.common, "pprof-sampler")?;
+    let metrics = Metrics::register(rt.registry());
+    let archive = cfg
+        .archive_dir
+        .clone()
+        .map(|dir| {
+            Archive::open(ArchiveConfig {
+                dir,
+                max_bytes: cfg.archive_max_bytes,
+                max_files: cfg.archive_max_files,
+            })
+        })
+        .transpose()?;
+    let client = match (&mode, resources, opts.kube_client) {
+        (_, _, Some(c)) => Some(c),
+        (Mode::Discover, _, None) | (_, true, None) => Some(kube::Client::try_default().await?),
+        _ => None,
+    };
+    let settings = SamplerSettings {
+        interval: cfg.interval,
+        timeout: cfg.timeout,
+        gc_every: cfg.gc_every,
+        top: cfg.top,
+        max_body_bytes: cfg.max_body_bytes,
+        testid: rt.testid().to_string(),
+    };
+    let sampler = Sampler::new(settings, metrics.clone(), archive)?;
+
+    let running = rt.start().await?;
+    let stop = running.shutdown_token();
+    let mut background = JoinSet::new();
+    if let Some(external) = opts.stop {
+        let stop = stop.clone();
+        background.spawn(async move {
+            tokio::select! {
+                _ = external.cancelled() => stop.cancel(),
+                _ = stop.cancelled() => {}
+            }
+        });
+    }
+    let initial = match &mode {
+        Mode::Static(t) => t.clone(),
+        Mode::Sidecar(t) => vec![t.clone()],
+        Mode::Discover => Vec::new(),
+    };
+    let (tx, rx) = watch::channel(initial);
+    if let (Mode::Discover, Some(client)) = (&mode, &client) {
+        let dcfg = DiscoveryConfig {
+            namespace: cfg.namespace.clone(),
+            selector: cfg.selector.clone(),
+            port: cfg.port,
+            path: cfg.path.clone(),
+            goroutine_path: (!cfg.no_goroutines).then(|| cfg.goroutine_path.clone()),
+            container: cfg.container.clone(),
+        };
+        background.spawn(discovery::run(client.clone(), dcfg, tx, stop.clone()));
+    }
+    if let (true, Some(client)) = (resources, &client) {
+        let selector = cfg.resources_selector.as_deref().unwrap_or(&cfg.selector);
+        let reader = ResourceReader::new(client.clone(), &cfg.namespace, selector, metrics);
+        background.spawn(reader.run(cfg.interval, cfg.timeout, stop.clone()));
+    }
+    running.set_ready(true);
+    if let Some(started) = opts.started {
+        let _ = started.send(running.admin_addr());
+    }
+    tracing::info!(?mode, interval = ?cfg.interval, "pprof-sampler running");
+    sampler.run(rx, stop.clone()).await;
+    // The sampler only returns once `stop` is cancelled; the background loops watch it too.
+    while background.join_next().await.is_some() {}
+    running.finish().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: PprofSamplerArgs,
+    }
+
+    #[test]
+    fn sampler_flags_do_not_collide_with_the_runtime_flags() {
+        // clap's debug_assert panics on duplicate flags or env names.
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "pprof-sampler",
+            "--testid",
+            "run7",
+            "--target",
+            "http://127.0.0.1:8008",
+            "--archive-dir",
+            "/tmp/heap",
+            "--gc-every",
+            "10",
+        ])
+        .unwrap();
+        assert_eq!(cli.args.common.testid.as_deref(), Some("run7"));
+        assert_eq!(cli.args.sampler.gc_every, 10);
+        assert!(matches!(cli.args.sampler.mode(), Ok(Mode::Static(t)) if t.len() == 1));
+    }
+
+    #[tokio::test]
+    async fn diff_reports_which_file_is_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.pb.gz");
+        std::fs::write(&bad, b"not a profile").unwrap();
+        let missing = dir.path().join("missing.pb.gz");
+        let err = diff(&missing, &bad, 5).unwrap_err();
+        assert!(
+            matches!(&err, PprofError::Read { path, .. } if *path == missing),
+            "{err}"
+        );
+        let err = diff(&bad, &bad, 5).unwrap_err();
+        assert!(
+            matches!(&err, PprofError::Profile { path, .. } if *path == bad),
+            "{err}"
+        );
+    }
+}
