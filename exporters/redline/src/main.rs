@@ -29,6 +29,11 @@ enum Command {
     Chaos(redline_chaos::ChaosArgs),
     /// Does a namespace's workload fit a small VPS? Requests and limits x replicas against budgets.
     Fit(redline_chaos::FitArgs),
+    /// Sample Go heap profiles (Knative's activator by default) and pod CPU/memory into series; archive profiles.
+    PprofSampler(redline_pprof_sampler::PprofSamplerArgs),
+    /// Tools for saved heap profiles.
+    #[command(subcommand)]
+    Pprof(PprofCommand),
     /// Judge a run: which alert rules fired, per-step tables, JUnit/JSON/HTML; exit 0 pass, 1 fail, 2 cannot judge or invalid.
     Verdict(redline_verdict::VerdictArgs),
     /// ServiceAccount tokens per tier for gateway load tests: create, status, cleanup.
@@ -37,6 +42,23 @@ enum Command {
     K6Relay(redline_k6_relay::K6RelayArgs),
     /// Sidecar for Locust: polls the master's /stats/requests into reset-safe, per-step series.
     LocustExporter(redline_locust_exporter::LocustExporterArgs),
+}
+
+#[derive(Subcommand)]
+enum PprofCommand {
+    /// Top growth between two saved heap profiles, like `go tool pprof -top -diff_base A B`.
+    Diff {
+        /// The base profile (earlier).
+        base: std::path::PathBuf,
+        /// The profile compared with it (later).
+        profile: std::path::PathBuf,
+        /// Rows to show.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Sample type: inuse_space, inuse_objects, alloc_space or alloc_objects.
+        #[arg(long, default_value = "inuse_space")]
+        sample_index: String,
+    },
 }
 
 fn tracing_from(common: Option<&CommonArgs>) -> anyhow::Result<()> {
@@ -56,6 +78,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chaos(args) => {
             tracing_from(Some(&args.common))?;
             redline_chaos::run(args).await?;
+        }
+        Command::PprofSampler(args) => {
+            tracing_from(Some(&args.common))?;
+            redline_pprof_sampler::run(args).await?;
+        }
+        Command::Pprof(PprofCommand::Diff {
+            base,
+            profile,
+            top,
+            sample_index,
+        }) => {
+            print!(
+                "{}",
+                redline_pprof_sampler::diff::diff_sample_type(&base, &profile, top, &sample_index)?
+            );
         }
         Command::Verdict(args) => {
             tracing_from(None)?;

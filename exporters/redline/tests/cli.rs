@@ -20,6 +20,8 @@ fn help_lists_the_built_subcommands() {
         "locust-exporter",
         "tokens",
         "verdict",
+        "pprof-sampler",
+        "pprof",
     ] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
@@ -94,4 +96,39 @@ fn verdict_without_prometheus_exits_2_not_pass() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn pprof_diff_prints_growth_between_two_saved_profiles() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../pprof-sampler/tests/data");
+    let out = redline()
+        .args([
+            "pprof",
+            "diff",
+            &format!("{data}/prometheus-heap-a.pb.gz"),
+            &format!("{data}/prometheus-heap-b.pb.gz"),
+            "--top",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().count() >= 5, "{text}");
+}
+
+#[test]
+fn pprof_diff_names_a_missing_file() {
+    let out = redline()
+        .args([
+            "pprof",
+            "diff",
+            "/nonexistent/a.pb.gz",
+            "/nonexistent/b.pb.gz",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("/nonexistent/a.pb.gz"), "{err}");
 }
