@@ -43,22 +43,40 @@ pub const HTTP_REQ_DURATION: Metric = Metric {
 };
 pub const HTTP_REQ_WAITING: Metric = Metric {
     name: "k6_http_req_waiting_seconds",
-    kind: Kind::NativeHistogram,
-    labels: &["scenario", "step", "name", "method"],
+    kind: Kind::HistogramBoth,
+    labels: REQ,
     help: "Time to first byte after the request was sent (k6: http_req_waiting).",
 };
 pub const HTTP_REQ_CONNECTING: Metric = Metric {
     name: "k6_http_req_connecting_seconds",
-    kind: Kind::NativeHistogram,
-    labels: &["scenario", "step"],
+    kind: Kind::HistogramBoth,
+    labels: REQ,
     help: "TCP connect time of new connections (k6: http_req_connecting).",
 };
-pub const HTTP_REQ_DURATION_STAT: Metric = Metric {
-    name: "k6_http_req_duration_p95",
-    kind: Kind::Gauge,
-    labels: &["scenario", "step", "name", "method"],
-    help: "k6 trend-stat gauge, written only when asked for with --trend-stats (p(95) shown; also _p50, _p90, _p99, _avg, _min, _max, _med).",
-};
+/// k6 trend-stat gauges (`K6_PROMETHEUS_RW_TREND_STATS`), written only when asked for with
+/// `--trend-stats`: seconds, cumulative since the start of the step, per request name.
+/// `_p50` and `_p99` are catalogued with k6's own series in `rules.rs` (same names).
+macro_rules! trend_stat {
+    ($id:ident, $name:literal, $stat:literal) => {
+        pub const $id: Metric = Metric {
+            name: $name,
+            kind: Kind::Gauge,
+            labels: &["scenario", "step", "name", "method"],
+            help: concat!("k6 trend-stat gauge ", $stat, " of http_req_duration in seconds, cumulative since the step started (--trend-stats)."),
+        };
+    };
+}
+trend_stat!(HTTP_REQ_DURATION_STAT, "k6_http_req_duration_p95", "p(95)");
+trend_stat!(HTTP_REQ_DURATION_P90, "k6_http_req_duration_p90", "p(90)");
+trend_stat!(
+    HTTP_REQ_DURATION_P999,
+    "k6_http_req_duration_p999",
+    "p(99.9)"
+);
+trend_stat!(HTTP_REQ_DURATION_AVG, "k6_http_req_duration_avg", "avg");
+trend_stat!(HTTP_REQ_DURATION_MIN, "k6_http_req_duration_min", "min");
+trend_stat!(HTTP_REQ_DURATION_MAX, "k6_http_req_duration_max", "max");
+trend_stat!(HTTP_REQ_DURATION_MED, "k6_http_req_duration_med", "med");
 pub const VUS: Metric = Metric {
     name: "k6_vus",
     kind: Kind::Gauge,
@@ -139,19 +157,19 @@ pub const LLM_TOKENS: Metric = Metric {
 };
 pub const LLM_TTFT: Metric = Metric {
     name: "redline_llm_time_to_first_token_seconds",
-    kind: Kind::NativeHistogram,
+    kind: Kind::HistogramBoth,
     labels: &["scenario", "step", "tier"],
     help: "Streaming: from the intended start to the first content token.",
 };
 pub const LLM_ITL: Metric = Metric {
     name: "redline_llm_inter_token_latency_seconds",
-    kind: Kind::NativeHistogram,
+    kind: Kind::HistogramBoth,
     labels: &["scenario", "step", "tier"],
     help: "Streaming: time between consecutive content tokens.",
 };
 pub const LLM_OUTPUT_TPS: Metric = Metric {
     name: "redline_llm_output_tokens_per_second",
-    kind: Kind::NativeHistogram,
+    kind: Kind::HistogramBoth,
     labels: &["scenario", "step", "tier"],
     help: "Streaming: completion tokens per second after the first token, per request.",
 };
@@ -163,6 +181,12 @@ pub const ALL: &[Metric] = &[
     HTTP_REQ_WAITING,
     HTTP_REQ_CONNECTING,
     HTTP_REQ_DURATION_STAT,
+    HTTP_REQ_DURATION_P90,
+    HTTP_REQ_DURATION_P999,
+    HTTP_REQ_DURATION_AVG,
+    HTTP_REQ_DURATION_MIN,
+    HTTP_REQ_DURATION_MAX,
+    HTTP_REQ_DURATION_MED,
     VUS,
     VUS_MAX,
     ITERATIONS,
