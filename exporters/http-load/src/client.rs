@@ -1,0 +1,408 @@
+//! One connection per VU: hyper's low-level HTTP/1.1 or HTTP/2 handshake over a TCP stream
+//! (TCP_NODELAY) or rustls, kept alive across iterations and re-opened when the server closes
+//! it. No pool and no shared state: a VU owns its connection like a k6 VU does.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Uri};
+use http_body_util::Full;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::metrics::ErrorReason;
+
+pub type ReqBody = Full<Bytes>;
+
+/// Settings shared by every VU's connection.
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub http2: bool,
+    pub timeout: Duration,
+    pub tls: Arc<rustls::ClientConfig>,
+    /// `--max-connections`: VUs beyond it wait for a connection (counted as blocked time).
+    pub limit: Option<Arc<Semaphore>>,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("http2", &self.http2)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl ClientConfig {
+    pub fn new(
+        http2: bool,
+        timeout: Duration,
+        insecure: bool,
+        max_connections: Option<usize>,
+    ) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default versions");
+        let mut tls = if insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(insecure::NoVerify))
+                .with_no_client_auth()
+        } else {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        tls.alpn_protocols = if http2 {
+            vec![b"h2".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
+        Self {
+            http2,
+            timeout,
+            tls: Arc::new(tls),
+            limit: max_connections.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+        }
+    }
+}
+
+enum Sender {
+    H1(http1::SendRequest<ReqBody>),
+    H2(http2::SendRequest<ReqBody>),
+}
+
+/// Bytes read and written on one connection (k6's data_received / data_sent).
+#[derive(Debug, Default)]
+pub struct WireCounters {
+    pub read: AtomicU64,
+    pub written: AtomicU64,
+}
+
+pub struct Conn {
+    sender: Sender,
+    origin: (String, String, u16),
+    pub wire: Arc<WireCounters>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Conn {
+    fn usable_for(&self, origin: &(String, String, u16)) -> bool {
+        &self.origin == origin
+            && match &self.sender {
+                Sender::H1(s) => !s.is_closed(),
+                Sender::H2(s) => !s.is_closed(),
+            }
+    }
+}
+
+/// What connecting cost, for k6's `http_req_connecting` / `http_req_tls_handshaking`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectTimes {
+    pub connecting: Duration,
+    pub tls: Duration,
+    /// Waited for a `--max-connections` permit.
+    pub blocked: Duration,
+}
+
+#[derive(Debug)]
+pub struct ClientError {
+    pub reason: ErrorReason,
+    pub message: String,
+}
+
+pub fn origin_of(uri: &Uri) -> Result<(String, String, u16), ClientError> {
+    let scheme = uri.scheme_str().unwrap_or("http").to_owned();
+    let host = uri.host().ok_or_else(|| ClientError {
+        reason: ErrorReason::Other,
+        message: "URL has no host".into(),
+    })?;
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Ok((
+        scheme,
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        port,
+    ))
+}
+
+/// Returns a connection to `uri`'s origin, reusing `slot` when it is still open.
+pub async fn connection<'a>(
+    cfg: &ClientConfig,
+    slot: &'a mut Option<Conn>,
+    uri: &Uri,
+) -> Result<(&'a mut Conn, Option<ConnectTimes>), ClientError> {
+    let origin = origin_of(uri)?;
+    if slot.as_ref().is_some_and(|c| c.usable_for(&origin)) {
+        return Ok((slot.as_mut().expect("checked"), None));
+    }
+    *slot = None;
+    let (conn, times) = connect(cfg, origin).await?;
+    Ok((slot.insert(conn), Some(times)))
+}
+
+async fn connect(
+    cfg: &ClientConfig,
+    origin: (String, String, u16),
+) -> Result<(Conn, ConnectTimes), ClientError> {
+    let mut times = ConnectTimes::default();
+    let t0 = Instant::now();
+    let permit = match &cfg.limit {
+        Some(s) => Some(Arc::clone(s).acquire_owned().await.expect("never closed")),
+        None => None,
+    };
+    times.blocked = t0.elapsed();
+    let t1 = Instant::now();
+    let tcp = tokio::time::timeout(
+        cfg.timeout,
+        TcpStream::connect((origin.1.as_str(), origin.2)),
+    )
+    .await
+    .map_err(|_| ClientError {
+        reason: ErrorReason::Timeout,
+        message: "connect timed out".into(),
+    })?
+    .map_err(|e| ClientError {
+        reason: io_reason(&e),
+        message: format!("connect: {e}"),
+    })?;
+    let _ = tcp.set_nodelay(true);
+    times.connecting = t1.elapsed();
+    let wire = Arc::new(WireCounters::default());
+    let sender = if origin.0 == "https" {
+        let t2 = Instant::now();
+        let name =
+            rustls::pki_types::ServerName::try_from(origin.1.clone()).map_err(|e| ClientError {
+                reason: ErrorReason::Tls,
+                message: format!("server name: {e}"),
+            })?;
+        let tls = tokio::time::timeout(
+            cfg.timeout,
+            tokio_rustls::TlsConnector::from(Arc::clone(&cfg.tls)).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| ClientError {
+            reason: ErrorReason::Timeout,
+            message: "TLS handshake timed out".into(),
+        })?
+        .map_err(|e| ClientError {
+            reason: ErrorReason::Tls,
+            message: format!("TLS: {e}"),
+        })?;
+        times.tls = t2.elapsed();
+        handshake(
+            cfg,
+            Counted {
+                inner: tls,
+                wire: Arc::clone(&wire),
+            },
+        )
+        .await?
+    } else {
+        handshake(
+            cfg,
+            Counted {
+                inner: tcp,
+                wire: Arc::clone(&wire),
+            },
+        )
+        .await?
+    };
+    Ok((
+        Conn {
+            sender,
+            origin,
+            wire,
+            _permit: permit,
+        },
+        times,
+    ))
+}
+
+async fn handshake<S>(cfg: &ClientConfig, io: S) -> Result<Sender, ClientError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
+    let fail = |e: hyper::Error| ClientError {
+        reason: hyper_reason(&e),
+        message: format!("handshake: {e}"),
+    };
+    if cfg.http2 {
+        let (s, conn) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake(io)
+            .await
+            .map_err(fail)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Sender::H2(s))
+    } else {
+        let (s, conn) = http1::Builder::new().handshake(io).await.map_err(fail)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Sender::H1(s))
+    }
+}
+
+/// Sends one request on `conn`; resolves at the response head.
+pub async fn send(
+    conn: &mut Conn,
+    req: Request<ReqBody>,
+) -> Result<http::Response<hyper::body::Incoming>, ClientError> {
+    let fail = |e: hyper::Error| ClientError {
+        reason: hyper_reason(&e),
+        message: e.to_string(),
+    };
+    match &mut conn.sender {
+        Sender::H1(s) => {
+            s.ready().await.map_err(fail)?;
+            s.send_request(req).await.map_err(fail)
+        }
+        Sender::H2(s) => {
+            s.ready().await.map_err(fail)?;
+            s.send_request(req).await.map_err(fail)
+        }
+    }
+}
+
+pub fn io_reason(e: &std::io::Error) -> ErrorReason {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => ErrorReason::ConnectRefused,
+        TimedOut => ErrorReason::Timeout,
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => ErrorReason::Reset,
+        _ => ErrorReason::Other,
+    }
+}
+
+pub fn hyper_reason(e: &hyper::Error) -> ErrorReason {
+    if e.is_timeout() {
+        return ErrorReason::Timeout;
+    }
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        return ErrorReason::Reset;
+    }
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return io_reason(io);
+        }
+        src = s.source();
+    }
+    ErrorReason::Other
+}
+
+/// Counts bytes on the wire in both directions.
+struct Counted<S> {
+    inner: S,
+    wire: Arc<WireCounters>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.wire.read.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &r {
+            self.wire.written.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = &r {
+            self.wire.written.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+mod insecure {
+    use rustls::DigitallySignedStruct;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+    /// `insecureSkipTlsVerify`: accepts any certificate (test clusters with self-signed ingress).
+    #[derive(Debug)]
+    pub struct NoVerify;
+
+    impl ServerCertVerifier for NoVerify {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Ok(HandshakeSignatureValid::assertion())
+        }
+        fn verify_tls13_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Ok(HandshakeSignatureValid::assertion())
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            rustls::crypto::ring::default_provider()
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! Executors. Closed models run VU loops; open models compute intended start times
+//! `start + N⁻¹(n)` (N the integral of the rate) and hand each iteration to an idle VU, growing
+//! VUs up to `maxVUs` and dropping (and counting) iterations when none is left. Steps run one
+//! after another with settle and cooldown; scenarios run side by side from their `startTime`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::StepKey;
+use crate::plan::{Load, ScenarioPlan, StepPlan, lerp};
+use crate::vu::{ScenarioRt, Shared, StepCtx, Vu};
+
+/// When each step ran (for the summary's actual RPS).
+#[derive(Debug, Clone)]
+pub struct StepTiming {
+    pub scenario: u16,
+    pub step: u16,
+    pub start: Instant,
+    pub end: Instant,
+}
+
+pub struct Engine {
+    pub shared: Arc<Shared>,
+    pub stop: CancellationToken,
+    pub timings: Arc<Mutex<Vec<StepTiming>>>,
+    /// Told at every step boundary (the daemon pushes then).
+    pub boundaries: Option<mpsc::UnboundedSender<()>>,
+    next_vu: Arc<AtomicU64>,
+}
+
+impl Engine {
+    pub fn new(shared: Arc<Shared>, stop: CancellationToken) -> Self {
+        Self {
+            shared,
+            stop,
+            timings: Arc::default(),
+            boundaries: None,
+            next_vu: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Runs every scenario to its end (or until `stop`).
+    pub async fn run(&self, scenarios: Vec<(Arc<ScenarioRt>, ScenarioPlan)>) {
+        let runs = scenarios
+            .into_iter()
+            .map(|(rt, plan)| self.scenario(rt, plan));
+        futures::future::join_all(runs).await;
+    }
+
+    async fn scenario(&self, rt: Arc<ScenarioRt>, plan: ScenarioPlan) {
+        if !plan.start_time.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(plan.start_time) => {}
+                _ = self.stop.cancelled() => return,
+            }
+        }
+        let gauges = &self.shared.metrics.gauges[rt.idx as usize];
+        let mut pool: Vec<Vu> = Vec::new();
+        for (i, step) in plan.steps.iter().enumerate() {
+            if self.stop.is_cancelled() {
+                break;
+            }
+            let ctx = StepCtx {
+                step: i as u16,
+                recording: true,
+            };
+            if !plan.settle.is_zero() {
+                let settle = settle_load(&step.load, plan.settle);
+                let quiet = StepCtx {
+                    recording: false,
+                    ..ctx
+                };
+                self.step(&rt, &plan, &settle, quiet, &mut pool).await;
+            }
+            gauges.step.store(i, Ordering::Relaxed);
+            let start = Instant::now();
+            self.step(&rt, &plan, &step.load, ctx, &mut pool).await;
+            let end = Instant::now();
+            self.timings.lock().expect("timings").push(StepTiming {
+                scenario: rt.idx,
+                step: i as u16,
+                start,
+                end,
+            });
+            gauges.vus.store(0, Ordering::Relaxed);
+            gauges.set_rate(0.0);
+            if let Some(b) = &self.boundaries {
+                let _ = b.send(());
+            }
+            let last = i + 1 == plan.steps.len();
+            if !last && !plan.cooldown.is_zero() {
+                gauges.step.store(usize::MAX, Ordering::Relaxed);
+                tokio::select! {
+                    _ = tokio::time::sleep(plan.cooldown) => {}
+                    _ = self.stop.cancelled() => {}
+                }
+            }
+        }
+        gauges.step.store(usize::MAX, Ordering::Relaxed);
+    }
+
+    fn take_vu(&self, pool: &mut Vec<Vu>) -> Vu {
+        pool.pop()
+            .unwrap_or_else(|| Vu::new(self.next_vu.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    async fn step(
+        &self,
+        rt: &Arc<ScenarioRt>,
+        plan: &ScenarioPlan,
+        load: &Load,
+        ctx: StepCtx,
+        pool: &mut Vec<Vu>,
+    ) {
+        match load {
+            Load::SharedIterations {
+                vus,
+                iterations,
+                max_duration,
+            } => {
+                let left = Arc::new(AtomicU64::new(*iterations));
+                self.closed(rt, plan, *vus, *max_duration, ctx, pool, move |_| {
+                    let left = Arc::clone(&left);
+                    move || {
+                        left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                            n.checked_sub(1)
+                        })
+                        .is_ok()
+                    }
+                })
+                .await
+            }
+            Load::PerVuIterations {
+                vus,
+                iterations,
+                max_duration,
+            } => {
+                let n = *iterations;
+                self.closed(rt, plan, *vus, *max_duration, ctx, pool, move |_| {
+                    let mut done = 0u64;
+                    move || {
+                        done += 1;
+                        done <= n
+                    }
+                })
+                .await
+            }
+            Load::Vus {
+                from,
+                to,
+                duration,
+                segment,
+            } => {
+                self.ramping_vus(rt, plan, *from, *to, *duration, *segment, ctx, pool)
+                    .await
+            }
+            Load::Arrival {
+                from,
+                to,
+                duration,
+                pre_allocated_vus,
+                max_vus,
+            } => {
+                self.arrival(
+                    rt,
+                    plan,
+                    *from,
+                    *to,
+                    *duration,
+                    *pre_allocated_vus,
+                    *max_vus,
+                    ctx,
+                    pool,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Iteration-count executors: `vus` loops, each asking `more()` before every iteration.
+    #[allow(clippy::too_many_arguments)]
+    async fn closed<F, M>(
+        &self,
+        rt: &Arc<ScenarioRt>,
+        plan: &ScenarioPlan,
+        vus: u64,
+        max_duration: Duration,
+        ctx: StepCtx,
+        pool: &mut Vec<Vu>,
+        mut make: M,
+    ) where
+        M: FnMut(u64) -> F,
+        F: FnMut() -> bool + Send + 'static,
+    {
+        let gauges = &self.shared.metrics.gauges[rt.idx as usize];
+        let deadline = Instant::now() + max_duration;
+        gauges.vus.store(vus, Ordering::Relaxed);
+        gauges.vus_max.fetch_max(vus, Ordering::Relaxed);
+        let mut set = JoinSet::new();
+        for i in 0..vus {
+            let mut vu = self.take_vu(pool);
+            let mut more = make(i);
+            let (sh, rt, stop) = (Arc::clone(&self.shared), Arc::clone(rt), self.stop.clone());
+            set.spawn(async move {
+                while !stop.is_cancelled() && Instant::now() < deadline && more() {
+                    vu.iteration(&sh, &rt, ctx, None, deadline).await;
+                }
+                vu
+            });
+        }
+        self.collect(set, deadline + plan.graceful_stop, pool).await;
+    }
+
+    /// Waits for VU tasks until `hard` (the graceful stop), then aborts the rest: their
+    /// interrupted iterations are not recorded, like k6's.
+    async fn collect(&self, mut set: JoinSet<Vu>, hard: Instant, pool: &mut Vec<Vu>) {
+        loop {
+            tokio::select! {
+                r = set.join_next() => match r {
+                    Some(Ok(vu)) => pool.push(vu),
+                    Some(Err(_)) => {}
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(hard.into()) => {
+                    set.abort_all();
+                    while set.join_next().await.is_some() {}
+                    break;
+                }
+            }
+        }
+    }
+
+    /// constant-vus and ramping-vus: VU `i` runs while `i` < the (segment's share of the)
+    /// target, which moves linearly across the step.
+    #[allow(clippy::too_many_arguments)]
+    async fn ramping_vus(
+        &self,
+        rt: &Arc<ScenarioRt>,
+        plan: &ScenarioPlan,
+        from: f64,
+        to: f64,
+        duration: Duration,
+        seg: crate::segment::Segment,
+        ctx: StepCtx,
+        pool: &mut Vec<Vu>,
+    ) {
+        let gauges = &self.shared.metrics.gauges[rt.idx as usize];
+        let start = Instant::now();
+        let deadline = start + duration;
+        let target_at =
+            |t: Duration| seg.share(lerp(from, to, t, duration).floor().max(0.0) as u64);
+        let max = seg.share(from.max(to).floor() as u64);
+        let (tx, rx) = watch::channel(target_at(Duration::ZERO));
+        gauges
+            .vus
+            .store(target_at(Duration::ZERO), Ordering::Relaxed);
+        gauges.vus_max.fetch_max(max, Ordering::Relaxed);
+        let mut set = JoinSet::new();
+        for i in 0..max {
+            let mut vu = self.take_vu(pool);
+            let (sh, rt, stop, mut rx) = (
+                Arc::clone(&self.shared),
+                Arc::clone(rt),
+                self.stop.clone(),
+                rx.clone(),
+            );
+            set.spawn(async move {
+                while !stop.is_cancelled() && Instant::now() < deadline {
+                    if i >= *rx.borrow_and_update() {
+                        tokio::select! {
+                            _ = rx.changed() => {}
+                            _ = tokio::time::sleep_until(deadline.into()) => {}
+                            _ = stop.cancelled() => {}
+                        }
+                        continue;
+                    }
+                    vu.iteration(&sh, &rt, ctx, None, deadline).await;
+                }
+                vu
+            });
+        }
+        if from != to {
+            // Re-evaluate the target often enough that a ramp is smooth at any VU count.
+            let tick = Duration::from_millis(100);
+            while Instant::now() < deadline && !self.stop.is_cancelled() {
+                let t = target_at(start.elapsed());
+                tx.send_if_modified(|v| std::mem::replace(v, t) != t);
+                gauges.vus.store(t, Ordering::Relaxed);
+                tokio::select! {
+                    _ = tokio::time::sleep(tick.min(deadline.saturating_duration_since(Instant::now()))) => {}
+                    _ = self.stop.cancelled() => {}
+                }
+            }
+        }
+        drop(tx);
+        self.collect(set, deadline + plan.graceful_stop, pool).await;
+    }
+
+    /// constant-arrival-rate, ramping-arrival-rate, doubling.
+    #[allow(clippy::too_many_arguments)]
+    async fn arrival(
+        &self,
+        rt: &Arc<ScenarioRt>,
+        plan: &ScenarioPlan,
+        from: f64,
+        to: f64,
+        duration: Duration,
+        pre: u64,
+        max_vus: u64,
+        ctx: StepCtx,
+        pool: &mut Vec<Vu>,
+    ) {
+        let gauges = &self.shared.metrics.gauges[rt.idx as usize];
+        let start = Instant::now();
+        let deadline = start + duration;
+        let hard = deadline + plan.graceful_stop;
+        let done = CancellationToken::new();
+        let busy = Arc::new(AtomicU64::new(0));
+        // Idle VUs, each as the sender of its own one-slot job queue.
+        let idle: Arc<Mutex<Vec<mpsc::Sender<Instant>>>> = Arc::default();
+        let mut set = JoinSet::new();
+        let mut allocated = 0u64;
+        let spawn = |vu: Vu, set: &mut JoinSet<Vu>| {
+            let (tx, mut rx) = mpsc::channel::<Instant>(1);
+            let (sh, rt, done, idle, busy) = (
+                Arc::clone(&self.shared),
+                Arc::clone(rt),
+                done.clone(),
+                Arc::clone(&idle),
+                Arc::clone(&busy),
+            );
+            let me = tx.clone();
+            set.spawn(async move {
+                let mut vu = vu;
+                loop {
+                    let intended = tokio::select! {
+                        biased;
+                        j = rx.recv() => match j { Some(j) => j, None => break },
+                        _ = done.cancelled() => break,
+                    };
+                    busy.fetch_add(1, Ordering::Relaxed);
+                    sh.metrics.gauges[rt.idx as usize]
+                        .vus
+                        .fetch_add(1, Ordering::Relaxed);
+                    vu.iteration(&sh, &rt, ctx, Some(intended), hard).await;
+                    sh.metrics.gauges[rt.idx as usize]
+                        .vus
+                        .fetch_sub(1, Ordering::Relaxed);
+                    busy.fetch_sub(1, Ordering::Relaxed);
+                    idle.lock().expect("idle").push(me.clone());
+                }
+                vu
+            });
+            tx
+        };
+        {
+            let mut stack = Vec::new();
+            for _ in 0..pre {
+                stack.push(spawn(self.take_vu(pool), &mut set));
+            }
+            allocated = allocated.max(pre);
+            idle.lock().expect("idle").extend(stack);
+        }
+        gauges.vus_max.fetch_max(allocated, Ordering::Relaxed);
+        gauges.set_rate(from);
+
+        let slope = if duration.is_zero() {
+            0.0
+        } else {
+            (to - from) / duration.as_secs_f64()
+        };
+        let mut n: u64 = 0;
+        let mut dropped = 0u64;
+        let mut last_rate_update = start;
+        // Time of iteration n: solve ∫0^t (from + slope·s) ds = n.
+        while let Some(t) = nth_start(n as f64, from, slope) {
+            if t >= duration.as_secs_f64() || self.stop.is_cancelled() {
+                break;
+            }
+            let at = start + Duration::from_secs_f64(t);
+            if at > Instant::now() {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at.into()) => {}
+                    _ = self.stop.cancelled() => break,
+                }
+            }
+            if at.duration_since(last_rate_update) >= Duration::from_millis(200) {
+                gauges.set_rate(from + slope * t);
+                last_rate_update = at;
+            }
+            let free = idle.lock().expect("idle").pop();
+            let sent = match free {
+                Some(tx) => tx.try_send(at).is_ok(),
+                None if allocated < max_vus => {
+                    allocated += 1;
+                    gauges.vus_max.fetch_max(allocated, Ordering::Relaxed);
+                    let tx = spawn(self.take_vu(pool), &mut set);
+                    tx.try_send(at).is_ok()
+                }
+                None => false,
+            };
+            if !sent {
+                dropped += 1;
+                if dropped.is_power_of_two() {
+                    tracing::warn!(scenario = %rt.name, dropped, vus = allocated, "no free VU: iterations dropped (raise maxVUs)");
+                }
+                if ctx.recording {
+                    self.shared.metrics.with(|s| {
+                        s.step(StepKey {
+                            scenario: rt.idx,
+                            step: ctx.step,
+                        })
+                        .dropped += 1
+                    });
+                }
+            }
+            n += 1;
+        }
+        gauges.set_rate(0.0);
+        // Let in-flight iterations finish within the graceful stop, then stop the VUs.
+        while busy.load(Ordering::Relaxed) > 0 && Instant::now() < hard {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        done.cancel();
+        idle.lock().expect("idle").clear();
+        self.collect(set, hard, pool).await;
+    }
+}
+
+/// When iteration `n` (0-based) starts, in seconds from the step start, for a rate moving
+/// linearly from `from` with `slope` per second; `None` when the rate never gets there.
+pub fn nth_start(n: f64, from: f64, slope: f64) -> Option<f64> {
+    if n == 0.0 {
+        return Some(0.0);
+    }
+    if slope.abs() < 1e-12 {
+        return (from > 0.0).then(|| n / from);
+    }
+    let disc = from * from + 2.0 * slope * n;
+    if disc < 0.0 {
+        return None;
+    }
+    let t = (-from + disc.sqrt()) / slope;
+    (t >= 0.0).then_some(t)
+}
+
+/// A settle phase runs the step's level for `settle`, whatever the executor.
+fn settle_load(load: &Load, settle: Duration) -> Load {
+    match load {
+        Load::SharedIterations { vus, .. } | Load::PerVuIterations { vus, .. } => Load::Vus {
+            from: *vus as f64,
+            to: *vus as f64,
+            duration: settle,
+            segment: crate::segment::Segment::WHOLE,
+        },
+        Load::Vus { from, segment, .. } => Load::Vus {
+            from: *from,
+            to: *from,
+            duration: settle,
+            segment: *segment,
+        },
+        Load::Arrival {
+            from,
+            pre_allocated_vus,
+            max_vus,
+            ..
+        } => Load::Arrival {
+            from: *from,
+            to: *from,
+            duration: settle,
+            pre_allocated_vus: *pre_allocated_vus,
+            max_vus: *max_vus,
+        },
+    }
+}
+
+/// The steps as the metrics' label table sees them.
+pub fn step_labels(plan: &ScenarioPlan) -> Vec<crate::metrics::StepLabel> {
+    plan.steps
+        .iter()
+        .map(|s: &StepPlan| crate::metrics::StepLabel {
+            label: s.label.clone(),
+            level: s.level,
+            unit: s.unit.as_str(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nth_start_constant_and_ramping() {
+        assert_eq!(nth_start(10.0, 5.0, 0.0), Some(2.0));
+        assert_eq!(nth_start(0.0, 0.0, 0.0), Some(0.0));
+        assert_eq!(nth_start(1.0, 0.0, 0.0), None);
+        // Ramp 0 → 10/s over 10 s: 50 iterations in total, the 50th at t = 10 s.
+        let t = nth_start(50.0, 0.0, 1.0).unwrap();
+        assert!((t - 10.0).abs() < 1e-9, "{t}");
+        // Ramp down 10 → 0 over 10 s: never reaches iteration 51.
+        assert!(nth_start(51.0, 10.0, -1.0).is_none());
+    }
+}

@@ -1,0 +1,255 @@
+//! `redline http-load`: a k6-compatible HTTP load generator.
+//!
+//! - [`scenario`]: the YAML scenario file (k6 executor names and options, steps, mix,
+//!   tokens, checks, `openai`), with errors naming file, field and line; [`args`] builds the
+//!   same thing from the one-URL shortcut.
+//! - [`plan`] + [`segment`]: executors compiled to steps, this pod's share applied.
+//! - [`engine`] + [`vu`] + [`client`]: VUs each owning a hyper connection; open models measure
+//!   from the intended start time (no coordinated omission).
+//! - [`metrics`]: per-thread HDR shards merged at collection into k6's series.
+//! - [`summary`]: k6's handleSummary data, the terminal summary and the per-step table.
+
+pub mod args;
+pub mod client;
+pub mod engine;
+pub mod metrics;
+pub mod plan;
+mod progress;
+pub mod request;
+pub mod scenario;
+pub mod segment;
+pub mod summary;
+pub mod tokens;
+pub mod vu;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use redline_runtime::{Runtime, RuntimeError};
+
+pub use args::HttpLoadArgs;
+pub use scenario::{ScenarioError, ScenarioFile};
+pub use segment::Segment;
+pub use summary::{StepRow, Summary};
+
+use crate::metrics::{Labels, Metrics, MetricsCollector, RequestLabel, TrendStat};
+use crate::vu::{ScenarioRt, Shared};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpLoadError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Tokens(#[from] tokens::TokensError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot write summary {path}: {source}")]
+    Summary {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a finished run reports (the binary prints; tests assert).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub summary: Summary,
+    /// The final `/metrics` text (OpenMetrics), for tests that read the exposition.
+    pub metrics_text: String,
+    pub testid: String,
+}
+
+/// The daemon: load the scenario, run it, report. Exits when the scenario ends or on a signal.
+pub async fn run(args: HttpLoadArgs) -> Result<(), HttpLoadError> {
+    execute(args).await.map(|_| ())
+}
+
+/// [`run`], returning what it reported.
+pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
+    let file = match &args.scenario {
+        Some(p) => ScenarioFile::load(p)?,
+        None => args.shortcut().map_err(HttpLoadError::Usage)?,
+    };
+    let segment = args.segment().map_err(HttpLoadError::Usage)?;
+    let trend_stats = args
+        .trend_stats
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| TrendStat::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(HttpLoadError::Usage)?;
+    for t in &trend_stats {
+        let name = format!("k6_http_req_duration_{}", t.suffix());
+        // k6's own p50/p99 gauges are catalogued as external series (k6 writes them too).
+        let external = redline_catalogue::rules::EXTERNAL
+            .iter()
+            .any(|m| m.name == name);
+        if redline_catalogue::lookup(&name).is_none() && !external {
+            return Err(HttpLoadError::Usage(format!(
+                "--trend-stats: {name} is not a catalogued series; use avg, min, max, med, p(50), p(90), p(95), p(99) or p(99.9)"
+            )));
+        }
+    }
+    let tokens = match (&args.tokens_file, &file.tokens) {
+        (Some(f), _) => Some(scenario::Tokens {
+            file: Some(f.clone()),
+            dir: None,
+            generate: Default::default(),
+        }),
+        (None, t) => t.clone(),
+    };
+    let users = match &tokens {
+        Some(t) => tokens::Users::load(t)?,
+        None => tokens::Users::none(),
+    };
+
+    // Compile scenarios and the label tables.
+    let mut labels = Labels {
+        tiers: users.tiers.clone(),
+        ..Labels::default()
+    };
+    let mut ids = request::Ids {
+        next_request: 0,
+        next_check: 0,
+    };
+    let mut scenarios = Vec::new();
+    for (i, (name, s)) in file.scenarios.iter().enumerate() {
+        let requests = request::compile(name, s, file.base_url.as_deref(), &file.headers, &mut ids)
+            .map_err(|e| {
+                let path = args
+                    .scenario
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("<command line>"));
+                let line = args
+                    .scenario
+                    .as_ref()
+                    .and_then(|p| std::fs::read_to_string(p).ok())
+                    .and_then(|t| scenario::locate(&t, &e.field));
+                ScenarioError::Invalid {
+                    path,
+                    line,
+                    field: e.field,
+                    message: e.message,
+                }
+            })?;
+        let plan = plan::compile(name, s, segment);
+        labels.scenarios.push(name.clone());
+        labels.steps.push(engine::step_labels(&plan));
+        for r in &requests.list {
+            labels.requests.push(RequestLabel {
+                scenario: i as u16,
+                name: r.name.clone(),
+                method: r.method.to_string(),
+            });
+            for c in &r.checks {
+                labels.checks.push((i as u16, c.name.clone()));
+            }
+        }
+        let rt = ScenarioRt {
+            idx: i as u16,
+            name: name.clone(),
+            requests,
+            think: s.think,
+            open: s.executor.is_open(),
+        };
+        scenarios.push((Arc::new(rt), plan));
+    }
+    let metrics = Arc::new(Metrics::new(
+        labels,
+        file.expected_statuses.clone(),
+        trend_stats,
+    ));
+
+    let mut rt = Runtime::new(&args.common, "http-load")?;
+    rt.registry()
+        .register_collector(Box::new(MetricsCollector(Arc::clone(&metrics))));
+    let running = rt.start().await?;
+    let testid = running.testid().to_owned();
+    let stop = running.shutdown_token();
+    running.set_ready(true);
+
+    let client = client::ClientConfig::new(
+        args.http2 || file.http2,
+        args.timeout.unwrap_or(file.timeout),
+        args.insecure || file.insecure_skip_tls_verify,
+        args.max_connections,
+    );
+    let shared = Arc::new(Shared {
+        metrics: Arc::clone(&metrics),
+        client,
+        users: Arc::new(users),
+    });
+    let mut engine = engine::Engine::new(shared, stop.clone());
+    let (btx, mut brx) = tokio::sync::mpsc::unbounded_channel();
+    engine.boundaries = Some(btx);
+    tracing::info!(
+        testid = %testid,
+        scenarios = scenarios.len(),
+        segment = %format!("{}/{}", segment.index, segment.count),
+        users = engine.shared.users.users.len(),
+        "http-load starting"
+    );
+    let started = Instant::now();
+    let progress =
+        (!args.quiet).then(|| progress::start(Arc::clone(&metrics), started, stop.clone()));
+    {
+        let work = engine.run(scenarios);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                _ = &mut work => break,
+                Some(()) = brx.recv() => running.push_now().await,
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    if let Some(p) = progress {
+        p.finish().await;
+    }
+    let snap = metrics.snapshot();
+    let timings = engine.timings.lock().expect("timings").clone();
+    let summary = summary::build(
+        &metrics,
+        &snap,
+        &timings,
+        elapsed,
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    );
+
+    let metrics_text = {
+        let mut reg = prometheus_client::registry::Registry::default();
+        reg.register_collector(Box::new(MetricsCollector(Arc::clone(&metrics))));
+        let mut s = String::new();
+        prometheus_client::encoding::text::encode(&mut s, &reg)
+            .map_err(|e| HttpLoadError::Usage(format!("encoding metrics: {e}")))?;
+        s
+    };
+    let report = running.finish().await?;
+    if let Some(s) = report.stats.as_ref().filter(|s| s.dropped() > 0) {
+        tracing::warn!(
+            dropped = s.dropped(),
+            "some samples never reached remote-write"
+        );
+    }
+    if let Some(path) = &args.summary_export {
+        let text = serde_json::to_string_pretty(&summary.data).expect("json values serialize");
+        std::fs::write(path, text).map_err(|source| HttpLoadError::Summary {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    if !args.no_summary {
+        println!("{}", summary::render(&summary));
+    }
+    Ok(Outcome {
+        summary,
+        metrics_text,
+        testid,
+    })
+}

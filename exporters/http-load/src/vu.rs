@@ -1,0 +1,570 @@
+//! A virtual user and its iteration: pick requests, fill templates, send on the VU's own
+//! connection, read the response (SSE for streamed completions), run checks, record.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::{HeaderValue, Request as HttpRequest, Uri};
+use http_body_util::{BodyExt, Full};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::client::{self, ClientConfig, ClientError, Conn};
+use crate::metrics::{ErrorReason, Metrics, ReqKey, StepKey};
+use crate::request::{BodySource, Env, Request, Requests};
+use crate::scenario::{OpenAiApi, Think};
+use crate::tokens::Users;
+
+/// What every VU of a run shares (read-only).
+pub struct Shared {
+    pub metrics: Arc<Metrics>,
+    pub client: ClientConfig,
+    pub users: Arc<Users>,
+}
+
+/// A scenario as VUs see it.
+pub struct ScenarioRt {
+    pub idx: u16,
+    pub name: String,
+    pub requests: Requests,
+    pub think: Option<Think>,
+    pub open: bool,
+}
+
+/// The step an iteration belongs to, fixed when it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct StepCtx {
+    pub step: u16,
+    /// False while a step settles: load runs, nothing is recorded.
+    pub recording: bool,
+}
+
+pub struct Vu {
+    pub id: u64,
+    conn: Option<Conn>,
+    rng: StdRng,
+    iter: u64,
+    vars: Vec<String>,
+    picks: Vec<usize>,
+}
+
+impl Vu {
+    pub fn new(id: u64) -> Self {
+        Self {
+            id,
+            conn: None,
+            rng: StdRng::from_rng(&mut rand::rng()),
+            iter: 0,
+            vars: Vec::new(),
+            picks: Vec::new(),
+        }
+    }
+
+    /// One iteration. `intended` is the open-model start time latency is measured from.
+    pub async fn iteration(
+        &mut self,
+        sh: &Shared,
+        sc: &ScenarioRt,
+        ctx: StepCtx,
+        intended: Option<Instant>,
+        deadline: Instant,
+    ) {
+        let it_start = intended.unwrap_or_else(Instant::now);
+        sc.requests.draw_vars(&mut self.rng, &mut self.vars);
+        sc.requests.pick(&mut self.rng, &mut self.picks);
+        let picks = std::mem::take(&mut self.picks);
+        for (n, &i) in picks.iter().enumerate() {
+            // Only the first request of an iteration was scheduled; later ones start when sent.
+            let intended = if n == 0 { intended } else { None };
+            self.request(sh, sc, &sc.requests.list[i], ctx, intended)
+                .await;
+        }
+        self.picks = picks;
+        if ctx.recording {
+            let us = it_start.elapsed().as_micros() as u64;
+            sh.metrics.with(|s| {
+                let c = s.step(StepKey {
+                    scenario: sc.idx,
+                    step: ctx.step,
+                });
+                c.iterations += 1;
+                c.iteration.record(us);
+            });
+        }
+        self.iter += 1;
+        if let Some(t) = sc.think {
+            let d = match t {
+                Think::Fixed(d) => d,
+                Think::Uniform { min, max } => {
+                    if max > min {
+                        self.rng.random_range(min..=max)
+                    } else {
+                        min
+                    }
+                }
+            };
+            let until = (Instant::now() + d).min(deadline);
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+
+    fn build(
+        &self,
+        sh: &Shared,
+        sc: &ScenarioRt,
+        r: &Request,
+        step_label: &str,
+        body: &Bytes,
+    ) -> Result<(HttpRequest<client::ReqBody>, Uri), ClientError> {
+        let user = sh.users.for_vu(self.id);
+        let env = Env {
+            vu: self.id,
+            iter: self.iter,
+            scenario: &sc.name,
+            step: step_label,
+            vars: &self.vars,
+            token: user.map(|u| u.token()),
+        };
+        let bad = |m: String| ClientError {
+            reason: ErrorReason::Other,
+            message: m,
+        };
+        let uri: Uri = match &r.static_uri {
+            Some(u) => u.clone(),
+            None => r
+                .url
+                .render(&env)
+                .parse()
+                .map_err(|e| bad(format!("URL of {}: {e}", r.name)))?,
+        };
+        let mut b = HttpRequest::builder().method(r.method.clone());
+        b = if sh.client.http2 {
+            b.uri(uri.clone())
+        } else {
+            b.uri(uri.path_and_query().map_or("/", |p| p.as_str()))
+        };
+        let mut req = b
+            .body(Full::new(body.clone()))
+            .map_err(|e| bad(e.to_string()))?;
+        let h = req.headers_mut();
+        if !sh.client.http2 {
+            if let Some(host) = &r.static_host {
+                h.insert(HOST, host.clone());
+            } else if let Some(a) = uri.authority() {
+                h.insert(
+                    HOST,
+                    HeaderValue::from_str(a.as_str()).map_err(|e| bad(e.to_string()))?,
+                );
+            }
+        }
+        if let Some(ct) = &r.content_type {
+            h.insert(CONTENT_TYPE, ct.clone());
+        }
+        if let Some(u) = user {
+            h.insert(AUTHORIZATION, u.authorization.clone());
+        }
+        for (name, t) in &r.headers {
+            let mut v = HeaderValue::from_str(&t.render(&env))
+                .map_err(|_| bad(format!("header {name} of {} is not a valid value", r.name)))?;
+            if t.uses_token() {
+                v.set_sensitive(true);
+            }
+            h.insert(name.clone(), v);
+        }
+        Ok((req, uri))
+    }
+
+    async fn request(
+        &mut self,
+        sh: &Shared,
+        sc: &ScenarioRt,
+        r: &Request,
+        ctx: StepCtx,
+        intended: Option<Instant>,
+    ) {
+        let m = &sh.metrics;
+        let step_label = m.labels.steps[sc.idx as usize]
+            .get(ctx.step as usize)
+            .map_or("", |s| s.label.as_str());
+        let body = match &r.body {
+            BodySource::None => Bytes::new(),
+            BodySource::Static(b) => b.clone(),
+            BodySource::Template(t) => {
+                let user = sh.users.for_vu(self.id);
+                Bytes::from(t.render(&Env {
+                    vu: self.id,
+                    iter: self.iter,
+                    scenario: &sc.name,
+                    step: step_label,
+                    vars: &self.vars,
+                    token: user.map(|u| u.token()),
+                }))
+            }
+            BodySource::Files(f) => f[self.rng.random_range(0..f.len())].clone(),
+        };
+        let t0 = Instant::now();
+        let started = intended.unwrap_or(t0);
+        let tier = sh.users.for_vu(self.id).map_or(0, |u| u.tier);
+        let result = self.exchange(sh, sc, r, step_label, &body, started).await;
+        if !ctx.recording {
+            return;
+        }
+        let key = |status| ReqKey {
+            req: r.id,
+            step: ctx.step,
+            tier,
+            status,
+        };
+        let sk = StepKey {
+            scenario: sc.idx,
+            step: ctx.step,
+        };
+        match result {
+            Ok(x) => {
+                // Closed model: like k6, from sending (after connecting). Open model: from the
+                // intended start, so a slow server cannot hide queueing (no coordinated omission).
+                let from = if intended.is_some() {
+                    started
+                } else {
+                    x.sent_at
+                };
+                let dur = x.end.saturating_duration_since(from);
+                let mut json = None;
+                let check_results: Vec<(u16, bool)> = r
+                    .checks
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.id,
+                            c.passes(x.status, Some(&x.headers), &x.body, &mut json),
+                        )
+                    })
+                    .collect();
+                m.with(|s| {
+                    s.request(key(x.status), dur.as_micros() as u64);
+                    s.waiting(key(x.status), x.head.saturating_duration_since(x.sent_at).as_micros() as u64);
+                    if let Some(ct) = x.connect {
+                        s.connecting(key(x.status), ct.connecting.as_micros() as u64);
+                    }
+                    let c = s.step(sk);
+                    c.sent += x.sent;
+                    c.received += x.received;
+                    c.receiving.record(x.end.saturating_duration_since(x.head).as_micros() as u64);
+                    c.blocked.record(x.blocked.as_micros() as u64);
+                    if let Some(ct) = x.connect {
+                        c.tls.record(ct.tls.as_micros() as u64);
+                    }
+                    for (id, pass) in check_results {
+                        s.check(id, ctx.step, pass);
+                    }
+                    if let Some(llm) = &x.llm {
+                        let cell = s.llm(sc.idx, ctx.step, tier);
+                        cell.prompt_tokens += llm.prompt_tokens;
+                        cell.completion_tokens += llm.completion_tokens;
+                        if let Some(first) = llm.first_token {
+                            cell.ttft.record(first.saturating_duration_since(started).as_micros() as u64);
+                        }
+                        for gap in &llm.gaps {
+                            cell.itl.record(gap.as_micros() as u64);
+                        }
+                        if let Some(tps) = llm.tokens_per_second() {
+                            cell.tps_milli.record((tps * 1000.0) as u64);
+                        }
+                    }
+                });
+            }
+            Err((e, wire)) => {
+                tracing::debug!(request = %r.name, reason = e.reason.as_str(), error = %e.message, "request failed");
+                let dur = Instant::now().saturating_duration_since(started);
+                let failing: Vec<u16> = r.checks.iter().map(|c| c.id).collect();
+                m.with(|s| {
+                    s.request(key(0), dur.as_micros() as u64);
+                    s.error(r.id, ctx.step, e.reason);
+                    let c = s.step(sk);
+                    c.sent += wire.0;
+                    c.received += wire.1;
+                    for id in failing {
+                        s.check(id, ctx.step, false);
+                    }
+                });
+            }
+        }
+    }
+
+    /// Sends `r` and reads its response; retries once on a fresh connection when a reused
+    /// keep-alive connection turns out to be closed (the server's idle close races our send).
+    async fn exchange(
+        &mut self,
+        sh: &Shared,
+        sc: &ScenarioRt,
+        r: &Request,
+        step_label: &str,
+        body: &Bytes,
+        started: Instant,
+    ) -> Result<Exchange, (ClientError, (u64, u64))> {
+        // One timer for the whole exchange: a timer entry per phase costs more than the
+        // request itself on a fast loopback target.
+        let deadline = Instant::now() + sh.client.timeout;
+        let inner = self.exchange_inner(sh, sc, r, step_label, body, started);
+        match tokio::time::timeout_at(deadline.into(), inner).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.conn = None;
+                let message = format!("no complete response within {:?}", sh.client.timeout);
+                Err((
+                    ClientError {
+                        reason: ErrorReason::Timeout,
+                        message,
+                    },
+                    (0, 0),
+                ))
+            }
+        }
+    }
+
+    async fn exchange_inner(
+        &mut self,
+        sh: &Shared,
+        sc: &ScenarioRt,
+        r: &Request,
+        step_label: &str,
+        body: &Bytes,
+        started: Instant,
+    ) -> Result<Exchange, (ClientError, (u64, u64))> {
+        for attempt in 0..2 {
+            let (req, uri) = self
+                .build(sh, sc, r, step_label, body)
+                .map_err(|e| (e, (0, 0)))?;
+            let t_conn = Instant::now();
+            let (conn, times) = client::connection(&sh.client, &mut self.conn, &uri)
+                .await
+                .map_err(|e| (e, (0, 0)))?;
+            let wire = std::sync::Arc::clone(&conn.wire);
+            let (r0, w0) = (
+                wire.read.load(std::sync::atomic::Ordering::Relaxed),
+                wire.written.load(std::sync::atomic::Ordering::Relaxed),
+            );
+            let wire_delta = || {
+                (
+                    wire.written.load(std::sync::atomic::Ordering::Relaxed) - w0,
+                    wire.read.load(std::sync::atomic::Ordering::Relaxed) - r0,
+                )
+            };
+            let reused = times.is_none();
+            let sent_at = Instant::now();
+            let blocked = t_conn.saturating_duration_since(started)
+                + times.map_or(Duration::ZERO, |t| t.blocked);
+            let resp = match client::send(conn, req).await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    self.conn = None;
+                    if reused && attempt == 0 && e.reason == ErrorReason::Reset {
+                        continue;
+                    }
+                    return Err((e, wire_delta()));
+                }
+            };
+            let head = Instant::now();
+            let status = resp.status().as_u16();
+            let (parts, mut incoming) = resp.into_parts();
+            let stream = r.openai.as_ref().is_some_and(|o| o.stream) && status == 200;
+            let keep = r.needs_body || (r.openai.is_some() && !stream);
+            let mut buf = BytesMut::new();
+            let mut sse = stream.then(Sse::default);
+            let read = async {
+                while let Some(frame) = incoming.frame().await {
+                    let frame = frame.map_err(|e| ClientError {
+                        reason: client::hyper_reason(&e),
+                        message: e.to_string(),
+                    })?;
+                    if let Ok(data) = frame.into_data() {
+                        if let Some(s) = sse.as_mut() {
+                            s.feed(&data, Instant::now());
+                        }
+                        if keep {
+                            buf.extend_from_slice(&data);
+                        }
+                    }
+                }
+                Ok::<_, ClientError>(())
+            };
+            if let Err(e) = read.await {
+                self.conn = None;
+                return Err((e, wire_delta()));
+            }
+            let end = Instant::now();
+            let body = buf.freeze();
+            let llm = match (&r.openai, sse) {
+                (Some(_), Some(s)) => Some(s.finish()),
+                (Some(o), None) if status == 200 => Some(Llm::from_body(&body, o.api)),
+                _ => None,
+            };
+            let (sent, received) = wire_delta();
+            return Ok(Exchange {
+                status,
+                headers: parts.headers,
+                body,
+                sent_at,
+                head,
+                end,
+                blocked,
+                connect: times,
+                sent,
+                received,
+                llm,
+            });
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+}
+
+struct Exchange {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Bytes,
+    sent_at: Instant,
+    head: Instant,
+    end: Instant,
+    blocked: Duration,
+    connect: Option<client::ConnectTimes>,
+    sent: u64,
+    received: u64,
+    llm: Option<Llm>,
+}
+
+/// What one OpenAI response told us.
+#[derive(Debug, Default, PartialEq)]
+pub struct Llm {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub first_token: Option<Instant>,
+    pub last_token: Option<Instant>,
+    pub content_chunks: u64,
+    pub gaps: Vec<Duration>,
+}
+
+impl Llm {
+    fn from_body(body: &[u8], _api: OpenAiApi) -> Self {
+        let mut l = Llm::default();
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+            l.take_usage(&v);
+        }
+        l
+    }
+
+    fn take_usage(&mut self, v: &serde_json::Value) {
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.prompt_tokens = u.get("prompt_tokens").and_then(|x| x.as_u64()).unwrap_or(0);
+            self.completion_tokens = u
+                .get("completion_tokens")
+                .and_then(|x| x.as_u64())
+                .unwrap_or(0);
+        }
+    }
+
+    /// Output tokens per second after the first token.
+    pub fn tokens_per_second(&self) -> Option<f64> {
+        let (first, last) = (self.first_token?, self.last_token?);
+        let n = if self.completion_tokens > 0 {
+            self.completion_tokens
+        } else {
+            self.content_chunks
+        };
+        let secs = last.saturating_duration_since(first).as_secs_f64();
+        (n > 1 && secs > 0.0).then(|| (n - 1) as f64 / secs)
+    }
+}
+
+/// Incremental server-sent-events reader for OpenAI streams.
+#[derive(Default)]
+struct Sse {
+    pending: Vec<u8>,
+    llm: Llm,
+}
+
+impl Sse {
+    fn feed(&mut self, data: &[u8], at: Instant) {
+        self.pending.extend_from_slice(data);
+        while let Some(pos) = find_event_end(&self.pending) {
+            let event: Vec<u8> = self.pending.drain(..pos.0 + pos.1).collect();
+            self.event(&event[..pos.0], at);
+        }
+    }
+
+    fn event(&mut self, event: &[u8], at: Instant) {
+        for line in event.split(|b| *b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let Some(data) = line.strip_prefix(b"data:") else {
+                continue;
+            };
+            let data = data.strip_prefix(b" ").unwrap_or(data);
+            if data == b"[DONE]" {
+                continue;
+            }
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+                continue;
+            };
+            self.llm.take_usage(&v);
+            let content = v
+                .pointer("/choices/0/delta/content")
+                .or_else(|| v.pointer("/choices/0/text"));
+            if content
+                .and_then(|c| c.as_str())
+                .is_some_and(|s| !s.is_empty())
+            {
+                if let Some(prev) = self.llm.last_token {
+                    self.llm.gaps.push(at.saturating_duration_since(prev));
+                }
+                self.llm.first_token.get_or_insert(at);
+                self.llm.last_token = Some(at);
+                self.llm.content_chunks += 1;
+            }
+        }
+    }
+
+    fn finish(self) -> Llm {
+        self.llm
+    }
+}
+
+/// End of the first event: (index of the blank line, its length).
+fn find_event_end(b: &[u8]) -> Option<(usize, usize)> {
+    let lf = b.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
+    let crlf = b.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
+    match (lf, crlf) {
+        (Some(a), Some(c)) => Some(if a.0 < c.0 { a } else { c }),
+        (a, c) => a.or(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_counts_tokens_gaps_and_usage_across_split_frames() {
+        let mut s = Sse::default();
+        let t0 = Instant::now();
+        let chunk = |w: &str| {
+            format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{w}\"}}}}]}}\n\n")
+        };
+        let all = format!(
+            "{}{}{}data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":4,\"completion_tokens\":3,\"total_tokens\":7}}}}\n\ndata: [DONE]\n\n",
+            chunk("a"),
+            chunk(" b"),
+            chunk(" c")
+        );
+        let bytes = all.as_bytes();
+        // Feed in awkward pieces, 10 ms apart.
+        for (i, piece) in bytes.chunks(17).enumerate() {
+            s.feed(piece, t0 + Duration::from_millis(10 * i as u64));
+        }
+        let l = s.finish();
+        assert_eq!(l.content_chunks, 3);
+        assert_eq!((l.prompt_tokens, l.completion_tokens), (4, 3));
+        assert_eq!(l.gaps.len(), 2);
+        assert!(l.tokens_per_second().unwrap() > 0.0);
+    }
+}
