@@ -23,6 +23,8 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
+    /// HTTP load generator with k6's executors, steps, request mixes, tokens in tiers, checks and OpenAI metrics.
+    HttpLoad(redline_http_load::HttpLoadArgs),
     /// Demo target: autoscale-go, OpenAI-style completions (JSON/SSE), predict, tiered rate limits, kv.
     Target(redline_target::TargetArgs),
     /// Kill pods, drain nodes, partition traffic; measure recovery (workload, endpoints, users, lost writes).
@@ -70,6 +72,10 @@ fn tracing_from(common: Option<&CommonArgs>) -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::HttpLoad(args) => {
+            tracing_from(Some(&args.common))?;
+            redline_http_load::run(args).await?;
+        }
         Command::Target(args) => {
             tracing_from(None)?;
             let grace = args.shutdown_grace;

@@ -13,6 +13,7 @@ fn help_lists_the_built_subcommands() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for sub in [
+        "http-load",
         "target",
         "chaos",
         "fit",
