@@ -9,7 +9,13 @@ pub const UPDATE_LATENCY: Metric = Metric {
     name: "destination_client_update_latency_seconds",
     kind: Kind::Histogram,
     labels: &["service"],
-    help: "From the churn event's timestamp (the Kubernetes change) to this stream observing the update it caused.",
+    help: "From the churn event's timestamp (the Kubernetes change) to this stream's endpoint set reaching the event's target (one observation per stream per event).",
+};
+pub const ENDPOINT_LATENCY: Metric = Metric {
+    name: "destination_client_endpoint_latency_seconds",
+    kind: Kind::Histogram,
+    labels: &["service"],
+    help: "From the churn event's timestamp to this stream receiving each endpoint add or remove it caused (one observation per endpoint per stream).",
 };
 pub const STREAM_LIFETIME: Metric = Metric {
     name: "destination_client_stream_lifetime_seconds",
@@ -80,6 +86,7 @@ pub const EVENTS_UNOBSERVED: Metric = Metric {
 
 pub const ALL: &[Metric] = &[
     UPDATE_LATENCY,
+    ENDPOINT_LATENCY,
     STREAM_LIFETIME,
     CONNECTION_DURATION,
     UPDATES_RECEIVED,
