@@ -1,0 +1,327 @@
+//! One simulated client's Get stream, reopened for as long as the run lasts.
+//!
+//! Lifecycle: open (counted in `streams_created`), first update within
+//! `--connect-timeout` (`connection_duration`), updates (tracked set, correlator), then
+//! one of: the run stops; `--stream-max-lifetime` or `--stream-reset-interval` (the
+//! client's own schedule: reopened at once, not a reset); the server or transport ends
+//! it (`streams_reset`, plus `connection_errors{reason}` and `send_timeouts` as it
+//! applies; reopened at once); or the attempt fails (`connection_errors{reason}`,
+//! reopened after an exponential backoff with per-slot jitter).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use linkerd2_proxy_api::destination::{GetDestination, Update};
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use crate::correlate::Correlator;
+use crate::endpoints::EndpointSet;
+use crate::metrics::Metrics;
+
+/// Settings every stream shares.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    pub max_lifetime: Option<Duration>,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    pub connect_timeout: Duration,
+}
+
+/// `Destination.Get` with a small initial receive buffer: tonic's default codec starts
+/// every stream with an 8 KiB decode buffer, which at 25,000 idle streams is 200 MiB of
+/// nothing. Messages larger than the buffer still grow it as needed.
+#[derive(Debug, Clone, Copy, Default)]
+struct SmallBufferCodec;
+
+const DECODE_BUFFER: usize = 512;
+
+impl tonic::codec::Codec for SmallBufferCodec {
+    type Encode = GetDestination;
+    type Decode = Update;
+    type Encoder =
+        <tonic_prost::ProstCodec<GetDestination, Update> as tonic::codec::Codec>::Encoder;
+    type Decoder =
+        <tonic_prost::ProstCodec<GetDestination, Update> as tonic::codec::Codec>::Decoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        tonic_prost::ProstCodec::<GetDestination, Update>::raw_encoder(
+            tonic::codec::BufferSettings::default(),
+        )
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstCodec::<GetDestination, Update>::raw_decoder(
+            tonic::codec::BufferSettings::new(DECODE_BUFFER, 32 * 1024),
+        )
+    }
+}
+
+const GET_PATH: &str = "/io.linkerd.proxy.destination.Destination/Get";
+
+/// Opens a Get stream on `channel`.
+pub async fn get(
+    channel: Channel,
+    req: GetDestination,
+) -> Result<tonic::Streaming<Update>, Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(format!("connect: {e}")))?;
+    let path = http::uri::PathAndQuery::from_static(GET_PATH);
+    Ok(grpc
+        .server_streaming(tonic::Request::new(req), path, SmallBufferCodec)
+        .await?
+        .into_inner())
+}
+
+/// One stream's fixed inputs.
+pub struct StreamSpec {
+    pub channel: Channel,
+    pub authority: Arc<str>,
+    pub context_token: Arc<str>,
+    pub service: usize,
+    pub slot: u32,
+    pub updates: Counter,
+}
+
+/// Shared by every stream of a run.
+#[derive(Clone)]
+pub struct Shared {
+    pub lifecycle: Arc<Lifecycle>,
+    pub metrics: Metrics,
+    pub correlator: Arc<Correlator>,
+    pub resets: watch::Receiver<u64>,
+    pub stop: CancellationToken,
+}
+
+/// Whether a status means the destination controller gave up sending to this client
+/// (Linkerd's stream send timeout, i.e. backpressure): DEADLINE_EXCEEDED or
+/// RESOURCE_EXHAUSTED, or a message that says so.
+pub fn is_send_timeout(st: &Status) -> bool {
+    let msg = st.message().to_ascii_lowercase();
+    matches!(st.code(), Code::DeadlineExceeded | Code::ResourceExhausted)
+        || (msg.contains("send") && (msg.contains("timeout") || msg.contains("timed out")))
+}
+
+/// The `reason` label of a failure.
+pub fn reason(st: &Status) -> &'static str {
+    if is_send_timeout(st) {
+        return "send_timeout";
+    }
+    let msg = st.message().to_ascii_lowercase();
+    if msg.contains("tls") || msg.contains("certificate") || msg.contains("handshake") {
+        return "tls";
+    }
+    match st.code() {
+        Code::Unavailable
+            if msg.contains("connect")
+                || msg.contains("refused")
+                || msg.contains("dns")
+                || msg.contains("resolve") =>
+        {
+            "connect"
+        }
+        Code::Ok => "ok",
+        Code::Cancelled => "cancelled",
+        Code::Unknown => "unknown",
+        Code::InvalidArgument => "invalid_argument",
+        Code::DeadlineExceeded => "deadline_exceeded",
+        Code::NotFound => "not_found",
+        Code::AlreadyExists => "already_exists",
+        Code::PermissionDenied => "permission_denied",
+        Code::ResourceExhausted => "resource_exhausted",
+        Code::FailedPrecondition => "failed_precondition",
+        Code::Aborted => "aborted",
+        Code::OutOfRange => "out_of_range",
+        Code::Unimplemented => "unimplemented",
+        Code::Internal => "internal",
+        Code::Unavailable => "unavailable",
+        Code::DataLoss => "data_loss",
+        Code::Unauthenticated => "unauthenticated",
+    }
+}
+
+enum Ended {
+    Stopped,
+    Scheduled,
+    ServerClosed,
+    Failed(Status),
+}
+
+/// Spreads reconnects of many slots: 50-100 % of the backoff, fixed per slot/attempt.
+fn jittered(d: Duration, slot: u32, attempt: u32) -> Duration {
+    let h = (u64::from(slot) << 32 | u64::from(attempt)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let frac = 0.5 + (h >> 11) as f64 / (1u64 << 53) as f64 / 2.0;
+    d.mul_f64(frac)
+}
+
+async fn sleep_or_stop(d: Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => false,
+        _ = tokio::time::sleep(d) => true,
+    }
+}
+
+/// Runs one slot until `shared.stop`.
+pub async fn run(spec: StreamSpec, mut shared: Shared) {
+    let m = shared.metrics.clone();
+    let lc = shared.lifecycle.clone();
+    let mut set = EndpointSet::default();
+    let mut failures: u32 = 0;
+    loop {
+        if failures > 0 {
+            let backoff = lc
+                .backoff_min
+                .saturating_mul(1 << (failures - 1).min(20))
+                .min(lc.backoff_max);
+            if !sleep_or_stop(jittered(backoff, spec.slot, failures), &shared.stop).await {
+                return;
+            }
+        }
+        if shared.stop.is_cancelled() {
+            return;
+        }
+        m.streams_created.inc();
+        let opened_at = Instant::now();
+        let req = GetDestination {
+            scheme: "k8s".into(),
+            path: spec.authority.to_string(),
+            context_token: spec.context_token.to_string(),
+        };
+        let channel = spec.channel.clone();
+        let open = async {
+            let mut s = get(channel, req).await?;
+            let first = s.message().await?;
+            Ok::<_, Status>((s, first))
+        };
+        let opened = tokio::select! {
+            _ = shared.stop.cancelled() => return,
+            r = tokio::time::timeout(lc.connect_timeout, open) => r,
+        };
+        let (mut stream, first) = match opened {
+            Err(_) => {
+                m.error("timeout");
+                failures += 1;
+                continue;
+            }
+            Ok(Err(st)) => {
+                m.error(reason(&st));
+                failures += 1;
+                continue;
+            }
+            Ok(Ok((_, None))) => {
+                m.error("closed_before_first_update");
+                failures += 1;
+                continue;
+            }
+            Ok(Ok((s, Some(first)))) => (s, first),
+        };
+        m.connection_duration
+            .observe(opened_at.elapsed().as_secs_f64());
+        m.streams_active.inc();
+        failures = 0;
+        set.clear();
+        apply(&spec, &shared, &mut set, &first);
+        let deadline = lc.max_lifetime.map(|d| opened_at + d);
+        shared.resets.borrow_and_update();
+        let ended = loop {
+            tokio::select! {
+                biased;
+                _ = shared.stop.cancelled() => break Ended::Stopped,
+                _ = tokio::time::sleep_until(deadline.unwrap_or(opened_at)), if deadline.is_some() => {
+                    break Ended::Scheduled
+                }
+                r = shared.resets.changed() => {
+                    if r.is_ok() {
+                        break Ended::Scheduled;
+                    }
+                    // The reset ticker is gone (run ending): keep the stream.
+                    shared.resets = watch::channel(0).1;
+                }
+                msg = stream.message() => match msg {
+                    Ok(Some(u)) => apply(&spec, &shared, &mut set, &u),
+                    Ok(None) => break Ended::ServerClosed,
+                    Err(st) => break Ended::Failed(st),
+                },
+            }
+        };
+        drop(stream);
+        m.streams_active.dec();
+        m.stream_lifetime.observe(opened_at.elapsed().as_secs_f64());
+        shared.correlator.disconnected(spec.service, spec.slot);
+        match ended {
+            Ended::Stopped => return,
+            Ended::Scheduled => {}
+            Ended::ServerClosed => {
+                m.streams_reset.inc();
+            }
+            Ended::Failed(st) => {
+                m.streams_reset.inc();
+                if is_send_timeout(&st) {
+                    m.send_timeouts.inc();
+                }
+                m.error(reason(&st));
+                tracing::debug!(service = %spec.authority, slot = spec.slot, status = %st, "stream ended by the server or transport");
+            }
+        }
+        // Reopened at once; only failed attempts back off.
+    }
+}
+
+fn apply(spec: &StreamSpec, shared: &Shared, set: &mut EndpointSet, u: &Update) {
+    spec.updates.inc();
+    let change = set.apply(u);
+    shared.correlator.observe(
+        spec.service,
+        spec.slot,
+        change,
+        set.len() as u32,
+        SystemTime::now(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_stable_label_values() {
+        assert_eq!(
+            reason(&Status::unavailable(
+                "tcp connect error: Connection refused"
+            )),
+            "connect"
+        );
+        assert_eq!(
+            reason(&Status::unavailable("stream killed by test")),
+            "unavailable"
+        );
+        assert_eq!(reason(&Status::deadline_exceeded("x")), "send_timeout");
+        assert_eq!(
+            reason(&Status::cancelled("stream send timeout")),
+            "send_timeout"
+        );
+        assert_eq!(reason(&Status::unknown("invalid peer certificate")), "tls");
+        assert_eq!(
+            reason(&Status::invalid_argument("bad path")),
+            "invalid_argument"
+        );
+        assert!(!is_send_timeout(&Status::unavailable("gone")));
+    }
+
+    #[test]
+    fn backoff_jitter_stays_within_half_to_full() {
+        for slot in 0..200 {
+            let d = jittered(Duration::from_secs(1), slot, 3);
+            assert!(
+                d >= Duration::from_millis(500) && d <= Duration::from_secs(1),
+                "{d:?}"
+            );
+        }
+    }
+}
