@@ -31,6 +31,10 @@ enum Command {
     Chaos(redline_chaos::ChaosArgs),
     /// Does a namespace's workload fit a small VPS? Requests and limits x replicas against budgets.
     Fit(redline_chaos::FitArgs),
+    /// Create Services and Deployments for KWOK nodes and scale them in patterns, stamping each event.
+    Churn(redline_churn::ChurnArgs),
+    /// Many concurrent Linkerd Destination.Get streams; change-to-observation latency and fan-out.
+    DstClient(redline_dst_client::DstClientArgs),
     /// Sample Go heap profiles (Knative's activator by default) and pod CPU/memory into series; archive profiles.
     PprofSampler(redline_pprof_sampler::PprofSamplerArgs),
     /// Tools for saved heap profiles.
@@ -84,6 +88,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chaos(args) => {
             tracing_from(Some(&args.common))?;
             redline_chaos::run(args).await?;
+        }
+        Command::Churn(args) => {
+            tracing_from(Some(&args.common))?;
+            redline_churn::run(args).await?;
+        }
+        Command::DstClient(args) => {
+            tracing_from(Some(&args.common))?;
+            redline_dst_client::run(args).await?;
         }
         Command::PprofSampler(args) => {
             tracing_from(Some(&args.common))?;

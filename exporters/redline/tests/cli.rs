@@ -23,6 +23,8 @@ fn help_lists_the_built_subcommands() {
         "verdict",
         "pprof-sampler",
         "pprof",
+        "churn",
+        "dst-client",
     ] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
