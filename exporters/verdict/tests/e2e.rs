@@ -96,9 +96,10 @@ async fn healthy_run_passes_with_a_filled_table_and_renders_in_chromium() {
         assert_eq!(s["success_ratio"].as_f64(), Some(1.0));
         assert_eq!(s["errors"].as_f64(), Some(0.0));
         let rps = s["actual_rps"].as_f64().unwrap();
-        // Each VU does at most one request per ~60 ms.
+        // A VU waits 50 ms per request, so it cannot exceed 20 requests/s (plus a
+        // little for where the step's counters are read); a loaded machine is slower.
         assert!(
-            rps > vus * 5.0 && rps < vus * 17.0,
+            rps > vus * 5.0 && rps <= vus * 20.5,
             "rps {rps} at {vus} VUs"
         );
     }
@@ -197,7 +198,8 @@ async fn slow_erroring_step_fails_with_breaking_alerts_and_classification() {
 async fn requests_to_a_closed_port_are_an_invalid_run_not_a_failed_application() {
     let prom = common::prometheus_with_rules().await;
     let testid = "invalid-run";
-    let url = format!("http://127.0.0.1:{}", common::closed_port());
+    let (port, _reserved) = common::closed_port();
+    let url = format!("http://127.0.0.1:{port}");
     let totals = common::run(
         &prom.write_url(),
         testid,
@@ -206,7 +208,12 @@ async fn requests_to_a_closed_port_are_an_invalid_run_not_a_failed_application()
         vec![step("1", 2, "/", 12)],
     )
     .await;
-    assert!(totals.requests > 50 && totals.responded == 0);
+    assert!(
+        totals.requests > 50 && totals.responded == 0,
+        "requests {} responded {}",
+        totals.requests,
+        totals.responded
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let verdict = redline_verdict::run(args(&prom.url(), testid, dir.path()))
@@ -258,7 +265,8 @@ async fn prometheus_down_cannot_be_evaluated_and_leaks_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "s3cret-token-value\n").unwrap();
-    let url = format!("http://alice:hunter2@127.0.0.1:{}", common::closed_port());
+    let (port, _reserved) = common::closed_port();
+    let url = format!("http://alice:hunter2@127.0.0.1:{port}");
     let mut a = args(&url, "any", dir.path());
     a.bearer_token_file = Some(token);
     let report = redline_verdict::evaluate(&a).await.unwrap();

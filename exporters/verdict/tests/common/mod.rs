@@ -261,7 +261,11 @@ pub async fn run(
 }
 
 /// A loopback port nothing listens on.
-pub fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+/// A loopback port that refuses connections for as long as the returned socket lives:
+/// bound but never listening, so no server started by a concurrent test can take it
+/// (a port merely bound and released could be handed to one).
+pub fn closed_port() -> (u16, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    (socket.local_addr().unwrap().port(), socket)
 }
