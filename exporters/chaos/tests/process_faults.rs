@@ -8,7 +8,7 @@ use std::time::Duration;
 use prometheus_client::metrics::counter::Counter;
 use redline_chaos::data::{self, DataConfig};
 use redline_chaos::probe::{self, ProbeConfig, ProbeMetrics, ProbeSpec};
-use support::{TargetOptions, free_port, start_target};
+use support::{TargetOptions, free_port_on, start_target};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -22,7 +22,7 @@ const CHILD: &str = "target_child";
 
 #[tokio::test]
 async fn measured_interruption_matches_a_real_kill_and_restart() {
-    let addr = free_port();
+    let addr = free_port_on([127, 77, 0, 1]);
     let opts = TargetOptions::default();
     let target = start_target(CHILD, addr, &opts).await;
     let cfg = ProbeConfig {
@@ -77,8 +77,14 @@ async fn measured_interruption_matches_a_real_kill_and_restart() {
 
 /// Writes through the data check, kills and restarts the target, verifies. Returns
 /// (acknowledged before the kill, verification).
-async fn kill_during_writes(opts: TargetOptions) -> (u64, data::Verification, u64) {
-    let addr = free_port();
+/// `ip` and `run` are the calling test's own, so no other test's target or writes can
+/// stand in for this one's while it is down.
+async fn kill_during_writes(
+    opts: TargetOptions,
+    ip: [u8; 4],
+    run: &str,
+) -> (u64, data::Verification, u64) {
+    let addr = free_port_on(ip);
     let target = start_target(CHILD, addr, &opts).await;
     let cancel = CancellationToken::new();
     let lost = Counter::default();
@@ -93,7 +99,7 @@ async fn kill_during_writes(opts: TargetOptions) -> (u64, data::Verification, u6
             interval: Duration::from_millis(20),
             timeout: Duration::from_millis(500),
             max_writes: 10_000,
-            run_id: "lost-writes".into(),
+            run_id: run.into(),
         },
         lost.clone(),
         cancel.clone(),
@@ -131,10 +137,14 @@ async fn kill_during_writes(opts: TargetOptions) -> (u64, data::Verification, u6
 
 #[tokio::test]
 async fn acknowledged_writes_lost_on_restart_are_counted() {
-    let (acked_before, v, acked_total) = kill_during_writes(TargetOptions {
-        ack_before_write: true,
-        ..TargetOptions::default()
-    })
+    let (acked_before, v, acked_total) = kill_during_writes(
+        TargetOptions {
+            ack_before_write: true,
+            ..TargetOptions::default()
+        },
+        [127, 77, 0, 2],
+        "lost-writes",
+    )
     .await;
     assert!(
         acked_total > acked_before,
@@ -151,10 +161,14 @@ async fn acknowledged_writes_lost_on_restart_are_counted() {
 #[tokio::test]
 async fn durable_writes_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (acked_before, v, acked_total) = kill_during_writes(TargetOptions {
-        kv_file: Some(dir.path().join("kv.log")),
-        ..TargetOptions::default()
-    })
+    let (acked_before, v, acked_total) = kill_during_writes(
+        TargetOptions {
+            kv_file: Some(dir.path().join("kv.log")),
+            ..TargetOptions::default()
+        },
+        [127, 77, 0, 3],
+        "durable-writes",
+    )
     .await;
     assert!(acked_before >= 20);
     assert_eq!(v.newly_lost, 0);

@@ -55,8 +55,12 @@ pub struct TargetProcess {
 }
 
 /// A free loopback port (bound, then released for the child to take).
-pub fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// A free port on a loopback address of the test's own (anything in 127.0.0.0/8 is
+/// local). A target that is killed and restarted leaves its port free in between; on
+/// the shared 127.0.0.1 a concurrently running test could be handed that port and
+/// answer in its place. On an address no other test uses, nothing can.
+pub fn free_port_on(ip: [u8; 4]) -> SocketAddr {
+    let l = std::net::TcpListener::bind((std::net::Ipv4Addr::from(ip), 0)).unwrap();
     l.local_addr().unwrap()
 }
 
