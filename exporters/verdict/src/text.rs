@@ -10,6 +10,10 @@ pub fn seconds(v: Option<f64>) -> String {
     match v {
         None => "—".into(),
         Some(s) if !s.is_finite() => format!("{s}"),
+        // Loopback and cached answers (429s, say) take microseconds: "0 ms" would read
+        // as broken.
+        Some(s) if s < 0.001 => format!("{:.0} µs", s * 1e6),
+        Some(s) if s < 0.01 => format!("{:.1} ms", s * 1000.0),
         Some(s) if s < 1.0 => format!("{:.0} ms", s * 1000.0),
         Some(s) => format!("{s:.2} s"),
     }
@@ -218,6 +222,8 @@ mod tests {
     #[test]
     fn units_are_readable() {
         assert_eq!(seconds(Some(0.0975)), "98 ms");
+        assert_eq!(seconds(Some(0.00246)), "2.5 ms");
+        assert_eq!(seconds(Some(0.000246)), "246 µs");
         assert_eq!(seconds(Some(2.3456)), "2.35 s");
         assert_eq!(seconds(None), "—");
         assert_eq!(percent(Some(0.995)), "99.50%");
