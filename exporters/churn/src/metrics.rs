@@ -112,22 +112,8 @@ mod tests {
                 code: "429".into(),
             })
             .inc();
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
-        let mut families = 0;
-        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
-            let name = line.split_whitespace().nth(2).unwrap();
-            let kind = line.split_whitespace().nth(3).unwrap();
-            let full = if kind == "counter" {
-                format!("{name}_total")
-            } else {
-                name.to_string()
-            };
-            let entry = redline_catalogue::lookup(&full)
-                .unwrap_or_else(|| panic!("{full} is not in the catalogue"));
-            assert!(cat::ALL.contains(entry), "{full} is not a churn series");
-            families += 1;
-        }
-        assert_eq!(families, cat::ALL.len());
+        let problems = redline_runtime::uncatalogued(&reg, cat::ALL);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(redline_runtime::exposed_families(&reg).len(), cat::ALL.len());
     }
 }

@@ -166,27 +166,12 @@ mod tests {
         m.events_unobserved.get_or_create(&s).inc();
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
-        let mut families = 0;
-        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
-            let mut w = line.split_whitespace().skip(2);
-            let (name, kind) = (w.next().unwrap(), w.next().unwrap());
-            let full = if kind == "counter" {
-                format!("{name}_total")
-            } else {
-                name.to_string()
-            };
-            let entry = redline_catalogue::lookup(&full)
-                .unwrap_or_else(|| panic!("{full} is not catalogued"));
-            assert!(cat::ALL.contains(entry), "{full}");
-            if kind == "histogram" {
-                assert!(
-                    matches!(entry.kind, redline_catalogue::Kind::Histogram),
-                    "{full} is classic"
-                );
-            }
-            families += 1;
-        }
-        assert_eq!(families, cat::ALL.len());
+        let problems = redline_runtime::uncatalogued(&reg, cat::ALL);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            redline_runtime::exposed_families(&reg).len(),
+            cat::ALL.len()
+        );
         for bound in ["10.0", "15.0", "20.0"] {
             assert!(
                 text.contains(&format!(

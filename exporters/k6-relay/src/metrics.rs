@@ -167,24 +167,15 @@ mod tests {
         let mut registry = Registry::default();
         let m = Metrics::register(&mut registry);
         m.received[0].inc();
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        let mut seen = 0;
-        for line in text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
-            let name = line.split(['{', ' ']).next().unwrap();
-            assert!(
-                redline_catalogue::lookup(name).is_some(),
-                "{name} is exposed but not catalogued"
-            );
-            seen += 1;
-        }
-        assert!(seen >= cat::ALL.len(), "{text}");
+        let problems = redline_runtime::uncatalogued(&registry, cat::ALL);
+        assert!(problems.is_empty(), "{problems:?}");
+        let exposed: Vec<String> = redline_runtime::exposed_families(&registry)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
         for m in cat::ALL {
             assert!(
-                text.contains(m.name),
+                exposed.iter().any(|e| e == m.name),
                 "{} catalogued but not exposed",
                 m.name
             );

@@ -290,13 +290,8 @@ mod tests {
         m.apply(&obs, &r, &t);
         m.poll(PollResult::Ok);
         let out = text(&registry);
-        for line in out.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-            let name = line.split(['{', ' ']).next().unwrap();
-            assert!(
-                redline_catalogue::lookup(name).is_some(),
-                "{name} is not catalogued"
-            );
-        }
+        let problems = redline_runtime::uncatalogued(&registry, cat::ALL);
+        assert!(problems.is_empty(), "{problems:?}");
         for c in cat::ALL {
             assert!(
                 out.contains(c.name),

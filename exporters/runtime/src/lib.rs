@@ -19,6 +19,7 @@
 
 mod admin;
 mod args;
+mod catalogued;
 mod collect;
 mod error;
 mod runtime;
@@ -26,6 +27,7 @@ mod signals;
 mod telemetry;
 
 pub use args::{CommonArgs, LogFormat, parse_key_value};
+pub use catalogued::{exposed_families, uncatalogued};
 pub use collect::{Collected, collect};
 pub use error::RuntimeError;
 pub use runtime::{FinishReport, Running, Runtime};

@@ -93,22 +93,8 @@ mod tests {
         m.error("free", "token");
         m.elapsed.set(1.5);
         m.nearest_expiry.get_or_create(&t).set(1);
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
-        let mut families = 0;
-        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
-            let mut parts = line.split_whitespace().skip(2);
-            let (name, kind) = (parts.next().unwrap(), parts.next().unwrap());
-            let full = if kind == "counter" {
-                format!("{name}_total")
-            } else {
-                name.to_string()
-            };
-            let entry = redline_catalogue::lookup(&full)
-                .unwrap_or_else(|| panic!("{full} is not in the catalogue"));
-            assert!(cat::ALL.contains(entry), "{full} is not a tokens series");
-            families += 1;
-        }
-        assert_eq!(families, cat::ALL.len());
+        let problems = redline_runtime::uncatalogued(&reg, cat::ALL);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(redline_runtime::exposed_families(&reg).len(), cat::ALL.len());
     }
 }
