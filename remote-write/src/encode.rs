@@ -18,20 +18,6 @@ pub struct Entry<'a> {
     pub histograms: &'a [Histogram],
 }
 
-pub(crate) fn put_label(buf: &mut Vec<u8>, name: &str, value: &str) {
-    let inner = field_len(1, name.len()) + field_len(2, value.len());
-    encode_key(1, WireType::LengthDelimited, buf);
-    encode_varint(inner as u64, buf);
-    put_bytes(buf, 1, name.as_bytes());
-    put_bytes(buf, 2, value.as_bytes());
-}
-
-fn put_bytes(buf: &mut Vec<u8>, tag: u32, b: &[u8]) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(b.len() as u64, buf);
-    buf.extend_from_slice(b);
-}
-
 /// Bytes of a length-delimited field with a 1-byte key.
 fn field_len(_tag: u32, len: usize) -> usize {
     1 + encoded_len_varint(len as u64) + len

@@ -125,7 +125,7 @@ impl Series {
         let mut encoded_labels = Vec::with_capacity(labels.len() * 24);
         let mut h = std::hash::DefaultHasher::new();
         for l in &labels {
-            crate::encode::put_label(&mut encoded_labels, &l.name, &l.value);
+            put_label(&mut encoded_labels, &l.name, &l.value);
             l.name.hash(&mut h);
             l.value.hash(&mut h);
         }
@@ -179,6 +179,21 @@ impl Series {
 
     pub(crate) fn encoded_labels(&self) -> &[u8] {
         &self.0.encoded_labels
+    }
+}
+
+/// One `Label` as field 1 of a `TimeSeries`, encoded once per series so the send
+/// path only copies bytes.
+fn put_label(buf: &mut Vec<u8>, name: &str, value: &str) {
+    use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+    let field = |len: usize| 1 + encoded_len_varint(len as u64) + len;
+    let inner = field(name.len()) + field(value.len());
+    encode_key(1, WireType::LengthDelimited, buf);
+    encode_varint(inner as u64, buf);
+    for (tag, bytes) in [(1, name.as_bytes()), (2, value.as_bytes())] {
+        encode_key(tag, WireType::LengthDelimited, buf);
+        encode_varint(bytes.len() as u64, buf);
+        buf.extend_from_slice(bytes);
     }
 }
 

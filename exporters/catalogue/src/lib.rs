@@ -13,7 +13,6 @@ pub mod pprof;
 pub mod relay;
 pub mod remote_write;
 pub mod rules;
-pub mod target;
 pub mod tokens;
 
 /// The Prometheus type of a series family as it appears in Prometheus.
@@ -47,7 +46,6 @@ pub fn all() -> impl Iterator<Item = &'static Metric> {
     [
         remote_write::ALL,
         http_load::ALL,
-        target::ALL,
         churn::ALL,
         dst_client::ALL,
         pprof::ALL,

@@ -1,5 +1,0 @@
-//! Series written by target.
-
-use crate::Metric;
-
-pub const ALL: &[Metric] = &[];
