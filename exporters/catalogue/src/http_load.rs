@@ -67,7 +67,9 @@ macro_rules! trend_stat {
     };
 }
 trend_stat!(HTTP_REQ_DURATION_STAT, "k6_http_req_duration_p95", "p(95)");
+trend_stat!(HTTP_REQ_DURATION_P50, "k6_http_req_duration_p50", "p(50)");
 trend_stat!(HTTP_REQ_DURATION_P90, "k6_http_req_duration_p90", "p(90)");
+trend_stat!(HTTP_REQ_DURATION_P99, "k6_http_req_duration_p99", "p(99)");
 trend_stat!(
     HTTP_REQ_DURATION_P999,
     "k6_http_req_duration_p999",
@@ -181,6 +183,8 @@ pub const ALL: &[Metric] = &[
     HTTP_REQ_WAITING,
     HTTP_REQ_CONNECTING,
     HTTP_REQ_DURATION_STAT,
+    HTTP_REQ_DURATION_P50,
+    HTTP_REQ_DURATION_P99,
     HTTP_REQ_DURATION_P90,
     HTTP_REQ_DURATION_P999,
     HTTP_REQ_DURATION_AVG,

@@ -392,18 +392,6 @@ pub const EXTERNAL: &[Metric] = &[
         help: "kube-state-metrics: current replicas of an HPA.",
     },
     Metric {
-        name: "k6_http_req_duration_p50",
-        kind: Kind::Gauge,
-        labels: &["scenario", "name", "method"],
-        help: "k6's own trend-stat gauge for p(50) (K6_PROMETHEUS_RW_TREND_STATS), cumulative since the test started.",
-    },
-    Metric {
-        name: "k6_http_req_duration_p99",
-        kind: Kind::Gauge,
-        labels: &["scenario", "name", "method"],
-        help: "k6's own trend-stat gauge for p(99), its remote-write output's default, cumulative since the test started.",
-    },
-    Metric {
         name: "ALERTS",
         kind: Kind::Gauge,
         labels: &["alertname", "alertstate", "severity", "redline_verdict"],

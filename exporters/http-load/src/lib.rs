@@ -85,11 +85,7 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
         .map_err(HttpLoadError::Usage)?;
     for t in &trend_stats {
         let name = format!("k6_http_req_duration_{}", t.suffix());
-        // k6's own p50/p99 gauges are catalogued as external series (k6 writes them too).
-        let external = redline_catalogue::rules::EXTERNAL
-            .iter()
-            .any(|m| m.name == name);
-        if redline_catalogue::lookup(&name).is_none() && !external {
+        if redline_catalogue::lookup(&name).is_none() {
             return Err(HttpLoadError::Usage(format!(
                 "--trend-stats: {name} is not a catalogued series; use avg, min, max, med, p(50), p(90), p(95), p(99) or p(99.9)"
             )));
