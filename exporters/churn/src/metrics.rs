@@ -114,6 +114,9 @@ mod tests {
             .inc();
         let problems = redline_runtime::uncatalogued(&reg, cat::ALL);
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(redline_runtime::exposed_families(&reg).len(), cat::ALL.len());
+        assert_eq!(
+            redline_runtime::exposed_families(&reg).len(),
+            cat::ALL.len()
+        );
     }
 }

@@ -95,6 +95,9 @@ mod tests {
         m.nearest_expiry.get_or_create(&t).set(1);
         let problems = redline_runtime::uncatalogued(&reg, cat::ALL);
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(redline_runtime::exposed_families(&reg).len(), cat::ALL.len());
+        assert_eq!(
+            redline_runtime::exposed_families(&reg).len(),
+            cat::ALL.len()
+        );
     }
 }
