@@ -447,7 +447,8 @@ def shrink(doc, base_url):
                 if "duration" in st:
                     st["duration"] = "1s"
         if "iterations" in s:
-            s["iterations"] = max(1, s["iterations"] // 50)
+            # k6 (and redline) refuse shared iterations fewer than VUs.
+            s["iterations"] = max(s.get("vus", 1), s["iterations"] // 50)
             total += s["iterations"]
     return total or None
 
@@ -500,3 +501,27 @@ def test_rendered_http_load_segments_run_the_scenario_once(chart, path, tmp_path
     finally:
         target.terminate()
         target.wait(timeout=10)
+
+
+@pytest.mark.parametrize("path", [p for p in SCENARIOS
+                                  if scenario_values(p).get("chaos", {}).get("enabled")],
+                         ids=lambda p: p.name)
+def test_rendered_chaos_flags_parse_in_the_real_binary(chart, path, tmp_path):
+    """Without a cluster the run must stop at the Kubernetes client, never at a flag: that
+    proves every rendered REDLINE_CHAOS_* value parses as the scenario means it."""
+    exe = redline_binary()
+    if not has_subcommand(exe, "chaos"):
+        pytest.skip("the redline binary has no chaos subcommand")
+    objs = render(chart, scenario_values(path))
+    c = rendered_container(objs, "chaos")
+    assert c["args"] == ["chaos"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDLINE_")}
+    env.update(env_of(c))
+    env["KUBECONFIG"] = str(tmp_path / "no-such-kubeconfig")
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    env["REDLINE_ADMIN_ADDR"] = "127.0.0.1:0"
+    p = subprocess.run([str(exe), "chaos", "--dry-run"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode != 0
+    assert "Kubernetes client configuration" in p.stderr, p.stderr[-2000:]
+    assert "invalid value" not in p.stderr, p.stderr[-2000:]
