@@ -1,0 +1,111 @@
+//! Every panel of the HTTP-load dashboard shows data for a real run: http-load against
+//! the demo target, remote-written into a real Prometheus with alerts/ loaded, then each
+//! panel query (Grafana variables filled in) evaluated during the run.
+
+use std::time::Duration;
+
+use redline_dashboards_check::{repo_root, substitute_grafana_vars};
+use redline_http_load::HttpLoadArgs;
+use redline_runtime::CommonArgs;
+use redline_target::TargetArgs;
+use redline_testkit_prometheus::{Options, Prometheus};
+
+/// A scenario that exercises every panel: an arrival rate the VUs cannot keep up with
+/// (target rate, dropped iterations), a slow endpoint with a check, a streamed chat
+/// (tokens, time to first token, inter-token latency), free-tier tokens that run out
+/// (429s by tier) and an address nobody listens on (no-response errors by reason).
+const SCENARIO: &str = r#"
+baseUrl: BASE
+tokens: {generate: {free: 2, premium: 2}}
+scenarios:
+  panels:
+    executor: constant-arrival-rate
+    rate: 40
+    timeUnit: 1s
+    duration: 8s
+    preAllocatedVUs: 2
+    maxVUs: 4
+    requests:
+      - {name: slow, url: "/?sleep=100", weight: 3, checks: [{name: ok, status: [200]}]}
+      - {name: chat, url: /v1/chat/completions, weight: 2, openai: {model: m, maxTokens: 4, stream: true}}
+      - {name: gone, url: "CLOSED/", weight: 1}
+"#;
+
+const TIERS: &str = "tiers:\n  free: {requests: 5, request-window: 2m, token-prefix: free-}\n  premium: {token-prefix: premium-}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_http_load_panel_query_returns_data_for_a_real_run() {
+    let root = repo_root();
+    let rules: Vec<_> = std::fs::read_dir(root.join("alerts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    let prom = Prometheus::start_with(Options {
+        rule_files: rules,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiers.yaml"), TIERS).unwrap();
+    let target = redline_target::spawn(TargetArgs {
+        tiers: Some(dir.path().join("tiers.yaml")),
+        token_delay: Duration::from_millis(5),
+        ..TargetArgs::ephemeral()
+    })
+    .await
+    .unwrap();
+    // Bound but never listening: connections are refused for the whole test.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let scenario = SCENARIO.replace("BASE", &target.url()).replace(
+        "CLOSED",
+        &format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port()),
+    );
+    let file = dir.path().join("scenario.yaml");
+    std::fs::write(&file, scenario).unwrap();
+
+    let testid = "panels";
+    let mut args = HttpLoadArgs::for_test(CommonArgs::for_test(&prom.write_url(), testid));
+    args.scenario = Some(file);
+    let run = tokio::spawn(redline_http_load::execute(args));
+    // Query while the run is live (at the end it writes staleness markers): wait until
+    // its last seconds, when every rate window holds several samples and the rules have
+    // evaluated.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("dashboards/http-load.json")).unwrap(),
+    )
+    .unwrap();
+    let mut empty = Vec::new();
+    let mut checked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().into_iter().flatten() {
+            let Some(expr) = t["expr"].as_str() else {
+                continue;
+            };
+            let q = substitute_grafana_vars(
+                &expr
+                    .replace("$testid", testid)
+                    .replace("$scenario", ".*")
+                    .replace("$step", ".*"),
+            );
+            let result = prom.query(&q).await.unwrap();
+            checked += 1;
+            if result.is_empty() {
+                empty.push(format!("{}: {q}", panel["title"]));
+            }
+        }
+    }
+    let outcome = run.await.unwrap().unwrap();
+    assert!(checked >= 20, "only {checked} panel queries found");
+    assert!(
+        empty.is_empty(),
+        "{} of {checked} panel queries returned no data:\n{}\n(run: {} requests)",
+        empty.len(),
+        empty.join("\n"),
+        outcome.summary.data["metrics"]["http_reqs"]["values"]["count"]
+    );
+}
