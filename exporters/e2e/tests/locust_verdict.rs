@@ -92,7 +92,7 @@ async fn judge(locustfile: String, testid: &str) -> Verdict {
         .expect("the exporter finishes once the Locust test stops")
         .unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(30), locust.wait()).await;
-    redline_verdict::run(VerdictArgs::new(&prom.url(), testid))
+    redline_verdict::run(VerdictArgs::new(prom.url(), testid))
         .await
         .unwrap()
 }
