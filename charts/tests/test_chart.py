@@ -525,3 +525,50 @@ def test_rendered_chaos_flags_parse_in_the_real_binary(chart, path, tmp_path):
     assert p.returncode != 0
     assert "Kubernetes client configuration" in p.stderr, p.stderr[-2000:]
     assert "invalid value" not in p.stderr, p.stderr[-2000:]
+
+
+# Daemons whose rendered commands need a cluster, Linkerd or Locust to do their work:
+# run here for a few seconds, they must get past flag parsing (a clap usage error prints
+# "Usage:"), then either keep running (and stop on SIGTERM) or stop at the missing
+# cluster, never at a flag.
+DAEMONS = {"churn": "churn", "dstClient": "dst-client", "pprofSampler": "pprof-sampler",
+           "k6Relay": "k6-relay", "locustExporter": "locust-exporter"}
+
+
+def daemon_cases():
+    cases = []
+    for p in SCENARIOS:
+        v = scenario_values(p)
+        for key in DAEMONS:
+            if v.get(key, {}).get("enabled"):
+                cases.append(pytest.param(p.name, key, v, id=f"{p.name}-{key}"))
+    # The sidecars are off in every scenario: their defaults, switched on.
+    for key in ("k6Relay", "locustExporter"):
+        cases.append(pytest.param("values.yaml", key, {key: {"enabled": True}},
+                                  id=f"defaults-{key}"))
+    return cases
+
+
+@pytest.mark.parametrize("source,key,values", daemon_cases())
+def test_rendered_daemon_flags_parse_in_the_real_binary(chart, source, key, values, tmp_path):
+    exe = redline_binary()
+    component = DAEMONS[key]
+    if not has_subcommand(exe, component):
+        pytest.skip(f"the redline binary has no {component} subcommand")
+    c = rendered_container(render(chart, values), component)
+    assert c["args"][0] == component
+    env = local_env(c, {"KUBECONFIG": str(tmp_path / "no-such-kubeconfig"),
+                        "REDLINE_ADMIN_ADDR": "127.0.0.1:0"})
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    args = [a.replace("$(POD_NAME)", "pod-0") for a in c["args"]]
+    if key == "k6Relay":
+        env["REDLINE_RELAY_LISTEN"] = f"127.0.0.1:{free_port()}"
+    p = subprocess.Popen([str(exe), *args], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        p.wait(timeout=4)
+    except subprocess.TimeoutExpired:
+        p.terminate()
+    _, err = p.communicate(timeout=30)
+    assert "Usage:" not in err, f"{source}: rendered {component} flags do not parse:\n{err[-2000:]}"
+    assert "invalid value" not in err, err[-2000:]
