@@ -531,7 +531,7 @@ def test_rendered_chaos_flags_parse_in_the_real_binary(chart, path, tmp_path):
 # run here for a few seconds, they must get past flag parsing (a clap usage error prints
 # "Usage:"), then either keep running (and stop on SIGTERM) or stop at the missing
 # cluster, never at a flag.
-DAEMONS = {"churn": "churn", "dstClient": "dst-client", "pprofSampler": "pprof-sampler",
+UNRUNNABLE_HERE = {"churn": "churn", "dstClient": "dst-client", "pprofSampler": "pprof-sampler",
            "k6Relay": "k6-relay", "locustExporter": "locust-exporter"}
 
 
@@ -539,7 +539,7 @@ def daemon_cases():
     cases = []
     for p in SCENARIOS:
         v = scenario_values(p)
-        for key in DAEMONS:
+        for key in UNRUNNABLE_HERE:
             if v.get(key, {}).get("enabled"):
                 cases.append(pytest.param(p.name, key, v, id=f"{p.name}-{key}"))
     # The sidecars are off in every scenario: their defaults, switched on.
@@ -552,7 +552,7 @@ def daemon_cases():
 @pytest.mark.parametrize("source,key,values", daemon_cases())
 def test_rendered_daemon_flags_parse_in_the_real_binary(chart, source, key, values, tmp_path):
     exe = redline_binary()
-    component = DAEMONS[key]
+    component = UNRUNNABLE_HERE[key]
     if not has_subcommand(exe, component):
         pytest.skip(f"the redline binary has no {component} subcommand")
     c = rendered_container(render(chart, values), component)
