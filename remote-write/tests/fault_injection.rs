@@ -18,6 +18,17 @@ fn config(addr: std::net::SocketAddr) -> Config {
     }
 }
 
+/// The receiver records a request before the client has read the answer, so stats
+/// that count the answer are awaited too (bounded) before they are asserted.
+async fn wait_sent(w: &RemoteWriter, n: u64) {
+    for _ in 0..200 {
+        if w.stats().snapshot().sent >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 async fn wait_requests(srv: &FaultServer, n: usize) {
     for _ in 0..200 {
         if srv.requests() >= n {
@@ -38,6 +49,7 @@ async fn server_errors_are_retried_until_accepted() {
         assert!(w.push(&s, t + i, i as f64));
     }
     wait_requests(&srv, 3).await;
+    wait_sent(&w, 10).await;
     let st = w.stats().snapshot();
     assert_eq!(st.sent, 10);
     assert_eq!(st.retried, 20, "two retries of a 10-sample batch");
@@ -74,6 +86,7 @@ async fn too_many_requests_waits_as_long_as_retry_after_says() {
             "retried after {gap:?}, not Retry-After"
         );
     }
+    wait_sent(&w, 1).await;
     assert_eq!(w.stats().snapshot().sent, 1);
     assert_eq!(w.stats().snapshot().retried, 1);
     w.shutdown(Duration::from_secs(1)).await;
