@@ -203,18 +203,7 @@ impl Plan {
                 max,
                 min_hold,
                 max_hold,
-            } => {
-                let (cycle, down) = (k / 2, k % 2 == 1);
-                if !within_cycles(cycle) {
-                    return None;
-                }
-                let start = *min_hold + (*min_hold + *max_hold).saturating_mul(cycle);
-                Some(if down {
-                    (start + *max_hold, *min)
-                } else {
-                    (start, *max)
-                })
-            }
+            } => within_cycles(k / 2).then(|| up_and_down(k, (*min_hold, *min), (*max_hold, *max))),
             Pattern::ScaleUp {
                 from,
                 to,
@@ -247,18 +236,7 @@ impl Plan {
                 peak,
                 interval,
                 hold,
-            } => {
-                let (cycle, down) = (k / 2, k % 2 == 1);
-                if !within_cycles(cycle) {
-                    return None;
-                }
-                let start = *interval + (*interval + *hold).saturating_mul(cycle);
-                Some(if down {
-                    (start + *hold, *base)
-                } else {
-                    (start, *peak)
-                })
-            }
+            } => within_cycles(k / 2).then(|| up_and_down(k, (*interval, *base), (*hold, *peak))),
         }
     }
 }
@@ -383,6 +361,19 @@ impl Iterator for Timeline {
     fn next(&mut self) -> Option<ScaleStep> {
         self.refill();
         self.buffer.pop_front()
+    }
+}
+
+/// Boundary `k` of a two-phase cycle (oscillate, spike): hold `low` replicas for
+/// `low.0`, go to `high` replicas, hold them for `high.0`, come back; repeat. Even
+/// boundaries go up, odd ones come down.
+fn up_and_down(k: u32, low: (Duration, u32), high: (Duration, u32)) -> (Duration, u32) {
+    let cycle = k / 2;
+    let up_at = low.0 + (low.0 + high.0).saturating_mul(cycle);
+    if k % 2 == 1 {
+        (up_at + high.0, low.1)
+    } else {
+        (up_at, high.1)
     }
 }
 
