@@ -140,51 +140,44 @@ impl Stats {
 
     /// Registers every family under its catalogue name.
     pub fn register(&self, registry: &mut Registry) {
-        // prometheus-client appends the final period itself.
-        let help = |m: &redline_catalogue::Metric| m.help.trim_end_matches('.');
-        let counter = |m: &redline_catalogue::Metric| {
-            m.name
-                .strip_suffix("_total")
-                .expect("catalogued counters end in _total")
-        };
         registry.register(
-            counter(&cat::SAMPLES_SENT),
-            help(&cat::SAMPLES_SENT),
+            cat::SAMPLES_SENT.family_name(),
+            cat::SAMPLES_SENT.family_help(),
             self.sent_family.clone(),
         );
         registry.register(
-            counter(&cat::SAMPLES_FAILED),
-            help(&cat::SAMPLES_FAILED),
+            cat::SAMPLES_FAILED.family_name(),
+            cat::SAMPLES_FAILED.family_help(),
             self.failed_family.clone(),
         );
         registry.register(
-            counter(&cat::SAMPLES_RETRIED),
-            help(&cat::SAMPLES_RETRIED),
+            cat::SAMPLES_RETRIED.family_name(),
+            cat::SAMPLES_RETRIED.family_help(),
             self.retried_family.clone(),
         );
         registry.register(
-            counter(&cat::SAMPLES_DROPPED),
-            help(&cat::SAMPLES_DROPPED),
+            cat::SAMPLES_DROPPED.family_name(),
+            cat::SAMPLES_DROPPED.family_help(),
             self.dropped_family.clone(),
         );
         registry.register(
-            cat::QUEUE_LENGTH.name,
-            help(&cat::QUEUE_LENGTH),
+            cat::QUEUE_LENGTH.family_name(),
+            cat::QUEUE_LENGTH.family_help(),
             self.queue_length.clone(),
         );
         registry.register(
-            cat::QUEUE_CAPACITY.name,
-            help(&cat::QUEUE_CAPACITY),
+            cat::QUEUE_CAPACITY.family_name(),
+            cat::QUEUE_CAPACITY.family_help(),
             self.queue_capacity.clone(),
         );
         registry.register(
-            cat::SEND_DURATION.name,
-            help(&cat::SEND_DURATION),
+            cat::SEND_DURATION.family_name(),
+            cat::SEND_DURATION.family_help(),
             self.send_duration.clone(),
         );
         registry.register(
-            cat::HIGHEST_SENT_TIMESTAMP.name,
-            help(&cat::HIGHEST_SENT_TIMESTAMP),
+            cat::HIGHEST_SENT_TIMESTAMP.family_name(),
+            cat::HIGHEST_SENT_TIMESTAMP.family_help(),
             self.highest_sent.clone(),
         );
     }

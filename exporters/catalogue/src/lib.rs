@@ -41,6 +41,25 @@ pub struct Metric {
     pub help: &'static str,
 }
 
+impl Metric {
+    /// The name to register with prometheus-client, which appends `_total` to counters
+    /// itself.
+    pub fn family_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Counter => self
+                .name
+                .strip_suffix("_total")
+                .expect("catalogued counters end in _total"),
+            _ => self.name,
+        }
+    }
+
+    /// The help to register with prometheus-client, which appends the final period itself.
+    pub fn family_help(&self) -> &'static str {
+        self.help.trim_end_matches('.')
+    }
+}
+
 /// Every catalogued family, across all daemons and the recording rules.
 pub fn all() -> impl Iterator<Item = &'static Metric> {
     [
@@ -100,6 +119,15 @@ mod tests {
                 m.name
             );
         }
+    }
+
+    #[test]
+    fn family_names_and_help_are_what_prometheus_client_completes() {
+        let c = remote_write::SAMPLES_SENT;
+        assert_eq!(c.family_name(), "redline_remote_write_samples_sent");
+        assert!(!c.family_help().ends_with('.'));
+        let g = remote_write::QUEUE_LENGTH;
+        assert_eq!(g.family_name(), g.name);
     }
 
     #[test]

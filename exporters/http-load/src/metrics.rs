@@ -511,16 +511,6 @@ pub fn export(t: &Timed, scale: f64) -> Exported {
 #[derive(Debug)]
 pub struct MetricsCollector(pub Arc<Metrics>);
 
-fn base(m: &redline_catalogue::Metric) -> &'static str {
-    match m.kind {
-        redline_catalogue::Kind::Counter => m
-            .name
-            .strip_suffix("_total")
-            .expect("catalogued counters end in _total"),
-        _ => m.name,
-    }
-}
-
 type L<'a> = Vec<(&'static str, &'a str)>;
 
 fn counter(
@@ -528,7 +518,8 @@ fn counter(
     m: &redline_catalogue::Metric,
     rows: &[(L<'_>, f64)],
 ) -> Result<(), std::fmt::Error> {
-    let mut d = enc.encode_descriptor(base(m), m.help, None, MetricType::Counter)?;
+    let mut d =
+        enc.encode_descriptor(m.family_name(), m.family_help(), None, MetricType::Counter)?;
     for (l, v) in rows {
         d.encode_family(l)?
             .encode_counter::<NoLabelSet, _, f64>(v, None)?;
@@ -555,7 +546,12 @@ fn histogram(
     rows: &[(L<'_>, &Timed)],
     scale: f64,
 ) -> Result<(), std::fmt::Error> {
-    let mut d = enc.encode_descriptor(base(m), m.help, None, MetricType::Histogram)?;
+    let mut d = enc.encode_descriptor(
+        m.family_name(),
+        m.family_help(),
+        None,
+        MetricType::Histogram,
+    )?;
     for (l, t) in rows {
         let e = export(t, scale);
         d.encode_family(l)?
@@ -666,7 +662,7 @@ impl Metrics {
         gauge(
             enc,
             cat::HTTP_REQ_FAILED.name,
-            cat::HTTP_REQ_FAILED.help,
+            cat::HTTP_REQ_FAILED.family_help(),
             &failed
                 .iter()
                 .map(|(k, (f, n))| (rst(*k), *f as f64 / (*n).max(1) as f64))
@@ -783,7 +779,7 @@ impl Metrics {
         gauge(
             enc,
             cat::CHECKS.name,
-            cat::CHECKS.help,
+            cat::CHECKS.family_help(),
             &checks
                 .iter()
                 .map(|(k, (p, f))| (cl(**k), *p as f64 / (p + f).max(1) as f64))
@@ -823,10 +819,20 @@ impl Metrics {
             with_unit.push(("unit", st.unit));
             level.push((with_unit, st.level));
         }
-        gauge(enc, cat::VUS.name, cat::VUS.help, &vus)?;
-        gauge(enc, cat::VUS_MAX.name, cat::VUS_MAX.help, &vus_max)?;
-        gauge(enc, cat::TARGET_RATE.name, cat::TARGET_RATE.help, &rate)?;
-        gauge(enc, cat::STEP_INFO.name, cat::STEP_INFO.help, &level)?;
+        gauge(enc, cat::VUS.name, cat::VUS.family_help(), &vus)?;
+        gauge(enc, cat::VUS_MAX.name, cat::VUS_MAX.family_help(), &vus_max)?;
+        gauge(
+            enc,
+            cat::TARGET_RATE.name,
+            cat::TARGET_RATE.family_help(),
+            &rate,
+        )?;
+        gauge(
+            enc,
+            cat::STEP_INFO.name,
+            cat::STEP_INFO.family_help(),
+            &level,
+        )?;
 
         // LLM.
         let mut llm: Vec<_> = s.llm.iter().collect();

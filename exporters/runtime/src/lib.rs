@@ -40,13 +40,5 @@ use prometheus_client::registry::{Metric, Registry};
 /// writes and the name dashboards and rules are checked against cannot drift.
 /// Counters are catalogued with `_total`, which prometheus-client appends itself.
 pub fn register<M: Metric>(registry: &mut Registry, entry: &redline_catalogue::Metric, metric: M) {
-    let name = match entry.kind {
-        redline_catalogue::Kind::Counter => entry
-            .name
-            .strip_suffix("_total")
-            .expect("catalogued counters end in _total"),
-        _ => entry.name,
-    };
-    // prometheus-client appends the final period itself.
-    registry.register(name, entry.help.trim_end_matches('.'), metric);
+    registry.register(entry.family_name(), entry.family_help(), metric);
 }
