@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::archive::Archive;
 use crate::metrics::{Metrics, OnlyPod, PodLabels, ReasonLabels, ResultLabels, TopLabels};
-use crate::profile::{self, Order, ProfileError};
+use crate::profile::{self, Parser, ProfileError, Summary};
 
 /// One endpoint to sample.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -270,8 +270,13 @@ impl Job {
                 })
                 .inc();
         }
-        let p = profile::decode(&body).map_err(|e| Failure::of_profile(&e))?;
-        self.record(&p).map_err(|e| Failure::of_profile(&e))?;
+        // A new parser each time: keeping one per worker thread for its buffers measured no
+        // faster (the allocator hands the freed megabyte straight back).
+        let summary = Parser::new()
+            .read(&body)
+            .and_then(|p| p.summary("inuse_space", s.top))
+            .map_err(|e| Failure::of_profile(&e))?;
+        self.record(summary);
 
         // The archive keeps what was served, byte for byte, for `go tool pprof`.
         let mut failure = None;
@@ -327,11 +332,10 @@ impl Job {
     /// Totals into gauges, then the top-N functions by flat and cum in-use bytes; series of
     /// functions that dropped out of the top N are removed, which keeps the label set at
     /// 2×N per pod however the heap changes.
-    fn record(&self, p: &profile::Profile) -> Result<(), ProfileError> {
+    fn record(&self, summary: Summary) {
         let m = &self.shared.metrics;
         let l = self.pod_labels();
-        let (totals, stats) = p.analyse("inuse_space")?;
-        for t in totals {
+        for t in summary.totals {
             let family = match t.sample_type.as_str() {
                 "inuse_space" => &m.heap_inuse_bytes,
                 "inuse_objects" => &m.heap_inuse_objects,
@@ -341,14 +345,10 @@ impl Job {
             };
             family.get_or_create(&l).set(t.total);
         }
-        let n = self.shared.settings.top;
-        let mut fresh = Vec::with_capacity(2 * n);
-        for (order, kind) in [(Order::Flat, "flat"), (Order::Cum, "cum")] {
-            for (i, f) in profile::top(stats.clone(), n, order)
-                .into_iter()
-                .enumerate()
-            {
-                let value = if order == Order::Flat { f.flat } else { f.cum };
+        let mut fresh = Vec::with_capacity(summary.top_flat.len() + summary.top_cum.len());
+        for (top, kind) in [(summary.top_flat, "flat"), (summary.top_cum, "cum")] {
+            for (i, f) in top.into_iter().enumerate() {
+                let value = if kind == "flat" { f.flat } else { f.cum };
                 let labels = TopLabels {
                     pod: l.pod.clone(),
                     function: f.name,
@@ -364,7 +364,6 @@ impl Job {
             m.top_inuse_bytes.remove(old);
         }
         *prev = fresh;
-        Ok(())
     }
 }
 

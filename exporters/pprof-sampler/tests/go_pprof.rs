@@ -13,7 +13,7 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use redline_pprof_sampler::archive::{Archive, ArchiveConfig};
 use redline_pprof_sampler::metrics::Metrics;
-use redline_pprof_sampler::profile::{self, Order};
+use redline_pprof_sampler::profile::{self, Order, Parser};
 use redline_pprof_sampler::sampler::{Sampler, SamplerSettings, Target};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -95,9 +95,12 @@ fn go_top(args: &[&str], file: &Path) -> GoTop {
 }
 
 /// Every function row and the total of every heap sample type must equal pprof's exact
-/// (`-unit=B`) figures, and the top lists must come in pprof's order.
+/// (`-unit=B`) figures, and the top lists must come in pprof's order. Read as the sampler
+/// reads them: the file's bytes, as served, through a [`Parser`].
 fn assert_matches_go(file: &Path) {
-    let p = profile::decode(&std::fs::read(file).unwrap()).unwrap();
+    let bytes = std::fs::read(file).unwrap();
+    let mut parser = Parser::new();
+    let p = parser.read(&bytes).unwrap();
     for st in HEAP_TYPES {
         let go = go_top(
             &["-nodefraction=0", "-unit=B", &format!("-sample_index={st}")],
@@ -124,6 +127,9 @@ fn assert_matches_go(file: &Path) {
             .collect();
         let go_flat: Vec<String> = go.rows[..n].iter().map(|r| r.2.clone()).collect();
         assert_eq!(top_flat, go_flat, "{st}: top by flat");
+        let summary = p.summary(st, n).unwrap();
+        let names: Vec<String> = summary.top_flat.into_iter().map(|s| s.name).collect();
+        assert_eq!(names, go_flat, "{st}: summary's top by flat");
     }
     // -cum ordering, and pprof's default rounded units within their rounding.
     let go = go_top(
@@ -138,6 +144,7 @@ fn assert_matches_go(file: &Path) {
     );
     let n = 10.min(go.rows.len());
     let ours = profile::top(p.functions("inuse_space").unwrap(), n, Order::Cum);
+    assert_eq!(p.summary("inuse_space", n).unwrap().top_cum, ours);
     for (o, (_, cum, name)) in ours.iter().zip(&go.rows) {
         assert_eq!(&o.name, name);
         // Two decimals of kB/MB: at most half a unit of the last digit off.
@@ -165,6 +172,25 @@ fn saved_prometheus_profiles_read_like_go_tool_pprof() {
     let dir = tempfile::tempdir().unwrap();
     assert_matches_go(&write_fixture(dir.path(), "a.pb.gz", common::FIXTURE_A));
     assert_matches_go(&write_fixture(dir.path(), "b.pb.gz", common::FIXTURE_B));
+}
+
+/// A large real heap profile (tens of thousands of samples through hundreds of functions,
+/// deep inlined stacks), written by the benchmark's generator.
+#[test]
+fn large_real_go_heap_profile_reads_like_go_tool_pprof() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("large.pb.gz");
+    let generator = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/gen/realheap.go");
+    let status = Command::new("go")
+        .arg("run")
+        .arg(&generator)
+        .arg(&file)
+        .arg("raw")
+        .arg((256 << 10).to_string())
+        .status()
+        .expect("go (Debian golang-go) must be installed");
+    assert!(status.success());
+    assert_matches_go(&file);
 }
 
 #[test]
