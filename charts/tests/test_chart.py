@@ -5,12 +5,17 @@ Run: python -m pytest charts/tests -q
 """
 
 import copy
+import http.client
 import json
 import os
+import queue
+import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -340,6 +345,17 @@ def test_linkerd_scenarios_carry_the_plan_parameters(chart):
         assert f"scenario={name}" in env["REDLINE_EXTERNAL_LABELS"]
 
 
+def test_churn_cleanup_deletes_on_exit_and_never_replaces_the_run(chart):
+    # churn's --cleanup means "only delete a previous run's objects, then exit": rendered
+    # for cleanup: true it would never churn. cleanup: true is churn's default (delete on
+    # exit); cleanup: false is --keep.
+    churn_env = lambda v: env_of(rendered_container(render(chart, v), "churn"))
+    env = churn_env({"churn": {"enabled": True}})
+    assert "REDLINE_CHURN_CLEANUP" not in env and "REDLINE_CHURN_KEEP" not in env
+    env = churn_env({"churn": {"enabled": True, "cleanup": False}})
+    assert env["REDLINE_CHURN_KEEP"] == "true" and "REDLINE_CHURN_CLEANUP" not in env
+
+
 # ---------------------------------------------------------------- image
 
 def test_dockerfile_is_hadolint_clean():
@@ -381,13 +397,13 @@ def rendered_container(objs, component):
     raise AssertionError(f"no {component} container")
 
 
-def local_env(container, overrides):
+def local_env(container, overrides, pod="pod-0"):
     """The container's literal env, as the binary would see it (downward-API values
-    replaced by local stand-ins)."""
+    replaced by local stand-ins: the pod is `pod`, in namespace "load", on "node-0")."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDLINE_")}
-    env.update({"POD_NAME": "pod-0", "POD_NAMESPACE": "load", "NODE_NAME": "node-0"})
+    env.update({"POD_NAME": pod, "POD_NAMESPACE": "load", "NODE_NAME": "node-0"})
     for k, v in env_of(container).items():
-        env[k] = v.replace("$(POD_NAME)", "pod-0")
+        env[k] = v.replace("$(POD_NAME)", pod)
     env.update(overrides)
     return env
 
@@ -527,32 +543,600 @@ def test_rendered_chaos_flags_parse_in_the_real_binary(chart, path, tmp_path):
     assert "invalid value" not in p.stderr, p.stderr[-2000:]
 
 
-# Daemons whose rendered commands need a cluster, Linkerd or Locust to do their work:
-# run here for a few seconds, they must get past flag parsing (a clap usage error prints
-# "Usage:"), then either keep running (and stop on SIGTERM) or stop at the missing
-# cluster, never at a flag.
-UNRUNNABLE_HERE = {"churn": "churn", "dstClient": "dst-client", "pprofSampler": "pprof-sampler",
-           "k6Relay": "k6-relay", "locustExporter": "locust-exporter"}
+# ---------------------------------------------------------------- rendered daemons, test servers
+#
+# churn, dst-client and pprof-sampler need a cluster (and Linkerd): they run here for a few
+# seconds against redline-testkit-serve (exporters/e2e), the in-process Kubernetes API
+# server of redline-testkit-kube in KWOK mode and the Linkerd Destination server of
+# redline-testkit-destination, as one process on 127.0.0.1 (its fake pods get addresses
+# in 127.1.0.0/16, so what a daemon sends to a pod stays on this machine too). Each daemon
+# gets the rendered args and env; only what points at the cluster differs (KUBECONFIG, the
+# Destination address, the admin address), and what a test shortens is said where it does.
+
+def serve_binary():
+    """redline-testkit-serve, built by `cargo test --workspace` (hack/test.sh runs that
+    before these tests) or by `cargo build -p redline-e2e`; built here when missing."""
+    exe = ROOT / "target" / "debug" / "redline-testkit-serve"
+    if not exe.exists():
+        r = subprocess.run(["cargo", "build", "-q", "-p", "redline-e2e", "--bin",
+                            "redline-testkit-serve"], cwd=ROOT)
+        if r.returncode != 0:
+            pytest.skip("cannot build redline-testkit-serve")
+    return exe
 
 
-def daemon_cases():
+class FakeCluster:
+    """A running redline-testkit-serve: its kubeconfig, API URL and Destination address;
+    commands on its stdin, one JSON answer per line on its stdout."""
+
+    def __init__(self, tmp_path):
+        self.log = tmp_path / "testkit-serve.log"
+        self._log = open(self.log, "w")
+        # --max-lifetime: gone after 2 minutes whatever this test does.
+        self.proc = subprocess.Popen(
+            [str(serve_binary()), "--kubeconfig", str(tmp_path / "kubeconfig"),
+             "--max-lifetime", "120"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        self._lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        hello = self._next(15)
+        self.kubeconfig = hello["kubeconfig"]
+        self.api_url = hello["api"]
+        self.destination = hello["destination"]
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _next(self, timeout):
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"redline-testkit-serve did not answer in {timeout} s")
+        if line is None:
+            pytest.fail(f"redline-testkit-serve ended:\n{self.log.read_text()[-2000:]}")
+        return json.loads(line)
+
+    def call(self, cmd, timeout=20):
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        answer = self._next(timeout)
+        assert "error" not in answer, answer
+        return answer
+
+    def status(self):
+        return self.call({"cmd": "status"})
+
+    def api(self, path, body=None):
+        """The fake API server over its REST API, as kubectl would talk to it."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.api_url + path, data=data,
+                                     method="GET" if body is None else "POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def items(self, path):
+        return self.api(path)["items"]
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._log.close()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """One fresh set of test servers per test (they start in milliseconds), so no test
+    sees another's Services, pods or streams."""
+    c = FakeCluster(tmp_path)
+    yield c
+    c.close()
+
+
+SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*?)\})?\s+(\S+)')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+class Daemon:
+    """A rendered daemon running locally, with its admin address (/metrics) and log."""
+
+    def __init__(self, name, exe, args, env, tmp_path):
+        self.name = name
+        self.admin = env["REDLINE_ADMIN_ADDR"]
+        self.log = tmp_path / f"{name}.log"
+        self._log = open(self.log, "w")
+        self.proc = subprocess.Popen([str(exe), *args], env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+
+    def series(self):
+        """(name, labels, value) of every sample on /metrics; [] while it does not serve."""
+        try:
+            with urllib.request.urlopen(f"http://{self.admin}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return []
+        out = []
+        for line in text.splitlines():
+            m = SERIES.match(line)
+            if m and not line.startswith("#"):
+                out.append((m[1], dict(LABEL.findall(m[2] or "")), float(m[3])))
+        return out
+
+    def values(self, name, series=None, **labels):
+        return [v for n, l, v in (self.series() if series is None else series)
+                if n == name and all(l.get(k) == w for k, w in labels.items())]
+
+    def value(self, name, series=None, **labels):
+        """The one sample of `name` with these labels, or None."""
+        vs = self.values(name, series, **labels)
+        assert len(vs) <= 1, (name, labels, vs)
+        return vs[0] if vs else None
+
+    def tail(self):
+        return f"--- {self.name} log:\n" + self.log.read_text()[-3000:]
+
+    def stop(self, timeout=30):
+        """SIGTERM, as the kubelet stops a pod; the exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.kill()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._log.close()
+
+
+@pytest.fixture
+def daemons(tmp_path):
+    """Starts rendered daemons; whatever is still running at the end is killed."""
+    started = []
+
+    def start(name, exe, args, env):
+        d = Daemon(name, exe, args, env, tmp_path)
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        d.kill()
+
+
+def wait_until(what, timeout, cond, why=lambda: "", running=()):
+    """Polls `cond` every 0.1 s for at most `timeout` seconds; fails at once when one of
+    the `running` daemons has ended."""
+    deadline = time.time() + timeout
+    while True:
+        if cond():
+            return
+        ended = [d.name for d in running if d.proc.poll() is not None]
+        if ended or time.time() > deadline:
+            pytest.fail(f"{f'{ended} ended' if ended else f'after {timeout} s'} "
+                        f"still not: {what}\n{why()}")
+        time.sleep(0.1)
+
+
+def seconds(d):
+    """A chart duration ("500ms", "5s", "2m", "1h") in seconds."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", str(d))
+    assert m, d
+    return float(m[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m[2]]
+
+
+def expand(pattern):
+    """dst-client's brace pattern, e.g. test-service-{1..10}.ns.svc.cluster.local:8080."""
+    m = re.search(r"\{(\d+)\.\.(\d+)\}", pattern)
+    if not m:
+        return [pattern]
+    return [pattern[:m.start()] + str(i) + pattern[m.end():]
+            for i in range(int(m[1]), int(m[2]) + 1)]
+
+
+def cluster_env(container, cluster, pod="pod-0", **overrides):
+    """The rendered env pointed at the test servers: their kubeconfig instead of the
+    in-cluster ServiceAccount, and an admin port of its own on loopback."""
+    env = local_env(container, {"KUBECONFIG": cluster.kubeconfig,
+                                "REDLINE_ADMIN_ADDR": f"127.0.0.1:{free_port()}",
+                                **overrides}, pod=pod)
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    return env
+
+
+class Watch:
+    """Every change of one resource in one namespace, read from the API server's own watch
+    (what `kubectl get -w` reads), so no intermediate state is missed."""
+
+    def __init__(self, cluster, path):
+        self.events = []
+        url = urllib.parse.urlsplit(cluster.api_url)
+        self._conn = http.client.HTTPConnection(url.hostname, url.port, timeout=115)
+        self._conn.request("GET", f"{path}?watch=true&timeoutSeconds=110")
+        self._resp = self._conn.getresponse()
+        assert self._resp.status == 200, self._resp.status
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        try:
+            for line in self._resp:
+                if line.strip():
+                    self.events.append(json.loads(line))
+        except Exception:  # noqa: BLE001 - the socket was shut under the reader
+            pass
+
+    def close(self):
+        # Shut the socket rather than close the response: closing waits for the reader.
+        try:
+            self._conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def stamps(watch):
+    """Per Deployment: its churn-event stamps (seq, replicas) in the order written, and
+    whether it was deleted."""
+    out = {}
+    for e in list(watch.events):
+        o = e["object"]
+        name = o["metadata"]["name"]
+        seen = out.setdefault(name, {"stamps": [], "deleted": False})
+        raw = o["metadata"].get("annotations", {}).get("redline.dev/churn-event")
+        if raw:
+            ev = json.loads(raw)
+            stamp = (ev["seq"], ev["replicas"])
+            if not seen["stamps"] or seen["stamps"][-1] != stamp:
+                seen["stamps"].append(stamp)
+        if e["type"] == "DELETED":
+            seen["deleted"] = True
+    return out
+
+
+def endpoints_by_service(cluster, ns):
+    """Ready endpoints per Service, from the EndpointSlices KWOK's controller keeps."""
+    out = {}
+    for s in cluster.items(f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"):
+        svc = s["metadata"]["labels"]["kubernetes.io/service-name"]
+        ready = [e for e in s.get("endpoints") or []
+                 if e.get("conditions", {}).get("ready", True)]
+        out[svc] = out.get(svc, 0) + len(ready)
+    return out
+
+
+def observed(client):
+    """dst-client's endpoint count per service (the slowest of its streams)."""
+    return {l["service"]: v for n, l, v in client.series()
+            if n == "destination_client_endpoints_observed"}
+
+
+def run_labels(name, testid):
+    return {"app": name, "redline.dev/owner": "redline-churn", "redline.dev/run": testid}
+
+
+# Every dst-client replica is one process with its own pod identity; the Linkerd scenarios
+# ask for 100 to 1,000, which 2 cores cannot run beside churn, KWOK and the Destination
+# server. Two show that the replicas multiply the streams, each with its own context token.
+DST_CLIENT_REPLICAS_HERE = 2
+
+
+# Pods KWOK, the endpoints controller and the Destination server (a debug build, on 2 cores
+# beside the daemons) turn around well within a hold of a second (about 1,300 a second
+# measured): at most this many at a time.
+PODS_HERE = 1000
+
+
+def churn_here(ch):
+    """The rendered churn run as it is, except what cannot happen in seconds on 2 cores.
+    Returns (env overrides, shape): shape has the endpoint counts to expect.
+
+    - Endpoints: when services x the largest count exceed PODS_HERE, every endpoint count
+      is divided by the same whole factor: linkerd-small-oscillation (2,000 pods at max)
+      by 2, to 5 <-> 100; linkerd-many-services and linkerd-redline (10,000) by 10, to
+      5 <-> 10 and 10 <-> 20. Services stay as they are.
+    - Oscillation: holds of minutes (2 m at min, 5 m at max). Time runs faster by the factor
+      that makes the min hold 1 s: the max hold and the jitter shrink alike (2.5 s, 42 ms
+      for 2 m / 5 m / 5 s) and the API rate limit (qps) grows alike, so that a wave of
+      scales fits its hold as it does at full scale (100 services / 20 qps << 2 m). One
+      cycle is played, after which churn ends by itself, keeping its objects: a cleanup on
+      exit would race the last change to the streams, which the test waits for instead
+      (the stable scenario shows the cleanup on exit; here a cleanup run follows).
+    Everything else (services, pattern, burst, seed, KWOK node selector and tolerations)
+    stays as rendered."""
+    oscillate = ch["pattern"] == "oscillate"
+    top = ch["maxEndpoints"] if oscillate else ch["endpointsPerService"]
+    shrink = -(-ch["services"] * top // PODS_HERE)
+    scaled = lambda k: max(1, ch[k] // shrink)
+    env, shape = {}, {}
+    if oscillate:
+        shape = {"initial": scaled("minEndpoints"), "max": scaled("maxEndpoints")}
+        speed = seconds(ch["minHold"])
+        ms = lambda d: f"{round(seconds(d) / speed * 1000)}ms"
+        env.update({"REDLINE_CHURN_MIN_HOLD": ms(ch["minHold"]),
+                    "REDLINE_CHURN_MAX_HOLD": ms(ch["maxHold"]),
+                    "REDLINE_CHURN_JITTER": ms(ch["jitter"]),
+                    "REDLINE_CHURN_QPS": str(ch.get("qps", 20) * speed),
+                    "REDLINE_CHURN_CYCLES": "1",
+                    "REDLINE_CHURN_KEEP": "true"})
+    else:
+        shape = {"initial": scaled("endpointsPerService")}
+    if shrink > 1:
+        env.update({"REDLINE_CHURN_ENDPOINTS_PER_SERVICE": str(scaled("endpointsPerService")),
+                    "REDLINE_CHURN_MIN_ENDPOINTS": str(scaled("minEndpoints")),
+                    "REDLINE_CHURN_MAX_ENDPOINTS": str(scaled("maxEndpoints"))})
+    return env, shape
+
+
+@pytest.mark.parametrize("path", [p for p in SCENARIOS
+                                  if scenario_values(p).get("churn", {}).get("enabled")],
+                         ids=lambda p: p.name)
+def test_rendered_churn_and_dst_client_run_the_scenario(chart, path, cluster, daemons):
+    """The Linkerd scenarios: churn creates the Services and Deployments the values ask for,
+    KWOK turns them into endpoints, churn plays the pattern and cleans up; dst-client's
+    replicas hold services x streamsPerService Get streams each against the Destination
+    server, follow every endpoint set and time each of churn's events on every stream."""
+    exe = redline_binary()
+    values = scenario_values(path)
+    objs = render(chart, values)
+    ch = values["churn"]
+    testid = env_of(rendered_container(objs, "churn"))["REDLINE_TESTID"]
+    ns = ch["namespace"]
+    n = ch["services"]
+    names = [f"test-service-{i}" for i in range(1, n + 1)]
+    oscillate = ch["pattern"] == "oscillate"
+    assert ch["pattern"] in ("stable", "oscillate"), "add the checks for this pattern"
+    overrides, shape = churn_here(ch)
+    initial = shape["initial"]
+    # The scenario's own first step: kubectl create ns test-load.
+    cluster.api("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                       "metadata": {"name": ns}})
+    deployments = Watch(cluster, f"/apis/apps/v1/namespaces/{ns}/deployments")
+
+    # dst-client first, as its Deployment would be up before churn's events: it times them
+    # from the first (the creation) on.
+    clients = []
+    dc = values.get("dstClient", {})
+    if dc.get("enabled"):
+        c = rendered_container(objs, "dst-client")
+        assert c["args"] == ["dst-client"]
+        dep = next(o for _, o in objs if o["kind"] == "Deployment"
+                   and o["metadata"]["labels"]["app.kubernetes.io/component"] == "dst-client")
+        replicas = dep["spec"]["replicas"]
+        assert replicas == dc["replicas"]
+        authorities = expand(dc["services"])
+        assert [a.split(".")[0] for a in authorities] == names
+        spp = dc["streamsPerService"]
+        # Only the address differs: the rendered one is Linkerd's in-cluster Service.
+        assert env_of(c)["REDLINE_DST_DESTINATION"] == dc.get(
+            "destination", "linkerd-dst-headless.linkerd.svc.cluster.local:8086")
+        here = min(replicas, DST_CLIENT_REPLICAS_HERE)
+        for i in range(here):
+            pod = f"redline-dst-client-{i}"
+            env = cluster_env(c, cluster, pod=pod, REDLINE_DST_DESTINATION=cluster.destination)
+            clients.append(daemons(pod, exe, c["args"], env))
+        streams = n * spp * here
+        why = lambda: f"{cluster.status()}\n" + "\n".join(d.tail() for d in clients)
+        wait_until(f"{streams} Get streams open", 20,
+                   lambda: cluster.status()["active_streams"] == streams, why, clients)
+        st = cluster.status()
+        assert st["streams_opened"] == streams, st
+        assert st["get_paths"] == {a: spp * here for a in authorities}, st
+        # The context token Linkerd's proxies send, from the downward API of each replica.
+        token = lambda t: tuple(sorted(json.loads(t).items()))
+        assert {token(t): k for t, k in st["context_tokens"].items()} == {
+            token(json.dumps({"ns": "load", "nodeName": "node-0", "pod": d.name})): n * spp
+            for d in clients}, st
+        for d in clients:
+            wait_until(f"{d.name} counts its {n * spp} streams", 10,
+                       lambda: d.value("destination_client_streams_active") == n * spp, d.tail)
+
+    c = rendered_container(objs, "churn")
+    assert c["args"] == ["churn"]
+    env = cluster_env(c, cluster, **overrides)
+    started = time.time()
+    churn = daemons("churn", exe, c["args"], env)
+    why = lambda: churn.tail() + f"\nstamps: {stamps(deployments)}"
+
+    # The Services and Deployments the values ask for, labelled for cleanup by run, pods
+    # pinned to the KWOK nodes.
+    api_objects = lambda kind: {o["metadata"]["name"]: o for o in cluster.items(kind)}
+    svc_path = f"/api/v1/namespaces/{ns}/services"
+    dep_path = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    wait_until(f"{n} Services and Deployments in {ns}", 60,
+               lambda: sorted(api_objects(svc_path)) == sorted(names)
+               and sorted(api_objects(dep_path)) == sorted(names), why, [churn, *clients])
+    if "REDLINE_CHURN_QPS" not in overrides:
+        # Each Service and each Deployment is one apply, rate-limited by the rendered qps
+        # and burst: applies beyond the burst take their time.
+        floor = max(0, 2 * n - ch.get("burst", 50)) / ch.get("qps", 20)
+        assert time.time() - started >= 0.9 * floor, floor
+    for name, svc in api_objects(svc_path).items():
+        assert svc["metadata"]["labels"] == run_labels(name, testid)
+        assert svc["spec"]["selector"] == {"app": name}
+    for name, d in api_objects(dep_path).items():
+        assert d["metadata"]["labels"] == run_labels(name, testid)
+        spec = d["spec"]["template"]["spec"]
+        assert spec["nodeSelector"] == {"type": "kwok"}
+        assert spec["tolerations"] == [{"key": "kwok.x-k8s.io/node", "operator": "Exists",
+                                        "effect": "NoSchedule"}]
+    # KWOK schedules the pods onto its nodes (labelled type=kwok) and the endpoints
+    # controller publishes them; every stream of every client follows.
+    def settled_at(count):
+        running = clients if oscillate else [churn, *clients]
+        wait_until(f"{count} endpoints per service", 60,
+                   lambda: endpoints_by_service(cluster, ns) == {s: count for s in names},
+                   lambda: f"{endpoints_by_service(cluster, ns)}\n{why()}", running)
+        for d in clients:
+            wait_until(f"{d.name} sees {count} endpoints per service", 30,
+                       lambda: observed(d) == {s: count for s in names}, d.tail, clients)
+
+    if oscillate:
+        # One cycle, on every Deployment: min -> max -> min; then churn ends by itself.
+        try:
+            churn.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"one cycle did not end in 60 s\n{why()}")
+        assert churn.proc.returncode == 0, churn.tail()
+        expected = [(0, initial), (1, shape["max"]), (2, initial)]
+        settled_at(initial)
+    else:
+        settled_at(initial)
+        # Stable runs until stopped: the pod's SIGTERM ends it, and it deletes what it
+        # created (cleanup: true, the chart's default).
+        assert churn.stop() == 0, churn.tail()
+        expected = [(0, initial)]
+    assert {k: v["stamps"] for k, v in stamps(deployments).items()} == {
+        s: expected for s in names}, why()
+
+    series = {d.name: d.series() for d in clients}
+    if oscillate:
+        # The rendered command with cleanup only, as after a run that kept its objects.
+        cleanup = daemons("churn-cleanup", exe, c["args"],
+                          cluster_env(c, cluster, REDLINE_CHURN_CLEANUP="true"))
+        try:
+            assert cleanup.proc.wait(timeout=30) == 0, cleanup.tail()
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the cleanup did not end in 30 s\n{cleanup.tail()}")
+    wait_until("the run's Services and Deployments deleted", 30,
+               lambda: not cluster.items(svc_path) and not cluster.items(dep_path), why)
+    assert all(v["deleted"] for v in stamps(deployments).values())
+    deployments.close()
+
+    for d in clients:
+        s_ = series[d.name]
+        m = lambda name, **labels: d.value(name, s_, **labels)
+        assert m("destination_client_streams_created_total") == n * spp, d.tail()
+        assert m("destination_client_streams_reset_total") == 0, d.tail()
+        assert not [v for v in d.values("destination_client_connection_errors_total", s_)
+                    if v], d.tail()
+        # Each of churn's events is timed on every stream that reaches its target, once per
+        # stream, and fanned out once all have. The last event reached every stream (the
+        # test waited for that); an earlier one may be overtaken by the next before a
+        # stream got there (on a loaded machine, at this speed), and is then not timed.
+        events = len(expected)
+        got = {s: (m("destination_client_fanout_completion_seconds_count", service=s),
+                   m("destination_client_update_latency_seconds_count", service=s))
+               for s in names}
+        bad = {s: v for s, v in got.items()
+               if not (1 <= v[0] <= events and spp * v[0] <= v[1] <= spp * events)}
+        assert not bad, (bad, d.tail())
+        # The cleanup emptied every set the streams follow.
+        wait_until(f"{d.name} sees the sets emptied", 20,
+                   lambda: observed(d) == {s: 0 for s in names}, d.tail, clients)
+        assert d.stop() == 0, d.tail()
+    wait_until("every stream closed", 10, lambda: cluster.status()["active_streams"] == 0)
+
+
+def pprof_pods(values):
+    """What the seeded pods look like: the rendered namespace and selector's labels, a
+    container named after the selected app that declares the rendered port."""
+    p = values["pprofSampler"]
+    labels = dict(kv.split("=", 1) for kv in p.get("selector", "app=activator").split(","))
+    return p.get("namespace", "knative-serving"), labels
+
+
+@pytest.mark.parametrize("path", [p for p in SCENARIOS
+                                  if scenario_values(p).get("pprofSampler", {}).get("enabled")],
+                         ids=lambda p: p.name)
+def test_rendered_pprof_sampler_profiles_the_selected_pods(chart, path, cluster, daemons):
+    """pprof-sampler finds the pods of the rendered namespace and selector, fetches their
+    heap profiles from the rendered port and path, counts a failing pod by reason, and
+    exports their CPU/memory from metrics.k8s.io; pods the selector does not match are
+    left alone."""
+    exe = redline_binary()
+    values = scenario_values(path)
+    c = rendered_container(render(chart, values), "pprof-sampler")
+    assert c["args"] == ["pprof-sampler"]
+    rendered = env_of(c)
+    ns, labels = pprof_pods(values)
+    port, heap_path = int(rendered["REDLINE_PPROF_PORT"]), rendered["REDLINE_PPROF_PATH"]
+    container = list(labels.values())[-1]
+    seed = {"cmd": "pods", "container": container, "port": port, "path": heap_path,
+            "cpu": "250m", "memory": "64Mi",
+            # A real Go heap profile (Prometheus's, saved by the pprof-sampler tests).
+            "profile": str(ROOT / "exporters/pprof-sampler/tests/data/prometheus-heap-a.pb.gz")}
+    # Two selected pods: one serves its profile, one answers 503.
+    cluster.call({**seed, "namespace": ns, "labels": labels,
+                  "pods": [{"name": f"{container}-ok", "serve": "profile"},
+                           {"name": f"{container}-down", "serve": "error"}]})
+    # Decoys that also serve a profile: other labels in the namespace, the same labels in
+    # another namespace.
+    cluster.call({**seed, "namespace": ns, "labels": {"app": "decoy"},
+                  "pods": [{"name": "decoy-labels", "serve": "profile"}]})
+    cluster.call({**seed, "namespace": "elsewhere", "labels": labels,
+                  "pods": [{"name": "decoy-namespace", "serve": "profile"}]})
+
+    # Linkerd's scenarios sample every 10 s; here every 1 s, so that three samples fit in
+    # a few seconds. The other rendered values stay.
+    interval = min(seconds(rendered["REDLINE_PPROF_INTERVAL"]), 1.0)
+    env = cluster_env(c, cluster, REDLINE_PPROF_INTERVAL=f"{int(interval * 1000)}ms")
+    d = daemons("pprof-sampler", exe, c["args"], env)
+    ok, down = f"{container}-ok", f"{container}-down"
+    why = lambda: f"{cluster.status()}\n{d.tail()}"
+    wait_until("three good heap samples and a counted failure", 20,
+               lambda: (d.value("redline_pprof_samples_total", pod=ok, result="ok") or 0) >= 3
+               and (d.value("redline_pprof_sample_errors_total", pod=down,
+                            reason="http_status") or 0) >= 1, why, [d])
+    series = d.series()
+    m = lambda name, **labels: d.value(name, series, **labels)
+    assert m("redline_pprof_targets") == 2
+    assert (m("redline_pprof_heap_inuse_bytes", pod=ok, container=container) or 0) > 0
+    assert (m("redline_pprof_heap_alloc_objects", pod=ok, container=container) or 0) > 0
+    assert m("redline_pprof_goroutines", pod=ok, container=container) == 42
+    assert m("redline_pprof_samples_total", pod=down, result="ok") is None
+    assert m("redline_pprof_samples_total", pod=ok, result="error") is None
+    # kubectl top's numbers, per container, from metrics.k8s.io.
+    for pod in (ok, down):
+        assert m("redline_pod_cpu_cores", namespace=ns, pod=pod, container=container) == 0.25
+        assert m("redline_pod_memory_working_set_bytes", namespace=ns, pod=pod,
+                 container=container) == 64 * 2**20
+    assert (m("redline_pod_metrics_reads_total", result="ok") or 0) >= 1
+    assert m("redline_pod_metrics_reads_total", result="error") is None
+    # Nothing of the decoys: not sampled, not in any series.
+    assert not [s for s in series if any(v.startswith("decoy") for v in s[1].values())]
+    fetched = cluster.status()["pprof_requests"]
+    assert fetched.get(f"{ok} {heap_path}", 0) >= 3, fetched
+    assert fetched.get(f"{ok} /debug/pprof/goroutine", 0) >= 1, fetched
+    assert not [k for k in fetched if k.startswith("decoy")], fetched
+    assert set(fetched) <= {f"{ok} {heap_path}", f"{ok} /debug/pprof/goroutine",
+                            f"{down} {heap_path}", f"{down} /debug/pprof/goroutine"}, fetched
+    assert d.stop() == 0, d.tail()
+
+
+# The sidecars read k6's remote-write or Locust's HTTP API, which no scenario here runs:
+# their rendered commands, run for a few seconds, must get past flag parsing (a clap usage
+# error prints "Usage:"), never stop at a flag.
+SIDECARS = {"k6Relay": "k6-relay", "locustExporter": "locust-exporter"}
+
+
+def sidecar_cases():
     cases = []
     for p in SCENARIOS:
         v = scenario_values(p)
-        for key in UNRUNNABLE_HERE:
+        for key in SIDECARS:
             if v.get(key, {}).get("enabled"):
                 cases.append(pytest.param(p.name, key, v, id=f"{p.name}-{key}"))
     # The sidecars are off in every scenario: their defaults, switched on.
-    for key in ("k6Relay", "locustExporter"):
+    for key in SIDECARS:
         cases.append(pytest.param("values.yaml", key, {key: {"enabled": True}},
                                   id=f"defaults-{key}"))
     return cases
 
 
-@pytest.mark.parametrize("source,key,values", daemon_cases())
-def test_rendered_daemon_flags_parse_in_the_real_binary(chart, source, key, values, tmp_path):
+@pytest.mark.parametrize("source,key,values", sidecar_cases())
+def test_rendered_sidecar_flags_parse_in_the_real_binary(chart, source, key, values, tmp_path):
     exe = redline_binary()
-    component = UNRUNNABLE_HERE[key]
+    component = SIDECARS[key]
     if not has_subcommand(exe, component):
         pytest.skip(f"the redline binary has no {component} subcommand")
     c = rendered_container(render(chart, values), component)
