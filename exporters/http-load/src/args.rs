@@ -92,6 +92,10 @@ pub struct HttpLoadArgs {
     /// Skip TLS certificate verification.
     #[arg(long, env = "REDLINE_HTTP_LOAD_INSECURE")]
     pub insecure: bool,
+    /// Threads that run VUs, each its own single-threaded runtime (default: one per CPU the
+    /// process may use). 0 runs VUs on the daemon's shared runtime.
+    #[arg(long, env = "REDLINE_HTTP_LOAD_WORKERS")]
+    pub workers: Option<usize>,
     /// No progress bar or progress lines.
     #[arg(long, env = "REDLINE_HTTP_LOAD_QUIET")]
     pub quiet: bool,
@@ -126,6 +130,7 @@ impl HttpLoadArgs {
             http2: false,
             max_connections: None,
             insecure: false,
+            workers: None,
             quiet: true,
             no_summary: true,
         }

@@ -149,7 +149,9 @@ pub async fn connection<'a>(
         return Ok((slot.as_mut().expect("checked"), None));
     }
     *slot = None;
-    let (conn, times) = connect(cfg, origin).await?;
+    // Boxed: connecting (TCP + TLS handshake) is the cold path but by far the largest future;
+    // inline, every request's future would carry (and move) its kilobytes.
+    let (conn, times) = Box::pin(connect(cfg, origin)).await?;
     Ok((slot.insert(conn), Some(times)))
 }
 

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::StepKey;
 use crate::plan::{Load, ScenarioPlan, StepPlan, lerp};
 use crate::vu::{ScenarioRt, Shared, StepCtx, Vu};
+use crate::workers::Workers;
 
 /// When each step ran (for the summary's actual RPS).
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct Engine {
     pub timings: Arc<Mutex<Vec<StepTiming>>>,
     /// Told at every step boundary (the daemon pushes then).
     pub boundaries: Option<mpsc::UnboundedSender<()>>,
+    /// Where VU tasks run; `None` runs them on the caller's runtime.
+    pub workers: Option<Arc<Workers>>,
     next_vu: Arc<AtomicU64>,
 }
 
@@ -40,6 +43,7 @@ impl Engine {
             stop,
             timings: Arc::default(),
             boundaries: None,
+            workers: None,
             next_vu: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -102,6 +106,19 @@ impl Engine {
             }
         }
         gauges.step.store(usize::MAX, Ordering::Relaxed);
+    }
+
+    /// Spawns VU `vu`'s task on its worker thread (or here, without workers).
+    fn spawn_vu<F>(&self, set: &mut JoinSet<Vu>, vu: u64, task: F)
+    where
+        F: std::future::Future<Output = Vu> + Send + 'static,
+    {
+        match &self.workers {
+            Some(w) => w.spawn_into(set, vu, task),
+            None => {
+                set.spawn(task);
+            }
+        }
     }
 
     fn take_vu(&self, pool: &mut Vec<Vu>) -> Vu {
@@ -206,7 +223,8 @@ impl Engine {
             let mut vu = self.take_vu(pool);
             let mut more = make(i);
             let (sh, rt, stop) = (Arc::clone(&self.shared), Arc::clone(rt), self.stop.clone());
-            set.spawn(async move {
+            let id = vu.id;
+            self.spawn_vu(&mut set, id, async move {
                 while !stop.is_cancelled() && Instant::now() < deadline && more() {
                     vu.iteration(&sh, &rt, ctx, None, deadline).await;
                 }
@@ -269,7 +287,8 @@ impl Engine {
                 self.stop.clone(),
                 rx.clone(),
             );
-            set.spawn(async move {
+            let id = vu.id;
+            self.spawn_vu(&mut set, id, async move {
                 while !stop.is_cancelled() && Instant::now() < deadline {
                     if i >= *rx.borrow_and_update() {
                         tokio::select! {
@@ -335,7 +354,8 @@ impl Engine {
                 Arc::clone(&busy),
             );
             let me = tx.clone();
-            set.spawn(async move {
+            let id = vu.id;
+            self.spawn_vu(set, id, async move {
                 let mut vu = vu;
                 loop {
                     let intended = tokio::select! {

@@ -21,6 +21,7 @@ pub mod segment;
 pub mod summary;
 pub mod tokens;
 pub mod vu;
+pub mod workers;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -181,6 +182,12 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
         users: Arc::new(users),
     });
     let mut engine = engine::Engine::new(shared, stop.clone());
+    let workers = args.workers.unwrap_or_else(workers::Workers::default_count);
+    if workers > 0 {
+        let w = workers::Workers::start(workers)
+            .map_err(|e| HttpLoadError::Usage(format!("cannot start {workers} VU threads: {e}")))?;
+        engine.workers = Some(Arc::new(w));
+    }
     let (btx, mut brx) = tokio::sync::mpsc::unbounded_channel();
     engine.boundaries = Some(btx);
     tracing::info!(
