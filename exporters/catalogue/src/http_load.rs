@@ -1,6 +1,10 @@
 //! Series written by `redline http-load`. The `k6_` families keep k6's names and label
 //! keys so existing k6 dashboards and queries read redline runs unchanged; what k6 has
 //! no name for uses the `redline_` prefix.
+//!
+//! A scenario file's `tags:` (on a scenario or a request, like k6's tags) add label keys of
+//! the user's choosing to that scenario's or request's series, besides the keys listed here;
+//! their values are literals from the file, so they never multiply the number of series.
 
 use crate::{Kind, Metric};
 
@@ -41,17 +45,47 @@ pub const HTTP_REQ_DURATION: Metric = Metric {
     ],
     help: "Request duration from the intended start (sending+waiting+receiving plus any queueing in open-model executors).",
 };
-pub const HTTP_REQ_WAITING: Metric = Metric {
-    name: "k6_http_req_waiting_seconds",
+pub const HTTP_REQ_BLOCKED: Metric = Metric {
+    name: "k6_http_req_blocked_seconds",
     kind: Kind::HistogramBoth,
     labels: REQ,
-    help: "Time to first byte after the request was sent (k6: http_req_waiting).",
+    help: "Time before a request could start on a connection: waiting for a --max-connections slot, plus the wait from the intended start in open-model executors (k6: http_req_blocked).",
 };
 pub const HTTP_REQ_CONNECTING: Metric = Metric {
     name: "k6_http_req_connecting_seconds",
     kind: Kind::HistogramBoth,
     labels: REQ,
-    help: "TCP connect time of new connections (k6: http_req_connecting).",
+    help: "TCP connect time, once per new connection (k6: http_req_connecting).",
+};
+pub const HTTP_REQ_TLS_HANDSHAKING: Metric = Metric {
+    name: "k6_http_req_tls_handshaking_seconds",
+    kind: Kind::HistogramBoth,
+    labels: REQ,
+    help: "TLS handshake time, once per new https connection (k6: http_req_tls_handshaking).",
+};
+pub const HTTP_REQ_SENDING: Metric = Metric {
+    name: "k6_http_req_sending_seconds",
+    kind: Kind::HistogramBoth,
+    labels: REQ,
+    help: "From handing the request to the connection until its last byte was written to the socket (k6: http_req_sending).",
+};
+pub const HTTP_REQ_WAITING: Metric = Metric {
+    name: "k6_http_req_waiting_seconds",
+    kind: Kind::HistogramBoth,
+    labels: REQ,
+    help: "Time to first byte: from the last request byte written to the response head (k6: http_req_waiting).",
+};
+pub const HTTP_REQ_RECEIVING: Metric = Metric {
+    name: "k6_http_req_receiving_seconds",
+    kind: Kind::HistogramBoth,
+    labels: REQ,
+    help: "From the response head to the last byte of the body (k6: http_req_receiving).",
+};
+pub const ITERATION_DURATION: Metric = Metric {
+    name: "k6_iteration_duration_seconds",
+    kind: Kind::HistogramBoth,
+    labels: &["scenario", "step"],
+    help: "Duration of a whole iteration (all its requests, without think time), from the intended start in open-model executors (k6: iteration_duration).",
 };
 /// k6 trend-stat gauges (`K6_PROMETHEUS_RW_TREND_STATS`), written only when asked for with
 /// `--trend-stats`: seconds, cumulative since the start of the step, per request name.
@@ -180,8 +214,13 @@ pub const ALL: &[Metric] = &[
     HTTP_REQS,
     HTTP_REQ_FAILED,
     HTTP_REQ_DURATION,
-    HTTP_REQ_WAITING,
+    HTTP_REQ_BLOCKED,
     HTTP_REQ_CONNECTING,
+    HTTP_REQ_TLS_HANDSHAKING,
+    HTTP_REQ_SENDING,
+    HTTP_REQ_WAITING,
+    HTTP_REQ_RECEIVING,
+    ITERATION_DURATION,
     HTTP_REQ_DURATION_STAT,
     HTTP_REQ_DURATION_P50,
     HTTP_REQ_DURATION_P99,

@@ -177,6 +177,7 @@ impl HttpLoadArgs {
             openai: None,
             weight: None,
             checks: Vec::new(),
+            tags: BTreeMap::new(),
         };
         let mut s = Scenario {
             executor: Executor::SharedIterations,
@@ -201,6 +202,7 @@ impl HttpLoadArgs {
             think: None,
             mix: None,
             vars: BTreeMap::new(),
+            tags: BTreeMap::new(),
             requests: vec![request],
         };
         match (self.rate, self.iterations, self.duration) {

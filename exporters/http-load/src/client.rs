@@ -81,18 +81,49 @@ enum Sender {
     H2(http2::SendRequest<ReqBody>),
 }
 
-/// Bytes read and written on one connection (k6's data_received / data_sent).
-#[derive(Debug, Default)]
+/// Bytes read and written on one connection (k6's data_received / data_sent), and when the
+/// last write reached the transport (k6's http_req_sending ends there).
+#[derive(Debug)]
 pub struct WireCounters {
     pub read: AtomicU64,
     pub written: AtomicU64,
+    /// Nanoseconds from `base` to the end of the latest write (or flush of written bytes);
+    /// 0 before any.
+    last_write_ns: AtomicU64,
+    base: Instant,
+}
+
+impl Default for WireCounters {
+    fn default() -> Self {
+        Self {
+            read: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            last_write_ns: AtomicU64::new(0),
+            base: Instant::now(),
+        }
+    }
+}
+
+impl WireCounters {
+    /// Only the connection's own task writes, and `Instant` is monotonic: a plain store.
+    fn wrote(&self) {
+        let ns = self.base.elapsed().as_nanos() as u64;
+        self.last_write_ns.store(ns.max(1), Ordering::Relaxed);
+    }
+
+    /// When the latest write ended, if any did.
+    pub fn last_write(&self) -> Option<Instant> {
+        match self.last_write_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(self.base + Duration::from_nanos(ns)),
+        }
+    }
 }
 
 pub struct Conn {
     sender: Sender,
     origin: (String, String, u16),
     pub wire: Arc<WireCounters>,
-    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Conn {
@@ -110,6 +141,8 @@ impl Conn {
 pub struct ConnectTimes {
     pub connecting: Duration,
     pub tls: Duration,
+    /// An https connection: `tls` is its handshake.
+    pub tls_handshake: bool,
     /// Waited for a `--max-connections` permit.
     pub blocked: Duration,
 }
@@ -204,36 +237,28 @@ async fn connect(
             message: format!("TLS: {e}"),
         })?;
         times.tls = t2.elapsed();
-        handshake(
-            cfg,
-            Counted {
-                inner: tls,
-                wire: Arc::clone(&wire),
-            },
-        )
-        .await?
+        times.tls_handshake = true;
+        handshake(cfg, Counted::new(tls, &wire), permit).await?
     } else {
-        handshake(
-            cfg,
-            Counted {
-                inner: tcp,
-                wire: Arc::clone(&wire),
-            },
-        )
-        .await?
+        handshake(cfg, Counted::new(tcp, &wire), permit).await?
     };
     Ok((
         Conn {
             sender,
             origin,
             wire,
-            _permit: permit,
         },
         times,
     ))
 }
 
-async fn handshake<S>(cfg: &ClientConfig, io: S) -> Result<Sender, ClientError>
+/// The `--max-connections` permit lives in the connection's task: it is released when the
+/// connection closes (by either side), not when the VU that opened it is parked.
+async fn handshake<S>(
+    cfg: &ClientConfig,
+    io: S,
+    permit: Option<OwnedSemaphorePermit>,
+) -> Result<Sender, ClientError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -250,12 +275,14 @@ where
             .map_err(fail)?;
         tokio::spawn(async move {
             let _ = conn.await;
+            drop(permit);
         });
         Ok(Sender::H2(s))
     } else {
         let (s, conn) = http1::Builder::new().handshake(io).await.map_err(fail)?;
         tokio::spawn(async move {
             let _ = conn.await;
+            drop(permit);
         });
         Ok(Sender::H1(s))
     }
@@ -309,10 +336,34 @@ pub fn hyper_reason(e: &hyper::Error) -> ErrorReason {
     ErrorReason::Other
 }
 
-/// Counts bytes on the wire in both directions.
+/// Counts bytes on the wire in both directions and stamps the end of each write. A write
+/// into a TLS stream can leave records buffered; the flush that follows stamps again, so the
+/// stamp is when the bytes left for the socket.
 struct Counted<S> {
     inner: S,
     wire: Arc<WireCounters>,
+    /// Written since the last successful flush.
+    unflushed: bool,
+}
+
+impl<S> Counted<S> {
+    fn new(inner: S, wire: &Arc<WireCounters>) -> Self {
+        Self {
+            inner,
+            wire: Arc::clone(wire),
+            unflushed: false,
+        }
+    }
+
+    fn count_write(&mut self, r: &Poll<std::io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = r
+            && *n > 0
+        {
+            self.wire.written.fetch_add(*n as u64, Ordering::Relaxed);
+            self.wire.wrote();
+            self.unflushed = true;
+        }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
@@ -338,9 +389,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &r {
-            self.wire.written.fetch_add(*n as u64, Ordering::Relaxed);
-        }
+        self.count_write(&r);
         r
     }
     fn poll_write_vectored(
@@ -349,16 +398,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = &r {
-            self.wire.written.fetch_add(*n as u64, Ordering::Relaxed);
-        }
+        self.count_write(&r);
         r
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        if self.unflushed && matches!(r, Poll::Ready(Ok(()))) {
+            self.unflushed = false;
+            self.wire.wrote();
+        }
+        r
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)

@@ -136,6 +136,7 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
             })?;
         let plan = plan::compile(name, s, segment);
         labels.scenarios.push(name.clone());
+        labels.scenario_tags.push(requests.tags.clone());
         labels.steps.push(engine::step_labels(&plan));
         for r in &requests.list {
             labels.requests.push(RequestLabel {
@@ -143,6 +144,7 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
                 name: r.name.clone(),
                 method: r.method.to_string(),
             });
+            labels.request_tags.push(r.tags.clone());
             for c in &r.checks {
                 labels.checks.push((i as u16, c.name.clone()));
             }

@@ -43,7 +43,16 @@ pub struct Labels {
     /// Per check: (scenario index, check name).
     pub checks: Vec<(u16, String)>,
     pub tiers: Vec<String>,
+    /// Per scenario: its `tags` (k6's scenario tags), on every series of the scenario.
+    /// Missing entries mean no tags.
+    pub scenario_tags: Vec<Tags>,
+    /// Per request id: the scenario's tags merged with the request's own (the request's win),
+    /// on the series of that request. Missing entries mean no tags.
+    pub request_tags: Vec<Tags>,
 }
+
+/// Extra labels from a scenario file's `tags`: validated keys, literal values, sorted by key.
+pub type Tags = Vec<(String, String)>;
 
 #[derive(Debug, Clone)]
 pub struct StepLabel {
@@ -109,6 +118,15 @@ impl Timed {
             hist: hist(sigfig),
         }
     }
+    /// Grows with the largest value recorded (a few KiB for µs-scale phases instead of the
+    /// full 1 µs .. 1 h layout); it reallocates at most once per doubling of the maximum,
+    /// never per request.
+    fn auto(sigfig: u8) -> Self {
+        Self {
+            sum_us: 0,
+            hist: Histogram::new(sigfig).expect("static sigfig"),
+        }
+    }
     pub fn record(&mut self, us: u64) {
         self.sum_us += us;
         record(&mut self.hist, us);
@@ -126,9 +144,6 @@ pub struct StepCell {
     pub sent: u64,
     pub received: u64,
     pub iteration: Timed,
-    pub tls: Timed,
-    pub blocked: Timed,
-    pub receiving: Timed,
 }
 
 impl StepCell {
@@ -139,9 +154,6 @@ impl StepCell {
             sent: 0,
             received: 0,
             iteration: Timed::new(2),
-            tls: Timed::new(2),
-            blocked: Timed::new(2),
-            receiving: Timed::new(2),
         }
     }
     fn add(&mut self, o: &StepCell) {
@@ -150,9 +162,60 @@ impl StepCell {
         self.sent += o.sent;
         self.received += o.received;
         self.iteration.add(&o.iteration);
-        self.tls.add(&o.tls);
+    }
+}
+
+/// k6's per-request phases, with the same key (labels) as the duration. Responses only: a
+/// request that got none has no phases, like its missing status.
+#[derive(Debug, Clone)]
+pub struct Phases {
+    pub blocked: Timed,
+    pub sending: Timed,
+    pub waiting: Timed,
+    pub receiving: Timed,
+    /// Once per new connection.
+    pub connecting: Timed,
+    /// Once per new https connection.
+    pub tls: Timed,
+}
+
+impl Phases {
+    fn new() -> Self {
+        Self {
+            blocked: Timed::auto(2),
+            sending: Timed::auto(2),
+            waiting: Timed::auto(2),
+            receiving: Timed::auto(2),
+            connecting: Timed::auto(2),
+            tls: Timed::auto(2),
+        }
+    }
+    /// Each phase's series family and k6 summary key, in the order of [`Phases::get`].
+    pub const NAMES: [(&'static redline_catalogue::Metric, &'static str); 6] = [
+        (&cat::HTTP_REQ_BLOCKED, "http_req_blocked"),
+        (&cat::HTTP_REQ_CONNECTING, "http_req_connecting"),
+        (&cat::HTTP_REQ_TLS_HANDSHAKING, "http_req_tls_handshaking"),
+        (&cat::HTTP_REQ_SENDING, "http_req_sending"),
+        (&cat::HTTP_REQ_WAITING, "http_req_waiting"),
+        (&cat::HTTP_REQ_RECEIVING, "http_req_receiving"),
+    ];
+    pub fn get(&self, i: usize) -> &Timed {
+        match i {
+            0 => &self.blocked,
+            1 => &self.connecting,
+            2 => &self.tls,
+            3 => &self.sending,
+            4 => &self.waiting,
+            _ => &self.receiving,
+        }
+    }
+    fn add(&mut self, o: &Phases) {
         self.blocked.add(&o.blocked);
+        self.sending.add(&o.sending);
+        self.waiting.add(&o.waiting);
         self.receiving.add(&o.receiving);
+        self.connecting.add(&o.connecting);
+        self.tls.add(&o.tls);
     }
 }
 
@@ -189,9 +252,9 @@ impl LlmCell {
 #[derive(Debug, Default, Clone)]
 pub struct Shard {
     pub reqs: HashMap<ReqKey, (u64, Timed)>,
-    /// Waiting (TTFB) and connecting, with the same labels as the duration (as k6 tags them).
-    pub waiting: HashMap<ReqKey, Timed>,
-    pub connecting: HashMap<ReqKey, Timed>,
+    /// Blocked, connecting, TLS, sending, waiting, receiving, with the same labels as the
+    /// duration (as k6 tags them).
+    pub phases: HashMap<ReqKey, Phases>,
     pub errors: HashMap<(u16, u16, ErrorReason), u64>,
     pub steps: HashMap<StepKey, StepCell>,
     /// (check, step) → (passes, fails).
@@ -206,17 +269,8 @@ impl Shard {
         e.0 += 1;
         e.1.record(duration_us);
     }
-    pub fn waiting(&mut self, key: ReqKey, us: u64) {
-        self.waiting
-            .entry(key)
-            .or_insert_with(|| Timed::new(2))
-            .record(us);
-    }
-    pub fn connecting(&mut self, key: ReqKey, us: u64) {
-        self.connecting
-            .entry(key)
-            .or_insert_with(|| Timed::new(2))
-            .record(us);
+    pub fn phases(&mut self, key: ReqKey) -> &mut Phases {
+        self.phases.entry(key).or_insert_with(Phases::new)
     }
     pub fn error(&mut self, req: u16, step: u16, reason: ErrorReason) {
         *self.errors.entry((req, step, reason)).or_default() += 1;
@@ -244,17 +298,8 @@ impl Shard {
             e.0 += n;
             e.1.add(t);
         }
-        for (k, t) in &o.waiting {
-            self.waiting
-                .entry(*k)
-                .or_insert_with(|| Timed::new(2))
-                .add(t);
-        }
-        for (k, t) in &o.connecting {
-            self.connecting
-                .entry(*k)
-                .or_insert_with(|| Timed::new(2))
-                .add(t);
+        for (k, p) in &o.phases {
+            self.phases.entry(*k).or_insert_with(Phases::new).add(p);
         }
         for (k, n) in &o.errors {
             *self.errors.entry(*k).or_default() += n;
@@ -381,6 +426,20 @@ impl Metrics {
         self.labels.steps[scenario as usize]
             .get(step as usize)
             .map_or("", |s| s.label.as_str())
+    }
+
+    fn scenario_tags(&self, scenario: u16) -> &[(String, String)] {
+        self.labels
+            .scenario_tags
+            .get(scenario as usize)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn request_tags(&self, req: u16) -> &[(String, String)] {
+        self.labels
+            .request_tags
+            .get(req as usize)
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -511,7 +570,14 @@ pub fn export(t: &Timed, scale: f64) -> Exported {
 #[derive(Debug)]
 pub struct MetricsCollector(pub Arc<Metrics>);
 
-type L<'a> = Vec<(&'static str, &'a str)>;
+type L<'a> = Vec<(&'a str, &'a str)>;
+
+/// `l` with `tags` appended (tag keys never collide with built-in keys: see
+/// `scenario::validate_tags`).
+fn tagged<'a>(mut l: L<'a>, tags: &'a [(String, String)]) -> L<'a> {
+    l.extend(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    l
+}
 
 fn counter(
     enc: &mut DescriptorEncoder,
@@ -595,13 +661,14 @@ impl Metrics {
         let status_str: BTreeMap<u16, String> = s
             .reqs
             .keys()
+            .chain(s.phases.keys())
             .map(|k| (k.status, k.status.to_string()))
             .collect();
         let mut reqs: Vec<_> = s.reqs.iter().collect();
         reqs.sort_by_key(|(k, _)| **k);
         let req_labels = |k: &ReqKey| -> L<'_> {
             let r = &lb.requests[k.req as usize];
-            vec![
+            let l = vec![
                 ("scenario", lb.scenarios[r.scenario as usize].as_str()),
                 ("step", self.step_label(r.scenario, k.step)),
                 ("name", r.name.as_str()),
@@ -616,7 +683,8 @@ impl Metrics {
                     },
                 ),
                 ("tier", lb.tiers[k.tier as usize].as_str()),
-            ]
+            ];
+            tagged(l, self.request_tags(k.req))
         };
         counter(
             enc,
@@ -651,13 +719,14 @@ impl Metrics {
         }
         let rst = |(req, step, tier): (u16, u16, u16)| -> L<'_> {
             let r = &lb.requests[req as usize];
-            vec![
+            let l = vec![
                 ("scenario", lb.scenarios[r.scenario as usize].as_str()),
                 ("step", self.step_label(r.scenario, step)),
                 ("name", r.name.as_str()),
                 ("method", r.method.as_str()),
                 ("tier", lb.tiers[tier as usize].as_str()),
-            ]
+            ];
+            tagged(l, self.request_tags(req))
         };
         gauge(
             enc,
@@ -683,28 +752,24 @@ impl Metrics {
 
         let rs = |req: u16, step: u16| -> L<'_> {
             let r = &lb.requests[req as usize];
-            vec![
+            let l = vec![
                 ("scenario", lb.scenarios[r.scenario as usize].as_str()),
                 ("step", self.step_label(r.scenario, step)),
                 ("name", r.name.as_str()),
                 ("method", r.method.as_str()),
-            ]
+            ];
+            tagged(l, self.request_tags(req))
         };
-        for (family, map) in [
-            (&cat::HTTP_REQ_WAITING, &s.waiting),
-            (&cat::HTTP_REQ_CONNECTING, &s.connecting),
-        ] {
-            let mut rows: Vec<_> = map.iter().collect();
-            rows.sort_by_key(|(k, _)| **k);
-            histogram(
-                enc,
-                family,
-                &rows
-                    .iter()
-                    .map(|(k, t)| (req_labels(k), *t))
-                    .collect::<Vec<_>>(),
-                US,
-            )?;
+        let mut phases: Vec<_> = s.phases.iter().collect();
+        phases.sort_by_key(|(k, _)| **k);
+        for (i, (family, _)) in Phases::NAMES.iter().enumerate() {
+            let rows: Vec<_> = phases
+                .iter()
+                .map(|(k, p)| (k, p.get(i)))
+                .filter(|(_, t)| !t.hist.is_empty())
+                .map(|(k, t)| (req_labels(k), t))
+                .collect();
+            histogram(enc, family, &rows, US)?;
         }
 
         let mut errors: Vec<_> = s.errors.iter().collect();
@@ -750,10 +815,11 @@ impl Metrics {
         let mut steps: Vec<_> = s.steps.iter().collect();
         steps.sort_by_key(|(k, _)| **k);
         let sl = |k: &StepKey| -> L<'_> {
-            vec![
+            let l = vec![
                 ("scenario", lb.scenarios[k.scenario as usize].as_str()),
                 ("step", self.step_label(k.scenario, k.step)),
-            ]
+            ];
+            tagged(l, self.scenario_tags(k.scenario))
         };
         let per_step = |f: fn(&StepCell) -> u64| {
             steps
@@ -765,16 +831,27 @@ impl Metrics {
         counter(enc, &cat::DROPPED_ITERATIONS, &per_step(|c| c.dropped))?;
         counter(enc, &cat::DATA_SENT, &per_step(|c| c.sent))?;
         counter(enc, &cat::DATA_RECEIVED, &per_step(|c| c.received))?;
+        histogram(
+            enc,
+            &cat::ITERATION_DURATION,
+            &steps
+                .iter()
+                .filter(|(_, c)| !c.iteration.hist.is_empty())
+                .map(|(k, c)| (sl(k), &c.iteration))
+                .collect::<Vec<_>>(),
+            US,
+        )?;
 
         let mut checks: Vec<_> = s.checks.iter().collect();
         checks.sort_by_key(|(k, _)| **k);
         let cl = |(check, step): (u16, u16)| -> L<'_> {
             let (sc, name) = &lb.checks[check as usize];
-            vec![
+            let l = vec![
                 ("scenario", lb.scenarios[*sc as usize].as_str()),
                 ("step", self.step_label(*sc, step)),
                 ("check", name.as_str()),
-            ]
+            ];
+            tagged(l, self.scenario_tags(*sc))
         };
         gauge(
             enc,
@@ -802,15 +879,19 @@ impl Metrics {
         let mut level = Vec::new();
         for (i, g) in self.gauges.iter().enumerate() {
             let scenario = lb.scenarios[i].as_str();
+            let tags = self.scenario_tags(i as u16);
             vus_max.push((
-                vec![("scenario", scenario)],
+                tagged(vec![("scenario", scenario)], tags),
                 g.vus_max.load(Ordering::Relaxed) as f64,
             ));
             let step = g.step.load(Ordering::Relaxed);
             let Some(st) = lb.steps[i].get(step) else {
                 continue;
             };
-            let l = vec![("scenario", scenario), ("step", st.label.as_str())];
+            let l = tagged(
+                vec![("scenario", scenario), ("step", st.label.as_str())],
+                tags,
+            );
             vus.push((l.clone(), g.vus.load(Ordering::Relaxed) as f64));
             if st.unit == "rate" {
                 rate.push((l.clone(), g.rate()));
@@ -838,11 +919,12 @@ impl Metrics {
         let mut llm: Vec<_> = s.llm.iter().collect();
         llm.sort_by_key(|(k, _)| **k);
         let ll = |(sc, st, tier): (u16, u16, u16)| -> L<'_> {
-            vec![
+            let l = vec![
                 ("scenario", lb.scenarios[sc as usize].as_str()),
                 ("step", self.step_label(sc, st)),
                 ("tier", lb.tiers[tier as usize].as_str()),
-            ]
+            ];
+            tagged(l, self.scenario_tags(sc))
         };
         let mut tokens = Vec::new();
         for (k, c) in &llm {
@@ -924,6 +1006,102 @@ mod tests {
         assert!(TrendStat::parse("p95").is_err());
     }
 
+    fn text(m: &Arc<Metrics>) -> String {
+        let mut reg = prometheus_client::registry::Registry::default();
+        reg.register_collector(Box::new(MetricsCollector(Arc::clone(m))));
+        let mut s = String::new();
+        prometheus_client::encoding::text::encode(&mut s, &reg).unwrap();
+        s
+    }
+
+    #[test]
+    fn phases_and_tags_are_written_with_the_duration_labels() {
+        let tags = |p: &[(&str, &str)]| -> Tags {
+            p.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let m = Arc::new(Metrics::new(
+            Labels {
+                scenarios: vec!["s".into()],
+                steps: vec![vec![StepLabel {
+                    label: "1".into(),
+                    level: 1.0,
+                    unit: "vus",
+                }]],
+                requests: vec![RequestLabel {
+                    scenario: 0,
+                    name: "r".into(),
+                    method: "GET".into(),
+                }],
+                checks: vec![],
+                tiers: vec![String::new()],
+                scenario_tags: vec![tags(&[("team", "blue")])],
+                request_tags: vec![tags(&[("component", "api"), ("team", "red")])],
+            },
+            None,
+            vec![],
+        ));
+        let key = ReqKey {
+            req: 0,
+            step: 0,
+            tier: 0,
+            status: 200,
+        };
+        m.with(|s| {
+            s.request(key, 3_000);
+            let p = s.phases(key);
+            p.blocked.record(10);
+            p.sending.record(20);
+            p.waiting.record(2_500);
+            p.receiving.record(480);
+            p.connecting.record(100);
+            s.step(StepKey {
+                scenario: 0,
+                step: 0,
+            })
+            .iteration
+            .record(3_100);
+        });
+        let t = text(&m);
+        let req = r#"{scenario="s",step="1",name="r",method="GET",status="200",expected_response="true",tier="",component="api",team="red"}"#;
+        for (family, sum) in [
+            ("k6_http_req_duration_seconds", 0.003),
+            ("k6_http_req_blocked_seconds", 0.00001),
+            ("k6_http_req_sending_seconds", 0.00002),
+            ("k6_http_req_waiting_seconds", 0.0025),
+            ("k6_http_req_receiving_seconds", 0.00048),
+            ("k6_http_req_connecting_seconds", 0.0001),
+        ] {
+            assert!(
+                t.contains(&format!("{family}_count{req} 1\n")),
+                "{family}:\n{t}"
+            );
+            let got: f64 = t
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{family}_sum{req} ")))
+                .unwrap_or_else(|| panic!("{family}:\n{t}"))
+                .parse()
+                .unwrap();
+            assert!((got - sum).abs() < 1e-12, "{family}: {got}");
+        }
+        // No TLS handshake recorded, so no series (an empty histogram would read as one).
+        assert!(
+            !t.contains("k6_http_req_tls_handshaking_seconds_count"),
+            "{t}"
+        );
+        let step = r#"{scenario="s",step="1",team="blue"}"#;
+        assert!(
+            t.contains(&format!("k6_iteration_duration_seconds_count{step} 1\n")),
+            "{t}"
+        );
+        assert!(t.contains(&format!("k6_iterations_total{step} 0")), "{t}");
+        assert!(
+            t.contains(r#"k6_vus_max{scenario="s",team="blue"} 0"#),
+            "{t}"
+        );
+    }
+
     #[test]
     fn shards_per_thread_merge() {
         let m = Arc::new(Metrics::new(
@@ -941,6 +1119,7 @@ mod tests {
                 }],
                 checks: vec![],
                 tiers: vec![String::new()],
+                ..Labels::default()
             },
             None,
             vec![],

@@ -8,6 +8,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Method, Uri};
 use rand::Rng;
 
+use crate::metrics::Tags;
 use crate::scenario::{
     Body, Check, Mix, OpenAiApi, OpenAiSpec, RequestSpec, Scenario, StatusRange, Var,
 };
@@ -198,6 +199,8 @@ pub struct Request {
     pub weight: u32,
     pub checks: Vec<CompiledCheck>,
     pub needs_body: bool,
+    /// Extra labels on its series: the scenario's tags, overridden by its own.
+    pub tags: Tags,
 }
 
 /// A scenario's requests and how an iteration picks them.
@@ -209,6 +212,8 @@ pub struct Requests {
     cumulative: Vec<u64>,
     pub var_names: Vec<String>,
     vars: Vec<Var>,
+    /// The scenario's own tags (on its per-step series).
+    pub tags: Tags,
 }
 
 impl Requests {
@@ -267,10 +272,12 @@ pub fn compile(
             field: field(f),
             message,
         };
-        list.push(
-            compile_one(r, base_url, common_headers, &var_names, ids)
-                .map_err(|(f, m)| err(f, m))?,
-        );
+        let mut req = compile_one(r, base_url, common_headers, &var_names, ids)
+            .map_err(|(f, m)| err(f, m))?;
+        let mut tags = s.tags.clone();
+        tags.extend(r.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        req.tags = tags.into_iter().collect();
+        list.push(req);
     }
     let mix = s
         .mix
@@ -292,6 +299,7 @@ pub fn compile(
         cumulative,
         var_names,
         vars,
+        tags: s.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     })
 }
 
@@ -425,6 +433,7 @@ fn compile_one(
         weight: r.weight.unwrap_or(1),
         checks,
         needs_body,
+        tags: Tags::new(),
     })
 }
 

@@ -148,6 +148,9 @@ pub struct Scenario {
     /// Random variables drawn per iteration, usable as `{{name}}` in templates.
     #[serde(default)]
     pub vars: BTreeMap<String, Var>,
+    /// k6's scenario `tags`: extra labels on every series of this scenario.
+    #[serde(default, deserialize_with = "tags")]
+    pub tags: BTreeMap<String, String>,
     pub requests: Vec<RequestSpec>,
 }
 
@@ -275,6 +278,105 @@ pub struct RequestSpec {
     pub weight: Option<u32>,
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// k6's request `tags`: extra labels on this request's series (over the scenario's).
+    #[serde(default, deserialize_with = "tags")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Tag values are YAML scalars (`version: 2` is the label value "2").
+fn tags<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    let raw = BTreeMap::<String, Scalar>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Scalar::Text(s) => s,
+                Scalar::Int(i) => i.to_string(),
+                Scalar::Float(f) => f.to_string(),
+                Scalar::Bool(b) => b.to_string(),
+            };
+            (k, v)
+        })
+        .collect())
+}
+
+/// At most this many tags on a scenario, and on a request.
+pub const MAX_TAGS: usize = 10;
+/// Longest tag value.
+pub const MAX_TAG_VALUE: usize = 128;
+/// Label keys redline writes besides those of the catalogue's http-load families: tags must
+/// not shadow them. `url` and `proto` are k6's, left out on purpose (README).
+const RESERVED_LABELS: &[&str] = &["testid", "le", "quantile", "url", "proto"];
+
+/// Checks a `tags` map: Prometheus label names that are not redline's own labels, literal
+/// values (no `{{...}}`: neither a token nor a per-iteration value can become a label), and
+/// bounded size. `at` is the map's field path; errors are `(field path, message)`, the path
+/// ending in the offending key.
+pub fn validate_tags(tags: &BTreeMap<String, String>, at: &str) -> Result<(), (String, String)> {
+    if tags.len() > MAX_TAGS {
+        return Err((
+            at.to_owned(),
+            format!("{} tags; at most {MAX_TAGS}", tags.len()),
+        ));
+    }
+    for (k, v) in tags {
+        let field = format!("{at}.{k}");
+        let mut chars = k.chars();
+        let name_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok {
+            return Err((
+                field,
+                format!("tag key {k:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
+            ));
+        }
+        if k.starts_with("__") {
+            return Err((
+                field,
+                format!("tag key {k:?}: names starting with __ are Prometheus' own"),
+            ));
+        }
+        let builtin = redline_catalogue::http_load::ALL
+            .iter()
+            .flat_map(|m| m.labels.iter().copied())
+            .chain(RESERVED_LABELS.iter().copied())
+            .any(|b| b == k);
+        if builtin {
+            return Err((
+                field,
+                format!("tag key {k:?} is one of redline's own labels; pick another name"),
+            ));
+        }
+        if v.contains("{{") {
+            return Err((
+                field,
+                "tag values are literals: a {{...}} template would put a token or a value per iteration into a label".into(),
+            ));
+        }
+        if v.is_empty() {
+            return Err((
+                field,
+                "a tag value must not be empty (Prometheus drops empty labels)".into(),
+            ));
+        }
+        if v.chars().count() > MAX_TAG_VALUE || v.chars().any(char::is_control) {
+            return Err((
+                field,
+                format!("a tag value is at most {MAX_TAG_VALUE} printable characters"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Request body: inline text (a template), JSON, a file, or a random pick among files.
@@ -468,7 +570,7 @@ impl ScenarioFile {
         file.validate()
             .map_err(|(field, message)| ScenarioError::Invalid {
                 path: path.to_owned(),
-                line: locate(text, &field),
+                line: locate_nearest(text, &field),
                 field,
                 message,
             })?;
@@ -679,7 +781,9 @@ impl Scenario {
         if self.requests.is_empty() {
             return Err(("requests".into(), "at least one request is required".into()));
         }
+        validate_tags(&self.tags, "tags")?;
         for (i, r) in self.requests.iter().enumerate() {
+            validate_tags(&r.tags, &format!("requests.{i}.tags"))?;
             if r.body.is_some() && r.openai.is_some() {
                 return Err((
                     format!("requests.{i}.body"),
@@ -807,6 +911,18 @@ pub fn locate(text: &str, path: &str) -> Option<usize> {
         min_indent = ind;
     }
     found
+}
+
+/// [`locate`], else the line of the nearest enclosing field that is spelled out in block style
+/// (a flow-style `{url: x, tags: {...}}` request: its `- ` line).
+pub fn locate_nearest(text: &str, path: &str) -> Option<usize> {
+    let mut p = path;
+    loop {
+        if let Some(line) = locate(text, p) {
+            return Some(line);
+        }
+        p = &p[..p.rfind('.')?];
+    }
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -942,6 +1058,51 @@ scenarios:
     fn shared_iterations_needs_enough_iterations() {
         let e = parse("scenarios:\n  b:\n    executor: shared-iterations\n    vus: 10\n    iterations: 5\n    requests: [{url: /}]\n").unwrap_err();
         assert!(e.to_string().contains("iterations >= vus"), "{e}");
+    }
+
+    #[test]
+    fn tags_are_scalars_and_bad_ones_name_field_and_line() {
+        let f = parse("scenarios:\n  s:\n    executor: shared-iterations\n    tags: {team: blue, release: 2, canary: true}\n    requests: [{url: 'http://x/', tags: {component: api}}]\n").unwrap();
+        let s = &f.scenarios["s"];
+        assert_eq!(s.tags["release"], "2");
+        assert_eq!(s.tags["canary"], "true");
+        assert_eq!(s.requests[0].tags["component"], "api");
+        let bad = |tags: &str| {
+            parse(&format!("scenarios:\n  s:\n    executor: shared-iterations\n    requests:\n      - url: http://x/\n        tags:\n          {tags}\n"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad("9lives: x");
+        assert!(
+            e.starts_with("s.yaml:7: scenarios.s.requests.0.tags.9lives: ")
+                && e.contains("not a Prometheus label name"),
+            "{e}"
+        );
+        for builtin in [
+            "name", "status", "tier", "testid", "url", "scenario", "kind", "check",
+        ] {
+            let e = bad(&format!("{builtin}: x"));
+            assert!(e.contains("one of redline's own labels"), "{builtin}: {e}");
+        }
+        assert!(bad("__x: y").contains("Prometheus' own"));
+        assert!(bad("user: '{{token}}'").contains("tag values are literals"));
+        assert!(bad("user: 'vu-{{vu}}'").contains("tag values are literals"));
+        assert!(bad("e: ''").contains("must not be empty"));
+        assert!(bad(&format!("long: {}", "x".repeat(MAX_TAG_VALUE + 1))).contains("at most"));
+        let many: Vec<String> = (0..=MAX_TAGS).map(|i| format!("t{i}: x")).collect();
+        let e = bad(&format!("{{{}}}", many.join(", ")));
+        assert!(
+            e.starts_with("s.yaml:6: scenarios.s.requests.0.tags: "),
+            "{e}"
+        );
+        // A flow-style request: its own line.
+        let e = parse("scenarios:\n  s:\n    executor: shared-iterations\n    requests:\n      - {url: 'http://x/', tags: {Bad-Key: x}}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("s.yaml:5: scenarios.s.requests.0.tags.Bad-Key: "),
+            "{e}"
+        );
     }
 
     #[test]

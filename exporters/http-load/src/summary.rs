@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::engine::StepTiming;
-use crate::metrics::{Metrics, Shard, StepKey, Timed};
+use crate::metrics::{Metrics, Phases, Shard, StepKey, Timed};
 
 /// k6's default `summaryTrendStats`.
 const TREND_STATS: [&str; 6] = ["avg", "min", "med", "max", "p(90)", "p(95)"];
@@ -131,32 +131,13 @@ pub fn build(
         "http_req_failed".into(),
         rate(total_reqs - ok_reqs, ok_reqs),
     );
-    metrics.insert(
-        "http_req_waiting".into(),
-        trend(&merged(snap.waiting.values(), 2), 1e-3),
-    );
-    metrics.insert(
-        "http_req_connecting".into(),
-        trend(&merged(snap.connecting.values(), 2), 1e-3),
-    );
-    metrics.insert(
-        "http_req_tls_handshaking".into(),
-        trend(&merged(steps().map(|c| &c.tls), 2), 1e-3),
-    );
-    metrics.insert(
-        "http_req_blocked".into(),
-        trend(&merged(steps().map(|c| &c.blocked), 2), 1e-3),
-    );
-    metrics.insert(
-        "http_req_receiving".into(),
-        trend(&merged(steps().map(|c| &c.receiving), 2), 1e-3),
-    );
-    // hyper writes the request inside the same future that waits for the head; sending is
-    // folded into waiting and reported as zero, as k6 does for tiny bodies.
-    metrics.insert(
-        "http_req_sending".into(),
-        trend(&merged(std::iter::empty(), 2), 1e-3),
-    );
+    // k6's phases, from the same cells as the k6_http_req_*_seconds series.
+    for (i, (_, key)) in Phases::NAMES.iter().enumerate() {
+        metrics.insert(
+            (*key).into(),
+            trend(&merged(snap.phases.values().map(|p| p.get(i)), 2), 1e-3),
+        );
+    }
     metrics.insert(
         "iteration_duration".into(),
         trend(&merged(steps().map(|c| &c.iteration), 2), 1e-3),

@@ -242,20 +242,23 @@ impl Vu {
                         )
                     })
                     .collect();
+                let us = |d: Duration| d.as_micros() as u64;
                 m.with(|s| {
-                    s.request(key(x.status), dur.as_micros() as u64);
-                    s.waiting(key(x.status), x.head.saturating_duration_since(x.sent_at).as_micros() as u64);
+                    s.request(key(x.status), us(dur));
+                    let p = s.phases(key(x.status));
+                    p.blocked.record(us(x.blocked));
+                    p.sending.record(us(x.wrote.saturating_duration_since(x.sent_at)));
+                    p.waiting.record(us(x.head.saturating_duration_since(x.wrote)));
+                    p.receiving.record(us(x.end.saturating_duration_since(x.head)));
                     if let Some(ct) = x.connect {
-                        s.connecting(key(x.status), ct.connecting.as_micros() as u64);
+                        p.connecting.record(us(ct.connecting));
+                        if ct.tls_handshake {
+                            p.tls.record(us(ct.tls));
+                        }
                     }
                     let c = s.step(sk);
                     c.sent += x.sent;
                     c.received += x.received;
-                    c.receiving.record(x.end.saturating_duration_since(x.head).as_micros() as u64);
-                    c.blocked.record(x.blocked.as_micros() as u64);
-                    if let Some(ct) = x.connect {
-                        c.tls.record(ct.tls.as_micros() as u64);
-                    }
                     for (id, pass) in check_results {
                         s.check(id, ctx.step, pass);
                     }
@@ -367,6 +370,12 @@ impl Vu {
                 }
             };
             let head = Instant::now();
+            // Sending ends with the last write of this exchange (the Counted stream stamps it);
+            // no write seen (cannot happen for a sent request) counts as sending nothing.
+            let wrote = match wire.last_write() {
+                Some(t) if t > sent_at && wire_delta().0 > 0 => t.min(head),
+                _ => sent_at,
+            };
             let status = resp.status().as_u16();
             let (parts, mut incoming) = resp.into_parts();
             let stream = r.openai.as_ref().is_some_and(|o| o.stream) && status == 200;
@@ -407,6 +416,7 @@ impl Vu {
                 headers: parts.headers,
                 body,
                 sent_at,
+                wrote,
                 head,
                 end,
                 blocked,
@@ -425,6 +435,8 @@ struct Exchange {
     headers: http::HeaderMap,
     body: Bytes,
     sent_at: Instant,
+    /// The last request byte written.
+    wrote: Instant,
     head: Instant,
     end: Instant,
     blocked: Duration,

