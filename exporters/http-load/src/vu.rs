@@ -1,6 +1,7 @@
 //! A virtual user and its iteration: pick requests, fill templates, send on the VU's own
 //! connection, read the response (SSE for streamed completions), run checks, record.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,9 @@ pub struct Vu {
     iter: u64,
     vars: Vec<String>,
     picks: Vec<usize>,
+    /// The request timeout, re-armed for every exchange. Made on the VU's first exchange, on
+    /// the runtime the VU runs on.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Vu {
@@ -59,6 +63,7 @@ impl Vu {
             iter: 0,
             vars: Vec::new(),
             picks: Vec::new(),
+            timer: None,
         }
     }
 
@@ -139,15 +144,17 @@ impl Vu {
                 .parse()
                 .map_err(|e| bad(format!("URL of {}: {e}", r.name)))?,
         };
-        let mut b = HttpRequest::builder().method(r.method.clone());
-        b = if sh.client.http2 {
-            b.uri(uri.clone())
+        // Filled in place: http's builder moves its whole parts through a Result per call.
+        let mut req = HttpRequest::new(Full::new(body.clone()));
+        *req.method_mut() = r.method.clone();
+        *req.uri_mut() = if sh.client.http2 {
+            uri.clone()
         } else {
-            b.uri(uri.path_and_query().map_or("/", |p| p.as_str()))
+            match uri.path_and_query() {
+                Some(p) => Uri::from(p.clone()),
+                None => Uri::from_static("/"),
+            }
         };
-        let mut req = b
-            .body(Full::new(body.clone()))
-            .map_err(|e| bad(e.to_string()))?;
         let h = req.headers_mut();
         if !sh.client.http2 {
             if let Some(host) = &r.static_host {
@@ -307,13 +314,21 @@ impl Vu {
         body: &Bytes,
         started: Instant,
     ) -> Result<Exchange, (ClientError, (u64, u64))> {
-        // One timer for the whole exchange: a timer entry per phase costs more than the
-        // request itself on a fast loopback target.
-        let deadline = Instant::now() + sh.client.timeout;
-        let inner = self.exchange_inner(sh, sc, r, step_label, body, started);
-        match tokio::time::timeout_at(deadline.into(), inner).await {
-            Ok(r) => r,
-            Err(_) => {
+        // One timer for the whole exchange, and the same one for every exchange of this VU:
+        // a later deadline only moves the armed entry's expiry, where a fresh timer per
+        // request inserts into and removes from the timer wheel each time.
+        let deadline = tokio::time::Instant::from_std(Instant::now() + sh.client.timeout);
+        let mut timer = match self.timer.take() {
+            Some(mut t) => {
+                t.as_mut().reset(deadline);
+                t
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
+        };
+        let out = tokio::select! {
+            biased;
+            r = self.exchange_inner(sh, sc, r, step_label, body, started) => r,
+            () = timer.as_mut() => {
                 self.conn = None;
                 let message = format!("no complete response within {:?}", sh.client.timeout);
                 Err((
@@ -324,7 +339,9 @@ impl Vu {
                     (0, 0),
                 ))
             }
-        }
+        };
+        self.timer = Some(timer);
+        out
     }
 
     async fn exchange_inner(
