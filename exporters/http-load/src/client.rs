@@ -188,6 +188,33 @@ pub async fn connection<'a>(
     Ok((slot.insert(conn), Some(times)))
 }
 
+/// A TCP connection with Nagle off (requests are written whole), and how long it took.
+pub async fn connect_tcp(
+    cfg: &ClientConfig,
+    host: &str,
+    port: u16,
+) -> Result<(TcpStream, ConnectTimes), ClientError> {
+    let t1 = Instant::now();
+    let tcp = tokio::time::timeout(cfg.timeout, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| ClientError {
+            reason: ErrorReason::Timeout,
+            message: "connect timed out".into(),
+        })?
+        .map_err(|e| ClientError {
+            reason: io_reason(&e),
+            message: format!("connect: {e}"),
+        })?;
+    let _ = tcp.set_nodelay(true);
+    Ok((
+        tcp,
+        ConnectTimes {
+            connecting: t1.elapsed(),
+            ..ConnectTimes::default()
+        },
+    ))
+}
+
 async fn connect(
     cfg: &ClientConfig,
     origin: (String, String, u16),
@@ -199,22 +226,8 @@ async fn connect(
         None => None,
     };
     times.blocked = t0.elapsed();
-    let t1 = Instant::now();
-    let tcp = tokio::time::timeout(
-        cfg.timeout,
-        TcpStream::connect((origin.1.as_str(), origin.2)),
-    )
-    .await
-    .map_err(|_| ClientError {
-        reason: ErrorReason::Timeout,
-        message: "connect timed out".into(),
-    })?
-    .map_err(|e| ClientError {
-        reason: io_reason(&e),
-        message: format!("connect: {e}"),
-    })?;
-    let _ = tcp.set_nodelay(true);
-    times.connecting = t1.elapsed();
+    let (tcp, tcp_times) = connect_tcp(cfg, &origin.1, origin.2).await?;
+    times.connecting = tcp_times.connecting;
     let wire = Arc::new(WireCounters::default());
     let sender = if origin.0 == "https" {
         let t2 = Instant::now();

@@ -12,6 +12,7 @@
 pub mod args;
 pub mod client;
 pub mod engine;
+mod h1;
 pub mod metrics;
 pub mod plan;
 mod progress;

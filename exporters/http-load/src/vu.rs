@@ -13,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::client::{self, ClientConfig, ClientError, Conn};
+use crate::h1::{self, H1Conn};
 use crate::metrics::{ErrorReason, Metrics, ReqKey, StepKey};
 use crate::request::{BodySource, Env, Request, Requests};
 use crate::scenario::{OpenAiApi, Think};
@@ -45,6 +46,8 @@ pub struct StepCtx {
 pub struct Vu {
     pub id: u64,
     conn: Option<Conn>,
+    /// The lean HTTP/1.1 connection (plain http), see [`crate::h1`].
+    h1: Option<H1Conn>,
     rng: StdRng,
     iter: u64,
     vars: Vec<String>,
@@ -59,6 +62,7 @@ impl Vu {
         Self {
             id,
             conn: None,
+            h1: None,
             rng: StdRng::from_rng(&mut rand::rng()),
             iter: 0,
             vars: Vec::new(),
@@ -330,6 +334,7 @@ impl Vu {
             r = self.exchange_inner(sh, sc, r, step_label, body, started) => r,
             () = timer.as_mut() => {
                 self.conn = None;
+                self.h1 = None;
                 let message = format!("no complete response within {:?}", sh.client.timeout);
                 Err((
                     ClientError {
@@ -357,6 +362,55 @@ impl Vu {
             let (req, uri) = self
                 .build(sh, sc, r, step_label, body)
                 .map_err(|e| (e, (0, 0)))?;
+            let streaming = r.openai.as_ref().is_some_and(|o| o.stream);
+            if let Some((host, port)) = h1::plain_http_origin(&uri)
+                && h1::Lean::applies(&sh.client, true, streaming)
+            {
+                let t_conn = Instant::now();
+                let (conn, times) = h1::connection(&sh.client, &mut self.h1, host, port)
+                    .await
+                    .map_err(|e| (e, (0, 0)))?;
+                let reused = times.is_none();
+                let sent_at = Instant::now();
+                let keep = h1::Keep {
+                    headers: !r.checks.is_empty(),
+                    body: r.needs_body || r.openai.is_some(),
+                };
+                match conn.exchange(&req, body, keep).await {
+                    Ok((x, keep_alive)) => {
+                        if !keep_alive {
+                            self.h1 = None;
+                        }
+                        let llm = match &r.openai {
+                            Some(o) if x.status == 200 => Some(Llm::from_body(&x.body, o.api)),
+                            _ => None,
+                        };
+                        return Ok(Exchange {
+                            status: x.status,
+                            headers: x.headers,
+                            body: x.body,
+                            sent_at,
+                            wrote: x.wrote,
+                            head: x.head,
+                            end: x.end,
+                            blocked: t_conn.saturating_duration_since(started),
+                            connect: times,
+                            sent: x.sent,
+                            received: x.received,
+                            llm,
+                        });
+                    }
+                    Err((e, wire, nothing_back)) => {
+                        self.h1 = None;
+                        // The server's idle close raced our send: once more, on a new one.
+                        if reused && attempt == 0 && nothing_back && e.reason == ErrorReason::Reset
+                        {
+                            continue;
+                        }
+                        return Err((e, wire));
+                    }
+                }
+            }
             let t_conn = Instant::now();
             let (conn, times) = client::connection(&sh.client, &mut self.conn, &uri)
                 .await

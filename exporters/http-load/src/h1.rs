@@ -1,0 +1,758 @@
+//! A lean HTTP/1.1 exchange for plain `http://` keep-alive connections, the hot path of a load
+//! test against a fast target.
+//!
+//! hyper's client runs each connection as its own task behind a request channel: per request
+//! that is two task wakeups, a channel hop each way and a parsed `HeaderMap`, about as much CPU
+//! as the request's syscalls on loopback. A VU has one request in flight, so here it writes the
+//! request and reads the response on its own socket, parsing with `httparse` (hyper's parser)
+//! into a buffer it keeps. hyper still serves https, HTTP/2, SSE streams and
+//! `--max-connections` (see [`Lean::applies`]).
+//!
+//! Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304; chunked wins over
+//! Content-Length; without either the body runs to the connection's end.
+
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::{ClientConfig, ClientError, ConnectTimes, ReqBody, connect_tcp, io_reason};
+use crate::metrics::ErrorReason;
+
+/// Most headers a response may have; k6 and nginx sit far below it.
+const MAX_HEADERS: usize = 100;
+/// Largest response head (status line and headers).
+const MAX_HEAD_BYTES: usize = 256 * 1024;
+/// Request bodies up to this size go out in the same write as the head.
+const INLINE_BODY: usize = 16 * 1024;
+
+/// When the lean path serves a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Lean;
+
+impl Lean {
+    /// Plain http, HTTP/1.1, no connection limit (whose slots must free when the server
+    /// closes a parked VU's connection, which needs a connection task), no SSE stream
+    /// (per-event timestamps come from hyper's frames).
+    pub fn applies(cfg: &ClientConfig, scheme_http: bool, streaming: bool) -> bool {
+        scheme_http && !cfg.http2 && cfg.limit.is_none() && !streaming
+    }
+}
+
+/// Host and port of an `http://` URI (brackets of an IPv6 literal removed), borrowed: no
+/// allocation per request.
+pub fn plain_http_origin(uri: &http::Uri) -> Option<(&str, u16)> {
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+    Some((host, uri.port_u16().unwrap_or(80)))
+}
+
+/// One keep-alive connection, owned by one VU.
+pub struct H1Conn {
+    origin: (String, u16),
+    stream: TcpStream,
+    /// Bytes read but not yet consumed.
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    /// Set while an exchange runs: a timeout that drops the exchange mid-way leaves it set,
+    /// and a connection in an unknown state is never reused.
+    busy: bool,
+}
+
+/// A complete response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// Only when asked for (checks read them): building a `HeaderMap` costs allocations.
+    pub headers: HeaderMap,
+    /// Only when asked for; otherwise empty (the bytes are still read and counted).
+    pub body: Bytes,
+    /// The last request byte was written.
+    pub wrote: Instant,
+    /// The response head was parsed.
+    pub head: Instant,
+    pub end: Instant,
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// What an exchange needs from the response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep {
+    pub headers: bool,
+    pub body: bool,
+}
+
+/// A failed exchange: the error, bytes (sent, received), and whether nothing at all came back
+/// (on a reused connection that is the server's idle close racing our send: worth one retry).
+pub type Failure = (ClientError, (u64, u64), bool);
+
+/// Returns a connection to `host:port`, reusing `slot` when it is idle and was left clean.
+pub async fn connection<'a>(
+    cfg: &ClientConfig,
+    slot: &'a mut Option<H1Conn>,
+    host: &str,
+    port: u16,
+) -> Result<(&'a mut H1Conn, Option<ConnectTimes>), ClientError> {
+    if slot
+        .as_ref()
+        .is_some_and(|c| !c.busy && c.origin.1 == port && c.origin.0 == host)
+    {
+        return Ok((slot.as_mut().expect("checked"), None));
+    }
+    *slot = None;
+    let (stream, times) = Box::pin(connect_tcp(cfg, host, port)).await?;
+    Ok((
+        slot.insert(H1Conn {
+            origin: (host.to_owned(), port),
+            stream,
+            rbuf: BytesMut::with_capacity(8 * 1024),
+            wbuf: Vec::with_capacity(512),
+            busy: false,
+        }),
+        Some(times),
+    ))
+}
+
+impl H1Conn {
+    /// Sends `req` (whose URI is in origin form) and reads the whole response. On `Ok` with
+    /// `false` the server asked to close: the caller drops the connection.
+    pub async fn exchange(
+        &mut self,
+        req: &Request<ReqBody>,
+        body: &Bytes,
+        keep: Keep,
+    ) -> Result<(Response, bool), Failure> {
+        self.busy = true;
+        let mut io = Io {
+            stream: &mut self.stream,
+            rbuf: &mut self.rbuf,
+            sent: 0,
+            received: 0,
+        };
+        encode(&mut self.wbuf, req, body);
+        let write = async {
+            io.stream.write_all(&self.wbuf).await?;
+            if body.len() > INLINE_BODY {
+                io.stream.write_all(body).await?;
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        if let Err(e) = write.await {
+            return Err((io_error("sending the request", &e), (0, 0), true));
+        }
+        io.sent = (self.wbuf.len()
+            + if body.len() > INLINE_BODY {
+                body.len()
+            } else {
+                0
+            }) as u64;
+        let wrote = Instant::now();
+        let head_only = req.method() == Method::HEAD;
+        let result = read_response(&mut io, head_only, keep).await;
+        let wire = (io.sent, io.received);
+        match result {
+            Ok((mut resp, keep_alive)) => {
+                resp.wrote = wrote;
+                resp.sent = wire.0;
+                resp.received = wire.1;
+                self.busy = false;
+                Ok((resp, keep_alive))
+            }
+            Err(e) => Err((e, wire, wire.1 == 0)),
+        }
+    }
+}
+
+/// The socket, its read buffer and this exchange's byte counts.
+struct Io<'a> {
+    stream: &'a mut TcpStream,
+    rbuf: &'a mut BytesMut,
+    sent: u64,
+    received: u64,
+}
+
+impl Io<'_> {
+    /// Reads more into the buffer; the connection ending here is an error (the response is
+    /// not complete yet).
+    async fn fill(&mut self, what: &str) -> Result<(), ClientError> {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(8 * 1024);
+        }
+        match self.stream.read_buf(self.rbuf).await {
+            Ok(0) => Err(ClientError {
+                reason: ErrorReason::Reset,
+                message: format!("connection closed before the response {what} was complete"),
+            }),
+            Ok(n) => {
+                self.received += n as u64;
+                Ok(())
+            }
+            Err(e) => Err(io_error("reading the response", &e)),
+        }
+    }
+
+    /// Reads more; `Ok(false)` when the server closed the connection.
+    async fn fill_or_end(&mut self) -> Result<bool, ClientError> {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(8 * 1024);
+        }
+        match self.stream.read_buf(self.rbuf).await {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                self.received += n as u64;
+                Ok(true)
+            }
+            Err(e) => Err(io_error("reading the response", &e)),
+        }
+    }
+}
+
+fn io_error(what: &str, e: &std::io::Error) -> ClientError {
+    ClientError {
+        reason: io_reason(e),
+        message: format!("{what}: {e}"),
+    }
+}
+
+fn protocol(message: String) -> ClientError {
+    ClientError {
+        reason: ErrorReason::Other,
+        message,
+    }
+}
+
+/// Writes `req` in HTTP/1.1 form (and `body` too when small) into `out`.
+fn encode(out: &mut Vec<u8>, req: &Request<ReqBody>, body: &Bytes) {
+    out.clear();
+    out.extend_from_slice(req.method().as_str().as_bytes());
+    out.push(b' ');
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    out.extend_from_slice(if target.is_empty() { "/" } else { target }.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in req.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    // As hyper: a length for any body, and an explicit 0 where the method implies one.
+    let m = req.method();
+    if !req.headers().contains_key(CONTENT_LENGTH)
+        && (!body.is_empty() || m == Method::POST || m == Method::PUT || m == Method::PATCH)
+    {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if body.len() <= INLINE_BODY {
+        out.extend_from_slice(body);
+    }
+}
+
+/// How the body of a response is delimited.
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// Parsed head: status, framing, keep-alive, headers if kept, and its length in `rbuf`.
+struct Head {
+    status: u16,
+    framing: Framing,
+    keep_alive: bool,
+    headers: HeaderMap,
+    len: usize,
+}
+
+fn parse_head(
+    buf: &[u8],
+    head_only: bool,
+    keep_headers: bool,
+) -> Result<Option<Head>, ClientError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut r = httparse::Response::new(&mut slots);
+    let len = match r.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > MAX_HEAD_BYTES {
+                return Err(protocol(format!(
+                    "response head larger than {MAX_HEAD_BYTES} bytes"
+                )));
+            }
+            return Ok(None);
+        }
+        Err(e) => return Err(protocol(format!("invalid response head: {e}"))),
+    };
+    let status = r.code.unwrap_or(0);
+    let http10 = r.version == Some(0);
+    let (mut chunked, mut length, mut close, mut keep_alive_token) = (false, None, false, false);
+    let mut headers = HeaderMap::new();
+    for h in r.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case(TRANSFER_ENCODING.as_str()) {
+            // Chunked only when it is the final coding.
+            chunked = std::str::from_utf8(h.value).is_ok_and(|v| {
+                v.rsplit(',')
+                    .next()
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+            });
+        } else if name.eq_ignore_ascii_case(CONTENT_LENGTH.as_str()) {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| protocol("invalid Content-Length".into()))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(protocol("conflicting Content-Length headers".into()));
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case(CONNECTION.as_str()) {
+            for token in h.value.split(|&b| b == b',') {
+                let t = token.trim_ascii();
+                close |= t.eq_ignore_ascii_case(b"close");
+                keep_alive_token |= t.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        if keep_headers
+            && let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_bytes(h.value),
+            )
+        {
+            headers.append(n, v);
+        }
+    }
+    let framing = if head_only || (100..200).contains(&status) || status == 204 || status == 304 {
+        Framing::None
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        Framing::UntilClose
+    };
+    let keep_alive = !close
+        && (!http10 || keep_alive_token)
+        && !matches!(framing, Framing::UntilClose)
+        && status != 101;
+    Ok(Some(Head {
+        status,
+        framing,
+        keep_alive,
+        headers,
+        len,
+    }))
+}
+
+async fn read_response(
+    io: &mut Io<'_>,
+    head_only: bool,
+    keep: Keep,
+) -> Result<(Response, bool), ClientError> {
+    let head = loop {
+        match parse_head(io.rbuf, head_only, keep.headers)? {
+            // Interim responses (100 Continue, 103 Early Hints) precede the real one.
+            Some(h) if (100..200).contains(&h.status) && h.status != 101 => {
+                io.rbuf.advance(h.len);
+            }
+            Some(h) => break h,
+            None => io.fill("head").await?,
+        }
+    };
+    let at_head = Instant::now();
+    io.rbuf.advance(head.len);
+    let mut body = BytesMut::new();
+    let mut take = |rbuf: &mut BytesMut, n: usize| {
+        if keep.body {
+            body.extend_from_slice(&rbuf[..n]);
+        }
+        rbuf.advance(n);
+    };
+    match head.framing {
+        Framing::None => {}
+        Framing::Length(mut left) => {
+            while left > 0 {
+                if io.rbuf.is_empty() {
+                    io.fill("body").await?;
+                }
+                let n = (io.rbuf.len() as u64).min(left) as usize;
+                take(io.rbuf, n);
+                left -= n as u64;
+            }
+        }
+        Framing::UntilClose => loop {
+            let n = io.rbuf.len();
+            take(io.rbuf, n);
+            if !io.fill_or_end().await? {
+                break;
+            }
+        },
+        Framing::Chunked => loop {
+            let (size, line) = loop {
+                match chunk_size(io.rbuf)? {
+                    Some(s) => break s,
+                    None => io.fill("chunk size").await?,
+                }
+            };
+            io.rbuf.advance(line);
+            if size == 0 {
+                // Trailer fields, then an empty line.
+                loop {
+                    match io.rbuf.windows(2).position(|w| w == b"\r\n") {
+                        Some(0) => {
+                            io.rbuf.advance(2);
+                            break;
+                        }
+                        Some(p) => io.rbuf.advance(p + 2),
+                        None => io.fill("trailers").await?,
+                    }
+                }
+                break;
+            }
+            let mut left = size;
+            while left > 0 {
+                if io.rbuf.is_empty() {
+                    io.fill("chunk").await?;
+                }
+                let n = (io.rbuf.len() as u64).min(left) as usize;
+                take(io.rbuf, n);
+                left -= n as u64;
+            }
+            while io.rbuf.len() < 2 {
+                io.fill("chunk").await?;
+            }
+            if &io.rbuf[..2] != b"\r\n" {
+                return Err(protocol("chunk not followed by CRLF".into()));
+            }
+            io.rbuf.advance(2);
+        },
+    }
+    Ok((
+        Response {
+            status: head.status,
+            headers: head.headers,
+            body: body.freeze(),
+            wrote: at_head,
+            head: at_head,
+            end: Instant::now(),
+            sent: 0,
+            received: 0,
+        },
+        head.keep_alive,
+    ))
+}
+
+/// A chunk-size line at the start of `buf`: (size, line length with CRLF), `None` if the line
+/// is not complete yet.
+fn chunk_size(buf: &[u8]) -> Result<Option<(u64, usize)>, ClientError> {
+    let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+        if buf.len() > 1024 {
+            return Err(protocol("chunk-size line too long".into()));
+        }
+        return Ok(None);
+    };
+    // Extensions after ';' are allowed and ignored.
+    let hex = buf[..end]
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or(&[])
+        .trim_ascii();
+    let size = std::str::from_utf8(hex)
+        .ok()
+        .filter(|h| !h.is_empty() && h.len() <= 16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .ok_or_else(|| {
+            protocol(format!(
+                "invalid chunk size {:?}",
+                String::from_utf8_lossy(hex)
+            ))
+        })?;
+    Ok(Some((size, end + 2)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http_body_util::Full;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server that answers each request (read until the blank line and `body_len` more
+    /// bytes) with the next canned reply, written in the given pieces; then closes if told.
+    async fn serve(
+        replies: Vec<Vec<&'static [u8]>>,
+        close_after: bool,
+    ) -> (u16, tokio::task::JoinHandle<Vec<Vec<u8>>>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = Vec::new();
+            for pieces in replies {
+                // One request: up to the blank line, plus a declared body.
+                loop {
+                    if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..p]).to_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length: "))
+                            .map_or(0, |v| v.trim().parse().unwrap());
+                        if buf.len() >= p + 4 + len {
+                            seen.push(buf.drain(..p + 4 + len).collect());
+                            break;
+                        }
+                    }
+                    let mut chunk = [0u8; 4096];
+                    let n = s.read(&mut chunk).await.unwrap();
+                    assert!(n > 0, "client closed early");
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                for p in pieces {
+                    s.write_all(p).await.unwrap();
+                    s.flush().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            if close_after {
+                drop(s);
+            } else {
+                // Hold the connection until the client is done.
+                let mut rest = Vec::new();
+                let _ = s.read_to_end(&mut rest).await;
+            }
+            seen
+        });
+        (port, h)
+    }
+
+    fn cfg() -> ClientConfig {
+        ClientConfig::new(false, Duration::from_secs(5), false, None)
+    }
+
+    fn get(path: &str) -> Request<ReqBody> {
+        let mut r = Request::new(Full::new(Bytes::new()));
+        *r.uri_mut() = path.parse().unwrap();
+        r.headers_mut()
+            .insert(http::header::HOST, HeaderValue::from_static("127.0.0.1"));
+        r
+    }
+
+    const ALL: Keep = Keep {
+        headers: true,
+        body: true,
+    };
+
+    #[tokio::test]
+    async fn reads_length_chunked_and_empty_bodies_on_one_connection() {
+        let (port, server) = serve(
+            vec![
+                // Content-Length, head and body split mid-header and mid-body.
+                vec![
+                    b"HTTP/1.1 200 OK\r\nContent-Le",
+                    b"ngth: 11\r\nX-A: 1\r\n\r\nhello",
+                    b" world",
+                ],
+                // Chunked with an extension and a trailer, split inside a size line.
+                vec![
+                    b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhel",
+                    b"lo\r\n1",
+                    b"0\r\n0123456789abcdef\r\n0\r\nX-T: y\r\n\r\n",
+                ],
+                // 100 Continue, then 204 with no body.
+                vec![b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"],
+                // HEAD: a Content-Length but no body follows.
+                vec![b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"],
+            ],
+            false,
+        )
+        .await;
+        let cfg = cfg();
+        let mut slot = None;
+        let (c, times) = connection(&cfg, &mut slot, "127.0.0.1", port)
+            .await
+            .unwrap();
+        assert!(times.is_some());
+        let (r, keep) = c
+            .exchange(&get("/a?x=1"), &Bytes::new(), ALL)
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.status, &r.body[..], keep),
+            (200, &b"hello world"[..], true)
+        );
+        assert_eq!(r.headers["x-a"], "1");
+        assert_eq!(r.received, 58);
+        assert!(r.wrote <= r.head && r.head <= r.end);
+
+        let (c, times) = connection(&cfg, &mut slot, "127.0.0.1", port)
+            .await
+            .unwrap();
+        assert!(times.is_none(), "kept alive");
+        let (r, _) = c.exchange(&get("/b"), &Bytes::new(), ALL).await.unwrap();
+        assert_eq!(
+            (r.status, &r.body[..]),
+            (201, &b"hello0123456789abcdef"[..])
+        );
+
+        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
+            .await
+            .unwrap();
+        let (r, _) = c
+            .exchange(&get("/c"), &Bytes::new(), Keep::default())
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.body.len(), r.headers.len()), (204, 0, 0));
+
+        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
+            .await
+            .unwrap();
+        let mut head = get("/d");
+        *head.method_mut() = Method::HEAD;
+        let (r, keep) = c.exchange(&head, &Bytes::new(), ALL).await.unwrap();
+        assert_eq!((r.status, r.body.len(), keep), (200, 0, true));
+        drop(slot);
+        let seen = server.await.unwrap();
+        let first = String::from_utf8(seen[0].clone()).unwrap();
+        assert!(
+            first.starts_with("GET /a?x=1 HTTP/1.1\r\nhost: 127.0.0.1\r\n"),
+            "{first}"
+        );
+        assert!(
+            !first.contains("content-length"),
+            "GET without a body: {first}"
+        );
+        assert!(String::from_utf8_lossy(&seen[3]).starts_with("HEAD /d HTTP/1.1\r\n"));
+    }
+
+    #[tokio::test]
+    async fn sends_bodies_small_and_large_with_their_length() {
+        let (port, server) = serve(
+            vec![
+                vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+                vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+                vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+            ],
+            false,
+        )
+        .await;
+        let cfg = cfg();
+        let mut slot = None;
+        let big = Bytes::from(vec![b'x'; 100_000]);
+        for body in [Bytes::from_static(b"{\"a\":1}"), big.clone(), Bytes::new()] {
+            let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
+                .await
+                .unwrap();
+            let mut req = get("/p");
+            *req.method_mut() = Method::POST;
+            let (r, _) = c.exchange(&req, &body, Keep::default()).await.unwrap();
+            assert_eq!(r.status, 200);
+            assert!(r.sent as usize > body.len());
+        }
+        drop(slot);
+        let seen = server.await.unwrap();
+        assert!(String::from_utf8_lossy(&seen[0]).ends_with("content-length: 7\r\n\r\n{\"a\":1}"));
+        assert_eq!(
+            seen[1].len() - seen[1].windows(4).position(|w| w == b"\r\n\r\n").unwrap() - 4,
+            100_000
+        );
+        assert!(
+            String::from_utf8_lossy(&seen[2]).ends_with("content-length: 0\r\n\r\n"),
+            "POST says 0"
+        );
+    }
+
+    #[tokio::test]
+    async fn close_and_eof_delimited_bodies_end_the_connection() {
+        let (port, _server) = serve(
+            vec![vec![
+                b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\nuntil ",
+                b"the end",
+            ]],
+            true,
+        )
+        .await;
+        let cfg = cfg();
+        let mut slot = None;
+        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
+            .await
+            .unwrap();
+        let (r, keep) = c.exchange(&get("/"), &Bytes::new(), ALL).await.unwrap();
+        assert_eq!((&r.body[..], keep), (&b"until the end"[..], false));
+
+        let (port, _server) = serve(
+            vec![vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+            ]],
+            true,
+        )
+        .await;
+        let mut slot = None;
+        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
+            .await
+            .unwrap();
+        let (r, keep) = c.exchange(&get("/"), &Bytes::new(), ALL).await.unwrap();
+        assert_eq!((&r.body[..], keep), (&b"ok"[..], false));
+    }
+
+    #[tokio::test]
+    async fn truncated_and_malformed_responses_are_errors_not_hangs() {
+        let cases: Vec<(&'static [u8], ErrorReason, &str)> = vec![
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+                ErrorReason::Reset,
+                "body",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                ErrorReason::Other,
+                "chunk size",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                ErrorReason::Other,
+                "conflicting",
+            ),
+            (
+                b"NOT HTTP\r\n\r\n",
+                ErrorReason::Other,
+                "invalid response head",
+            ),
+            (b"", ErrorReason::Reset, "head"),
+        ];
+        for (reply, reason, says) in cases {
+            let (port, _server) = serve(vec![vec![reply]], true).await;
+            let cfg = cfg();
+            let mut slot = None;
+            let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
+                .await
+                .unwrap();
+            let (e, wire, nothing) = c
+                .exchange(&get("/"), &Bytes::new(), ALL)
+                .await
+                .expect_err("must fail");
+            assert_eq!(
+                e.reason,
+                reason,
+                "{:?}: {}",
+                String::from_utf8_lossy(reply),
+                e.message
+            );
+            assert!(e.message.contains(says), "{}", e.message);
+            assert_eq!(wire.1 as usize, reply.len());
+            assert_eq!(nothing, reply.is_empty());
+            // A failed exchange leaves the connection busy: never reused.
+            assert!(c.busy);
+        }
+    }
+}
