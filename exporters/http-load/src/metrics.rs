@@ -1006,6 +1006,25 @@ mod tests {
         assert!(TrendStat::parse("p95").is_err());
     }
 
+    /// Scenario `s`, one step `1` in VUs, one request `r` (GET), no tier, no checks.
+    fn one_request() -> Labels {
+        Labels {
+            scenarios: vec!["s".into()],
+            steps: vec![vec![StepLabel {
+                label: "1".into(),
+                level: 1.0,
+                unit: "vus",
+            }]],
+            requests: vec![RequestLabel {
+                scenario: 0,
+                name: "r".into(),
+                method: "GET".into(),
+            }],
+            tiers: vec![String::new()],
+            ..Labels::default()
+        }
+    }
+
     fn text(m: &Arc<Metrics>) -> String {
         let mut reg = prometheus_client::registry::Registry::default();
         reg.register_collector(Box::new(MetricsCollector(Arc::clone(m))));
@@ -1023,21 +1042,9 @@ mod tests {
         };
         let m = Arc::new(Metrics::new(
             Labels {
-                scenarios: vec!["s".into()],
-                steps: vec![vec![StepLabel {
-                    label: "1".into(),
-                    level: 1.0,
-                    unit: "vus",
-                }]],
-                requests: vec![RequestLabel {
-                    scenario: 0,
-                    name: "r".into(),
-                    method: "GET".into(),
-                }],
-                checks: vec![],
-                tiers: vec![String::new()],
                 scenario_tags: vec![tags(&[("team", "blue")])],
                 request_tags: vec![tags(&[("component", "api"), ("team", "red")])],
+                ..one_request()
             },
             None,
             vec![],
@@ -1104,26 +1111,7 @@ mod tests {
 
     #[test]
     fn shards_per_thread_merge() {
-        let m = Arc::new(Metrics::new(
-            Labels {
-                scenarios: vec!["s".into()],
-                steps: vec![vec![StepLabel {
-                    label: "1".into(),
-                    level: 1.0,
-                    unit: "vus",
-                }]],
-                requests: vec![RequestLabel {
-                    scenario: 0,
-                    name: "r".into(),
-                    method: "GET".into(),
-                }],
-                checks: vec![],
-                tiers: vec![String::new()],
-                ..Labels::default()
-            },
-            None,
-            vec![],
-        ));
+        let m = Arc::new(Metrics::new(one_request(), None, vec![]));
         let key = ReqKey {
             req: 0,
             step: 0,

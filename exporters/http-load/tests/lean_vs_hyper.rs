@@ -55,7 +55,12 @@ async fn lean_and_hyper_paths_report_the_same_run() {
             )
         };
         assert_eq!(count(l), 60.0, "{name} {status} (lean)\n{}", l.metrics_text);
-        assert_eq!(count(h), 60.0, "{name} {status} (hyper)\n{}", h.metrics_text);
+        assert_eq!(
+            count(h),
+            60.0,
+            "{name} {status} (hyper)\n{}",
+            h.metrics_text
+        );
     }
     let checks = |o: &redline_http_load::Outcome, check: &str, result: &str| {
         sum_of(
@@ -74,13 +79,19 @@ async fn lean_and_hyper_paths_report_the_same_run() {
         assert_eq!(checks(h, check, result), 60.0, "{check} (hyper)");
     }
     let tokens = |o: &redline_http_load::Outcome| {
-        sum_of(&o.metrics_text, "redline_llm_tokens_total", &[("kind", "completion")])
+        sum_of(
+            &o.metrics_text,
+            "redline_llm_tokens_total",
+            &[("kind", "completion")],
+        )
     };
     assert!(tokens(l) > 0.0);
     assert_eq!(tokens(l), tokens(h));
     // Same requests and responses on the wire, byte for byte in number.
     let data = |o: &redline_http_load::Outcome, k: &str| {
-        o.summary.data["metrics"][k]["values"]["count"].as_f64().unwrap()
+        o.summary.data["metrics"][k]["values"]["count"]
+            .as_f64()
+            .unwrap()
     };
     for k in ["data_sent", "data_received"] {
         assert_eq!(data(l, k), data(h, k), "{k}");
