@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::PprofError;
-use crate::profile::{self, FunctionStat, Order, Profile, ProfileError};
+use crate::profile::{self, FunctionStat, Order, Parsed, Parser, ProfileError};
 
 /// The sample type a heap diff looks at unless told otherwise: what is still live.
 pub const DEFAULT_SAMPLE_TYPE: &str = "inuse_space";
@@ -49,44 +49,41 @@ pub fn diff_sample_type(
     top: usize,
     sample_type: &str,
 ) -> Result<DiffTable, PprofError> {
-    let read = |p: &Path| -> Result<Profile, PprofError> {
-        let bytes = std::fs::read(p).map_err(|source| PprofError::Read {
-            path: p.to_path_buf(),
-            source,
-        })?;
-        profile::decode(&bytes).map_err(|source| PprofError::Profile {
+    let read = |p: &Path| -> Result<Vec<u8>, PprofError> {
+        std::fs::read(p).map_err(|source| PprofError::Read {
             path: p.to_path_buf(),
             source,
         })
     };
-    let (pa, pb) = (read(a)?, read(b)?);
-    diff_profiles(&pa, &pb, top, sample_type).map_err(|source| PprofError::Profile {
-        path: b.to_path_buf(),
-        source,
-    })
+    let (bytes_a, bytes_b) = (read(a)?, read(b)?);
+    let (mut parser_a, mut parser_b) = (Parser::new(), Parser::new());
+    let in_file = |p: &Path| {
+        let path = p.to_path_buf();
+        move |source| PprofError::Profile { path, source }
+    };
+    let pa = parser_a.read(&bytes_a).map_err(in_file(a))?;
+    let pb = parser_b.read(&bytes_b).map_err(in_file(b))?;
+    diff_profiles(&pa, &pb, top, sample_type).map_err(in_file(b))
 }
 
+/// B minus A per function. Each profile is walked once: its totals and its functions
+/// come out of the same pass.
 pub fn diff_profiles(
-    a: &Profile,
-    b: &Profile,
+    a: &Parsed<'_>,
+    b: &Parsed<'_>,
     top: usize,
     sample_type: &str,
 ) -> Result<DiffTable, ProfileError> {
-    let unit = {
-        let i = b.sample_index(sample_type)?;
-        let t = &b.sample_type[i];
-        b.string_table
-            .get(t.unit as usize)
-            .cloned()
-            .unwrap_or_default()
-    };
+    let (totals_a, functions_a) = a.analyse(sample_type)?;
+    let (totals_b, functions_b) = b.analyse(sample_type)?;
+    let (ia, ib) = (a.sample_index(sample_type)?, b.sample_index(sample_type)?);
     let mut by_name: HashMap<String, (i64, i64)> = HashMap::new();
-    for s in a.functions(sample_type)? {
+    for s in functions_a {
         let e = by_name.entry(s.name).or_default();
         e.0 -= s.flat;
         e.1 -= s.cum;
     }
-    for s in b.functions(sample_type)? {
+    for s in functions_b {
         let e = by_name.entry(s.name).or_default();
         e.0 += s.flat;
         e.1 += s.cum;
@@ -106,9 +103,9 @@ pub fn diff_profiles(
         .collect();
     Ok(DiffTable {
         sample_type: sample_type.to_string(),
-        unit,
-        base_total: a.total(sample_type)?,
-        new_total: b.total(sample_type)?,
+        unit: totals_b[ib].unit.clone(),
+        base_total: totals_a[ia].total,
+        new_total: totals_b[ib].total,
         rows,
     })
 }
@@ -185,7 +182,16 @@ impl fmt::Display for DiffTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::Profile;
     use crate::profile::tests::{sample, synthetic};
+
+    /// [`diff_profiles`] of two built profiles, read the way files are.
+    fn diff_of(a: &Profile, b: &Profile, top: usize) -> Result<DiffTable, ProfileError> {
+        use prost::Message;
+        let (ea, eb) = (a.encode_to_vec(), b.encode_to_vec());
+        let (mut pa, mut pb) = (Parser::new(), Parser::new());
+        diff_profiles(&pa.read(&ea)?, &pb.read(&eb)?, top, "inuse_space")
+    }
 
     #[test]
     fn diff_is_b_minus_a_per_function_largest_change_first() {
@@ -193,7 +199,7 @@ mod tests {
         let mut b = synthetic();
         b.sample[0] = sample(&[10, 11], 40); // b shrinks by 60
         b.sample[1] = sample(&[12, 12, 12, 11], 1007); // c grows by 1000
-        let t = diff_profiles(&a, &b, 10, "inuse_space").unwrap();
+        let t = diff_of(&a, &b, 10).unwrap();
         assert_eq!(t.base_total, 107);
         assert_eq!(t.new_total, 1047);
         let rows: Vec<(&str, i64, i64)> = t
@@ -210,9 +216,9 @@ mod tests {
                 ("main", 0, 940)
             ]
         );
-        let t2 = diff_profiles(&a, &b, 1, "inuse_space").unwrap();
+        let t2 = diff_of(&a, &b, 1).unwrap();
         assert_eq!(t2.rows.len(), 1);
-        let same = diff_profiles(&a, &a, 10, "inuse_space").unwrap();
+        let same = diff_of(&a, &a, 10).unwrap();
         assert!(same.rows.is_empty(), "unchanged functions are left out");
     }
 
@@ -230,7 +236,7 @@ mod tests {
         let a = synthetic();
         let mut b = synthetic();
         b.sample[1] = sample(&[12, 12, 12, 11], 7 + 2048);
-        let out = diff_profiles(&a, &b, 5, "inuse_space").unwrap().to_string();
+        let out = diff_of(&a, &b, 5).unwrap().to_string();
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[2].contains("flat%") && lines[2].ends_with("function"));
         assert!(lines[3].ends_with("  c"), "{out}");
