@@ -29,17 +29,11 @@ const MAX_HEAD_BYTES: usize = 256 * 1024;
 /// Request bodies up to this size go out in the same write as the head.
 const INLINE_BODY: usize = 16 * 1024;
 
-/// When the lean path serves a request.
-#[derive(Debug, Clone, Copy)]
-pub struct Lean;
-
-impl Lean {
-    /// Plain http, HTTP/1.1, no connection limit (whose slots must free when the server
-    /// closes a parked VU's connection, which needs a connection task), no SSE stream
-    /// (per-event timestamps come from hyper's frames).
-    pub fn applies(cfg: &ClientConfig, scheme_http: bool, streaming: bool) -> bool {
-        scheme_http && !cfg.http2 && cfg.limit.is_none() && !streaming
-    }
+/// Whether the lean path serves a plain-http request: HTTP/1.1, no connection limit (whose
+/// slots must free when the server closes a parked VU's connection, which needs a
+/// connection task), no SSE stream (per-event timestamps come from hyper's frames).
+pub fn serves(cfg: &ClientConfig, streaming: bool) -> bool {
+    !cfg.http2 && cfg.limit.is_none() && !streaming
 }
 
 /// Host and port of an `http://` URI (brackets of an IPv6 literal removed), borrowed: no
@@ -129,51 +123,40 @@ impl H1Conn {
         keep: Keep,
     ) -> Result<(Response, bool), Failure> {
         self.busy = true;
-        let mut io = Io {
-            stream: &mut self.stream,
-            rbuf: &mut self.rbuf,
-            sent: 0,
-            received: 0,
-        };
         encode(&mut self.wbuf, req, body);
+        let large_body = body.len() > INLINE_BODY;
         let write = async {
-            io.stream.write_all(&self.wbuf).await?;
-            if body.len() > INLINE_BODY {
-                io.stream.write_all(body).await?;
+            self.stream.write_all(&self.wbuf).await?;
+            if large_body {
+                self.stream.write_all(body).await?;
             }
             Ok::<_, std::io::Error>(())
         };
         if let Err(e) = write.await {
             return Err((io_error("sending the request", &e), (0, 0), true));
         }
-        io.sent = (self.wbuf.len()
-            + if body.len() > INLINE_BODY {
-                body.len()
-            } else {
-                0
-            }) as u64;
         let wrote = Instant::now();
+        let sent = (self.wbuf.len() + if large_body { body.len() } else { 0 }) as u64;
+        let mut io = Io {
+            stream: &mut self.stream,
+            rbuf: &mut self.rbuf,
+            received: 0,
+        };
         let head_only = req.method() == Method::HEAD;
-        let result = read_response(&mut io, head_only, keep).await;
-        let wire = (io.sent, io.received);
-        match result {
-            Ok((mut resp, keep_alive)) => {
-                resp.wrote = wrote;
-                resp.sent = wire.0;
-                resp.received = wire.1;
+        match read_response(&mut io, head_only, keep, wrote, sent).await {
+            Ok(done) => {
                 self.busy = false;
-                Ok((resp, keep_alive))
+                Ok(done)
             }
-            Err(e) => Err((e, wire, wire.1 == 0)),
+            Err(e) => Err((e, (sent, io.received), io.received == 0)),
         }
     }
 }
 
-/// The socket, its read buffer and this exchange's byte counts.
+/// The socket, its read buffer and the bytes this exchange has read.
 struct Io<'a> {
     stream: &'a mut TcpStream,
     rbuf: &'a mut BytesMut,
-    sent: u64,
     received: u64,
 }
 
@@ -181,20 +164,32 @@ impl Io<'_> {
     /// Reads more into the buffer; the connection ending here is an error (the response is
     /// not complete yet).
     async fn fill(&mut self, what: &str) -> Result<(), ClientError> {
-        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
-            self.rbuf.reserve(8 * 1024);
-        }
-        match self.stream.read_buf(self.rbuf).await {
-            Ok(0) => Err(ClientError {
+        if self.fill_or_end().await? {
+            Ok(())
+        } else {
+            Err(ClientError {
                 reason: ErrorReason::Reset,
                 message: format!("connection closed before the response {what} was complete"),
-            }),
-            Ok(n) => {
-                self.received += n as u64;
-                Ok(())
-            }
-            Err(e) => Err(io_error("reading the response", &e)),
+            })
         }
+    }
+
+    /// Moves the next `left` body bytes out of the connection, into `body` when it is kept.
+    async fn copy(
+        &mut self,
+        mut left: u64,
+        body: &mut Option<BytesMut>,
+        what: &str,
+    ) -> Result<(), ClientError> {
+        while left > 0 {
+            if self.rbuf.is_empty() {
+                self.fill(what).await?;
+            }
+            let n = (self.rbuf.len() as u64).min(left) as usize;
+            consume(self.rbuf, n, body);
+            left -= n as u64;
+        }
+        Ok(())
     }
 
     /// Reads more; `Ok(false)` when the server closed the connection.
@@ -211,6 +206,14 @@ impl Io<'_> {
             Err(e) => Err(io_error("reading the response", &e)),
         }
     }
+}
+
+/// Drops the first `n` buffered bytes, keeping them in `body` when there is one.
+fn consume(rbuf: &mut BytesMut, n: usize, body: &mut Option<BytesMut>) {
+    if let Some(b) = body {
+        b.extend_from_slice(&rbuf[..n]);
+    }
+    rbuf.advance(n);
 }
 
 fn io_error(what: &str, e: &std::io::Error) -> ClientError {
@@ -352,10 +355,13 @@ fn parse_head(
     }))
 }
 
+/// Reads one response after the request went out (`wrote`, `sent` bytes).
 async fn read_response(
     io: &mut Io<'_>,
     head_only: bool,
     keep: Keep,
+    wrote: Instant,
+    sent: u64,
 ) -> Result<(Response, bool), ClientError> {
     let head = loop {
         match parse_head(io.rbuf, head_only, keep.headers)? {
@@ -369,28 +375,13 @@ async fn read_response(
     };
     let at_head = Instant::now();
     io.rbuf.advance(head.len);
-    let mut body = BytesMut::new();
-    let mut take = |rbuf: &mut BytesMut, n: usize| {
-        if keep.body {
-            body.extend_from_slice(&rbuf[..n]);
-        }
-        rbuf.advance(n);
-    };
+    let mut body = keep.body.then(BytesMut::new);
     match head.framing {
         Framing::None => {}
-        Framing::Length(mut left) => {
-            while left > 0 {
-                if io.rbuf.is_empty() {
-                    io.fill("body").await?;
-                }
-                let n = (io.rbuf.len() as u64).min(left) as usize;
-                take(io.rbuf, n);
-                left -= n as u64;
-            }
-        }
+        Framing::Length(n) => io.copy(n, &mut body, "body").await?,
         Framing::UntilClose => loop {
             let n = io.rbuf.len();
-            take(io.rbuf, n);
+            consume(io.rbuf, n, &mut body);
             if !io.fill_or_end().await? {
                 break;
             }
@@ -417,15 +408,7 @@ async fn read_response(
                 }
                 break;
             }
-            let mut left = size;
-            while left > 0 {
-                if io.rbuf.is_empty() {
-                    io.fill("chunk").await?;
-                }
-                let n = (io.rbuf.len() as u64).min(left) as usize;
-                take(io.rbuf, n);
-                left -= n as u64;
-            }
+            io.copy(size, &mut body, "chunk").await?;
             while io.rbuf.len() < 2 {
                 io.fill("chunk").await?;
             }
@@ -439,12 +422,12 @@ async fn read_response(
         Response {
             status: head.status,
             headers: head.headers,
-            body: body.freeze(),
-            wrote: at_head,
+            body: body.map_or_else(Bytes::new, BytesMut::freeze),
+            wrote,
             head: at_head,
             end: Instant::now(),
-            sent: 0,
-            received: 0,
+            sent,
+            received: io.received,
         },
         head.keep_alive,
     ))

@@ -364,7 +364,7 @@ impl Vu {
                 .map_err(|e| (e, (0, 0)))?;
             let streaming = r.openai.as_ref().is_some_and(|o| o.stream);
             if let Some((host, port)) = h1::plain_http_origin(&uri)
-                && h1::Lean::applies(&sh.client, true, streaming)
+                && h1::serves(&sh.client, streaming)
             {
                 let t_conn = Instant::now();
                 let (conn, times) = h1::connection(&sh.client, &mut self.h1, host, port)
