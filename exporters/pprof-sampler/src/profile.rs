@@ -210,14 +210,6 @@ impl Profile {
             .collect()
     }
 
-    pub fn sample_index(&self, name: &str) -> Result<usize, ProfileError> {
-        let types = self.sample_types();
-        types
-            .iter()
-            .position(|t| *t == name)
-            .ok_or_else(|| ProfileError::NoSampleType(name.to_string(), types.join(",")))
-    }
-
     /// [`Parsed::totals`] of this profile.
     pub fn totals(&self) -> Result<Vec<SampleTotal>, ProfileError> {
         self.parsed(|p| p.totals())
@@ -1109,7 +1101,11 @@ pub(crate) mod tests {
     /// parser's one-pass walk must agree with. Totals, and (flat, cum) per function name.
     fn reference(p: &Profile, sample_type: &str) -> (Vec<i64>, BTreeMap<String, (i64, i64)>) {
         use std::collections::HashSet;
-        let vi = p.sample_index(sample_type).unwrap();
+        let vi = p
+            .sample_types()
+            .iter()
+            .position(|t| *t == sample_type)
+            .unwrap();
         let name_of_fn: HashMap<u64, &str> = p
             .function
             .iter()
