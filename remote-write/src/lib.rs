@@ -18,7 +18,9 @@ mod writer;
 pub use config::{Auth, Config, Secret};
 pub use encode::{Entry, compress, encode_write_request};
 pub use error::Error;
-pub use series::{InvalidSeries, STALE_NAN_BITS, Series, is_stale_nan, stale_nan};
+pub use series::{
+    InvalidSeries, STALE_NAN_BITS, Series, is_stale_nan, stale_nan, valid_label_name,
+};
 pub use stats::{DropReason, Stats, StatsSnapshot};
 pub use writer::{RemoteWriter, ShutdownReport};
 

@@ -49,7 +49,9 @@ fn valid_metric_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-fn valid_label_name(s: &str) -> bool {
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, Prometheus' label name syntax. (Names starting with `__` are
+/// valid syntax but reserved for Prometheus; callers that accept user names refuse them.)
+pub fn valid_label_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -329,12 +329,7 @@ pub fn validate_tags(tags: &BTreeMap<String, String>, at: &str) -> Result<(), (S
     }
     for (k, v) in tags {
         let field = format!("{at}.{k}");
-        let mut chars = k.chars();
-        let name_ok = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !name_ok {
+        if !redline_remote_write::valid_label_name(k) {
             return Err((
                 field,
                 format!("tag key {k:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use redline_remote_write::valid_label_name;
 use redline_runtime::CommonArgs;
 
 use crate::K6RelayError;
@@ -29,12 +30,6 @@ fn parse_label_name(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_string())
-}
-
-pub(crate) fn valid_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[derive(Debug, Clone, clap::Args)]
