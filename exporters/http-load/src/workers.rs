@@ -12,7 +12,7 @@ use std::io;
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 pub struct Workers {
     handles: Vec<Handle>,
@@ -49,26 +49,9 @@ impl Workers {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
-    pub fn len(&self) -> usize {
-        self.handles.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.handles.is_empty()
-    }
-
     /// The runtime VU `vu` lives on.
     pub fn handle_for(&self, vu: u64) -> &Handle {
         &self.handles[(vu % self.handles.len() as u64) as usize]
-    }
-
-    /// Spawns `task` on VU `vu`'s thread.
-    pub fn spawn<F>(&self, vu: u64, task: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.handle_for(vu).spawn(task)
     }
 
     /// Spawns `task` on VU `vu`'s thread into `set`.
@@ -91,7 +74,9 @@ mod tests {
         let name = || std::thread::current().name().unwrap_or("").to_owned();
         let mut seen = Vec::new();
         for vu in 0..6u64 {
-            seen.push(w.spawn(vu, async move { name() }).await.unwrap());
+            let mut set = JoinSet::new();
+            w.spawn_into(&mut set, vu, async move { name() });
+            seen.push(set.join_next().await.unwrap().unwrap());
         }
         assert_eq!(seen[0], seen[3]);
         assert_eq!(seen[1], seen[4]);
@@ -108,7 +93,8 @@ mod tests {
     async fn dropping_workers_ends_their_tasks() {
         let w = Workers::start(1).unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let _task = w.spawn(0, async move {
+        let mut set = JoinSet::new();
+        w.spawn_into(&mut set, 0, async move {
             let _tx = tx;
             std::future::pending::<()>().await
         });
