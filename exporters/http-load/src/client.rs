@@ -219,15 +219,14 @@ async fn connect(
     cfg: &ClientConfig,
     origin: (String, String, u16),
 ) -> Result<(Conn, ConnectTimes), ClientError> {
-    let mut times = ConnectTimes::default();
     let t0 = Instant::now();
     let permit = match &cfg.limit {
         Some(s) => Some(Arc::clone(s).acquire_owned().await.expect("never closed")),
         None => None,
     };
-    times.blocked = t0.elapsed();
-    let (tcp, tcp_times) = connect_tcp(cfg, &origin.1, origin.2).await?;
-    times.connecting = tcp_times.connecting;
+    let blocked = t0.elapsed();
+    let (tcp, mut times) = connect_tcp(cfg, &origin.1, origin.2).await?;
+    times.blocked = blocked;
     let wire = Arc::new(WireCounters::default());
     let sender = if origin.0 == "https" {
         let t2 = Instant::now();

@@ -449,7 +449,7 @@ impl Vu {
             };
             let status = resp.status().as_u16();
             let (parts, mut incoming) = resp.into_parts();
-            let stream = r.openai.as_ref().is_some_and(|o| o.stream) && status == 200;
+            let stream = streaming && status == 200;
             let keep = r.needs_body || (r.openai.is_some() && !stream);
             let mut buf = BytesMut::new();
             let mut sse = stream.then(Sse::default);
