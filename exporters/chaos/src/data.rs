@@ -266,7 +266,7 @@ mod tests {
 
     #[tokio::test]
     async fn in_process_target_keeps_every_acknowledged_write() {
-        let target = redline_target::spawn(redline_target::TargetArgs::ephemeral())
+        let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
             .await
             .unwrap();
         let cancel = CancellationToken::new();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use redline_dashboards_check::{repo_root, substitute_grafana_vars};
 use redline_http_load::HttpLoadArgs;
 use redline_runtime::CommonArgs;
-use redline_target::TargetArgs;
+use redline_demo_target::TargetArgs;
 use redline_testkit_prometheus::{Options, Prometheus};
 
 /// A scenario that exercises every panel: an arrival rate the VUs cannot keep up with
@@ -49,7 +49,7 @@ async fn every_http_load_panel_query_returns_data_for_a_real_run() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tiers.yaml"), TIERS).unwrap();
-    let target = redline_target::spawn(TargetArgs {
+    let target = redline_demo_target::spawn(TargetArgs {
         tiers: Some(dir.path().join("tiers.yaml")),
         token_delay: Duration::from_millis(5),
         ..TargetArgs::ephemeral()

@@ -40,7 +40,7 @@ fn free_port() -> u16 {
 }
 
 async fn judge(locustfile: String, testid: &str) -> Verdict {
-    let target = redline_target::spawn(redline_target::TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
         .unwrap();
     let rules: Vec<_> = std::fs::read_dir(redline_dashboards_check::repo_root().join("alerts"))

@@ -5,11 +5,11 @@ mod common;
 
 use common::{run_yaml, step_row, sum_of};
 use redline_runtime::CommonArgs;
-use redline_target::{Endpoint, TargetArgs};
+use redline_demo_target::{Endpoint, TargetArgs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iteration_executors_run_exactly_their_iterations() {
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     let run = run_yaml(
@@ -76,7 +76,7 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arrival_rates_and_doubling_start_their_iterations_on_time() {
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     // 3 s at 200/s; doubling 25 → 50 → 100 per 1 s step; a ramp 0 → 100/s over 2 s (100).
@@ -148,7 +148,7 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vu_steps_are_labelled_and_the_weighted_mix_holds() {
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     let run = run_yaml(
@@ -244,7 +244,7 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_checks_count_and_do_not_stop_the_run() {
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     let run = run_yaml(
@@ -320,7 +320,7 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_percentiles_match_the_injected_sleep() {
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     // Closed model (from send) and open model (from the intended start), both 50 ms sleeps.
@@ -400,7 +400,7 @@ async fn unreachable_target_counts_status_zero_and_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_exposed_family_is_catalogued() {
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     let run = run_yaml(

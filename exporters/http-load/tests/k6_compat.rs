@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::nginx::Nginx;
 use common::run_yaml;
 use redline_runtime::CommonArgs;
-use redline_target::TargetArgs;
+use redline_demo_target::TargetArgs;
 use redline_testkit_prometheus::{Options, Prometheus};
 use serde_json::Value;
 
@@ -94,7 +94,7 @@ async fn summary_and_series_match_real_k6() {
     }
     let https = nginx.as_ref().map(|n| n.https_url());
     let prom = Prometheus::start().await.unwrap();
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -289,7 +289,7 @@ async fn vus_from_k6_and_from_redline_both_reach_the_redline_vus_rule() {
     })
     .await
     .unwrap();
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use common::{run_yaml, sum_of};
 use redline_runtime::CommonArgs;
-use redline_target::TargetArgs;
+use redline_demo_target::TargetArgs;
 
 const SCENARIO: &str = r#"
 baseUrl: BASE
@@ -28,7 +28,7 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lean_and_hyper_paths_report_the_same_run() {
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     let lean = run_yaml(&target.url(), SCENARIO, CommonArgs::default(), |_| {}).await;

@@ -10,7 +10,7 @@ use redline_http_load::ScenarioFile;
 use redline_http_load::plan::compile;
 use redline_http_load::segment::Segment;
 use redline_runtime::CommonArgs;
-use redline_target::TargetArgs;
+use redline_demo_target::TargetArgs;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
@@ -75,7 +75,7 @@ fn every_seed_scenario_parses_to_its_steps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quickstart_runs_against_the_demo_target() {
-    let target = redline_target::spawn(TargetArgs {
+    let target = redline_demo_target::spawn(TargetArgs {
         tiers: Some(dir().join("quickstart-tiers.yaml")),
         ..TargetArgs::ephemeral()
     })

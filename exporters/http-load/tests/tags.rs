@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{run_yaml, write};
 use redline_http_load::{HttpLoadArgs, execute};
 use redline_runtime::CommonArgs;
-use redline_target::TargetArgs;
+use redline_demo_target::TargetArgs;
 use redline_testkit_prometheus::Prometheus;
 
 const TESTID: &str = "tags-e2e";
@@ -43,7 +43,7 @@ async fn label_sets(prom: &Prometheus, selector: &str) -> Vec<BTreeMap<String, S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_and_request_tags_are_labels_in_prometheus() {
     let prom = Prometheus::start().await.unwrap();
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     let run = run_yaml(

@@ -6,11 +6,11 @@ mod common;
 
 use common::{run_yaml, sum_of};
 use redline_runtime::CommonArgs;
-use redline_target::TargetArgs;
+use redline_demo_target::TargetArgs;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_responses_time_out_and_the_next_request_gets_a_fresh_timeout() {
-    let target = redline_target::spawn(TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
     // Per iteration: a 900 ms response cut at 300 ms, then a 150 ms one (half the timeout:

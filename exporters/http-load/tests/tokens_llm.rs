@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{run_yaml, sum_of, write};
 use redline_runtime::CommonArgs;
-use redline_target::TargetArgs;
+use redline_demo_target::TargetArgs;
 use redline_testkit_prometheus::Prometheus;
 
 #[derive(Clone, Default)]
@@ -36,7 +36,7 @@ async fn tokens_map_to_tiers_429s_are_rate_limited_and_never_leak() {
         .try_init();
 
     let prom = Prometheus::start().await.unwrap();
-    let target = redline_target::spawn(TargetArgs {
+    let target = redline_demo_target::spawn(TargetArgs {
         require_auth: true,
         ..TargetArgs::ephemeral()
     })
@@ -197,7 +197,7 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_metrics_follow_the_targets_token_delay() {
-    let target = redline_target::spawn(TargetArgs {
+    let target = redline_demo_target::spawn(TargetArgs {
         token_delay: Duration::from_millis(20),
         ttft_delay: Duration::from_millis(100),
         ..TargetArgs::ephemeral()

@@ -56,7 +56,7 @@ fn summary_count(path: &Path) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
-    let target = redline_target::spawn(redline_target::TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
         .unwrap();
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../alerts/http-load.yml");

@@ -70,7 +70,7 @@ fn csv_stats(path: &Path) -> HashMap<String, (f64, f64, f64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locust_totals_and_p95_reach_prometheus_as_locust_counts_them() {
-    let target = redline_target::spawn(redline_target::TargetArgs::ephemeral())
+    let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
         .unwrap();
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../alerts/http-load.yml");

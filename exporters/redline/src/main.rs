@@ -26,7 +26,7 @@ enum Command {
     /// HTTP load generator with k6's executors, steps, request mixes, tokens in tiers, checks and OpenAI metrics.
     HttpLoad(redline_http_load::HttpLoadArgs),
     /// Demo target: autoscale-go, OpenAI-style completions (JSON/SSE), predict, tiered rate limits, kv.
-    Target(redline_target::TargetArgs),
+    Target(redline_demo_target::TargetArgs),
     /// Kill pods, drain nodes, partition traffic; measure recovery (workload, endpoints, users, lost writes).
     Chaos(redline_chaos::ChaosArgs),
     /// Does a namespace's workload fit a small VPS? Requests and limits x replicas against budgets.
@@ -83,7 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Target(args) => {
             tracing_from(None)?;
             let grace = args.shutdown_grace;
-            redline_target::serve(args, shutdown_on_signal(grace + Duration::from_secs(1))).await?;
+            redline_demo_target::serve(args, shutdown_on_signal(grace + Duration::from_secs(1))).await?;
         }
         Command::Chaos(args) => {
             tracing_from(Some(&args.common))?;

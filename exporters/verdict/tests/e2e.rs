@@ -42,8 +42,8 @@ fn junit_counts(dir: &Path) -> (usize, usize, usize, String) {
     (cases, failures, errors, text)
 }
 
-async fn target(_slow: bool) -> redline_target::TargetHandle {
-    redline_target::spawn(redline_target::TargetArgs::ephemeral())
+async fn target(_slow: bool) -> redline_demo_target::TargetHandle {
+    redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
         .expect("demo target")
 }

@@ -1,4 +1,4 @@
-use redline_target::Endpoint;
+use redline_demo_target::Endpoint;
 
 use crate::{args, bounded, client, start};
 

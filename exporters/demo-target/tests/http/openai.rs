@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use redline_target::TargetArgs;
+use redline_demo_target::TargetArgs;
 use serde_json::{Value, json};
 
 use crate::{args, bounded, client, start};

@@ -11,7 +11,7 @@ mod server;
 use std::future::Future;
 use std::time::Duration;
 
-use redline_target::{TargetArgs, TargetHandle};
+use redline_demo_target::{TargetArgs, TargetHandle};
 
 /// Every test is bounded so a hung server fails the test instead of the CI job.
 pub async fn bounded<F: Future>(f: F) -> F::Output {
@@ -21,7 +21,7 @@ pub async fn bounded<F: Future>(f: F) -> F::Output {
 }
 
 pub async fn start(args: TargetArgs) -> TargetHandle {
-    redline_target::spawn(args).await.expect("target starts")
+    redline_demo_target::spawn(args).await.expect("target starts")
 }
 
 pub fn args() -> TargetArgs {

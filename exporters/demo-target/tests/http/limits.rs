@@ -1,6 +1,6 @@
 use std::io::Write;
 
-use redline_target::{Endpoint, TargetArgs};
+use redline_demo_target::{Endpoint, TargetArgs};
 use serde_json::json;
 
 use crate::{args, bounded, client, start};

@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use redline_target::{Endpoint, TargetArgs};
+use redline_demo_target::{Endpoint, TargetArgs};
 
 use crate::{args, bounded, client, start};
 

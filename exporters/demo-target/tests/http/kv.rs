@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use redline_target::{TargetArgs, TargetHandle};
+use redline_demo_target::{TargetArgs, TargetHandle};
 
 use crate::{args, bounded, client, start};
 
