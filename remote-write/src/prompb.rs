@@ -156,3 +156,6 @@ impl Histogram {
         }
     }
 }
+
+#[cfg(test)]
+mod wire_tests;
