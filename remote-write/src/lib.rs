@@ -5,14 +5,20 @@
 //! (so its samples stay in order), batches, encodes (protobuf + snappy block),
 //! sends with retries and backoff, and at shutdown flushes within a deadline and
 //! writes staleness markers. It knows nothing of the daemons that use it.
+//!
+//! The wire messages are generated from Prometheus' own `.proto` files (`proto/`):
+//! [`prompb`] for remote-write 1.0, [`write_v2`] for 2.0.
 
 mod config;
 mod encode;
 mod error;
+#[cfg(test)]
+mod golden;
 pub mod prompb;
 mod send;
 mod series;
 mod stats;
+pub mod write_v2;
 mod writer;
 
 pub use config::{Auth, Config, Secret};
