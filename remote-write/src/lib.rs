@@ -9,6 +9,7 @@
 //! The wire messages are generated from Prometheus' own `.proto` files (`proto/`):
 //! [`prompb`] for remote-write 1.0, [`write_v2`] for 2.0.
 
+pub mod backoff;
 mod config;
 mod encode;
 mod error;
