@@ -10,18 +10,26 @@
 //! [`prompb`] for remote-write 1.0, [`write_v2`] for 2.0.
 
 pub mod backoff;
+mod batch;
+mod clock;
 mod config;
+mod deliver;
 mod encode;
 mod error;
 #[cfg(test)]
 mod golden;
 pub mod prompb;
+#[cfg(test)]
+mod scripted;
 mod send;
 mod series;
+mod shard;
 mod stats;
+mod transport;
 pub mod write_v2;
 mod writer;
 
+pub use clock::now_millis;
 pub use config::{Auth, Config, Secret};
 pub use encode::{Entry, compress, encode_write_request};
 pub use error::Error;
@@ -30,8 +38,3 @@ pub use series::{
 };
 pub use stats::{DropReason, Stats, StatsSnapshot};
 pub use writer::{RemoteWriter, ShutdownReport};
-
-/// Milliseconds since the Unix epoch, the timestamp unit of remote-write.
-pub fn now_millis() -> i64 {
-    writer::now_ms()
-}

@@ -1,4 +1,5 @@
-//! One HTTP request to the receiver, and what to do about its answer.
+//! One HTTP request to the receiver, and what to do about its answer: the
+//! [`Transport`] every shard sends through.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -9,23 +10,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::{Auth, Config};
 use crate::error::Error;
-
-/// What the shard does next with a batch.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    Sent,
-    /// 5xx, 429 or no answer: send the same batch again, after `after` if the
-    /// receiver said when.
-    Retry {
-        after: Option<Duration>,
-        cause: String,
-    },
-    /// 4xx other than 429: the receiver will never take this batch.
-    Reject {
-        status: u16,
-        body: String,
-    },
-}
+use crate::transport::{Outcome, Transport};
 
 pub(crate) struct Sender {
     client: reqwest::Client,
@@ -107,7 +92,7 @@ impl Sender {
         Ok(token)
     }
 
-    pub(crate) async fn send(&self, body: Bytes) -> Outcome {
+    async fn post(&self, body: Bytes) -> Outcome {
         let mut req = self.client.post(&self.url).body(body);
         match &self.auth {
             Auth::None => {}
@@ -138,8 +123,8 @@ impl Sender {
                 };
             }
         };
-        let status = resp.status();
-        if status.is_success() {
+        let status = resp.status().as_u16();
+        if resp.status().is_success() {
             return Outcome::Sent;
         }
         let retry_after = resp
@@ -148,27 +133,18 @@ impl Sender {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
         let body = resp.text().await.unwrap_or_default();
-        let body = body.trim().chars().take(512).collect::<String>();
-        if status.as_u16() == 429 || status.is_server_error() {
-            Outcome::Retry {
-                after: if status.as_u16() == 429 {
-                    retry_after
-                } else {
-                    None
-                },
-                cause: format!("HTTP {}: {body}", status.as_u16()),
-            }
-        } else {
-            Outcome::Reject {
-                status: status.as_u16(),
-                body,
-            }
-        }
+        outcome_of(status, retry_after, body.trim().chars().take(512).collect())
+    }
+}
+
+impl Transport for Sender {
+    fn send(&self, body: Bytes) -> impl std::future::Future<Output = Outcome> + Send {
+        self.post(body)
     }
 
     /// Logs a rejection once per distinct cause: a receiver rejecting every batch
     /// for the same reason must not flood the log, but each new reason must show.
-    pub(crate) fn log_rejection_once(&self, status: u16, body: &str) {
+    fn log_rejection_once(&self, status: u16, body: &str) {
         // The cause without numbers, so "sample 12 out of order" and "sample 13 out of
         // order" count as one.
         let cause: String = format!("{status} {body}")
@@ -180,6 +156,18 @@ impl Sender {
         if seen.len() < 1_000 && seen.insert(cause) {
             tracing::warn!(status, body, url = %self.url, "remote-write rejected a batch; dropped it (not retried)");
         }
+    }
+}
+
+/// What a non-2xx answer means for the batch. `Retry-After` is honoured on 429 only.
+fn outcome_of(status: u16, retry_after: Option<Duration>, body: String) -> Outcome {
+    if status == 429 || (500..600).contains(&status) {
+        Outcome::Retry {
+            after: if status == 429 { retry_after } else { None },
+            cause: format!("HTTP {status}: {body}"),
+        }
+    } else {
+        Outcome::Reject { status, body }
     }
 }
 
@@ -225,6 +213,53 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn server_errors_and_429_are_retried_other_answers_rejected() {
+        let after = Some(Duration::from_secs(4));
+        for status in [500, 502, 503, 504, 599] {
+            assert_eq!(
+                outcome_of(status, after, "busy".into()),
+                Outcome::Retry {
+                    after: None,
+                    cause: format!("HTTP {status}: busy"),
+                },
+            );
+        }
+        assert_eq!(
+            outcome_of(429, after, "slow down".into()),
+            Outcome::Retry {
+                after,
+                cause: "HTTP 429: slow down".into(),
+            },
+            "Retry-After is honoured on 429"
+        );
+        for status in [400, 401, 403, 404, 409, 413, 300] {
+            assert_eq!(
+                outcome_of(status, after, "no".into()),
+                Outcome::Reject {
+                    status,
+                    body: "no".into(),
+                },
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried_and_said_so() {
+        // A port that was just free: nothing listens on it.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let sender = Sender::new(&Config::new(format!("http://{addr}/api/v1/write"))).unwrap();
+        match sender.send(Bytes::from_static(b"x")).await {
+            Outcome::Retry { after: None, cause } => {
+                assert!(cause.starts_with("connect error"), "{cause}")
+            }
+            other => panic!("expected a retry, got {other:?}"),
+        }
     }
 
     #[test]

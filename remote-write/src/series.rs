@@ -217,6 +217,14 @@ impl PartialEq for Series {
 }
 impl Eq for Series {}
 
+/// The label-set hash computed once at construction, so a `HashMap<Series, _>` hashes
+/// one word.
+impl Hash for Series {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
+}
+
 impl std::fmt::Debug for Series {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}{{", self.name())?;

@@ -1,49 +1,24 @@
-//! The sharded queue: producers push without ever waiting, one task per shard
-//! batches, sends, retries, and at shutdown flushes and marks its series stale.
+//! The producers' side of the sharded queue: [`RemoteWriter`] maps each series to one
+//! shard (so its samples stay in order) and queues without ever waiting; one task per
+//! shard batches and sends; [`RemoteWriter::shutdown`] flushes within a deadline.
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use rand::Rng;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::backoff::BackoffPolicy;
+use crate::batch::{Item, Value};
 use crate::config::Config;
-use crate::encode::{Entry, compress, encode_write_request};
+use crate::deliver::Delivery;
 use crate::error::Error;
-use crate::prompb::{Histogram, Label, Sample};
-use crate::send::{Outcome, Sender};
-use crate::series::{Series, stale_nan};
-use crate::stats::{DropReason, Kind, Stats};
-
-enum Value {
-    Float(f64),
-    Histogram(Box<Histogram>),
-}
-
-struct Item {
-    series: Series,
-    timestamp: i64,
-    value: Value,
-}
-
-impl Item {
-    fn kind(&self) -> Kind {
-        match self.value {
-            Value::Float(_) => Kind::Float,
-            Value::Histogram(_) => Kind::Histogram,
-        }
-    }
-}
-
-impl Hash for Series {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(Series::hash(self));
-    }
-}
+use crate::prompb::{Histogram, Label};
+use crate::send::Sender;
+use crate::series::Series;
+use crate::shard::{Shard, ShardReport};
+use crate::stats::{DropReason, Stats};
+use crate::transport::Transport;
 
 /// What [`RemoteWriter::shutdown`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,20 +41,6 @@ pub struct RemoteWriter {
     tasks: Vec<JoinHandle<ShardReport>>,
 }
 
-#[derive(Default)]
-struct ShardReport {
-    stale_markers: u64,
-    dropped_at_deadline: u64,
-    completed: bool,
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 impl RemoteWriter {
     /// Starts the shard tasks. Must be called inside a tokio runtime.
     pub fn start(cfg: Config) -> Result<Self, Error> {
@@ -88,6 +49,16 @@ impl RemoteWriter {
 
     /// As [`start`](Self::start), counting into `stats` (already registered by the caller).
     pub fn start_with_stats(cfg: Config, stats: Stats) -> Result<Self, Error> {
+        Self::start_on(&cfg, stats, |cfg| Sender::new(cfg).map(Arc::new))
+    }
+
+    /// Starts the shard tasks sending through the transport `connect` makes from `cfg`
+    /// once the rest of `cfg` is checked.
+    pub(crate) fn start_on<T: Transport>(
+        cfg: &Config,
+        stats: Stats,
+        connect: impl FnOnce(&Config) -> Result<Arc<T>, Error>,
+    ) -> Result<Self, Error> {
         if cfg.shards == 0 || cfg.max_samples_per_send == 0 || cfg.queue_capacity < cfg.shards {
             return Err(Error::Config(
                 "shards, max_samples_per_send and queue_capacity must be positive (capacity ≥ shards)".into(),
@@ -111,7 +82,8 @@ impl RemoteWriter {
             })
             .collect::<Result<Vec<_>, Error>>()?
             .into();
-        let sender = Arc::new(Sender::new(&cfg)?);
+        let transport = connect(cfg)?;
+        let retry = BackoffPolicy::new(cfg.min_backoff, cfg.max_backoff);
         let per_shard = cfg.queue_capacity / cfg.shards;
         stats.queue_capacity.set((per_shard * cfg.shards) as i64);
         let (deadline, deadline_rx) = watch::channel(None);
@@ -120,22 +92,17 @@ impl RemoteWriter {
         for _ in 0..cfg.shards {
             let (tx, rx) = mpsc::channel(per_shard);
             shards.push(tx);
-            let shard = Shard {
+            let delivery =
+                Delivery::new(transport.clone(), stats.clone(), deadline_rx.clone(), retry);
+            let shard = Shard::new(
                 rx,
-                sender: sender.clone(),
-                stats: stats.clone(),
-                external: external.clone(),
-                deadline: deadline_rx.clone(),
-                known: HashMap::new(),
-                max_samples: cfg.max_samples_per_send,
-                batch_deadline: cfg.batch_send_deadline,
-                min_backoff: cfg.min_backoff,
-                max_backoff: cfg.max_backoff,
-                staleness: cfg.staleness_markers,
-                raw: Vec::new(),
-                compressed: Vec::new(),
-                encoder: snap::raw::Encoder::new(),
-            };
+                delivery,
+                stats.clone(),
+                external.clone(),
+                cfg.max_samples_per_send,
+                cfg.batch_send_deadline,
+                cfg.staleness_markers,
+            );
             tasks.push(tokio::spawn(shard.run()));
         }
         Ok(Self {
@@ -258,289 +225,177 @@ impl RemoteWriter {
     }
 }
 
-struct Known {
-    wire: Series,
-    last_ts: i64,
-    kind: Kind,
-}
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
 
-struct Shard {
-    rx: mpsc::Receiver<Item>,
-    sender: Arc<Sender>,
-    stats: Stats,
-    external: Arc<[Label]>,
-    deadline: watch::Receiver<Option<tokio::time::Instant>>,
-    /// Every series this shard has written, with its newest timestamp: to refuse
-    /// samples Prometheus would reject (and with them the whole request), and to
-    /// know what to mark stale at the end.
-    known: HashMap<Series, Known>,
-    max_samples: usize,
-    batch_deadline: Duration,
-    min_backoff: Duration,
-    max_backoff: Duration,
-    staleness: bool,
-    raw: Vec<u8>,
-    compressed: Vec<u8>,
-    encoder: snap::raw::Encoder,
-}
+    use tokio::time::Instant;
 
-/// Samples of one batch, grouped per series in arrival order.
-#[derive(Default)]
-struct Batch {
-    index: HashMap<u64, usize>,
-    entries: Vec<(Series, Vec<Sample>, Vec<Histogram>)>,
-    floats: u64,
-    histograms: u64,
-    newest_ts: i64,
-}
+    use super::*;
+    use crate::scripted::{Scripted, retry};
+    use crate::series::is_stale_nan;
+    use crate::transport::Outcome;
 
-impl Batch {
-    fn len(&self) -> usize {
-        (self.floats + self.histograms) as usize
-    }
-    fn clear(&mut self) {
-        self.index.clear();
-        self.entries.clear();
-        self.floats = 0;
-        self.histograms = 0;
-        self.newest_ts = 0;
-    }
-    fn add(&mut self, wire: &Series, ts: i64, value: Value) {
-        let i = *self.index.entry(wire.hash()).or_insert_with(|| {
-            self.entries.push((wire.clone(), Vec::new(), Vec::new()));
-            self.entries.len() - 1
-        });
-        self.newest_ts = self.newest_ts.max(ts);
-        match value {
-            Value::Float(v) => {
-                self.floats += 1;
-                self.entries[i].1.push(Sample {
-                    value: v,
-                    timestamp: ts,
-                });
-            }
-            Value::Histogram(h) => {
-                self.histograms += 1;
-                self.entries[i].2.push(*h);
-            }
-        }
-    }
-}
+    const MS: Duration = Duration::from_millis(1);
 
-impl Shard {
-    async fn run(mut self) -> ShardReport {
-        let mut batch = Batch::default();
-        let mut buf = Vec::with_capacity(self.max_samples);
-        let mut report = ShardReport {
-            completed: true,
-            ..Default::default()
-        };
-        let mut closed = false;
-        while !closed {
-            buf.clear();
-            if self.rx.recv_many(&mut buf, self.max_samples).await == 0 {
-                break;
-            }
-            let flush_at = tokio::time::Instant::now() + self.batch_deadline;
-            self.accept(&mut buf, &mut batch);
-            while batch.len() < self.max_samples {
-                buf.clear();
-                let want = self.max_samples - batch.len();
-                tokio::select! {
-                    n = self.rx.recv_many(&mut buf, want) => {
-                        if n == 0 { closed = true; break; }
-                        self.accept(&mut buf, &mut batch);
-                    }
-                    _ = tokio::time::sleep_until(flush_at) => break,
-                }
-            }
-            if batch.len() > 0 && !self.send(&batch).await {
-                report.completed = false;
-                report.dropped_at_deadline += batch.len() as u64;
-            }
-            batch.clear();
-        }
-        // The channel is closed and drained (or we are past the deadline).
-        report.dropped_at_deadline += self.drop_rest();
-        if self.staleness && report.completed {
-            report.stale_markers = self.mark_stale().await;
-            if report.stale_markers < self.known.len() as u64 {
-                report.completed = false;
-            }
-        }
-        report
-    }
-
-    fn accept(&mut self, items: &mut Vec<Item>, batch: &mut Batch) {
-        self.stats.queue_length.dec_by(items.len() as i64);
-        for item in items.drain(..) {
-            let kind = item.kind();
-            let known = match self.known.get_mut(&item.series) {
-                Some(k) => k,
-                None => {
-                    let wire = item.series.with_defaults(&self.external);
-                    self.known.entry(item.series.clone()).or_insert(Known {
-                        wire,
-                        last_ts: i64::MIN,
-                        kind,
-                    })
-                }
-            };
-            if item.timestamp <= known.last_ts {
-                self.stats.dropped(kind, DropReason::OutOfOrder, 1);
-                continue;
-            }
-            known.last_ts = item.timestamp;
-            known.kind = kind;
-            batch.add(&known.wire, item.timestamp, item.value);
+    fn config(shards: usize) -> Config {
+        Config {
+            shards,
+            batch_send_deadline: 50 * MS,
+            min_backoff: 10 * MS,
+            max_backoff: 100 * MS,
+            staleness_markers: false,
+            ..Config::new("http://127.0.0.1:1/api/v1/write")
         }
     }
 
-    /// Counts and discards what is still queued; only reached after the deadline
-    /// when a send gave up, otherwise the queue is already empty.
-    fn drop_rest(&mut self) -> u64 {
-        let mut n = 0;
-        while let Ok(item) = self.rx.try_recv() {
-            self.stats.queue_length.dec();
-            self.stats
-                .dropped(item.kind(), DropReason::ShutdownDeadline, 1);
-            n += 1;
-        }
-        n
+    fn start(cfg: Config, t: &Arc<Scripted>) -> RemoteWriter {
+        RemoteWriter::start_on(&cfg, Stats::new(), |_| Ok(t.clone())).unwrap()
     }
 
-    async fn mark_stale(&mut self) -> u64 {
-        let now = crate::writer::now_ms();
-        let mut batch = Batch::default();
-        let mut written = 0;
-        let known: Vec<_> = self
-            .known
-            .values()
-            .map(|k| (k.wire.clone(), (k.last_ts + 1).max(now), k.kind))
-            .collect();
-        for chunk in known.chunks(self.max_samples) {
-            batch.clear();
-            for (wire, ts, kind) in chunk {
-                let v = match kind {
-                    Kind::Float => Value::Float(stale_nan()),
-                    // A native-histogram series ends with a histogram whose sum is
-                    // StaleNaN, as Prometheus' own scrape loop writes it.
-                    Kind::Histogram => Value::Histogram(Box::new(Histogram {
-                        sum: stale_nan(),
-                        timestamp: *ts,
-                        ..Default::default()
-                    })),
-                };
-                batch.add(wire, *ts, v);
-            }
-            if self.send(&batch).await {
-                written += chunk.len() as u64;
-            } else {
-                break;
-            }
-        }
-        written
+    fn numbered(n: usize) -> Vec<Series> {
+        (0..n)
+            .map(|i| Series::new("m", [("i", i.to_string())]).unwrap())
+            .collect()
     }
 
-    /// Sends one batch, retrying what can be retried. False when it was given up
-    /// at the shutdown deadline (counted by the caller's report).
-    async fn send(&mut self, batch: &Batch) -> bool {
-        let entries: Vec<Entry<'_>> = batch
-            .entries
-            .iter()
-            .map(|(s, f, h)| Entry {
-                series: s,
-                samples: f,
-                histograms: h,
-            })
-            .collect();
-        self.raw.clear();
-        encode_write_request(&entries, &mut self.raw);
-        compress(&self.raw, &mut self.encoder, &mut self.compressed);
-        let body = Bytes::copy_from_slice(&self.compressed);
-
-        let mut backoff = self.min_backoff;
-        let mut failures = 0u32;
-        loop {
-            let deadline = *self.deadline.borrow();
-            let started = Instant::now();
-            let outcome = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, self.sender.send(body.clone())).await {
-                    Ok(o) => o,
-                    Err(_) => Outcome::Retry {
-                        after: None,
-                        cause: "shutdown deadline reached during the request".into(),
-                    },
-                },
-                None => self.sender.send(body.clone()).await,
-            };
-            self.stats
-                .send_duration
-                .observe(started.elapsed().as_secs_f64());
-            match outcome {
-                Outcome::Sent => {
-                    self.stats.sent(Kind::Float, batch.floats);
-                    self.stats.sent(Kind::Histogram, batch.histograms);
-                    let newest = batch.newest_ts as f64 / 1000.0;
-                    if newest > self.stats.highest_sent.get() {
-                        self.stats.highest_sent.set(newest);
-                    }
-                    if failures > 0 {
-                        tracing::info!(failures, "remote-write recovered; batch delivered");
-                    }
-                    return true;
-                }
-                Outcome::Reject { status, body } => {
-                    self.stats.failed(Kind::Float, batch.floats);
-                    self.stats.failed(Kind::Histogram, batch.histograms);
-                    self.stats
-                        .dropped(Kind::Float, DropReason::Rejected4xx, batch.floats);
-                    self.stats
-                        .dropped(Kind::Histogram, DropReason::Rejected4xx, batch.histograms);
-                    self.sender.log_rejection_once(status, &body);
-                    return true;
-                }
-                Outcome::Retry { after, cause } => {
-                    self.stats.failed(Kind::Float, batch.floats);
-                    self.stats.failed(Kind::Histogram, batch.histograms);
-                    if failures == 0 {
-                        tracing::warn!(%cause, samples = batch.len(), "remote-write failed; retrying with backoff");
-                    }
-                    failures += 1;
-                    let wait = after.unwrap_or_else(|| {
-                        let half = backoff / 2;
-                        half + rand::rng().random_range(Duration::ZERO..=half)
-                    });
-                    backoff = (backoff * 2).min(self.max_backoff);
-                    let deadline = *self.deadline.borrow();
-                    if let Some(d) = deadline {
-                        if tokio::time::Instant::now() + wait >= d {
-                            self.give_up(batch);
-                            return false;
-                        }
-                        tokio::time::sleep(wait).await;
-                    } else {
-                        // Wake early when shutdown starts, to retry at once within
-                        // the grace period instead of sleeping through it.
-                        tokio::select! {
-                            _ = tokio::time::sleep(wait) => {}
-                            _ = self.deadline.changed() => {}
-                        }
-                    }
-                    self.stats.retried(Kind::Float, batch.floats);
-                    self.stats.retried(Kind::Histogram, batch.histograms);
-                }
-            }
+    #[tokio::test(start_paused = true)]
+    async fn a_series_always_maps_to_the_same_shard_and_series_use_every_shard() {
+        let w = start(config(4), &Scripted::answering(vec![]));
+        let a = Series::new("m", [("x", "1"), ("y", "2")]).unwrap();
+        let same = Series::new("m", [("y", "2"), ("x", "1")]).unwrap();
+        assert_eq!(w.shard_of(&a), w.shard_of(&same));
+        assert!((0..100).all(|_| w.shard_of(&a) == w.shard_of(&a.clone())));
+        let mut per_shard = [0; 4];
+        for s in numbered(400) {
+            per_shard[w.shard_of(&s)] += 1;
         }
+        assert!(per_shard.iter().all(|&n| n > 50), "{per_shard:?}");
+        w.shutdown(Duration::from_secs(1)).await;
     }
 
-    fn give_up(&self, batch: &Batch) {
-        self.stats
-            .dropped(Kind::Float, DropReason::ShutdownDeadline, batch.floats);
-        self.stats.dropped(
-            Kind::Histogram,
-            DropReason::ShutdownDeadline,
-            batch.histograms,
+    #[tokio::test(start_paused = true)]
+    async fn each_series_arrives_in_order_across_shards_and_retries() {
+        // Every third request fails and is sent again.
+        let failed = |n: usize| n % 3 == 1;
+        let t = Scripted::new(move |n| if failed(n) { retry() } else { Outcome::Sent });
+        let w = start(
+            Config {
+                max_samples_per_send: 7,
+                ..config(4)
+            },
+            &t,
         );
+        let series = numbered(20);
+        for ts in 0..50 {
+            for s in &series {
+                assert!(w.push(s, 1_000 + ts, ts as f64));
+            }
+            if ts % 10 == 0 {
+                // Let batches go out (and fail) while more is pushed.
+                tokio::time::sleep(20 * MS).await;
+            }
+        }
+        let report = w.shutdown(Duration::from_secs(30)).await;
+        assert!(
+            report.completed && report.dropped_at_deadline == 0,
+            "{report:?}"
+        );
+        let mut per_series: HashMap<String, Vec<i64>> = HashMap::new();
+        let received = t.received();
+        assert!(
+            received.iter().any(|(_, r)| r.timeseries.len() > 1),
+            "series share batches"
+        );
+        for (_, request) in received
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| !failed(*n))
+            .map(|(_, r)| r)
+        {
+            let samples: usize = request.timeseries.iter().map(|ts| ts.samples.len()).sum();
+            assert!(samples <= 7, "max_samples_per_send: {samples}");
+            for ts in &request.timeseries {
+                per_series
+                    .entry(ts.labels[1].value.clone())
+                    .or_default()
+                    .extend(ts.samples.iter().map(|s| s.timestamp));
+            }
+        }
+        assert_eq!(per_series.len(), 20);
+        for (series, got) in per_series {
+            assert_eq!(got, (1_000..1_050).collect::<Vec<_>>(), "series i={series}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_gives_up_at_its_deadline_and_reports_what_was_dropped() {
+        let t = Scripted::new(|_| retry());
+        let w = start(
+            Config {
+                staleness_markers: true,
+                ..config(2)
+            },
+            &t,
+        );
+        let stats = w.stats().clone();
+        let series = numbered(3);
+        for ts in 0..10 {
+            for s in &series {
+                assert!(w.push(s, 1_000 + ts, 1.0));
+            }
+        }
+        let t0 = Instant::now();
+        let report = w.shutdown(Duration::from_secs(2)).await;
+        assert_eq!(
+            Instant::now() - t0,
+            Duration::from_secs(2),
+            "the grace, no more"
+        );
+        assert!(!report.completed);
+        assert_eq!(report.dropped_at_deadline, 30);
+        assert_eq!(report.stale_markers, 0, "no markers after a failed flush");
+        let st = stats.snapshot();
+        assert_eq!((st.dropped_shutdown, st.sent, st.queue_length), (30, 0, 0));
+        assert!(
+            t.received()
+                .iter()
+                .all(|(at, _)| *at <= t0 + Duration::from_secs(2)),
+            "no request after the deadline"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_flushes_a_recovering_receiver_then_marks_every_series_stale() {
+        let t = Scripted::new(|n| if n < 3 { retry() } else { Outcome::Sent });
+        let w = start(
+            Config {
+                staleness_markers: true,
+                ..config(2)
+            },
+            &t,
+        );
+        let series = numbered(5);
+        for s in &series {
+            assert!(w.push(s, 1_000, 1.0));
+        }
+        let t0 = Instant::now();
+        let report = w.shutdown(Duration::from_secs(10)).await;
+        assert!(
+            Instant::now() - t0 < Duration::from_secs(10),
+            "done before the grace ends"
+        );
+        assert!(report.completed, "{report:?}");
+        assert_eq!((report.dropped_at_deadline, report.stale_markers), (0, 5));
+        let mut stale: Vec<String> = t
+            .received()
+            .iter()
+            .flat_map(|(_, r)| r.timeseries.clone())
+            .filter(|ts| ts.samples.iter().any(|s| is_stale_nan(s.value)))
+            .map(|ts| ts.labels[1].value.clone())
+            .collect();
+        stale.sort();
+        stale.dedup();
+        assert_eq!(stale, ["0", "1", "2", "3", "4"]);
     }
 }

@@ -1,0 +1,355 @@
+//! One shard's task: takes its series' samples from the queue in order, batches them
+//! (up to `max_samples_per_send`, or whatever came within `batch_send_deadline`), hands
+//! each batch to its [`Delivery`], and at shutdown drops what is left and marks every
+//! series it wrote stale.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::batch::{Batch, Item, Value};
+use crate::clock::now_millis;
+use crate::deliver::Delivery;
+use crate::prompb::{Histogram, Label};
+use crate::series::{Series, stale_nan};
+use crate::stats::{DropReason, Kind, Stats};
+use crate::transport::Transport;
+
+/// What one shard did at shutdown.
+#[derive(Default)]
+pub(crate) struct ShardReport {
+    pub(crate) stale_markers: u64,
+    pub(crate) dropped_at_deadline: u64,
+    pub(crate) completed: bool,
+}
+
+struct Known {
+    wire: Series,
+    last_ts: i64,
+    kind: Kind,
+}
+
+pub(crate) struct Shard<T> {
+    rx: mpsc::Receiver<Item>,
+    delivery: Delivery<T>,
+    stats: Stats,
+    external: Arc<[Label]>,
+    /// Every series this shard has written, with its newest timestamp: to refuse
+    /// samples Prometheus would reject (and with them the whole request), and to
+    /// know what to mark stale at the end.
+    known: HashMap<Series, Known>,
+    max_samples: usize,
+    batch_deadline: Duration,
+    staleness: bool,
+}
+
+impl<T: Transport> Shard<T> {
+    pub(crate) fn new(
+        rx: mpsc::Receiver<Item>,
+        delivery: Delivery<T>,
+        stats: Stats,
+        external: Arc<[Label]>,
+        max_samples: usize,
+        batch_deadline: Duration,
+        staleness: bool,
+    ) -> Self {
+        Self {
+            rx,
+            delivery,
+            stats,
+            external,
+            known: HashMap::new(),
+            max_samples,
+            batch_deadline,
+            staleness,
+        }
+    }
+
+    /// Runs until the queue is closed and drained (or given up at the deadline).
+    pub(crate) async fn run(mut self) -> ShardReport {
+        let mut batch = Batch::default();
+        let mut buf = Vec::with_capacity(self.max_samples);
+        let mut report = ShardReport {
+            completed: true,
+            ..Default::default()
+        };
+        let mut closed = false;
+        while !closed {
+            buf.clear();
+            if self.rx.recv_many(&mut buf, self.max_samples).await == 0 {
+                break;
+            }
+            let flush_at = tokio::time::Instant::now() + self.batch_deadline;
+            self.accept(&mut buf, &mut batch);
+            while batch.len() < self.max_samples {
+                buf.clear();
+                let want = self.max_samples - batch.len();
+                tokio::select! {
+                    n = self.rx.recv_many(&mut buf, want) => {
+                        if n == 0 { closed = true; break; }
+                        self.accept(&mut buf, &mut batch);
+                    }
+                    _ = tokio::time::sleep_until(flush_at) => break,
+                }
+            }
+            if batch.len() > 0 && !self.delivery.send(&batch).await {
+                report.completed = false;
+                report.dropped_at_deadline += batch.len() as u64;
+            }
+            batch.clear();
+        }
+        // The channel is closed and drained (or we are past the deadline).
+        report.dropped_at_deadline += self.drop_rest();
+        if self.staleness && report.completed {
+            report.stale_markers = self.mark_stale().await;
+            if report.stale_markers < self.known.len() as u64 {
+                report.completed = false;
+            }
+        }
+        report
+    }
+
+    fn accept(&mut self, items: &mut Vec<Item>, batch: &mut Batch) {
+        self.stats.queue_length.dec_by(items.len() as i64);
+        for item in items.drain(..) {
+            let kind = item.kind();
+            let known = match self.known.get_mut(&item.series) {
+                Some(k) => k,
+                None => {
+                    let wire = item.series.with_defaults(&self.external);
+                    self.known.entry(item.series.clone()).or_insert(Known {
+                        wire,
+                        last_ts: i64::MIN,
+                        kind,
+                    })
+                }
+            };
+            if item.timestamp <= known.last_ts {
+                self.stats.dropped(kind, DropReason::OutOfOrder, 1);
+                continue;
+            }
+            known.last_ts = item.timestamp;
+            known.kind = kind;
+            batch.add(&known.wire, item.timestamp, item.value);
+        }
+    }
+
+    /// Counts and discards what is still queued; only reached after the deadline
+    /// when a send gave up, otherwise the queue is already empty.
+    fn drop_rest(&mut self) -> u64 {
+        let mut n = 0;
+        while let Ok(item) = self.rx.try_recv() {
+            self.stats.queue_length.dec();
+            self.stats
+                .dropped(item.kind(), DropReason::ShutdownDeadline, 1);
+            n += 1;
+        }
+        n
+    }
+
+    async fn mark_stale(&mut self) -> u64 {
+        let now = now_millis();
+        let mut batch = Batch::default();
+        let mut written = 0;
+        let known: Vec<_> = self
+            .known
+            .values()
+            .map(|k| (k.wire.clone(), (k.last_ts + 1).max(now), k.kind))
+            .collect();
+        for chunk in known.chunks(self.max_samples) {
+            batch.clear();
+            for (wire, ts, kind) in chunk {
+                let v = match kind {
+                    Kind::Float => Value::Float(stale_nan()),
+                    // A native-histogram series ends with a histogram whose sum is
+                    // StaleNaN, as Prometheus' own scrape loop writes it.
+                    Kind::Histogram => Value::Histogram(Box::new(Histogram {
+                        sum: stale_nan(),
+                        timestamp: *ts,
+                        ..Default::default()
+                    })),
+                };
+                batch.add(wire, *ts, v);
+            }
+            if self.delivery.send(&batch).await {
+                written += chunk.len() as u64;
+            } else {
+                break;
+            }
+        }
+        written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::watch;
+    use tokio::task::JoinHandle;
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::backoff::BackoffPolicy;
+    use crate::prompb::WriteRequest;
+    use crate::scripted::Scripted;
+    use crate::series::is_stale_nan;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    struct Running {
+        queue: mpsc::Sender<Item>,
+        task: JoinHandle<ShardReport>,
+        stats: Stats,
+        _deadline: watch::Sender<Option<Instant>>,
+    }
+
+    /// A shard of `max_samples` per send and a 500 ms flush deadline, writing to `t`.
+    fn start(t: &Arc<Scripted>, max_samples: usize, staleness: bool) -> Running {
+        let stats = Stats::new();
+        let (deadline, rx) = watch::channel(None);
+        let policy = BackoffPolicy::new(10 * MS, 100 * MS);
+        let delivery = Delivery::new(t.clone(), stats.clone(), rx, policy);
+        let (queue, items) = mpsc::channel(1_000);
+        let external: Arc<[Label]> = Arc::new([Label {
+            name: "cluster".into(),
+            value: "c1".into(),
+        }]);
+        let shard = Shard::new(
+            items,
+            delivery,
+            stats.clone(),
+            external,
+            max_samples,
+            500 * MS,
+            staleness,
+        );
+        Running {
+            queue,
+            task: tokio::spawn(shard.run()),
+            stats,
+            _deadline: deadline,
+        }
+    }
+
+    fn float(series: &Series, timestamp: i64, v: f64) -> Item {
+        Item {
+            series: series.clone(),
+            timestamp,
+            value: Value::Float(v),
+        }
+    }
+
+    fn timestamps(r: &WriteRequest) -> Vec<i64> {
+        r.timeseries
+            .iter()
+            .flat_map(|ts| ts.samples.iter().map(|s| s.timestamp))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_holds_at_most_max_samples_per_send() {
+        let t = Scripted::answering(vec![]);
+        let shard = start(&t, 10, false);
+        let s = Series::new("m", [("a", "1")]).unwrap();
+        for ts in 1..=25 {
+            shard.queue.send(float(&s, ts, 1.0)).await.unwrap();
+        }
+        drop(shard.queue);
+        let report = shard.task.await.unwrap();
+        assert!(report.completed);
+        let sizes: Vec<usize> = t
+            .received()
+            .iter()
+            .map(|(_, r)| timestamps(r).len())
+            .collect();
+        assert_eq!(sizes, [10, 10, 5]);
+        let all: Vec<i64> = t
+            .received()
+            .iter()
+            .flat_map(|(_, r)| timestamps(r))
+            .collect();
+        assert_eq!(all, (1..=25).collect::<Vec<_>>(), "in order, each once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_partial_batch_goes_out_at_the_flush_deadline() {
+        let t = Scripted::answering(vec![]);
+        let shard = start(&t, 10, false);
+        let s = Series::new("m", [("a", "1")]).unwrap();
+        let t0 = Instant::now();
+        for ts in 1..=3 {
+            shard.queue.send(float(&s, ts, 1.0)).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let got = t.received();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0 - t0, 500 * MS, "sent when the flush deadline came");
+        assert_eq!(timestamps(&got[0].1), [1, 2, 3]);
+        // External labels are added where the series has none of that name.
+        let names: Vec<&str> = got[0].1.timeseries[0]
+            .labels
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
+        assert_eq!(names, ["__name__", "a", "cluster"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn samples_not_newer_than_the_last_sent_are_dropped_and_counted() {
+        let t = Scripted::answering(vec![]);
+        let shard = start(&t, 10, false);
+        let s = Series::new("m", [("a", "1")]).unwrap();
+        for ts in [10, 5, 10, 11] {
+            shard.queue.send(float(&s, ts, 1.0)).await.unwrap();
+        }
+        drop(shard.queue);
+        shard.task.await.unwrap();
+        let all: Vec<i64> = t
+            .received()
+            .iter()
+            .flat_map(|(_, r)| timestamps(r))
+            .collect();
+        assert_eq!(all, [10, 11]);
+        assert_eq!(shard.stats.snapshot().dropped_out_of_order, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_the_end_every_series_written_is_marked_stale_after_its_last_sample() {
+        let t = Scripted::answering(vec![]);
+        let shard = start(&t, 10, true);
+        let far = now_millis() + 3_600_000;
+        let a = Series::new("m", [("a", "1")]).unwrap();
+        let b = Series::new("m", [("a", "2")]).unwrap();
+        shard.queue.send(float(&a, far, 1.0)).await.unwrap();
+        shard.queue.send(float(&b, 1, 1.0)).await.unwrap();
+        let h = Item {
+            series: Series::new("h", [("a", "1")]).unwrap(),
+            timestamp: 1,
+            value: Value::Histogram(Box::new(Histogram {
+                timestamp: 1,
+                ..Default::default()
+            })),
+        };
+        shard.queue.send(h).await.unwrap();
+        drop(shard.queue);
+        let report = shard.task.await.unwrap();
+        assert!(report.completed);
+        assert_eq!(report.stale_markers, 3);
+        let got = t.received();
+        let last = &got.last().unwrap().1;
+        assert_eq!(last.timeseries.len(), 3);
+        for ts in &last.timeseries {
+            let name = &ts.labels[0].value;
+            match (ts.samples.first(), ts.histograms.first()) {
+                (Some(s), None) => {
+                    assert!(is_stale_nan(s.value), "{name}");
+                    let after = if ts.labels[1].value == "1" { far } else { 1 };
+                    assert!(s.timestamp > after, "{name}: stale before its last sample");
+                }
+                (None, Some(h)) => assert!(is_stale_nan(h.sum), "{name}: histogram marker"),
+                other => panic!("{name}: unexpected {other:?}"),
+            }
+        }
+    }
+}
