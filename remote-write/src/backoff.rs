@@ -1,14 +1,15 @@
 //! How every retry loop of redline waits between attempts: a ceiling that doubles from
-//! a minimum up to a cap, a wait drawn uniformly between zero and that ceiling ("full
-//! jitter", so many clients that failed together do not retry together), a server's
-//! `Retry-After` taking the place of the drawn wait, and an end — a number of retries,
-//! a deadline, or both. No wait ever runs past the deadline.
+//! a minimum up to a cap, a wait drawn below that ceiling (by default uniformly from
+//! zero, "full jitter", so many clients that failed together do not retry together), a
+//! server's `Retry-After` taking the place of the drawn wait, and an end — a number of
+//! retries, a deadline, or both. No wait ever runs past the deadline.
 //!
-//! The ceilings come from backon's `ExponentialBuilder`. Its own jitter is not used: it
-//! adds up to one more ceiling (waits in `[c, 2c)`, past the cap), where full jitter
-//! draws within `[0, c]`. Its `Retryable` wrapper is not used either: the loops that wait
-//! here each stop on their own signal (shutdown, a cancelled run) and the remote-write
-//! shard learns its deadline only once shutdown starts, mid-retry.
+//! The ceilings come from backon's `ExponentialBuilder` (computed in `f32` seconds, so a
+//! ceiling that is not a binary fraction of a second can be off by nanoseconds). Its own
+//! jitter is not used: it adds up to one more ceiling (waits in `[c, 2c)`, past the cap).
+//! Its `Retryable` wrapper is not used either: the loops that wait here each stop on
+//! their own signal (shutdown, a cancelled run) and the remote-write shard learns its
+//! deadline only once shutdown starts, mid-retry.
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,6 +18,17 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use rand::Rng;
 use tokio::time::Instant;
 
+/// Where under the ceiling `c` a wait falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jitter {
+    /// Uniformly in `[0, c]`: the widest spread, for many clients of one server.
+    Full,
+    /// Uniformly in `[c/2, c]`: spread, yet never much sooner than the ceiling.
+    Equal,
+    /// Exactly `c`: for a lone client whose timeline should be reproducible.
+    None,
+}
+
 /// The shape of a retry loop's waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackoffPolicy {
@@ -24,18 +36,24 @@ pub struct BackoffPolicy {
     pub min: Duration,
     /// The cap of the ceiling. A server's `Retry-After` may still ask for longer.
     pub max: Duration,
+    pub jitter: Jitter,
     /// How many waits are given before giving up; `None` for no limit but the deadline.
     pub max_retries: Option<usize>,
 }
 
 impl BackoffPolicy {
-    /// Doubling from `min` up to `max`, with no limit on retries.
+    /// Doubling from `min` up to `max`, full jitter, no limit on retries.
     pub fn new(min: Duration, max: Duration) -> Self {
         Self {
             min,
             max,
+            jitter: Jitter::Full,
             max_retries: None,
         }
+    }
+
+    pub fn with_jitter(self, jitter: Jitter) -> Self {
+        Self { jitter, ..self }
     }
 
     pub fn with_max_retries(self, n: usize) -> Self {
@@ -111,13 +129,16 @@ impl Backoff {
         self.retries
     }
 
-    /// The next wait: `retry_after` when the server said how long, else drawn uniformly
-    /// from zero to the current ceiling; shortened to end at the deadline. `None` when
-    /// the retries are used up or the deadline has passed.
+    /// The next wait: `retry_after` when the server said how long, else drawn under the
+    /// current ceiling as the policy's [`Jitter`] says; shortened to end at the deadline.
+    /// `None` when the retries are used up or the deadline has passed.
     pub fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
         let ceiling = self.ceilings.next()?;
-        let mut wait =
-            retry_after.unwrap_or_else(|| rand::rng().random_range(Duration::ZERO..=ceiling));
+        let mut wait = retry_after.unwrap_or_else(|| match self.policy.jitter {
+            Jitter::Full => rand::rng().random_range(Duration::ZERO..=ceiling),
+            Jitter::Equal => rand::rng().random_range(ceiling / 2..=ceiling),
+            Jitter::None => ceiling,
+        });
         if let Some(deadline) = self.deadline {
             let left = deadline.checked_duration_since(Instant::now())?;
             if left.is_zero() {
@@ -153,10 +174,10 @@ mod tests {
     }
 
     /// The `step`-th wait (0-based) of `draws` fresh loops.
-    fn draws_at(step: usize, draws: usize) -> Vec<Duration> {
+    fn draws_at(jitter: Jitter, step: usize, draws: usize) -> Vec<Duration> {
         (0..draws)
             .map(|_| {
-                let mut b = policy().start();
+                let mut b = policy().with_jitter(jitter).start();
                 (0..step).for_each(|_| {
                     b.next_delay(None).unwrap();
                 });
@@ -167,33 +188,53 @@ mod tests {
 
     #[test]
     fn the_ceiling_doubles_from_the_minimum_up_to_the_cap() {
+        let mut b = policy().with_jitter(Jitter::None).start();
+        let waits: Vec<Duration> = (0..7).map(|_| b.next_delay(None).unwrap()).collect();
         let ceilings = [250, 500, 1_000, 2_000, 3_000, 3_000, 3_000].map(|ms| ms * MS);
-        for (step, ceiling) in ceilings.into_iter().enumerate() {
-            let waits = draws_at(step, 300);
-            let longest = *waits.iter().max().unwrap();
-            assert!(longest <= ceiling, "step {step}: {longest:?} > {ceiling:?}");
-            // 300 uniform draws all below 90 % of the ceiling: odds 0.9^300 ≈ 2e-14.
-            assert!(
-                longest >= ceiling.mul_f64(0.9),
-                "step {step}: longest {longest:?}, ceiling {ceiling:?}"
-            );
-        }
+        assert_eq!(waits, ceilings);
+        assert_eq!(b.retries(), 7);
     }
 
     #[test]
-    fn full_jitter_spreads_waits_from_zero_to_the_ceiling() {
-        let ceiling = 2_000 * MS;
-        let waits = draws_at(3, 2_000);
-        assert!(waits.iter().all(|w| *w <= ceiling));
-        assert!(
-            waits.iter().any(|w| *w < ceiling / 20),
-            "full jitter reaches near zero"
-        );
+    fn full_jitter_draws_from_zero_to_each_ceiling() {
+        let ceilings = [250, 500, 1_000, 2_000, 3_000, 3_000].map(|ms| ms * MS);
+        for (step, ceiling) in ceilings.into_iter().enumerate() {
+            let waits = draws_at(Jitter::Full, step, 300);
+            let longest = *waits.iter().max().unwrap();
+            let shortest = *waits.iter().min().unwrap();
+            assert!(longest <= ceiling, "step {step}: {longest:?} > {ceiling:?}");
+            // 300 uniform draws all above 10 % (or all below 90 %) of the ceiling: odds
+            // 0.9^300, about 2e-14.
+            assert!(
+                shortest < ceiling / 10,
+                "step {step}: shortest {shortest:?}"
+            );
+            assert!(
+                longest > ceiling.mul_f64(0.9),
+                "step {step}: longest {longest:?}"
+            );
+        }
+        let waits = draws_at(Jitter::Full, 3, 2_000);
         let mean = waits.iter().sum::<Duration>() / waits.len() as u32;
         assert!(
             mean > 900 * MS && mean < 1_100 * MS,
-            "mean {mean:?}, expected about half the ceiling"
+            "mean {mean:?}, expected about half the 2 s ceiling"
         );
+    }
+
+    #[test]
+    fn equal_jitter_draws_from_half_to_each_ceiling() {
+        for (step, ceiling) in [(0, 250 * MS), (4, 3_000 * MS)] {
+            let waits = draws_at(Jitter::Equal, step, 300);
+            let longest = *waits.iter().max().unwrap();
+            let shortest = *waits.iter().min().unwrap();
+            assert!(shortest >= ceiling / 2 && longest <= ceiling, "step {step}");
+            assert!(
+                shortest < ceiling.mul_f64(0.55),
+                "step {step}: {shortest:?}"
+            );
+            assert!(longest > ceiling.mul_f64(0.95), "step {step}: {longest:?}");
+        }
     }
 
     #[test]
