@@ -6,13 +6,16 @@
 //! client's own schedule: reopened at once, not a reset); the server or transport ends
 //! it (`streams_reset`, plus `connection_errors{reason}` and `send_timeouts` as it
 //! applies; reopened at once); or the attempt fails (`connection_errors{reason}`,
-//! reopened after an exponential backoff with per-slot jitter).
+//! reopened after an exponential backoff with equal jitter: slots that failed together
+//! do not reconnect together, and none comes back sooner than half its backoff, so a
+//! recovering controller is not met by a share of 25,000 streams at once).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use linkerd2_proxy_api::destination::{GetDestination, Update};
 use prometheus_client::metrics::counter::Counter;
+use redline_remote_write::backoff::{BackoffPolicy, Jitter, Waited};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -153,35 +156,18 @@ enum Ended {
     Failed(Status),
 }
 
-/// Spreads reconnects of many slots: 50-100 % of the backoff, fixed per slot/attempt.
-fn jittered(d: Duration, slot: u32, attempt: u32) -> Duration {
-    let h = (u64::from(slot) << 32 | u64::from(attempt)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let frac = 0.5 + (h >> 11) as f64 / (1u64 << 53) as f64 / 2.0;
-    d.mul_f64(frac)
-}
-
-async fn sleep_or_stop(d: Duration, stop: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = stop.cancelled() => false,
-        _ = tokio::time::sleep(d) => true,
-    }
-}
-
 /// Runs one slot until `shared.stop`.
 pub async fn run(spec: StreamSpec, mut shared: Shared) {
     let m = shared.metrics.clone();
     let lc = shared.lifecycle.clone();
     let mut set = EndpointSet::default();
-    let mut failures: u32 = 0;
+    let mut backoff = BackoffPolicy::new(lc.backoff_min, lc.backoff_max)
+        .with_jitter(Jitter::Equal)
+        .start();
+    let mut failed = false;
     loop {
-        if failures > 0 {
-            let backoff = lc
-                .backoff_min
-                .saturating_mul(1 << (failures - 1).min(20))
-                .min(lc.backoff_max);
-            if !sleep_or_stop(jittered(backoff, spec.slot, failures), &shared.stop).await {
-                return;
-            }
+        if failed && backoff.wait(None, shared.stop.cancelled()).await != Waited::Elapsed {
+            return;
         }
         if shared.stop.is_cancelled() {
             return;
@@ -206,17 +192,17 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
         let (mut stream, first) = match opened {
             Err(_) => {
                 m.error("timeout");
-                failures += 1;
+                failed = true;
                 continue;
             }
             Ok(Err(st)) => {
                 m.error(reason(&st));
-                failures += 1;
+                failed = true;
                 continue;
             }
             Ok(Ok((_, None))) => {
                 m.error("closed_before_first_update");
-                failures += 1;
+                failed = true;
                 continue;
             }
             Ok(Ok((s, Some(first)))) => (s, first),
@@ -224,7 +210,8 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
         m.connection_duration
             .observe(opened_at.elapsed().as_secs_f64());
         m.streams_active.inc();
-        failures = 0;
+        failed = false;
+        backoff.reset();
         set.clear();
         apply(&spec, &shared, &mut set, &first);
         let deadline = lc.max_lifetime.map(|d| opened_at + d);
@@ -312,16 +299,5 @@ mod tests {
             "invalid_argument"
         );
         assert!(!is_send_timeout(&Status::unavailable("gone")));
-    }
-
-    #[test]
-    fn backoff_jitter_stays_within_half_to_full() {
-        for slot in 0..200 {
-            let d = jittered(Duration::from_secs(1), slot, 3);
-            assert!(
-                d >= Duration::from_millis(500) && d <= Duration::from_secs(1),
-                "{d:?}"
-            );
-        }
     }
 }

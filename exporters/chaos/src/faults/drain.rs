@@ -9,6 +9,7 @@ use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
 use prometheus_client::metrics::counter::Counter;
 use rand::Rng;
 use rand::seq::IndexedRandom;
+use redline_remote_write::backoff::{BackoffPolicy, Jitter, Waited};
 use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -134,7 +135,9 @@ pub async fn set_unschedulable(
         .map(|_| ())
 }
 
-/// Evicts every pod, retrying refused ones round-robin with a shared backoff.
+/// Evicts every pod, retrying refused ones round-robin with a shared backoff. The waits
+/// have no jitter: one drain is one client, and its rounds land at reproducible times
+/// (0, `initial`, 3 x `initial`, …), the last one at the timeout.
 pub async fn evict_all(
     pods: &Api<Pod>,
     victims: &[Pod],
@@ -142,10 +145,12 @@ pub async fn evict_all(
     refused_metric: &Counter,
     cancel: &CancellationToken,
 ) -> Result<EvictOutcome, kube::Error> {
-    let deadline = Instant::now() + backoff.timeout;
+    let mut waits = BackoffPolicy::new(backoff.initial, backoff.max)
+        .with_jitter(Jitter::None)
+        .start()
+        .until(Instant::now() + backoff.timeout);
     let mut out = EvictOutcome::default();
     let mut pending: Vec<String> = victims.iter().map(pod_name).collect();
-    let mut delay = backoff.initial;
     loop {
         let mut still = Vec::new();
         for name in pending {
@@ -165,16 +170,12 @@ pub async fn evict_all(
         if pending.is_empty() {
             return Ok(out);
         }
-        let now = Instant::now();
-        if now >= deadline || cancel.is_cancelled() {
+        // A wait cut short by `cancel` is followed by one more round, as one that ran out
+        // is; the check after that round gives up.
+        if cancel.is_cancelled() || waits.wait(None, cancel.cancelled()).await == Waited::GaveUp {
             tracing::warn!(pods = ?pending, "evictions still refused; giving up on them");
             out.gave_up = pending;
             return Ok(out);
         }
-        tokio::select! {
-            _ = tokio::time::sleep(delay.min(deadline - now)) => {}
-            _ = cancel.cancelled() => {}
-        }
-        delay = (delay * 2).min(backoff.max);
     }
 }
