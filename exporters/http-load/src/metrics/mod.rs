@@ -7,7 +7,7 @@
 //! Bottom up: [`labels`] (the names behind the indices) and [`keys`] (the indices);
 //! [`timed`] (one HDR histogram and its sum) and [`cells`] (what a key holds); [`shard`]
 //! (recording, merging); [`gauges`] (live atomics); [`trend`] (k6 trend stats);
-//! [`recorder`] ([`Metrics`]: per-thread shards, snapshot); [`export`] (HDR → Prometheus
+//! [`recorder`] ([`Metrics`]: per-thread shards, snapshot); [`mod@export`] (HDR → Prometheus
 //! buckets) and [`families`] (writing one family); [`collector`] (every family from a
 //! snapshot).
 
