@@ -2,6 +2,9 @@
 //! k6's executor names and options (camelCase, as in a k6 `options` block), plus redline's
 //! `steps`, request mix, think time, variables and tokens, with the YAML shorthands each type
 //! accepts (`think: 2s`, `steps: [5, {level: 10}]`, `vars: {n: {int: [1, 3]}}`).
+//!
+//! An `Option` field may be left out (serde reads a missing one as `None`); every other
+//! optional field says its default.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,19 +20,16 @@ use super::request_spec::{RequestSpec, StatusRange, tags};
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScenarioFile {
     /// Prefix for request URLs that start with `/`.
-    #[serde(default)]
     pub base_url: Option<String>,
     /// Headers sent with every request (request headers win).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Bearer tokens; VU `i` uses user `i mod n`.
-    #[serde(default)]
     pub tokens: Option<Tokens>,
     /// Per-request timeout (k6: `timeout`, 60 s).
     #[serde(default = "sixty_seconds", with = "duration")]
     pub timeout: Duration,
     /// Status codes that count as expected (k6's `expected_response`): default 200..=399.
-    #[serde(default)]
     pub expected_statuses: Option<Vec<StatusRange>>,
     /// Use HTTP/2 (prior knowledge on http://, ALPN on https://).
     #[serde(default)]
@@ -83,39 +83,32 @@ impl Executor {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Scenario {
     pub executor: Executor,
-    #[serde(default)]
     pub vus: Option<u64>,
-    #[serde(default)]
     pub iterations: Option<u64>,
     #[serde(default, with = "duration")]
     pub duration: Option<Duration>,
     #[serde(default, with = "duration")]
     pub max_duration: Option<Duration>,
-    #[serde(default)]
     pub rate: Option<f64>,
     #[serde(default, with = "duration")]
     pub time_unit: Option<Duration>,
-    #[serde(default, rename = "preAllocatedVUs")]
+    #[serde(rename = "preAllocatedVUs")]
     pub pre_allocated_vus: Option<u64>,
-    #[serde(default, rename = "maxVUs")]
+    #[serde(rename = "maxVUs")]
     pub max_vus: Option<u64>,
-    #[serde(default, rename = "startVUs")]
+    #[serde(rename = "startVUs")]
     pub start_vus: Option<u64>,
-    #[serde(default)]
     pub start_rate: Option<f64>,
-    #[serde(default)]
     pub stages: Option<Vec<Stage>>,
     /// Doubling: how often the rate doubles (30 s) and how many times (10).
     #[serde(default, with = "duration")]
     pub every: Option<Duration>,
-    #[serde(default)]
     pub times: Option<u32>,
     #[serde(default, with = "duration")]
     pub start_time: Option<Duration>,
     #[serde(default, with = "duration")]
     pub graceful_stop: Option<Duration>,
     /// Levels run one after another: VUs for VU executors, rates for arrival-rate ones.
-    #[serde(default)]
     pub steps: Option<Vec<Step>>,
     /// Each step first runs this long unrecorded (let autoscalers settle).
     #[serde(default, with = "duration")]
@@ -124,11 +117,9 @@ pub struct Scenario {
     #[serde(default, with = "duration")]
     pub cooldown: Option<Duration>,
     /// Pause after each iteration: `2s` or `{min: 1s, max: 3s}`.
-    #[serde(default)]
     pub think: Option<Think>,
     /// `weighted` (one request per iteration, picked by weight) or `sequence` (all, in order).
     /// Default: weighted when any request has a weight, else sequence.
-    #[serde(default)]
     pub mix: Option<Mix>,
     /// Random variables drawn per iteration, usable as `{{name}}` in templates.
     #[serde(default)]
@@ -169,11 +160,9 @@ impl<'de> Deserialize<'de> for Step {
         #[serde(deny_unknown_fields, rename_all = "camelCase")]
         struct Full {
             level: f64,
-            #[serde(default)]
             name: Option<String>,
             #[serde(default, with = "duration")]
             duration: Option<Duration>,
-            #[serde(default)]
             iterations: Option<u64>,
         }
         #[derive(Deserialize)]
@@ -250,9 +239,7 @@ impl<'de> Deserialize<'de> for Var {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Raw {
-            #[serde(default)]
             int: Option<[i64; 2]>,
-            #[serde(default)]
             choice: Option<Vec<serde_json::Value>>,
         }
         match Raw::deserialize(d)? {
@@ -275,10 +262,8 @@ impl<'de> Deserialize<'de> for Var {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Tokens {
     /// One token per line, or `tier,token`.
-    #[serde(default)]
     pub file: Option<PathBuf>,
     /// Every file in it is read like `file`.
-    #[serde(default)]
     pub dir: Option<PathBuf>,
     /// Demo tokens `<tier>-<random>` per tier (the demo target maps tiers by prefix).
     #[serde(default)]

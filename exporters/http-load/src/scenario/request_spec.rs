@@ -1,5 +1,6 @@
 //! The request side of a scenario file: what to send (URL template, method, headers, body
 //! or an `openai` request), what to check in the answer, and the `tags` its series carry.
+//! As in [`super::model`], a missing `Option` field is `None`; other defaults are spelled out.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,19 +28,14 @@ impl StatusRange {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RequestSpec {
     /// The `name` label; defaults to the URL template (never the expanded URL).
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub method: Option<String>,
     /// URL template; `/path` is joined to `baseUrl`.
     pub url: String,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    #[serde(default)]
     pub body: Option<Body>,
-    #[serde(default)]
     pub openai: Option<OpenAiSpec>,
-    #[serde(default)]
     pub weight: Option<u32>,
     #[serde(default)]
     pub checks: Vec<Check>,
@@ -89,13 +85,9 @@ impl<'de> Deserialize<'de> for Body {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Raw {
-            #[serde(default)]
             text: Option<String>,
-            #[serde(default)]
             json: Option<serde_json::Value>,
-            #[serde(default)]
             file: Option<PathBuf>,
-            #[serde(default)]
             files: Option<Vec<PathBuf>>,
         }
         let r = Raw::deserialize(d)?;
@@ -137,7 +129,6 @@ pub struct OpenAiSpec {
     pub model: String,
     #[serde(default = "default_prompt")]
     pub prompt: String,
-    #[serde(default)]
     pub max_tokens: Option<u32>,
     #[serde(default)]
     pub stream: bool,
@@ -155,18 +146,12 @@ fn default_prompt() -> String {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Check {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub status: Option<Vec<StatusRange>>,
-    #[serde(default)]
     pub header: Option<String>,
-    #[serde(default)]
     pub body_contains: Option<String>,
     /// JSON pointer (RFC 6901) that must exist in the response body ...
-    #[serde(default)]
     pub json: Option<String>,
     /// ... and, when given, equal this value.
-    #[serde(default)]
     pub equals: Option<serde_json::Value>,
 }
