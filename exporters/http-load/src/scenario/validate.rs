@@ -26,50 +26,38 @@ pub fn validate_tags(tags: &BTreeMap<String, String>, at: &str) -> Result<(), (S
         ));
     }
     for (k, v) in tags {
-        let field = format!("{at}.{k}");
-        if !redline_remote_write::valid_label_name(k) {
-            return Err((
-                field,
-                format!("tag key {k:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
-            ));
-        }
-        if k.starts_with("__") {
-            return Err((
-                field,
-                format!("tag key {k:?}: names starting with __ are Prometheus' own"),
-            ));
-        }
-        let builtin = redline_catalogue::http_load::ALL
-            .iter()
-            .flat_map(|m| m.labels.iter().copied())
-            .chain(RESERVED_LABELS.iter().copied())
-            .any(|b| b == k);
-        if builtin {
-            return Err((
-                field,
-                format!("tag key {k:?} is one of redline's own labels; pick another name"),
-            ));
-        }
-        if v.contains("{{") {
-            return Err((
-                field,
-                "tag values are literals: a {{...}} template would put a token or a value per iteration into a label".into(),
-            ));
-        }
-        if v.is_empty() {
-            return Err((
-                field,
-                "a tag value must not be empty (Prometheus drops empty labels)".into(),
-            ));
-        }
-        if v.chars().count() > MAX_TAG_VALUE || v.chars().any(char::is_control) {
-            return Err((
-                field,
-                format!("a tag value is at most {MAX_TAG_VALUE} printable characters"),
-            ));
+        if let Some(message) = tag_problem(k, v) {
+            return Err((format!("{at}.{k}"), message));
         }
     }
     Ok(())
+}
+
+/// What is wrong with one tag, if anything: the first rule it breaks.
+fn tag_problem(k: &str, v: &str) -> Option<String> {
+    let builtin = || {
+        redline_catalogue::http_load::ALL
+            .iter()
+            .flat_map(|m| m.labels.iter().copied())
+            .chain(RESERVED_LABELS.iter().copied())
+            .any(|b| b == k)
+    };
+    let problem = if !redline_remote_write::valid_label_name(k) {
+        format!("tag key {k:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+    } else if k.starts_with("__") {
+        format!("tag key {k:?}: names starting with __ are Prometheus' own")
+    } else if builtin() {
+        format!("tag key {k:?} is one of redline's own labels; pick another name")
+    } else if v.contains("{{") {
+        "tag values are literals: a {{...}} template would put a token or a value per iteration into a label".into()
+    } else if v.is_empty() {
+        "a tag value must not be empty (Prometheus drops empty labels)".into()
+    } else if v.chars().count() > MAX_TAG_VALUE || v.chars().any(char::is_control) {
+        format!("a tag value is at most {MAX_TAG_VALUE} printable characters")
+    } else {
+        return None;
+    };
+    Some(problem)
 }
 
 impl ScenarioFile {
