@@ -519,8 +519,10 @@ mod tests {
         (port, h)
     }
 
-    fn cfg() -> ClientConfig {
-        ClientConfig::new(false, Duration::from_secs(5), false, None)
+    /// [`connection`] to the test server on `port`, with a 5 s timeout.
+    async fn connect(slot: &mut Option<H1Conn>, port: u16) -> (&mut H1Conn, Option<ConnectTimes>) {
+        let cfg = ClientConfig::new(false, Duration::from_secs(5), false, None);
+        connection(&cfg, slot, "127.0.0.1", port).await.unwrap()
     }
 
     fn get(path: &str) -> Request<ReqBody> {
@@ -560,11 +562,8 @@ mod tests {
             false,
         )
         .await;
-        let cfg = cfg();
         let mut slot = None;
-        let (c, times) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
+        let (c, times) = connect(&mut slot, port).await;
         assert!(times.is_some());
         let (r, keep) = c
             .exchange(&get("/a?x=1"), &Bytes::new(), ALL)
@@ -578,9 +577,7 @@ mod tests {
         assert_eq!(r.received, 58);
         assert!(r.wrote <= r.head && r.head <= r.end);
 
-        let (c, times) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
+        let (c, times) = connect(&mut slot, port).await;
         assert!(times.is_none(), "kept alive");
         let (r, _) = c.exchange(&get("/b"), &Bytes::new(), ALL).await.unwrap();
         assert_eq!(
@@ -588,18 +585,14 @@ mod tests {
             (201, &b"hello0123456789abcdef"[..])
         );
 
-        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
+        let (c, _) = connect(&mut slot, port).await;
         let (r, _) = c
             .exchange(&get("/c"), &Bytes::new(), Keep::default())
             .await
             .unwrap();
         assert_eq!((r.status, r.body.len(), r.headers.len()), (204, 0, 0));
 
-        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
+        let (c, _) = connect(&mut slot, port).await;
         let mut head = get("/d");
         *head.method_mut() = Method::HEAD;
         let (r, keep) = c.exchange(&head, &Bytes::new(), ALL).await.unwrap();
@@ -629,13 +622,10 @@ mod tests {
             false,
         )
         .await;
-        let cfg = cfg();
         let mut slot = None;
         let big = Bytes::from(vec![b'x'; 100_000]);
         for body in [Bytes::from_static(b"{\"a\":1}"), big.clone(), Bytes::new()] {
-            let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-                .await
-                .unwrap();
+            let (c, _) = connect(&mut slot, port).await;
             let mut req = get("/p");
             *req.method_mut() = Method::POST;
             let (r, _) = c.exchange(&req, &body, Keep::default()).await.unwrap();
@@ -657,35 +647,27 @@ mod tests {
 
     #[tokio::test]
     async fn close_and_eof_delimited_bodies_end_the_connection() {
-        let (port, _server) = serve(
-            vec![vec![
-                b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\nuntil ",
-                b"the end",
-            ]],
-            true,
-        )
-        .await;
-        let cfg = cfg();
-        let mut slot = None;
-        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
-        let (r, keep) = c.exchange(&get("/"), &Bytes::new(), ALL).await.unwrap();
-        assert_eq!((&r.body[..], keep), (&b"until the end"[..], false));
-
-        let (port, _server) = serve(
-            vec![vec![
-                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-            ]],
-            true,
-        )
-        .await;
-        let mut slot = None;
-        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
-        let (r, keep) = c.exchange(&get("/"), &Bytes::new(), ALL).await.unwrap();
-        assert_eq!((&r.body[..], keep), (&b"ok"[..], false));
+        let cases: [(Vec<&'static [u8]>, &[u8]); 2] = [
+            // No length: the body runs until the server closes, whatever keep-alive says.
+            (
+                vec![
+                    b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\nuntil ",
+                    b"the end",
+                ],
+                b"until the end",
+            ),
+            (
+                vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"],
+                b"ok",
+            ),
+        ];
+        for (reply, body) in cases {
+            let (port, _server) = serve(vec![reply], true).await;
+            let mut slot = None;
+            let (c, _) = connect(&mut slot, port).await;
+            let (r, keep) = c.exchange(&get("/"), &Bytes::new(), ALL).await.unwrap();
+            assert_eq!((&r.body[..], keep), (body, false));
+        }
     }
 
     #[tokio::test]
@@ -715,11 +697,8 @@ mod tests {
         ];
         for (reply, reason, says) in cases {
             let (port, _server) = serve(vec![vec![reply]], true).await;
-            let cfg = cfg();
             let mut slot = None;
-            let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-                .await
-                .unwrap();
+            let (c, _) = connect(&mut slot, port).await;
             let (e, wire, nothing) = c
                 .exchange(&get("/"), &Bytes::new(), ALL)
                 .await

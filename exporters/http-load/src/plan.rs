@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::{Executor, Scenario};
+use crate::scenario::{Executor, Scenario, Stage, Step};
 use crate::segment::Segment;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,30 +105,58 @@ pub fn lerp(from: f64, to: f64, t: Duration, over: Duration) -> f64 {
 
 const TEN_MINUTES: Duration = Duration::from_secs(600);
 
+/// `steps` as (level, its step), or the one level `default` when the scenario has none.
+fn levels(s: &Scenario, default: f64) -> Vec<(f64, Option<&Step>)> {
+    match &s.steps {
+        Some(st) => st.iter().map(|x| (x.level, Some(x))).collect(),
+        None => vec![(default, None)],
+    }
+}
+
+/// The ramping stages as (the level it starts from, the stage): each starts where the one
+/// before ended, the first at `start`.
+fn ramps(s: &Scenario, start: f64) -> Vec<(f64, &Stage)> {
+    let mut from = start;
+    s.stages
+        .iter()
+        .flatten()
+        .map(|stage| (std::mem::replace(&mut from, stage.target), stage))
+        .collect()
+}
+
+/// The `step` label of the `i`-th step: its name, or its 1-based position.
+fn label(i: usize, st: Option<&Step>) -> String {
+    st.and_then(|s| s.name.clone())
+        .unwrap_or_else(|| (i + 1).to_string())
+}
+
 pub fn compile(name: &str, s: &Scenario, seg: Segment) -> ScenarioPlan {
     use Executor::*;
     let time_unit = s.time_unit.unwrap_or(Duration::from_secs(1)).as_secs_f64();
     let per_second = |r: f64| seg.share_rate(r) / time_unit;
-    let label = |i: usize, st: Option<&crate::scenario::Step>| {
-        st.and_then(|s| s.name.clone())
-            .unwrap_or_else(|| (i + 1).to_string())
+    // A step's own duration, else the scenario's.
+    let duration = |st: Option<&Step>| {
+        st.and_then(|x| x.duration)
+            .or(s.duration)
+            .unwrap_or_default()
     };
     let pre = s.pre_allocated_vus.unwrap_or(1);
     let open_vus = |pre: u64, max: Option<u64>| {
         let p = seg.share(pre).max(1);
         (p, seg.share(max.unwrap_or(pre)).max(p))
     };
+    let step = |label: String, level: f64, unit: Unit, load: Load| StepPlan {
+        label,
+        level,
+        unit,
+        load,
+    };
     let mut steps = Vec::new();
     match s.executor {
         SharedIterations | PerVuIterations => {
             let max_duration = s.max_duration.unwrap_or(TEN_MINUTES);
-            let base_vus = s.vus.unwrap_or(1);
             let base_iters = s.iterations.unwrap_or(1);
-            let levels: Vec<(f64, Option<&crate::scenario::Step>)> = match &s.steps {
-                Some(st) => st.iter().map(|x| (x.level, Some(x))).collect(),
-                None => vec![(base_vus as f64, None)],
-            };
-            for (i, (level, st)) in levels.into_iter().enumerate() {
+            for (i, (level, st)) in levels(s, s.vus.unwrap_or(1) as f64).into_iter().enumerate() {
                 let vus = level.round() as u64;
                 let iterations = st.and_then(|x| x.iterations).unwrap_or(base_iters);
                 let max_duration = st.and_then(|x| x.duration).unwrap_or(max_duration);
@@ -145,97 +173,62 @@ pub fn compile(name: &str, s: &Scenario, seg: Segment) -> ScenarioPlan {
                         max_duration,
                     }
                 };
-                steps.push(StepPlan {
-                    label: label(i, st),
-                    level,
-                    unit: Unit::Vus,
-                    load,
-                });
+                steps.push(step(label(i, st), level, Unit::Vus, load));
             }
         }
         ConstantVus => {
-            let levels: Vec<(f64, Option<&crate::scenario::Step>)> = match &s.steps {
-                Some(st) => st.iter().map(|x| (x.level, Some(x))).collect(),
-                None => vec![(s.vus.unwrap_or(1) as f64, None)],
-            };
-            for (i, (level, st)) in levels.into_iter().enumerate() {
-                let duration = st
-                    .and_then(|x| x.duration)
-                    .or(s.duration)
-                    .unwrap_or_default();
-                steps.push(StepPlan {
-                    label: label(i, st),
-                    level,
-                    unit: Unit::Vus,
-                    load: Load::Vus {
-                        from: level.round(),
-                        to: level.round(),
-                        duration,
-                        segment: seg,
-                    },
-                });
+            for (i, (level, st)) in levels(s, s.vus.unwrap_or(1) as f64).into_iter().enumerate() {
+                let load = Load::Vus {
+                    from: level.round(),
+                    to: level.round(),
+                    duration: duration(st),
+                    segment: seg,
+                };
+                steps.push(step(label(i, st), level, Unit::Vus, load));
             }
         }
         RampingVus => {
-            let mut from = s.start_vus.unwrap_or(1) as f64;
-            for (i, stage) in s.stages.iter().flatten().enumerate() {
-                steps.push(StepPlan {
-                    label: (i + 1).to_string(),
-                    level: stage.target,
-                    unit: Unit::Vus,
-                    load: Load::Vus {
-                        from,
-                        to: stage.target,
-                        duration: stage.duration,
-                        segment: seg,
-                    },
-                });
-                from = stage.target;
+            for (i, (from, stage)) in ramps(s, s.start_vus.unwrap_or(1) as f64)
+                .into_iter()
+                .enumerate()
+            {
+                let load = Load::Vus {
+                    from,
+                    to: stage.target,
+                    duration: stage.duration,
+                    segment: seg,
+                };
+                steps.push(step(label(i, None), stage.target, Unit::Vus, load));
             }
         }
         ConstantArrivalRate => {
             let (p, m) = open_vus(pre, s.max_vus);
-            let levels: Vec<(f64, Option<&crate::scenario::Step>)> = match &s.steps {
-                Some(st) => st.iter().map(|x| (x.level, Some(x))).collect(),
-                None => vec![(s.rate.unwrap_or(0.0), None)],
-            };
-            for (i, (level, st)) in levels.into_iter().enumerate() {
-                let duration = st
-                    .and_then(|x| x.duration)
-                    .or(s.duration)
-                    .unwrap_or_default();
+            for (i, (level, st)) in levels(s, s.rate.unwrap_or(0.0)).into_iter().enumerate() {
                 let r = per_second(level);
-                steps.push(StepPlan {
-                    label: label(i, st),
-                    level,
-                    unit: Unit::Rate,
-                    load: Load::Arrival {
-                        from: r,
-                        to: r,
-                        duration,
-                        pre_allocated_vus: p,
-                        max_vus: m,
-                    },
-                });
+                let load = Load::Arrival {
+                    from: r,
+                    to: r,
+                    duration: duration(st),
+                    pre_allocated_vus: p,
+                    max_vus: m,
+                };
+                steps.push(step(label(i, st), level, Unit::Rate, load));
             }
         }
         RampingArrivalRate => {
             let (p, m) = open_vus(pre, s.max_vus);
-            let mut from = s.start_rate.unwrap_or(0.0);
-            for (i, stage) in s.stages.iter().flatten().enumerate() {
-                steps.push(StepPlan {
-                    label: (i + 1).to_string(),
-                    level: stage.target,
-                    unit: Unit::Rate,
-                    load: Load::Arrival {
-                        from: per_second(from),
-                        to: per_second(stage.target),
-                        duration: stage.duration,
-                        pre_allocated_vus: p,
-                        max_vus: m,
-                    },
-                });
-                from = stage.target;
+            for (i, (from, stage)) in ramps(s, s.start_rate.unwrap_or(0.0))
+                .into_iter()
+                .enumerate()
+            {
+                let load = Load::Arrival {
+                    from: per_second(from),
+                    to: per_second(stage.target),
+                    duration: stage.duration,
+                    pre_allocated_vus: p,
+                    max_vus: m,
+                };
+                steps.push(step(label(i, None), stage.target, Unit::Rate, load));
             }
         }
         Doubling => {
@@ -246,18 +239,14 @@ pub fn compile(name: &str, s: &Scenario, seg: Segment) -> ScenarioPlan {
             for i in 0..=s.times.unwrap_or(10) {
                 let level = base * f64::from(2u32.saturating_pow(i));
                 let r = per_second(level);
-                steps.push(StepPlan {
-                    label: (i + 1).to_string(),
-                    level,
-                    unit: Unit::Rate,
-                    load: Load::Arrival {
-                        from: r,
-                        to: r,
-                        duration: every,
-                        pre_allocated_vus: p,
-                        max_vus: m,
-                    },
-                });
+                let load = Load::Arrival {
+                    from: r,
+                    to: r,
+                    duration: every,
+                    pre_allocated_vus: p,
+                    max_vus: m,
+                };
+                steps.push(step(label(i as usize, None), level, Unit::Rate, load));
             }
         }
     }

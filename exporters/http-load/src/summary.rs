@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::engine::StepTiming;
-use crate::metrics::{Metrics, Phases, Shard, StepKey, Timed};
+use crate::metrics::{Metrics, Phases, Shard, StepKey, Timed, TrendStat};
 
 /// k6's default `summaryTrendStats`.
 const TREND_STATS: [&str; 6] = ["avg", "min", "med", "max", "p(90)", "p(95)"];
@@ -44,35 +44,18 @@ pub struct Summary {
 }
 
 fn trend(t: &Timed, scale_ms: f64) -> Value {
-    let h = &t.hist;
     let mut values = serde_json::Map::new();
     for s in TREND_STATS {
-        let v = if h.is_empty() {
-            0.0
-        } else {
-            match s {
-                "avg" => t.sum_us as f64 / h.len() as f64,
-                "min" => h.min() as f64,
-                "max" => h.max() as f64,
-                "med" => h.value_at_quantile(0.5) as f64,
-                "p(90)" => h.value_at_quantile(0.9) as f64,
-                _ => h.value_at_quantile(0.95) as f64,
-            }
-        };
-        values.insert(s.to_owned(), json!(v * scale_ms));
+        let stat = TrendStat::parse(s).expect("k6's trend stat names parse");
+        values.insert(s.to_owned(), json!(stat.of(t) * scale_ms));
     }
     json!({"type": "trend", "contains": "time", "values": values})
 }
 
 fn merged<'a>(it: impl Iterator<Item = &'a Timed>, sigfig: u8) -> Timed {
-    let mut out = Timed {
-        sum_us: 0,
-        hist: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, sigfig)
-            .expect("static bounds"),
-    };
+    let mut out = Timed::new(sigfig);
     for t in it {
-        out.sum_us += t.sum_us;
-        let _ = out.hist.add(&t.hist);
+        out.add(t);
     }
     out
 }

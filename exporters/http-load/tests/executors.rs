@@ -3,16 +3,14 @@
 
 mod common;
 
-use common::{run_yaml, step_row, sum_of};
+use common::{run_on, run_yaml, target};
+use redline_demo_target::Endpoint;
 use redline_runtime::CommonArgs;
-use redline_demo_target::{Endpoint, TargetArgs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iteration_executors_run_exactly_their_iterations() {
-    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
-        .await
-        .unwrap();
-    let run = run_yaml(
+    let target = target().await;
+    let run = run_on(
         &target.url(),
         r#"
 baseUrl: BASE
@@ -28,59 +26,30 @@ scenarios:
     iterations: 11
     requests: [{url: "/autoscale", name: auto}]
 "#,
-        CommonArgs::default(),
-        |_| {},
     )
     .await;
-    let o = &run.outcome;
-    assert_eq!(
-        sum_of(
-            &o.metrics_text,
-            "k6_iterations_total",
-            &[("scenario", "shared")]
-        ),
-        1001.0
-    );
-    assert_eq!(
-        sum_of(
-            &o.metrics_text,
-            "k6_iterations_total",
-            &[("scenario", "pervu")]
-        ),
-        33.0
-    );
-    assert_eq!(
-        sum_of(
-            &o.metrics_text,
+    run.assert_sums(&[
+        ("k6_iterations_total", &[("scenario", "shared")], 1001.0),
+        ("k6_iterations_total", &[("scenario", "pervu")], 33.0),
+        (
             "k6_http_reqs_total",
-            &[("name", "health"), ("status", "200")]
+            &[("name", "health"), ("status", "200")],
+            1001.0,
         ),
-        1001.0
-    );
+    ]);
     // The server saw exactly what we counted.
     assert_eq!(target.stats().endpoint_total(Endpoint::Health), 1001);
     assert_eq!(target.stats().endpoint_total(Endpoint::Autoscale), 33);
-    assert_eq!(
-        o.summary.data["metrics"]["http_reqs"]["values"]["count"],
-        1034
-    );
-    assert_eq!(
-        o.summary.data["metrics"]["iterations"]["values"]["count"],
-        1034
-    );
-    assert_eq!(
-        o.summary.data["metrics"]["http_req_failed"]["values"]["rate"],
-        0.0
-    );
+    assert_eq!(run.summary_value("http_reqs", "count"), 1034);
+    assert_eq!(run.summary_value("iterations", "count"), 1034);
+    assert_eq!(run.summary_value("http_req_failed", "rate"), 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arrival_rates_and_doubling_start_their_iterations_on_time() {
-    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
-        .await
-        .unwrap();
+    let target = target().await;
     // 3 s at 200/s; doubling 25 → 50 → 100 per 1 s step; a ramp 0 → 100/s over 2 s (100).
-    let run = run_yaml(
+    let run = run_on(
         &target.url(),
         r#"
 baseUrl: BASE
@@ -109,12 +78,9 @@ scenarios:
     maxVUs: 20
     requests: [{url: /health}]
 "#,
-        CommonArgs::default(),
-        |_| {},
     )
     .await;
-    let o = &run.outcome;
-    let soak = step_row(o, "soak", "1");
+    let soak = run.step("soak", "1");
     assert_eq!(soak.iterations + soak.dropped_iterations, 600, "{soak:?}");
     assert_eq!(soak.dropped_iterations, 0, "{soak:?}");
     // Actual rate within 1 % of the promise (the step spans the last start plus its request).
@@ -123,35 +89,30 @@ scenarios:
         "{soak:?}"
     );
     for (step, n, level) in [("1", 25u64, 25.0), ("2", 50, 50.0), ("3", 100, 100.0)] {
-        let r = step_row(o, "knative", step);
+        let r = run.step("knative", step);
         assert_eq!(
             (r.iterations, r.level, r.unit.as_str()),
             (n, level, "rate"),
             "{r:?}"
         );
     }
-    let ramp = step_row(o, "ramp", "1");
+    let ramp = run.step("ramp", "1");
     assert!((99..=100).contains(&ramp.iterations), "{ramp:?}");
-    assert_eq!(
-        sum_of(
-            &o.metrics_text,
-            "k6_iterations_total",
-            &[("scenario", "knative"), ("step", "3")]
-        ),
-        100.0
-    );
+    run.assert_sums(&[(
+        "k6_iterations_total",
+        &[("scenario", "knative"), ("step", "3")],
+        100.0,
+    )]);
     assert!(
-        o.metrics_text.contains("k6_vus_max{scenario=\"soak\""),
+        run.text().contains("k6_vus_max{scenario=\"soak\""),
         "vus_max written"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vu_steps_are_labelled_and_the_weighted_mix_holds() {
-    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
-        .await
-        .unwrap();
-    let run = run_yaml(
+    let target = target().await;
+    let run = run_on(
         &target.url(),
         r#"
 baseUrl: BASE
@@ -174,37 +135,29 @@ scenarios:
       - {name: batch, method: POST, url: /api/v1/predict/1, weight: 1, body: {json: {instances: [[1, 2], [3, 4]]}}}
       - {name: health, url: /api/v1/predict/1/health, weight: 1}
 "#,
-        CommonArgs::default(),
-        |_| {},
     )
     .await;
-    let o = &run.outcome;
-    let (s1, s2) = (step_row(o, "ramp", "1"), step_row(o, "ramp", "2"));
+    let (s1, s2) = (run.step("ramp", "1"), run.step("ramp", "2"));
     assert_eq!((s1.level, s2.level), (2.0, 4.0));
     assert!(s1.requests > 0 && s2.requests > 0);
-    assert_eq!(
-        sum_of(
-            &o.metrics_text,
+    run.assert_sums(&[
+        (
             "k6_http_reqs_total",
-            &[("scenario", "ramp"), ("step", "1")]
+            &[("scenario", "ramp"), ("step", "1")],
+            s1.requests as f64,
         ),
-        s1.requests as f64
-    );
-    assert_eq!(
-        sum_of(
-            &o.metrics_text,
+        (
             "k6_http_reqs_total",
-            &[("scenario", "ramp"), ("step", "2")]
+            &[("scenario", "ramp"), ("step", "2")],
+            s2.requests as f64,
         ),
-        s2.requests as f64
-    );
+    ]);
 
     // Chi-square, 2 degrees of freedom: 13.82 is the p = 0.001 critical value.
     let counts: Vec<f64> = ["single", "batch", "health"]
         .iter()
         .map(|n| {
-            sum_of(
-                &o.metrics_text,
+            run.sum(
                 "k6_http_reqs_total",
                 &[("scenario", "kubeserve"), ("name", n)],
             )
@@ -220,34 +173,25 @@ scenarios:
     assert!(chi2 < 13.82, "mix {counts:?} vs {expected:?}: chi² {chi2}");
     // Every single predict passed both checks, counted per check name.
     let single = counts[0];
-    assert_eq!(
-        sum_of(
-            &o.metrics_text,
+    run.assert_sums(&[
+        (
             "redline_checks_total",
-            &[("check", "single: status in 200"), ("result", "pass")]
+            &[("check", "single: status in 200"), ("result", "pass")],
+            single,
         ),
-        single
-    );
-    assert_eq!(
-        sum_of(
-            &o.metrics_text,
+        (
             "redline_checks_total",
-            &[("check", "single: json /predictions"), ("result", "pass")]
+            &[("check", "single: json /predictions"), ("result", "pass")],
+            single,
         ),
-        single
-    );
-    assert_eq!(
-        o.summary.data["metrics"]["checks"]["values"]["passes"],
-        2.0 * single
-    );
+    ]);
+    assert_eq!(run.summary_value("checks", "passes"), 2.0 * single);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_checks_count_and_do_not_stop_the_run() {
-    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
-        .await
-        .unwrap();
-    let run = run_yaml(
+    let target = target().await;
+    let run = run_on(
         &target.url(),
         r#"
 baseUrl: BASE
@@ -260,71 +204,56 @@ scenarios:
       - {name: ok, url: /health, checks: [{name: is-200, status: [200]}, {name: has-ct, header: content-type}, {name: says-ok, bodyContains: "zzz-not-there"}]}
       - {name: broken, url: "/autoscale?status=503", checks: [{name: broken-200, status: [200]}]}
 "#,
-        CommonArgs::default(),
-        |_| {},
     )
     .await;
-    let t = &run.outcome.metrics_text;
-    assert_eq!(
-        sum_of(
-            t,
-            "redline_checks_total",
-            &[("check", "is-200"), ("result", "pass")]
+    let checks_total = "redline_checks_total";
+    run.assert_sums(&[
+        (
+            checks_total,
+            &[("check", "is-200"), ("result", "pass")],
+            40.0,
         ),
-        40.0
-    );
-    assert_eq!(
-        sum_of(
-            t,
-            "redline_checks_total",
-            &[("check", "has-ct"), ("result", "pass")]
+        (
+            checks_total,
+            &[("check", "has-ct"), ("result", "pass")],
+            40.0,
         ),
-        40.0
-    );
-    assert_eq!(
-        sum_of(
-            t,
-            "redline_checks_total",
-            &[("check", "says-ok"), ("result", "fail")]
+        (
+            checks_total,
+            &[("check", "says-ok"), ("result", "fail")],
+            40.0,
         ),
-        40.0
-    );
-    assert_eq!(
-        sum_of(
-            t,
-            "redline_checks_total",
-            &[("check", "broken-200"), ("result", "fail")]
+        (
+            checks_total,
+            &[("check", "broken-200"), ("result", "fail")],
+            40.0,
         ),
-        40.0
-    );
-    assert_eq!(sum_of(t, "k6_checks_rate", &[("check", "is-200")]), 1.0);
-    assert_eq!(sum_of(t, "k6_checks_rate", &[("check", "broken-200")]), 0.0);
-    assert_eq!(
-        sum_of(
-            t,
+        ("k6_checks_rate", &[("check", "is-200")], 1.0),
+        ("k6_checks_rate", &[("check", "broken-200")], 0.0),
+        (
             "k6_http_reqs_total",
             &[
                 ("name", "broken"),
                 ("status", "503"),
-                ("expected_response", "false")
-            ]
+                ("expected_response", "false"),
+            ],
+            40.0,
         ),
-        40.0
-    );
-    let checks = &run.outcome.summary.data["metrics"]["checks"]["values"];
+    ]);
     assert_eq!(
-        (checks["passes"].as_f64(), checks["fails"].as_f64()),
-        (Some(80.0), Some(80.0))
+        (
+            run.summary_f64("checks", "passes"),
+            run.summary_f64("checks", "fails")
+        ),
+        (80.0, 80.0)
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_percentiles_match_the_injected_sleep() {
-    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
-        .await
-        .unwrap();
+    let target = target().await;
     // Closed model (from send) and open model (from the intended start), both 50 ms sleeps.
-    let run = run_yaml(
+    let run = run_on(
         &target.url(),
         r#"
 baseUrl: BASE
@@ -342,21 +271,18 @@ scenarios:
     maxVUs: 40
     requests: [{url: "/autoscale?sleep=50"}]
 "#,
-        CommonArgs::default(),
-        |_| {},
     )
     .await;
     for s in ["closed", "open"] {
-        let r = step_row(&run.outcome, s, "1");
+        let r = run.step(s, "1");
         // Never below the injected sleep (units, and the target sleeps with deadlines);
         // above it only by loopback overhead. Generous upper bounds for a loaded 2-core CI box.
         assert!(r.p50_ms >= 50.0 && r.p50_ms < 56.0, "{s}: {r:?}");
         assert!(r.p95_ms >= 50.0 && r.p95_ms < 75.0, "{s}: {r:?}");
     }
     // Open model at 100/s × 50 ms needs ~5 VUs: all 200 iterations ran.
-    assert_eq!(step_row(&run.outcome, "open", "1").iterations, 200);
-    let d = &run.outcome.summary.data["metrics"]["http_req_duration"]["values"];
-    let med = d["med"].as_f64().unwrap();
+    assert_eq!(run.step("open", "1").iterations, 200);
+    let med = run.summary_f64("http_req_duration", "med");
     assert!(
         (50.0..56.0).contains(&med),
         "summary is in milliseconds like k6: {med}"
@@ -371,38 +297,29 @@ async fn unreachable_target_counts_status_zero_and_reason() {
         .local_addr()
         .unwrap()
         .port();
-    let run = run_yaml(
+    let run = run_on(
         &format!("http://127.0.0.1:{port}"),
         "baseUrl: BASE\nscenarios:\n  d:\n    executor: shared-iterations\n    vus: 1\n    iterations: 5\n    requests: [{url: /, name: down}]\n",
-        CommonArgs::default(),
-        |_| {},
     )
     .await;
-    let t = &run.outcome.metrics_text;
-    assert_eq!(
-        sum_of(
-            t,
+    run.assert_sums(&[
+        (
             "k6_http_reqs_total",
-            &[("status", "0"), ("expected_response", "false")]
+            &[("status", "0"), ("expected_response", "false")],
+            5.0,
         ),
-        5.0
-    );
-    assert_eq!(
-        sum_of(
-            t,
+        (
             "redline_http_request_errors_total",
-            &[("reason", "connect_refused")]
+            &[("reason", "connect_refused")],
+            5.0,
         ),
-        5.0
-    );
+    ]);
     assert_eq!(run.outcome.summary.steps[0].errors, 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_exposed_family_is_catalogued() {
-    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
-        .await
-        .unwrap();
+    let target = target().await;
     let run = run_yaml(
         &target.url(),
         "baseUrl: BASE\nscenarios:\n  s:\n    executor: shared-iterations\n    vus: 1\n    iterations: 3\n    requests: [{url: /health, checks: [{status: [200]}]}, {url: \"/autoscale?status=429\"}, {url: /v1/chat/completions, openai: {model: m, maxTokens: 3, stream: true}}]\n",
@@ -411,7 +328,7 @@ async fn every_exposed_family_is_catalogued() {
     )
     .await;
     let mut families = std::collections::BTreeSet::new();
-    for l in run.outcome.metrics_text.lines() {
+    for l in run.text().lines() {
         if let Some(rest) = l.strip_prefix("# TYPE ") {
             let mut it = rest.split(' ');
             let (name, kind) = (it.next().unwrap(), it.next().unwrap());

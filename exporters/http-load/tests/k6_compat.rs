@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::nginx::Nginx;
-use common::run_yaml;
+use common::prom::{label_sets, label_sets_when};
+use common::{PER_REQUEST_FAMILIES, run_yaml, target};
 use redline_runtime::CommonArgs;
-use redline_demo_target::TargetArgs;
 use redline_testkit_prometheus::{Options, Prometheus};
 use serde_json::Value;
 
@@ -29,16 +29,8 @@ const K6_ONLY_LABELS: &[&str] = &["url", "proto", "tls_version"];
 const K6_ONLY_FAMILY_LABELS: &[(&str, &[&str])] =
     &[("k6_http_req_failed_rate", &["status", "expected_response"])];
 
-/// Families both must write for this scenario.
-const SHARED: &[&str] = &[
-    "k6_http_reqs_total",
-    "k6_http_req_duration_seconds",
-    "k6_http_req_failed_rate",
-    "k6_http_req_blocked_seconds",
-    "k6_http_req_connecting_seconds",
-    "k6_http_req_sending_seconds",
-    "k6_http_req_waiting_seconds",
-    "k6_http_req_receiving_seconds",
+/// Families both must write for this scenario, besides [`PER_REQUEST_FAMILIES`].
+const SHARED_PER_STEP: &[&str] = &[
     "k6_iteration_duration_seconds",
     "k6_iterations_total",
     "k6_checks_rate",
@@ -53,28 +45,18 @@ fn k6_on_path() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-async fn series(prom: &Prometheus, testid: &str) -> BTreeMap<String, BTreeSet<String>> {
-    let v: Value = reqwest::get(format!(
-        "{}/api/v1/series?match[]={{testid=\"{testid}\"}}",
-        prom.url()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+/// Label keys per family (`__name__` and `le` left out).
+fn keys_by_family(sets: &[BTreeMap<String, String>]) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for s in v["data"].as_array().unwrap() {
-        let obj = s.as_object().unwrap();
-        let name = obj["__name__"].as_str().unwrap().to_owned();
-        let keys = out.entry(name).or_default();
-        keys.extend(
-            obj.keys()
-                .filter(|k| *k != "__name__" && *k != "le")
-                .cloned(),
-        );
+    for s in sets {
+        let keys = out.entry(s["__name__"].clone()).or_default();
+        keys.extend(s.keys().filter(|k| *k != "__name__" && *k != "le").cloned());
     }
     out
+}
+
+fn of_testid(testid: &str) -> String {
+    format!("{{testid=\"{testid}\"}}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,15 +70,17 @@ async fn summary_and_series_match_real_k6() {
             eprintln!("no https request (k6_http_req_tls_handshaking_seconds not compared): {e}")
         })
         .ok();
-    let mut shared = SHARED.to_vec();
+    let mut shared: Vec<&str> = PER_REQUEST_FAMILIES
+        .iter()
+        .chain(SHARED_PER_STEP)
+        .copied()
+        .collect();
     if nginx.is_some() {
         shared.push("k6_http_req_tls_handshaking_seconds");
     }
     let https = nginx.as_ref().map(|n| n.https_url());
     let prom = Prometheus::start().await.unwrap();
-    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
-        .await
-        .unwrap();
+    let target = target().await;
     let dir = tempfile::tempdir().unwrap();
     let k6_summary = dir.path().join("k6-summary.json");
     let script = dir.path().join("script.js");
@@ -219,17 +203,13 @@ scenarios:
     assert!(ours["metrics"]["http_req_duration"]["values"]["p(95)"].is_number());
 
     // (2) Series names and label keys.
-    let want = |s: &BTreeMap<String, BTreeSet<String>>| shared.iter().all(|f| s.contains_key(*f));
-    let mut k6s = BTreeMap::new();
-    let mut mine = BTreeMap::new();
-    for _ in 0..50 {
-        k6s = series(&prom, "k6-compat").await;
-        mine = series(&prom, "redline-compat").await;
-        if want(&k6s) && want(&mine) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let wrote_shared = |sets: &[BTreeMap<String, String>]| {
+        let families = keys_by_family(sets);
+        shared.iter().all(|f| families.contains_key(*f))
+    };
+    let k6s = keys_by_family(&label_sets_when(&prom, &of_testid("k6-compat"), wrote_shared).await);
+    let mine =
+        keys_by_family(&label_sets_when(&prom, &of_testid("redline-compat"), wrote_shared).await);
     for f in &shared {
         assert!(
             k6s.contains_key(*f),
@@ -289,9 +269,7 @@ async fn vus_from_k6_and_from_redline_both_reach_the_redline_vus_rule() {
     })
     .await
     .unwrap();
-    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
-        .await
-        .unwrap();
+    let target = target().await;
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("vus.js");
     std::fs::write(
@@ -339,8 +317,8 @@ export default function () {{ http.get('{url}/health'); sleep(0.1); }}
     );
 
     // Label keys as written.
-    let k6s = series(&prom, "k6-vus").await;
-    let mine = series(&prom, "redline-vus").await;
+    let k6s = keys_by_family(&label_sets(&prom, &of_testid("k6-vus")).await);
+    let mine = keys_by_family(&label_sets(&prom, &of_testid("redline-vus")).await);
     let keys = |s: &[&str]| s.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(k6s.get("k6_vus"), Some(&keys(&["testid"])), "{k6s:?}");
     assert_eq!(k6s.get("k6_vus_max"), Some(&keys(&["testid"])));
@@ -352,25 +330,22 @@ export default function () {{ http.get('{url}/health'); sleep(0.1); }}
 
     // The recording rule (evaluated every second while both ran) and the dashboard's query.
     let rule = |testid: &str| format!("max_over_time(redline:vus{{testid=\"{testid}\"}}[5m])");
-    let k6_rule = prom
-        .wait_for(&rule("k6-vus"), Duration::from_secs(10), |r| {
-            r.first().is_some_and(|s| s.float() == 3.0)
-        })
-        .await
-        .unwrap();
-    assert_eq!(k6_rule.len(), 1, "{k6_rule:?}");
-    assert_eq!(k6_rule[0].float(), 3.0);
-    assert_eq!(k6_rule[0].label("scenario"), None);
-    let our_rule = prom
-        .wait_for(&rule("redline-vus"), Duration::from_secs(10), |r| {
-            r.first().is_some_and(|s| s.float() == 3.0)
-        })
-        .await
-        .unwrap();
-    assert_eq!(our_rule.len(), 1, "{our_rule:?}");
-    assert_eq!(our_rule[0].float(), 3.0);
-    assert_eq!(our_rule[0].label("scenario"), Some("steady"));
-    assert_eq!(our_rule[0].label("step"), Some("1"));
+    // k6 writes no scenario (VUs are global to a k6 run); redline's scenario and step.
+    for (testid, scenario, step) in [
+        ("k6-vus", None, None),
+        ("redline-vus", Some("steady"), Some("1")),
+    ] {
+        let r = prom
+            .wait_for(&rule(testid), Duration::from_secs(10), |r| {
+                r.first().is_some_and(|s| s.float() == 3.0)
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.len(), 1, "{testid}: {r:?}");
+        assert_eq!(r[0].float(), 3.0, "{testid}");
+        assert_eq!(r[0].label("scenario"), scenario, "{testid}");
+        assert_eq!(r[0].label("step"), step, "{testid}");
+    }
     for testid in ["k6-vus", "redline-vus"] {
         let panel = format!(
             "max_over_time(sum(k6_vus{{testid=~\"{testid}\", scenario=~\".*\", step=~\".*\"}})[5m:500ms])"

@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{run_yaml, sum_of};
+use common::{Run, run_on, run_yaml, target};
 use redline_runtime::CommonArgs;
-use redline_demo_target::TargetArgs;
 
 const SCENARIO: &str = r#"
 baseUrl: BASE
@@ -28,72 +27,55 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lean_and_hyper_paths_report_the_same_run() {
-    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
-        .await
-        .unwrap();
-    let lean = run_yaml(&target.url(), SCENARIO, CommonArgs::default(), |_| {}).await;
+    let target = target().await;
+    let lean = run_on(&target.url(), SCENARIO).await;
     // A connection limit sends every request through hyper (a slot must free when the
     // server closes a parked VU's connection, which needs hyper's connection task).
     let hyper = run_yaml(&target.url(), SCENARIO, CommonArgs::default(), |a| {
         a.max_connections = Some(64)
     })
     .await;
-    let (l, h) = (&lean.outcome, &hyper.outcome);
-    for (name, status) in [
-        ("predict", "200"),
-        ("health", "200"),
-        ("unavailable", "503"),
-        ("limited", "429"),
-        ("head", "200"),
-        ("completion", "200"),
-    ] {
-        let count = |o: &redline_http_load::Outcome| {
-            sum_of(
-                &o.metrics_text,
-                "k6_http_reqs_total",
-                &[("name", name), ("status", status)],
-            )
-        };
-        assert_eq!(count(l), 60.0, "{name} {status} (lean)\n{}", l.metrics_text);
-        assert_eq!(
-            count(h),
-            60.0,
-            "{name} {status} (hyper)\n{}",
-            h.metrics_text
-        );
+    for (path, run) in [("lean", &lean), ("hyper", &hyper)] {
+        for (name, status) in [
+            ("predict", "200"),
+            ("health", "200"),
+            ("unavailable", "503"),
+            ("limited", "429"),
+            ("head", "200"),
+            ("completion", "200"),
+        ] {
+            assert_eq!(
+                run.sum("k6_http_reqs_total", &[("name", name), ("status", status)]),
+                60.0,
+                "{name} {status} ({path})\n{}",
+                run.text()
+            );
+        }
+        for (check, result) in [
+            ("predict-200", "pass"),
+            ("has-predictions", "pass"),
+            ("json-ct", "pass"),
+            ("says-nope", "fail"),
+        ] {
+            assert_eq!(
+                run.sum(
+                    "redline_checks_total",
+                    &[("check", check), ("result", result)]
+                ),
+                60.0,
+                "{check} ({path})"
+            );
+        }
     }
-    let checks = |o: &redline_http_load::Outcome, check: &str, result: &str| {
-        sum_of(
-            &o.metrics_text,
-            "redline_checks_total",
-            &[("check", check), ("result", result)],
-        )
-    };
-    for (check, result) in [
-        ("predict-200", "pass"),
-        ("has-predictions", "pass"),
-        ("json-ct", "pass"),
-        ("says-nope", "fail"),
-    ] {
-        assert_eq!(checks(l, check, result), 60.0, "{check} (lean)");
-        assert_eq!(checks(h, check, result), 60.0, "{check} (hyper)");
-    }
-    let tokens = |o: &redline_http_load::Outcome| {
-        sum_of(
-            &o.metrics_text,
-            "redline_llm_tokens_total",
-            &[("kind", "completion")],
-        )
-    };
-    assert!(tokens(l) > 0.0);
-    assert_eq!(tokens(l), tokens(h));
+    let tokens = |run: &Run| run.sum("redline_llm_tokens_total", &[("kind", "completion")]);
+    assert!(tokens(&lean) > 0.0);
+    assert_eq!(tokens(&lean), tokens(&hyper));
     // Same requests and responses on the wire, byte for byte in number.
-    let data = |o: &redline_http_load::Outcome, k: &str| {
-        o.summary.data["metrics"][k]["values"]["count"]
-            .as_f64()
-            .unwrap()
-    };
     for k in ["data_sent", "data_received"] {
-        assert_eq!(data(l, k), data(h, k), "{k}");
+        assert_eq!(
+            lean.summary_f64(k, "count"),
+            hyper.summary_f64(k, "count"),
+            "{k}"
+        );
     }
 }

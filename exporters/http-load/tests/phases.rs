@@ -8,7 +8,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{run_yaml, sum_of};
+use common::{run_on, run_yaml};
 use redline_runtime::CommonArgs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -90,14 +90,6 @@ async fn serve(mut s: TcpStream, slow: Slow) {
     }
 }
 
-/// (count, sum in seconds) of a histogram family in the exposition.
-fn hist(text: &str, family: &str) -> (f64, f64) {
-    (
-        sum_of(text, &format!("{family}_count"), &[]),
-        sum_of(text, &format!("{family}_sum"), &[]),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_and_waiting_are_measured_from_the_wire_and_split_the_duration() {
     let slow_reader = raw_server(Slow::Read(Duration::from_millis(300))).await;
@@ -105,7 +97,7 @@ async fn sending_and_waiting_are_measured_from_the_wire_and_split_the_duration()
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.bin");
     std::fs::write(&big, vec![b'x'; 16 << 20]).unwrap();
-    let run = run_yaml(
+    let run = run_on(
         "",
         &format!(
             r#"
@@ -123,17 +115,10 @@ scenarios:
 "#,
             big = big.display()
         ),
-        CommonArgs::default(),
-        |_| {},
     )
     .await;
-    let text = &run.outcome.metrics_text;
-    let of = |family: &str, name: &str| {
-        (
-            sum_of(text, &format!("{family}_count"), &[("name", name)]),
-            sum_of(text, &format!("{family}_sum"), &[("name", name)]),
-        )
-    };
+    let text = run.text();
+    let of = |family: &str, name: &str| run.histogram(family, &[("name", name)]);
     for name in ["upload", "think"] {
         let (n, dur) = of("k6_http_req_duration_seconds", name);
         assert_eq!(n, 3.0, "{name}: {text}");
@@ -188,9 +173,9 @@ scenarios:
     assert!(avg("k6_http_req_sending_seconds", "think") < 0.05);
 
     // Iterations: one request each, so at least as long as the request.
-    let (n, it) = hist(text, "k6_iteration_duration_seconds");
+    let (n, it) = run.histogram("k6_iteration_duration_seconds", &[]);
     assert_eq!(n, 6.0);
-    let (_, dur) = hist(text, "k6_http_req_duration_seconds");
+    let (_, dur) = run.histogram("k6_http_req_duration_seconds", &[]);
     assert!(it >= dur, "iterations {it} vs requests {dur}");
 
     // The summary reads the same cells.
@@ -220,17 +205,11 @@ async fn blocked_counts_the_wait_for_a_connection_slot() {
         |a| a.max_connections = Some(1),
     )
     .await;
-    let text = &run.outcome.metrics_text;
-    let (n, _) = hist(text, "k6_http_req_blocked_seconds");
-    assert_eq!(n, 4.0);
-    let max_ms = run.outcome.summary.data["metrics"]["http_req_blocked"]["values"]["max"]
-        .as_f64()
-        .unwrap();
+    let max_ms = run.summary_f64("http_req_blocked", "max");
     assert!(max_ms >= 80.0, "blocked max {max_ms} ms");
-    assert_eq!(hist(text, "k6_http_req_connecting_seconds").0, 4.0);
-    assert_eq!(
-        sum_of(text, "k6_http_reqs_total", &[("status", "200")]),
-        4.0,
-        "{text}"
-    );
+    run.assert_sums(&[
+        ("k6_http_req_blocked_seconds_count", &[], 4.0),
+        ("k6_http_req_connecting_seconds_count", &[], 4.0),
+        ("k6_http_reqs_total", &[("status", "200")], 4.0),
+    ]);
 }

@@ -5,12 +5,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{run_yaml, step_row};
+use common::{run_on, target_with};
+use redline_demo_target::TargetArgs;
 use redline_http_load::ScenarioFile;
 use redline_http_load::plan::compile;
 use redline_http_load::segment::Segment;
-use redline_runtime::CommonArgs;
-use redline_demo_target::TargetArgs;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
@@ -35,32 +34,26 @@ fn levels(file: &str) -> Vec<(String, Vec<f64>)> {
 
 #[test]
 fn every_seed_scenario_parses_to_its_steps() {
-    assert_eq!(
-        levels("quickstart.yaml"),
-        [("quickstart".into(), vec![10.0, 25.0, 50.0, 100.0])]
-    );
-    assert_eq!(
-        levels("maas-burst.yaml"),
-        [("burst".into(), vec![10.0, 25.0, 50.0, 100.0])]
-    );
-    assert_eq!(
-        levels("maas-soak.yaml"),
-        [("soak".into(), vec![10.0, 25.0, 50.0, 100.0])]
-    );
+    let one_scenario: [(&str, &str, &[f64]); 5] = [
+        ("quickstart.yaml", "quickstart", &[10.0, 25.0, 50.0, 100.0]),
+        ("maas-burst.yaml", "burst", &[10.0, 25.0, 50.0, 100.0]),
+        ("maas-soak.yaml", "soak", &[10.0, 25.0, 50.0, 100.0]),
+        ("kubeserve-mix.yaml", "kubeserve", &[5.0, 10.0, 20.0]),
+        ("vps-levels.yaml", "vps", &[20.0, 50.0, 100.0, 200.0]),
+    ];
+    for (file, scenario, steps) in one_scenario {
+        assert_eq!(
+            levels(file),
+            [(scenario.to_owned(), steps.to_vec())],
+            "{file}"
+        );
+    }
     let k = levels("knative-doubling.yaml");
     assert_eq!(k[0].1.len(), 11);
     assert_eq!((k[0].1[0], k[0].1[10]), (10.0, 10240.0));
     assert_eq!(
         levels("knative-scaling.yaml")[0].1,
         [30.0, 60.0, 120.0, 0.0]
-    );
-    assert_eq!(
-        levels("kubeserve-mix.yaml"),
-        [("kubeserve".into(), vec![5.0, 10.0, 20.0])]
-    );
-    assert_eq!(
-        levels("vps-levels.yaml"),
-        [("vps".into(), vec![20.0, 50.0, 100.0, 200.0])]
     );
     let names: Vec<String> = std::fs::read_dir(dir())
         .unwrap()
@@ -75,26 +68,25 @@ fn every_seed_scenario_parses_to_its_steps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quickstart_runs_against_the_demo_target() {
-    let target = redline_demo_target::spawn(TargetArgs {
+    let target = target_with(TargetArgs {
         tiers: Some(dir().join("quickstart-tiers.yaml")),
         ..TargetArgs::ephemeral()
     })
-    .await
-    .unwrap();
+    .await;
     let yaml = std::fs::read_to_string(dir().join("quickstart.yaml"))
         .unwrap()
         .replace("http://127.0.0.1:8099", "BASE")
         .replace("duration: 10s", "duration: 400ms")
         .replace("cooldown: 2s", "cooldown: 50ms");
-    let run = run_yaml(&target.url(), &yaml, CommonArgs::default(), |_| {}).await;
+    let run = run_on(&target.url(), &yaml).await;
     for (step, level) in [("1", 10.0), ("2", 25.0), ("3", 50.0), ("4", 100.0)] {
-        let r = step_row(&run.outcome, "quickstart", step);
+        let r = run.step("quickstart", step);
         assert_eq!(r.level, level);
         assert!(r.requests > 0, "{r:?}");
         assert_eq!(r.errors, 0, "{r:?}");
         assert_eq!(r.requests, r.iterations);
     }
-    assert!(step_row(&run.outcome, "quickstart", "1").success_rate > 0.99);
+    assert!(run.step("quickstart", "1").success_rate > 0.99);
     let t = &run.outcome.metrics_text;
     for tier in ["free", "premium", "enterprise"] {
         assert!(

@@ -5,47 +5,29 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use common::{run_yaml, write};
+use common::prom::{label_sets as series_label_sets, label_sets_when};
+use common::{PER_REQUEST_FAMILIES, run_yaml, target, write};
 use redline_http_load::{HttpLoadArgs, execute};
 use redline_runtime::CommonArgs;
-use redline_demo_target::TargetArgs;
 use redline_testkit_prometheus::Prometheus;
 
 const TESTID: &str = "tags-e2e";
 
-/// Label sets of `selector`'s series (the series API: the run has ended, so its series are
-/// already stale for instant queries), `__name__` and `testid` left out.
+/// Label sets of `selector`'s series, `__name__` and `testid` left out.
 async fn label_sets(prom: &Prometheus, selector: &str) -> Vec<BTreeMap<String, String>> {
-    let v: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/series", prom.url()))
-        .form(&[("match[]", selector)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["data"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{selector}: {v}"))
-        .iter()
-        .map(|s| {
-            let mut m: BTreeMap<String, String> = serde_json::from_value(s.clone()).unwrap();
-            m.remove("__name__");
-            m.remove("testid");
-            m
-        })
-        .collect()
+    let mut sets = series_label_sets(prom, selector).await;
+    for m in &mut sets {
+        m.remove("__name__");
+        m.remove("testid");
+    }
+    sets
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_and_request_tags_are_labels_in_prometheus() {
     let prom = Prometheus::start().await.unwrap();
-    let target = redline_demo_target::spawn(TargetArgs::ephemeral())
-        .await
-        .unwrap();
+    let target = target().await;
     let run = run_yaml(
         &target.url(),
         r#"
@@ -69,21 +51,15 @@ scenarios:
         |_| {},
     )
     .await;
-    assert_eq!(
-        run.outcome.summary.data["metrics"]["http_reqs"]["values"]["count"],
-        22
-    );
+    assert_eq!(run.summary_value("http_reqs", "count"), 22);
     let sel = |f: &str, m: &str| format!("{f}{{testid=\"{TESTID}\", {m}}}");
     // Everything is pushed before execute returns; allow Prometheus a moment to index it.
-    for _ in 0..50 {
-        if !label_sets(&prom, &sel("k6_iterations_total", "scenario=\"plain\""))
-            .await
-            .is_empty()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    label_sets_when(
+        &prom,
+        &sel("k6_iterations_total", "scenario=\"plain\""),
+        |s| !s.is_empty(),
+    )
+    .await;
 
     let want = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
         pairs
@@ -110,16 +86,7 @@ scenarios:
 
     // The request's own tags win over the scenario's; every per-request family carries them.
     let health = want(&[("team", "red"), ("component", "probe"), ("release", "2")]);
-    for family in [
-        "k6_http_reqs_total",
-        "k6_http_req_duration_seconds",
-        "k6_http_req_failed_rate",
-        "k6_http_req_blocked_seconds",
-        "k6_http_req_connecting_seconds",
-        "k6_http_req_sending_seconds",
-        "k6_http_req_waiting_seconds",
-        "k6_http_req_receiving_seconds",
-    ] {
+    for family in PER_REQUEST_FAMILIES {
         has(
             &label_sets(&prom, &sel(family, "name=\"health\"")).await,
             family,

@@ -9,10 +9,9 @@ mod common;
 use std::time::Duration;
 
 use common::nginx::Nginx;
-use common::{run_yaml, sum_of};
+use common::{Run, run_on};
 use redline_http_load::client::{self, ClientConfig};
 use redline_http_load::metrics::ErrorReason;
-use redline_runtime::CommonArgs;
 
 fn nginx_or_skip(test: &str) -> Option<Nginx> {
     match Nginx::start() {
@@ -24,9 +23,10 @@ fn nginx_or_skip(test: &str) -> Option<Nginx> {
     }
 }
 
-/// 3 VUs × `per_vu` iterations of one GET, checked for the protocol nginx saw.
-fn scenario(options: &str, proto: &str, per_vu: u32, path: &str) -> String {
-    format!(
+/// Runs 3 VUs × `per_vu` iterations of one GET of `url` + `path`, checked for the protocol
+/// nginx saw; `options` are top-level scenario-file options.
+async fn run_checking_proto(url: &str, options: &str, proto: &str, per_vu: u32, path: &str) -> Run {
+    let yaml = format!(
         r#"
 baseUrl: BASE
 {options}
@@ -42,10 +42,11 @@ scenarios:
           - {{name: negotiated, bodyContains: "proto={proto}"}}
           - {{name: echoed, header: x-proto}}
 "#
-    )
+    );
+    run_on(url, &yaml).await
 }
 
-fn checks(run: &common::Run) -> Vec<(String, u64, u64)> {
+fn checks(run: &Run) -> Vec<(String, u64, u64)> {
     run.outcome.summary.data["root_group"]["checks"]
         .as_array()
         .unwrap()
@@ -66,21 +67,17 @@ async fn https_with_insecure_skip_verify_speaks_http1_and_h2_and_handshakes_once
         return;
     };
     for (http2, proto) in [(false, "HTTP/1.1"), (true, "HTTP/2.0")] {
-        let run = run_yaml(
+        let run = run_checking_proto(
             &nginx.https_url(),
-            &scenario(
-                &format!("insecureSkipTlsVerify: true\nhttp2: {http2}"),
-                proto,
-                10,
-                "/",
-            ),
-            CommonArgs::default(),
-            |_| {},
+            &format!("insecureSkipTlsVerify: true\nhttp2: {http2}"),
+            proto,
+            10,
+            "/",
         )
         .await;
-        let text = &run.outcome.metrics_text;
+        let text = run.text();
         assert_eq!(
-            sum_of(text, "k6_http_reqs_total", &[("status", "200")]),
+            run.sum("k6_http_reqs_total", &[("status", "200")]),
             30.0,
             "http2={http2}: {text}"
         );
@@ -90,7 +87,7 @@ async fn https_with_insecure_skip_verify_speaks_http1_and_h2_and_handshakes_once
             "http2={http2}: nginx saw another protocol than {proto}"
         );
         // Each VU keeps its connection: 3 connects, 3 TLS handshakes, 30 of everything else.
-        let count = |f: &str| sum_of(text, &format!("{f}_count"), &[("name", "proto")]);
+        let count = |f: &str| run.sum(&format!("{f}_count"), &[("name", "proto")]);
         assert_eq!(count("k6_http_req_tls_handshaking_seconds"), 3.0, "{text}");
         assert_eq!(count("k6_http_req_connecting_seconds"), 3.0);
         for f in [
@@ -101,14 +98,13 @@ async fn https_with_insecure_skip_verify_speaks_http1_and_h2_and_handshakes_once
         ] {
             assert_eq!(count(f), 30.0, "{f}");
         }
-        let tls_sum = sum_of(
-            text,
+        let tls_sum = run.sum(
             "k6_http_req_tls_handshaking_seconds_sum",
             &[("name", "proto")],
         );
         assert!(tls_sum > 0.0, "a TLS handshake takes time: {tls_sum}");
-        let hs = &run.outcome.summary.data["metrics"]["http_req_tls_handshaking"]["values"];
-        assert!(hs["min"].as_f64().unwrap() > 0.0, "{hs}");
+        let min = run.summary_f64("http_req_tls_handshaking", "min");
+        assert!(min > 0.0, "{min}");
     }
 }
 
@@ -118,28 +114,19 @@ async fn a_connection_the_server_closes_is_reopened_with_a_new_handshake() {
         return;
     };
     // nginx closes an HTTP/1.1 connection after 5 requests on /five: 10 per VU = 2 handshakes.
-    let run = run_yaml(
+    let run = run_checking_proto(
         &nginx.https_url(),
-        &scenario("insecureSkipTlsVerify: true", "HTTP/1.1", 10, "/five"),
-        CommonArgs::default(),
-        |_| {},
+        "insecureSkipTlsVerify: true",
+        "HTTP/1.1",
+        10,
+        "/five",
     )
     .await;
-    let text = &run.outcome.metrics_text;
-    assert_eq!(
-        sum_of(text, "k6_http_reqs_total", &[("status", "200")]),
-        30.0,
-        "{text}"
-    );
-    assert_eq!(
-        sum_of(text, "k6_http_req_tls_handshaking_seconds_count", &[]),
-        6.0,
-        "{text}"
-    );
-    assert_eq!(
-        sum_of(text, "k6_http_req_connecting_seconds_count", &[]),
-        6.0
-    );
+    run.assert_sums(&[
+        ("k6_http_reqs_total", &[("status", "200")], 30.0),
+        ("k6_http_req_tls_handshaking_seconds_count", &[], 6.0),
+        ("k6_http_req_connecting_seconds_count", &[], 6.0),
+    ]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,30 +134,18 @@ async fn https_without_skip_verify_fails_with_reason_tls() {
     let Some(nginx) = nginx_or_skip("https_without_skip_verify") else {
         return;
     };
-    let run = run_yaml(
-        &nginx.https_url(),
-        &scenario("", "HTTP/1.1", 2, "/"),
-        CommonArgs::default(),
-        |_| {},
-    )
-    .await;
-    let text = &run.outcome.metrics_text;
-    assert_eq!(
-        sum_of(
-            text,
+    let run = run_checking_proto(&nginx.https_url(), "", "HTTP/1.1", 2, "/").await;
+    run.assert_sums(&[
+        (
             "redline_http_request_errors_total",
-            &[("reason", "tls")]
+            &[("reason", "tls")],
+            6.0,
         ),
-        6.0,
-        "{text}"
-    );
-    assert_eq!(sum_of(text, "k6_http_reqs_total", &[("status", "0")]), 6.0);
+        ("k6_http_reqs_total", &[("status", "0")], 6.0),
+        // No handshake completed, so none is recorded.
+        ("k6_http_req_tls_handshaking_seconds_count", &[], 0.0),
+    ]);
     assert_eq!(checks(&run)[0], ("negotiated".into(), 0, 6));
-    // No handshake completed, so none is recorded.
-    assert_eq!(
-        sum_of(text, "k6_http_req_tls_handshaking_seconds_count", &[]),
-        0.0
-    );
 
     // What the error says (debug log, and the reason above).
     let cfg = ClientConfig::new(false, Duration::from_secs(5), false, None);
@@ -202,23 +177,14 @@ async fn h2c_uses_http2_with_prior_knowledge_and_no_tls() {
     let Some(nginx) = nginx_or_skip("h2c_uses_http2_with_prior_knowledge") else {
         return;
     };
-    let run = run_yaml(
-        &nginx.h2c_url(),
-        &scenario("http2: true", "HTTP/2.0", 4, "/"),
-        CommonArgs::default(),
-        |_| {},
-    )
-    .await;
-    let text = &run.outcome.metrics_text;
+    let run = run_checking_proto(&nginx.h2c_url(), "http2: true", "HTTP/2.0", 4, "/").await;
+    let text = run.text();
     assert_eq!(
         checks(&run),
         [("negotiated".into(), 12, 0), ("echoed".into(), 12, 0)],
         "{text}"
     );
-    assert_eq!(
-        sum_of(text, "k6_http_req_connecting_seconds_count", &[]),
-        3.0
-    );
+    run.assert_sums(&[("k6_http_req_connecting_seconds_count", &[], 3.0)]);
     assert!(
         !text.contains("k6_http_req_tls_handshaking_seconds_count{"),
         "no TLS, no handshake series: {text}"

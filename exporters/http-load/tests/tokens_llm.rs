@@ -7,9 +7,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{run_yaml, sum_of, write};
-use redline_runtime::CommonArgs;
+use common::{run_on, run_yaml, target_with, write};
 use redline_demo_target::TargetArgs;
+use redline_runtime::CommonArgs;
 use redline_testkit_prometheus::Prometheus;
 
 #[derive(Clone, Default)]
@@ -36,12 +36,11 @@ async fn tokens_map_to_tiers_429s_are_rate_limited_and_never_leak() {
         .try_init();
 
     let prom = Prometheus::start().await.unwrap();
-    let target = redline_demo_target::spawn(TargetArgs {
+    let target = target_with(TargetArgs {
         require_auth: true,
         ..TargetArgs::ephemeral()
     })
-    .await
-    .unwrap();
+    .await;
     let tokens = [
         ("free", "free-s3cr3t-aaaa1111"),
         ("premium", "premium-s3cr3t-bbbb2222"),
@@ -79,69 +78,31 @@ scenarios:
         },
     )
     .await;
-    let t = &run.outcome.metrics_text;
-    assert_eq!(
-        sum_of(
-            t,
-            "k6_http_reqs_total",
-            &[("tier", "free"), ("status", "200")]
+    let reqs = "k6_http_reqs_total";
+    let limited = "redline_http_rate_limited_total";
+    let llm_tokens = "redline_llm_tokens_total";
+    run.assert_sums(&[
+        (reqs, &[("tier", "free"), ("status", "200")], 10.0),
+        (reqs, &[("tier", "free"), ("status", "429")], 10.0),
+        (reqs, &[("tier", "premium"), ("status", "200")], 20.0),
+        (reqs, &[("tier", "enterprise"), ("status", "200")], 20.0),
+        (limited, &[("tier", "free")], 10.0),
+        (limited, &[("tier", "premium")], 0.0),
+        // 429s are not errors.
+        ("redline_http_request_errors_total", &[], 0.0),
+        // usage → tokens by tier: the target counts prompt words ("Say something about load
+        // testing." = 5).
+        (
+            llm_tokens,
+            &[("tier", "premium"), ("kind", "completion")],
+            40.0,
         ),
-        10.0
-    );
-    assert_eq!(
-        sum_of(
-            t,
-            "k6_http_reqs_total",
-            &[("tier", "free"), ("status", "429")]
+        (
+            llm_tokens,
+            &[("tier", "enterprise"), ("kind", "prompt")],
+            100.0,
         ),
-        10.0
-    );
-    assert_eq!(
-        sum_of(
-            t,
-            "k6_http_reqs_total",
-            &[("tier", "premium"), ("status", "200")]
-        ),
-        20.0
-    );
-    assert_eq!(
-        sum_of(
-            t,
-            "k6_http_reqs_total",
-            &[("tier", "enterprise"), ("status", "200")]
-        ),
-        20.0
-    );
-    assert_eq!(
-        sum_of(t, "redline_http_rate_limited_total", &[("tier", "free")]),
-        10.0
-    );
-    assert_eq!(
-        sum_of(t, "redline_http_rate_limited_total", &[("tier", "premium")]),
-        0.0
-    );
-    assert_eq!(
-        sum_of(t, "redline_http_request_errors_total", &[]),
-        0.0,
-        "429s are not errors"
-    );
-    // usage → tokens by tier: the target counts prompt words ("Say something about load testing." = 5).
-    assert_eq!(
-        sum_of(
-            t,
-            "redline_llm_tokens_total",
-            &[("tier", "premium"), ("kind", "completion")]
-        ),
-        40.0
-    );
-    assert_eq!(
-        sum_of(
-            t,
-            "redline_llm_tokens_total",
-            &[("tier", "enterprise"), ("kind", "prompt")]
-        ),
-        100.0
-    );
+    ]);
     let row = &run.outcome.summary.steps[0];
     assert_eq!((row.rate_limited, row.errors), (10, 0));
 
@@ -182,7 +143,7 @@ scenarios:
         for (what, text) in [
             ("summary", &summary_text),
             ("summary file", &summary_file),
-            ("/metrics", t),
+            ("/metrics", &run.outcome.metrics_text),
             ("prometheus", &prom_text),
             ("logs", &log_text),
         ] {
@@ -197,14 +158,13 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_metrics_follow_the_targets_token_delay() {
-    let target = redline_demo_target::spawn(TargetArgs {
+    let target = target_with(TargetArgs {
         token_delay: Duration::from_millis(20),
         ttft_delay: Duration::from_millis(100),
         ..TargetArgs::ephemeral()
     })
-    .await
-    .unwrap();
-    let run = run_yaml(
+    .await;
+    let run = run_on(
         &target.url(),
         r#"
 baseUrl: BASE
@@ -222,54 +182,33 @@ scenarios:
     requests:
       - {name: complete, url: /v1/completions, openai: {api: completions, model: m, prompt: "one two three", maxTokens: 4}}
 "#,
-        CommonArgs::default(),
-        |_| {},
     )
     .await;
-    let t = &run.outcome.metrics_text;
-    assert_eq!(
-        sum_of(
-            t,
-            "redline_llm_tokens_total",
-            &[("scenario", "stream"), ("kind", "completion")]
+    let tokens = "redline_llm_tokens_total";
+    run.assert_sums(&[
+        (
+            tokens,
+            &[("scenario", "stream"), ("kind", "completion")],
+            66.0,
         ),
-        66.0
-    );
-    assert_eq!(
-        sum_of(
-            t,
-            "redline_llm_tokens_total",
-            &[("scenario", "plain"), ("kind", "prompt")]
+        (tokens, &[("scenario", "plain"), ("kind", "prompt")], 6.0),
+        (
+            tokens,
+            &[("scenario", "plain"), ("kind", "completion")],
+            8.0,
         ),
-        6.0
-    );
-    assert_eq!(
-        sum_of(
-            t,
-            "redline_llm_tokens_total",
-            &[("scenario", "plain"), ("kind", "completion")]
-        ),
-        8.0
-    );
-    let m = &run.outcome.summary.data["metrics"];
-    let ttft = m["llm_time_to_first_token"]["values"]["med"]
-        .as_f64()
-        .unwrap();
+        // Only streamed requests have TTFT.
+        ("redline_llm_time_to_first_token_seconds_count", &[], 6.0),
+    ]);
+    let ttft = run.summary_f64("llm_time_to_first_token", "med");
     assert!((100.0..115.0).contains(&ttft), "ttft {ttft} ms");
-    let itl = m["llm_inter_token_latency"]["values"]["med"]
-        .as_f64()
-        .unwrap();
+    let itl = run.summary_f64("llm_inter_token_latency", "med");
     assert!((19.0..25.0).contains(&itl), "itl {itl} ms");
     // 10 gaps of 20 ms after the first token: 50 tokens/s.
-    let tps = sum_of(t, "redline_llm_output_tokens_per_second_sum", &[])
-        / sum_of(t, "redline_llm_output_tokens_per_second_count", &[]);
+    let tps = run.sum("redline_llm_output_tokens_per_second_sum", &[])
+        / run.sum("redline_llm_output_tokens_per_second_count", &[]);
     assert!((42.0..51.0).contains(&tps), "output tokens/s {tps}");
-    // Only streamed requests have TTFT.
-    assert_eq!(
-        sum_of(t, "redline_llm_time_to_first_token_seconds_count", &[]),
-        6.0
-    );
     // The stream's duration covers the whole stream: ttft + 10 × 20 ms.
-    let d = m["http_req_duration"]["values"]["max"].as_f64().unwrap();
+    let d = run.summary_f64("http_req_duration", "max");
     assert!(d >= 300.0, "stream duration {d} ms");
 }
