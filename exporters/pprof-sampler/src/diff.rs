@@ -183,7 +183,7 @@ impl fmt::Display for DiffTable {
 mod tests {
     use super::*;
     use crate::profile::Profile;
-    use crate::profile::tests::{sample, synthetic};
+    use crate::profile::fixtures::{sample, synthetic};
 
     /// [`diff_profiles`] of two built profiles, read the way files are.
     fn diff_of(a: &Profile, b: &Profile, top: usize) -> Result<DiffTable, ProfileError> {
