@@ -4,7 +4,7 @@
 //! `curl /debug/pprof/heap` every second into files — as a daemon whose numbers land in
 //! Prometheus beside the load generator's, with the raw profiles still archived for
 //! `go tool pprof`. Parts:
-//! - [`config`]: flags (clap) and config-file form (serde);
+//! - [`args`]: flags (clap) and config-file form (serde);
 //! - [`profile`]: `profile.proto` decoding, totals, per-function flat/cum like `pprof -top`;
 //! - [`archive`]: raw profiles on disk under a size/count cap;
 //! - [`diff`]: `redline pprof diff A B`, like `go tool pprof -top -diff_base A B`;
@@ -14,7 +14,7 @@
 //! - [`metrics`]: the series, named by `redline_catalogue::pprof`.
 
 pub mod archive;
-pub mod config;
+pub mod args;
 pub mod diff;
 pub mod discovery;
 pub mod metrics;
@@ -25,29 +25,20 @@ pub mod sampler;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use redline_runtime::{CommonArgs, Runtime, RuntimeError};
+use redline_runtime::{Runtime, RuntimeError};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use config::SamplerConfig;
+pub use args::{PprofSamplerArgs, SamplerConfig};
 pub use diff::{DiffTable, diff};
 
 use crate::archive::{Archive, ArchiveConfig};
-use crate::config::Mode;
+use crate::args::Mode;
 use crate::discovery::DiscoveryConfig;
 use crate::metrics::Metrics;
 use crate::resources::ResourceReader;
 use crate::sampler::{Sampler, SamplerSettings};
-
-/// `redline pprof-sampler` flags: the runtime's common flags plus the sampler's.
-#[derive(clap::Args, Debug, Clone)]
-pub struct PprofSamplerArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-    #[command(flatten)]
-    pub sampler: SamplerConfig,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PprofError {
@@ -64,7 +55,7 @@ pub enum PprofError {
         source: profile::ProfileError,
     },
     #[error(transparent)]
-    Config(#[from] config::ConfigError),
+    Config(#[from] args::ConfigError),
     #[error(transparent)]
     Archive(#[from] archive::ArchiveError),
     #[error("HTTP client: {0}")]
@@ -172,34 +163,6 @@ pub async fn run_with(args: PprofSamplerArgs, opts: RunOptions) -> Result<(), Pp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{CommandFactory, Parser};
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: PprofSamplerArgs,
-    }
-
-    #[test]
-    fn sampler_flags_do_not_collide_with_the_runtime_flags() {
-        // clap's debug_assert panics on duplicate flags or env names.
-        Cli::command().debug_assert();
-        let cli = Cli::try_parse_from([
-            "pprof-sampler",
-            "--testid",
-            "run7",
-            "--target",
-            "http://127.0.0.1:8008",
-            "--archive-dir",
-            "/tmp/heap",
-            "--gc-every",
-            "10",
-        ])
-        .unwrap();
-        assert_eq!(cli.args.common.testid.as_deref(), Some("run7"));
-        assert_eq!(cli.args.sampler.gc_every, 10);
-        assert!(matches!(cli.args.sampler.mode(), Ok(Mode::Static(t)) if t.len() == 1));
-    }
 
     #[tokio::test]
     async fn diff_reports_which_file_is_unreadable() {
