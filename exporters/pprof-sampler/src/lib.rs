@@ -11,27 +11,29 @@
 //! - [`discovery`]: pods by namespace + label selector, followed with a watch;
 //! - [`resources`]: `metrics.k8s.io` PodMetrics into gauges;
 //! - [`sampler`]: the fetch loop;
+//! - [`PprofError`]: what stops the daemon or a diff;
 //! - [`metrics`]: the series, named by `redline_catalogue::pprof`.
 
 pub mod archive;
 pub mod args;
 pub mod diff;
 pub mod discovery;
+mod error;
 pub mod metrics;
 pub mod profile;
 pub mod resources;
 pub mod sampler;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
-use redline_runtime::{Runtime, RuntimeError};
+use redline_runtime::Runtime;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use args::{PprofSamplerArgs, SamplerConfig};
 pub use diff::{DiffTable, diff};
+pub use error::PprofError;
 
 use crate::archive::{Archive, ArchiveConfig};
 use crate::args::Mode;
@@ -39,32 +41,6 @@ use crate::discovery::DiscoveryConfig;
 use crate::metrics::Metrics;
 use crate::resources::ResourceReader;
 use crate::sampler::{Sampler, SamplerSettings};
-
-#[derive(Debug, thiserror::Error)]
-pub enum PprofError {
-    #[error("read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: {source}")]
-    Profile {
-        path: PathBuf,
-        #[source]
-        source: profile::ProfileError,
-    },
-    #[error(transparent)]
-    Config(#[from] args::ConfigError),
-    #[error(transparent)]
-    Archive(#[from] archive::ArchiveError),
-    #[error("HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-    #[error("Kubernetes client: {0}")]
-    Kube(#[from] kube::Error),
-    #[error(transparent)]
-    Runtime(#[from] RuntimeError),
-}
 
 /// Hooks for embedding and tests; `run` uses none of them.
 #[derive(Default)]
@@ -158,27 +134,4 @@ pub async fn run_with(args: PprofSamplerArgs, opts: RunOptions) -> Result<(), Pp
     while background.join_next().await.is_some() {}
     running.finish().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn diff_reports_which_file_is_unreadable() {
-        let dir = tempfile::tempdir().unwrap();
-        let bad = dir.path().join("bad.pb.gz");
-        std::fs::write(&bad, b"not a profile").unwrap();
-        let missing = dir.path().join("missing.pb.gz");
-        let err = diff(&missing, &bad, 5).unwrap_err();
-        assert!(
-            matches!(&err, PprofError::Read { path, .. } if *path == missing),
-            "{err}"
-        );
-        let err = diff(&bad, &bad, 5).unwrap_err();
-        assert!(
-            matches!(&err, PprofError::Profile { path, .. } if *path == bad),
-            "{err}"
-        );
-    }
 }
