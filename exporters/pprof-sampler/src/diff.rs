@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use crate::PprofError;
+use crate::error::PprofError;
 use crate::profile::{self, FunctionStat, Order, Parsed, Parser, ProfileError};
 
 /// The sample type a heap diff looks at unless told otherwise: what is still live.
@@ -183,7 +183,7 @@ impl fmt::Display for DiffTable {
 mod tests {
     use super::*;
     use crate::profile::Profile;
-    use crate::profile::tests::{sample, synthetic};
+    use crate::profile::fixtures::{sample, synthetic};
 
     /// [`diff_profiles`] of two built profiles, read the way files are.
     fn diff_of(a: &Profile, b: &Profile, top: usize) -> Result<DiffTable, ProfileError> {
@@ -242,5 +242,23 @@ mod tests {
         assert!(lines[3].ends_with("  c"), "{out}");
         assert!(lines[3].trim_start().starts_with("2kB"), "{out}");
         assert_eq!(lines.len(), 5, "c and main changed: {out}");
+    }
+
+    #[test]
+    fn diff_reports_which_file_is_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.pb.gz");
+        std::fs::write(&bad, b"not a profile").unwrap();
+        let missing = dir.path().join("missing.pb.gz");
+        let err = diff(&missing, &bad, 5).unwrap_err();
+        assert!(
+            matches!(&err, PprofError::Read { path, .. } if *path == missing),
+            "{err}"
+        );
+        let err = diff(&bad, &bad, 5).unwrap_err();
+        assert!(
+            matches!(&err, PprofError::Profile { path, .. } if *path == bad),
+            "{err}"
+        );
     }
 }

@@ -4,76 +4,43 @@
 //! `curl /debug/pprof/heap` every second into files — as a daemon whose numbers land in
 //! Prometheus beside the load generator's, with the raw profiles still archived for
 //! `go tool pprof`. Parts:
-//! - [`config`]: flags (clap) and config-file form (serde);
+//! - [`args`]: flags (clap) and config-file form (serde);
 //! - [`profile`]: `profile.proto` decoding, totals, per-function flat/cum like `pprof -top`;
 //! - [`archive`]: raw profiles on disk under a size/count cap;
 //! - [`diff`]: `redline pprof diff A B`, like `go tool pprof -top -diff_base A B`;
 //! - [`discovery`]: pods by namespace + label selector, followed with a watch;
 //! - [`resources`]: `metrics.k8s.io` PodMetrics into gauges;
 //! - [`sampler`]: the fetch loop;
+//! - [`PprofError`]: what stops the daemon or a diff;
 //! - [`metrics`]: the series, named by `redline_catalogue::pprof`.
 
 pub mod archive;
-pub mod config;
+pub mod args;
 pub mod diff;
 pub mod discovery;
+mod error;
 pub mod metrics;
 pub mod profile;
 pub mod resources;
 pub mod sampler;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
-use redline_runtime::{CommonArgs, Runtime, RuntimeError};
+use redline_runtime::Runtime;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use config::SamplerConfig;
+pub use args::{PprofSamplerArgs, SamplerConfig};
 pub use diff::{DiffTable, diff};
+pub use error::PprofError;
 
 use crate::archive::{Archive, ArchiveConfig};
-use crate::config::Mode;
+use crate::args::Mode;
 use crate::discovery::DiscoveryConfig;
 use crate::metrics::Metrics;
 use crate::resources::ResourceReader;
 use crate::sampler::{Sampler, SamplerSettings};
-
-/// `redline pprof-sampler` flags: the runtime's common flags plus the sampler's.
-#[derive(clap::Args, Debug, Clone)]
-pub struct PprofSamplerArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-    #[command(flatten)]
-    pub sampler: SamplerConfig,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PprofError {
-    #[error("read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: {source}")]
-    Profile {
-        path: PathBuf,
-        #[source]
-        source: profile::ProfileError,
-    },
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    #[error(transparent)]
-    Archive(#[from] archive::ArchiveError),
-    #[error("HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-    #[error("Kubernetes client: {0}")]
-    Kube(#[from] kube::Error),
-    #[error(transparent)]
-    Runtime(#[from] RuntimeError),
-}
 
 /// Hooks for embedding and tests; `run` uses none of them.
 #[derive(Default)]
@@ -167,55 +134,4 @@ pub async fn run_with(args: PprofSamplerArgs, opts: RunOptions) -> Result<(), Pp
     while background.join_next().await.is_some() {}
     running.finish().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::{CommandFactory, Parser};
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: PprofSamplerArgs,
-    }
-
-    #[test]
-    fn sampler_flags_do_not_collide_with_the_runtime_flags() {
-        // clap's debug_assert panics on duplicate flags or env names.
-        Cli::command().debug_assert();
-        let cli = Cli::try_parse_from([
-            "pprof-sampler",
-            "--testid",
-            "run7",
-            "--target",
-            "http://127.0.0.1:8008",
-            "--archive-dir",
-            "/tmp/heap",
-            "--gc-every",
-            "10",
-        ])
-        .unwrap();
-        assert_eq!(cli.args.common.testid.as_deref(), Some("run7"));
-        assert_eq!(cli.args.sampler.gc_every, 10);
-        assert!(matches!(cli.args.sampler.mode(), Ok(Mode::Static(t)) if t.len() == 1));
-    }
-
-    #[tokio::test]
-    async fn diff_reports_which_file_is_unreadable() {
-        let dir = tempfile::tempdir().unwrap();
-        let bad = dir.path().join("bad.pb.gz");
-        std::fs::write(&bad, b"not a profile").unwrap();
-        let missing = dir.path().join("missing.pb.gz");
-        let err = diff(&missing, &bad, 5).unwrap_err();
-        assert!(
-            matches!(&err, PprofError::Read { path, .. } if *path == missing),
-            "{err}"
-        );
-        let err = diff(&bad, &bad, 5).unwrap_err();
-        assert!(
-            matches!(&err, PprofError::Profile { path, .. } if *path == bad),
-            "{err}"
-        );
-    }
 }

@@ -51,8 +51,13 @@ fn go_value(s: &str) -> f64 {
 }
 
 fn go_top(args: &[&str], file: &Path) -> GoTop {
+    // -symbolize=none: Go's runtime writes profiles already symbolized, and pprof's
+    // symbolize step would only re-spell names. It "demangles" any name with brackets as if
+    // it were C++, dropping every "(...)": a generic instantiation such as
+    // `substList[go.shape.interface { String() string }]` prints as `{ String string }`.
+    // Without it, pprof shows the names the profile holds, the ones redline reads.
     let out = Command::new("go")
-        .args(["tool", "pprof", "-top"])
+        .args(["tool", "pprof", "-symbolize=none", "-top"])
         .args(args)
         .arg(file)
         .output()

@@ -88,7 +88,10 @@ impl VerdictArgs {
 }
 
 /// A time flag: Unix seconds (fractions allowed) or RFC 3339.
-pub(crate) fn parse_time(flag: &'static str, value: &str) -> Result<f64, crate::VerdictError> {
+pub(crate) fn parse_time(
+    flag: &'static str,
+    value: &str,
+) -> Result<f64, crate::error::VerdictError> {
     if let Ok(secs) = value.trim().parse::<f64>()
         && secs.is_finite()
         && secs >= 0.0
@@ -101,7 +104,7 @@ pub(crate) fn parse_time(flag: &'static str, value: &str) -> Result<f64, crate::
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0)
         })
-        .map_err(|e| crate::VerdictError::BadArg {
+        .map_err(|e| crate::error::VerdictError::BadArg {
             flag,
             value: value.to_string(),
             message: format!("{e}; want RFC 3339 (2024-05-01T12:00:00Z) or Unix seconds"),

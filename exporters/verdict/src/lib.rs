@@ -26,7 +26,9 @@
 
 mod alerts;
 mod args;
+mod error;
 mod html;
+mod judge;
 mod junit;
 mod prom;
 mod report;
@@ -37,46 +39,12 @@ pub mod validity;
 mod window;
 
 pub use args::VerdictArgs;
+pub use error::VerdictError;
 pub use report::{
     Findings, FiredAlert, Report, RuleOutcome, RuleResult, StepClass, StepRow, Verdict,
 };
 
 use std::path::PathBuf;
-
-/// Problems that stop the verdict from being written at all. Prometheus being unreachable is
-/// not one of them: that is a [`Verdict::CouldNotEvaluate`] report (exit 2) with the reason.
-#[derive(Debug, thiserror::Error)]
-pub enum VerdictError {
-    #[error("cannot read bearer token file {path}: {source}")]
-    TokenFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("invalid --{flag} {value:?}: {message}")]
-    BadArg {
-        flag: &'static str,
-        value: String,
-        message: String,
-    },
-    #[error("{0}")]
-    Rules(#[from] rules::RuleFileError),
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
-}
-
-impl VerdictError {
-    /// Any error means the run could not be judged.
-    pub fn exit_code(&self) -> u8 {
-        2
-    }
-}
 
 /// Runs the verdict once: queries Prometheus, prints the table on stdout, writes the
 /// requested files and returns the verdict (map it with [`Verdict::exit_code`]).
@@ -113,7 +81,7 @@ pub async fn evaluate(args: &VerdictArgs) -> Result<Report, VerdictError> {
         Some(dir) => Some(rules::read_dir(dir)?),
         None => None,
     };
-    Ok(report::build(&client, args, (from, to), local_rules).await)
+    Ok(judge::build(&client, args, (from, to), local_rules).await)
 }
 
 fn write_outputs(args: &VerdictArgs, report: &Report) -> Result<(), VerdictError> {
@@ -163,6 +131,7 @@ mod tests {
             include_str!("validity.rs"),
             include_str!("window.rs"),
             include_str!("report.rs"),
+            include_str!("judge.rs"),
         ];
         // Label names, not series.
         let labels = ["redline_verdict", "redline_verdict_family"];

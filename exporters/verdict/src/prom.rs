@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::{VerdictArgs, VerdictError};
+use crate::args::VerdictArgs;
+use crate::error::VerdictError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PromError {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::error::RuleFileError;
 use crate::prom::RulesData;
 
 /// An alert rule that carries a `redline_verdict` label.
@@ -54,30 +55,6 @@ pub fn from_api(data: &RulesData) -> (Vec<AlertRule>, f64) {
         }
     }
     (out, interval)
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RuleFileError {
-    #[error("cannot read rules directory {path}: {source}")]
-    Dir {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot read rule file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("invalid rule file {path}{at}: {message}")]
-    Parse {
-        path: PathBuf,
-        at: String,
-        message: String,
-    },
-    #[error("no rule files (*.yml, *.yaml) in {0}")]
-    Empty(PathBuf),
 }
 
 #[derive(Deserialize)]

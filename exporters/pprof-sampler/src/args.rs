@@ -1,13 +1,24 @@
-//! The sampler's own flags (the runtime's common flags are flattened beside them in
-//! [`crate::PprofSamplerArgs`]). Serde so a scenario file or `--print-config` can carry the
-//! same settings the command line does.
+//! `redline pprof-sampler` flags: the runtime's common flags plus the sampler's own
+//! ([`SamplerConfig`]), each also a `REDLINE_PPROF_*` environment variable. The sampler's
+//! part is serde too, so a scenario file or `--print-config` can carry the same settings
+//! the command line does.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use redline_runtime::CommonArgs;
 use serde::{Deserialize, Serialize};
 
 use crate::sampler::Target;
+
+/// `redline pprof-sampler` flags: the runtime's common flags plus the sampler's.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PprofSamplerArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub sampler: SamplerConfig,
+}
 
 /// Where the profiles come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,13 +93,13 @@ pub struct SamplerConfig {
 
     /// Time between samples of one target.
     #[arg(long, env = "REDLINE_PPROF_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub interval: Duration,
 
     /// Deadline of one fetch. A tick that finds the previous fetch of a target still
     /// running skips it (result="skipped"), so fetches never overlap.
     #[arg(long, env = "REDLINE_PPROF_TIMEOUT", default_value = "900ms", value_parser = humantime::parse_duration)]
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
 
     /// Fetch with ?gc=1 (a forced GC first) every N samples of a target; 0 never.
@@ -243,24 +254,10 @@ impl SamplerConfig {
     }
 }
 
-/// Durations as humantime strings ("1s", "900ms") in config files.
-mod duration {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use clap::{CommandFactory, Parser};
 
     #[derive(Parser)]
     struct Cli {
@@ -342,5 +339,32 @@ mod tests {
         let partial: SamplerConfig = serde_json::from_str(r#"{"interval":"2s"}"#).unwrap();
         assert_eq!(partial.interval, Duration::from_secs(2));
         assert!(serde_json::from_str::<SamplerConfig>(r#"{"intervall":"2s"}"#).is_err());
+    }
+
+    #[derive(Parser)]
+    struct DaemonCli {
+        #[command(flatten)]
+        args: PprofSamplerArgs,
+    }
+
+    #[test]
+    fn sampler_flags_do_not_collide_with_the_runtime_flags() {
+        // clap's debug_assert panics on duplicate flags or env names.
+        DaemonCli::command().debug_assert();
+        let cli = DaemonCli::try_parse_from([
+            "pprof-sampler",
+            "--testid",
+            "run7",
+            "--target",
+            "http://127.0.0.1:8008",
+            "--archive-dir",
+            "/tmp/heap",
+            "--gc-every",
+            "10",
+        ])
+        .unwrap();
+        assert_eq!(cli.args.common.testid.as_deref(), Some("run7"));
+        assert_eq!(cli.args.sampler.gc_every, 10);
+        assert!(matches!(cli.args.sampler.mode(), Ok(Mode::Static(t)) if t.len() == 1));
     }
 }
