@@ -95,10 +95,13 @@ impl FromStr for Budget {
 
     fn from_str(s: &str) -> Result<Self, String> {
         match s.split_once('=') {
+            None => Err(format!(
+                "budget {s:?}: expected NAME=CPU,MEMORY (e.g. vps-4g=2cpu,4Gi) or cpu=..,memory=..[,name=..]"
+            )),
             Some((first, rest)) if !matches!(first.trim(), "cpu" | "memory" | "mem" | "name") => {
                 Self::from_named(s, first, rest)
             }
-            _ => Self::from_keys(s),
+            Some(_) => Self::from_keys(s),
         }
     }
 }
@@ -147,6 +150,7 @@ mod tests {
             ("vps=2,4Xi", "memory"),
             ("vps=0,4Gi", "above zero"),
             ("a;b=2,4Gi", "name"),
+            ("bogus", "NAME=CPU,MEMORY"),
         ] {
             let err = bad.parse::<Budget>().unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");

@@ -28,6 +28,8 @@ pub enum FitError {
     KubeConfig(String),
     #[error("{0}")]
     Flags(String),
+    #[error("cannot write the report: {0}")]
+    Write(#[source] std::io::Error),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
 }

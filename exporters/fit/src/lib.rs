@@ -49,15 +49,19 @@ pub async fn kube_client() -> Result<kube::Client, FitError> {
     kube::Client::try_from(cfg).map_err(|e| FitError::KubeConfig(e.to_string()))
 }
 
+/// Prints the report; a closed pipe (`redline fit | head`) is not an error.
 fn print(report: &FitReport, output: Output) -> Result<(), FitError> {
-    match output {
-        Output::Table => print!("{report}"),
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(report).map_err(|e| FitError::Flags(e.to_string()))?
-        ),
+    use std::io::Write;
+    let text = match output {
+        Output::Table => report.to_string(),
+        Output::Json => serde_json::to_string_pretty(report)
+            .map(|j| j + "\n")
+            .map_err(|e| FitError::Flags(e.to_string()))?,
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(FitError::Write(e)),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// `redline fit`: prints the table (or JSON) and returns the exit code: 1 when no budget

@@ -50,11 +50,11 @@ pub async fn fit_with(
     client: Option<&kube::Client>,
 ) -> Result<FitReport, FitError> {
     args.validate().map_err(FitError::Flags)?;
-    let scope = Scope::resolve(
-        args.namespace.as_deref(),
-        args.all_namespaces,
-        &current_namespace(client).await,
-    );
+    let current = match (args.all_namespaces, &args.namespace) {
+        (false, None) => current_namespace(client).await,
+        _ => String::new(),
+    };
+    let scope = Scope::resolve(args.namespace.as_deref(), args.all_namespaces, &current);
     let keep = |w: &Workload| args.selector.matches(&w.labels);
     let (workloads, skipped, usage) = match (&args.manifests, client) {
         (Some(path), _) => {

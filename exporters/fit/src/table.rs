@@ -37,19 +37,32 @@ impl fmt::Display for FitReport {
             .workloads
             .iter()
             .any(|w| w.namespace != self.workloads[0].namespace);
+        let names: Vec<String> = self
+            .workloads
+            .iter()
+            .map(|w| {
+                let name = format!("{}/{}", w.kind.to_lowercase(), w.name);
+                match several_namespaces {
+                    true => format!("{}: {name}", w.namespace.as_deref().unwrap_or("-")),
+                    false => name,
+                }
+            })
+            .collect();
+        let width = names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(32);
         writeln!(
             f,
-            "{:<32} {:>8}  {:>18}  {:>22}  {:>10} {:>10}",
+            "{:<width$} {:>8}  {:>18}  {:>22}  {:>10} {:>10}",
             "WORKLOAD", "REPLICAS", "CPU REQUESTS", "MEMORY REQUESTS", "CPU LIM", "MEM LIM"
         )?;
-        for w in &self.workloads {
-            let mut name = format!("{}/{}", w.kind.to_lowercase(), w.name);
-            if several_namespaces {
-                name = format!("{}: {name}", w.namespace.as_deref().unwrap_or("-"));
-            }
+        for (w, name) in self.workloads.iter().zip(&names) {
             writeln!(
                 f,
-                "{:<32} {:>8}  {:>18}  {:>22}  {:>10} {:>10}",
+                "{:<width$} {:>8}  {:>18}  {:>22}  {:>10} {:>10}",
                 name,
                 w.replicas,
                 format!(
@@ -70,7 +83,7 @@ impl fmt::Display for FitReport {
         }
         writeln!(
             f,
-            "{:<32} {:>8}  {:>18}  {:>22}  {:>10} {:>10}",
+            "{:<width$} {:>8}  {:>18}  {:>22}  {:>10} {:>10}",
             "TOTAL",
             self.workloads.iter().map(|w| w.replicas).sum::<u64>(),
             fmt_cpu(self.cpu_requests_millis),
