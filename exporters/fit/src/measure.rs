@@ -84,13 +84,7 @@ pub async fn fit_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::selector::tests::labels;
 
     #[test]
     fn usage_counts_the_pods_of_the_selected_workloads_only() {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use kube::Api;
-use kube::api::{ApiResource, DynamicObject, ListParams};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde::Deserialize;
 
 use crate::quantity;
@@ -47,13 +47,8 @@ impl UsageStatus {
 }
 
 fn pod_metrics() -> ApiResource {
-    ApiResource {
-        group: "metrics.k8s.io".into(),
-        version: "v1beta1".into(),
-        api_version: "metrics.k8s.io/v1beta1".into(),
-        kind: "PodMetrics".into(),
-        plural: "pods".into(),
-    }
+    let gvk = GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", "PodMetrics");
+    ApiResource::from_gvk_with_plural(&gvk, "pods")
 }
 
 #[derive(Debug, Deserialize)]
