@@ -1,5 +1,6 @@
 //! Series written by `redline chaos`: injected faults, probes that watch the service
-//! while they are active, the recovery clocks, and the small-VPS fit budget check.
+//! while they are active, and the recovery clocks. (The small-VPS budget check is
+//! `redline fit`'s, in [`crate::fit`].)
 //!
 //! `fault` values the shipped thresholds in `alerts/thresholds.yml` know: `pod-kill`,
 //! `db-failover`, `cache-failover`, `node-drain`, `network-partition`.
@@ -54,12 +55,6 @@ pub const EVICTIONS_REFUSED: Metric = Metric {
     labels: &[],
     help: "Evictions a node drain had refused (429, mostly a PodDisruptionBudget) and retried with backoff.",
 };
-pub const FIT_BUDGET_RATIO: Metric = Metric {
-    name: "redline_fit_budget_ratio",
-    kind: Kind::Gauge,
-    labels: &["budget", "resource"],
-    help: "Measured usage over the budget (e.g. budget=vps-6g-3cpu, resource=cpu|memory); above 1 does not fit.",
-};
 
 pub const ALL: &[Metric] = &[
     FAULTS_INJECTED,
@@ -70,5 +65,4 @@ pub const ALL: &[Metric] = &[
     PROBE_FAILURES,
     LOST_WRITES,
     EVICTIONS_REFUSED,
-    FIT_BUDGET_RATIO,
 ];

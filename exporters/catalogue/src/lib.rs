@@ -7,6 +7,7 @@
 pub mod chaos;
 pub mod churn;
 pub mod dst_client;
+pub mod fit;
 pub mod http_load;
 pub mod locust;
 pub mod pprof;
@@ -69,6 +70,7 @@ pub fn all() -> impl Iterator<Item = &'static Metric> {
         dst_client::ALL,
         pprof::ALL,
         chaos::ALL,
+        fit::ALL,
         relay::ALL,
         locust::ALL,
         tokens::ALL,

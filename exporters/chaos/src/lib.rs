@@ -1,5 +1,4 @@
-//! `redline chaos`: faults with measured recovery, and `redline fit`: will these workloads
-//! fit a small VPS?
+//! `redline chaos`: faults with measured recovery.
 //!
 //! Parts, in the order a run uses them:
 //! - [`args`]: the flags (every one also a `REDLINE_CHAOS_*` variable);
@@ -9,8 +8,7 @@
 //!   (namespace, selector, opt-in label) they are confined to, the workload and endpoints
 //!   recovery clocks, and the undo list that leaves no node cordoned and no partition
 //!   behind;
-//! - [`run`](mod@run): the schedule and the per-fault measurement; [`metrics`]; [`report`];
-//! - [`fit`]: requests and limits × replicas against budgets, the seed's table.
+//! - [`run`](mod@run): the schedule and the per-fault measurement; [`metrics`]; [`report`].
 //!
 //! Safety: a run touches only `--namespace`, only pods (and nodes) with the opt-in label
 //! `redline.dev/chaos=enabled` unless `--ignore-opt-in`, at most `--max-faults` times, and
@@ -19,7 +17,6 @@
 pub mod args;
 pub mod data;
 pub mod faults;
-pub mod fit;
 pub mod metrics;
 pub mod probe;
 pub mod report;
@@ -31,7 +28,6 @@ use redline_runtime::{Runtime, RuntimeError};
 use tokio_util::sync::CancellationToken;
 
 pub use args::{ChaosArgs, FaultKind};
-pub use fit::{FitArgs, FitError, FitReport, run_fit};
 pub use report::{ChaosReport, FaultReport};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +46,6 @@ pub enum ChaosError {
     NoTarget(String),
     #[error("could not undo {0}; fix it by hand")]
     Undo(String),
-    #[error(transparent)]
-    Fit(#[from] FitError),
 }
 
 /// `redline chaos`, against the cluster of the ambient kubeconfig or in-cluster config.

@@ -29,8 +29,8 @@ enum Command {
     Target(redline_demo_target::TargetArgs),
     /// Kill pods, drain nodes, partition traffic; measure recovery (workload, endpoints, users, lost writes).
     Chaos(redline_chaos::ChaosArgs),
-    /// Does a namespace's workload fit a small VPS? Requests and limits x replicas against budgets.
-    Fit(redline_chaos::FitArgs),
+    /// Does a namespace's workload fit a small VPS? Requests, limits and actual usage against budgets; --watch writes them as series.
+    Fit(redline_fit::FitArgs),
     /// Create Services and Deployments for KWOK nodes and scale them in patterns, stamping each event.
     Churn(redline_churn::ChurnArgs),
     /// Many concurrent Linkerd Destination.Get streams; change-to-observation latency and fan-out.
@@ -83,7 +83,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Target(args) => {
             tracing_from(None)?;
             let grace = args.shutdown_grace;
-            redline_demo_target::serve(args, shutdown_on_signal(grace + Duration::from_secs(1))).await?;
+            redline_demo_target::serve(args, shutdown_on_signal(grace + Duration::from_secs(1)))
+                .await?;
         }
         Command::Chaos(args) => {
             tracing_from(Some(&args.common))?;
@@ -135,17 +136,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             redline_locust_exporter::run(args).await?;
         }
         Command::Fit(args) => {
-            tracing_from(None)?;
-            // Several budgets are usually compared (4/6/8 GB); the run fails only when
-            // none of them fits.
-            let report = redline_chaos::run_fit(args).await?;
-            if !report
-                .budgets
-                .iter()
-                .any(|b| b.verdict != redline_chaos::fit::Verdict::DoesNotFit)
-            {
-                return Ok(ExitCode::from(1));
-            }
+            tracing_from(Some(&args.common))?;
+            return Ok(ExitCode::from(redline_fit::run(args).await?));
         }
     }
     Ok(ExitCode::SUCCESS)

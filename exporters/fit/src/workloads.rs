@@ -1,18 +1,24 @@
-//! Workloads and their per-pod requests and limits, from manifest files or the cluster,
-//! through one extraction so both give the same numbers.
+//! A workload and its per-pod requests and limits, extracted from one object the same
+//! way whether it came from a manifest file ([`crate::manifests`]) or the cluster
+//! ([`crate::cluster`]), so both give the same numbers.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::core::{Selector, SelectorExt};
 use serde_json::Value;
 
-use super::{FitError, quantity};
-use crate::selector::Selector;
+use crate::error::FitError;
+use crate::quantity;
 
 /// One workload's pod: what the scheduler reserves (requests) and the cap (limits).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Workload {
     pub kind: String,
+    /// None for a manifest object without one (it lands in whatever namespace it is
+    /// applied to).
+    pub namespace: Option<String>,
     pub name: String,
     pub replicas: u64,
     pub cpu_request_millis: u64,
@@ -22,6 +28,9 @@ pub struct Workload {
     pub memory_limit_bytes: Option<u64>,
     #[serde(skip)]
     pub labels: BTreeMap<String, String>,
+    /// `spec.selector`: which pods are this workload's, to add up their actual usage.
+    #[serde(skip)]
+    pub pod_selector: Option<Selector>,
 }
 
 /// Where a document came from, for error messages.
@@ -53,6 +62,13 @@ impl Origin {
 }
 
 const KINDS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet"];
+
+/// Whether the object is of a kind fit counts.
+pub fn is_workload(obj: &Value) -> bool {
+    obj.get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| KINDS.contains(&k))
+}
 
 /// The sum over containers, or the largest init container if that is more; restartable
 /// init containers (sidecars) run alongside and add to the sum. This is the scheduler's
@@ -119,10 +135,10 @@ pub fn extract(
     daemonset_nodes: u64,
     origin: Option<&Origin>,
 ) -> Result<Option<Workload>, FitError> {
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
-    if !KINDS.contains(&kind) {
+    if !is_workload(obj) {
         return Ok(None);
     }
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
     let name = obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -151,6 +167,15 @@ pub fn extract(
             })?,
         },
     };
+    let pod_selector = match obj.pointer("/spec/selector") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            serde_json::from_value::<LabelSelector>(v.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|ls| Selector::try_from(ls).map_err(|e| e.to_string()))
+                .map_err(|message| fail("spec.selector", "selector:", message))?,
+        ),
+    };
     let Some(spec) = obj.pointer("/spec/template/spec") else {
         return Err(fail("spec.template.spec", "", "missing".into()));
     };
@@ -159,6 +184,11 @@ pub fn extract(
     let mem = |k| pod_resources(spec, k, "memory", quantity::bytes, origin, &path);
     Ok(Some(Workload {
         kind: kind.to_string(),
+        namespace: obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        pod_selector,
         labels: obj
             .pointer("/metadata/labels")
             .and_then(|l| serde_json::from_value(l.clone()).ok())
@@ -170,147 +200,6 @@ pub fn extract(
         name,
         replicas,
     }))
-}
-
-/// Files of a directory (sorted; `.yaml`, `.yml`, `.json`) or the file itself.
-fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, FitError> {
-    let io = |source| FitError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    if !path.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
-        })
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-/// Splits a YAML stream at `---` lines, keeping each document's first line number.
-fn documents(text: &str) -> Vec<(usize, String)> {
-    let mut docs = Vec::new();
-    let mut cur = String::new();
-    let mut start = 1;
-    for (i, line) in text.lines().enumerate() {
-        if line.trim_end() == "---" || line.starts_with("--- ") {
-            if !cur.trim().is_empty() {
-                docs.push((start, std::mem::take(&mut cur)));
-            }
-            cur.clear();
-            start = i + 2;
-            continue;
-        }
-        cur.push_str(line);
-        cur.push('\n');
-    }
-    if !cur.trim().is_empty() {
-        docs.push((start, cur));
-    }
-    docs
-}
-
-/// Every workload in the manifests; objects of another namespace are skipped.
-pub fn from_manifests(
-    path: &Path,
-    namespace: Option<&str>,
-    daemonset_nodes: u64,
-) -> Result<Vec<Workload>, FitError> {
-    let mut out = Vec::new();
-    for file in manifest_files(path)? {
-        let text = std::fs::read_to_string(&file).map_err(|source| FitError::Read {
-            path: file.clone(),
-            source,
-        })?;
-        for (line, doc) in documents(&text) {
-            let value: Value = serde_norway::from_str(&doc).map_err(|e| FitError::Manifest {
-                file: file.clone(),
-                line: line + e.location().map_or(0, |l| l.line().saturating_sub(1)),
-                field: "(document)".into(),
-                message: e.to_string(),
-            })?;
-            let origin = Origin {
-                file: file.clone(),
-                line,
-                text: doc.clone(),
-            };
-            let items = match value.get("kind").and_then(Value::as_str) {
-                Some("List") => value
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-                _ => vec![value],
-            };
-            for obj in items {
-                let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
-                if let (Some(want), Some(ns)) = (namespace, ns)
-                    && want != ns
-                {
-                    continue;
-                }
-                if let Some(w) = extract(&obj, daemonset_nodes, Some(&origin))? {
-                    out.push(w);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Every workload of a namespace in the cluster. Kinds the server does not serve (404)
-/// are skipped.
-pub async fn from_cluster(
-    client: &kube::Client,
-    namespace: &str,
-    daemonset_nodes: u64,
-) -> Result<Vec<Workload>, FitError> {
-    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-    use kube::api::{Api, ListParams};
-
-    async fn list<K>(client: &kube::Client, ns: &str) -> Result<Vec<Value>, FitError>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + serde::Serialize
-            + std::fmt::Debug,
-        K::DynamicType: Default,
-    {
-        let api: Api<K> = Api::namespaced(client.clone(), ns);
-        match api.list(&ListParams::default()).await {
-            Ok(l) => Ok(l
-                .items
-                .iter()
-                .filter_map(|o| {
-                    let mut v = serde_json::to_value(o).ok()?;
-                    // Listed items carry no kind.
-                    v["kind"] = Value::String(K::kind(&K::DynamicType::default()).to_string());
-                    Some(v)
-                })
-                .collect()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(Vec::new()),
-            Err(e) => Err(FitError::Kube(e)),
-        }
-    }
-    let mut objs = list::<Deployment>(client, namespace).await?;
-    objs.extend(list::<StatefulSet>(client, namespace).await?);
-    objs.extend(list::<DaemonSet>(client, namespace).await?);
-    let mut out = Vec::new();
-    for o in objs {
-        if let Some(w) = extract(&o, daemonset_nodes, None)? {
-            out.push(w);
-        }
-    }
-    Ok(out)
 }
 
 /// Keeps the workloads whose own labels match.
@@ -353,25 +242,5 @@ mod tests {
             "spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
         assert_eq!(extract(&ds, 3, None).unwrap().unwrap().replicas, 3);
         assert_eq!(extract(&json!({"kind": "Service"}), 1, None).unwrap(), None);
-    }
-
-    #[test]
-    fn bad_quantities_name_file_field_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("app.yaml");
-        std::fs::write(
-            &f,
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        resources:\n          requests:\n            cpu: lots\n",
-        )
-        .unwrap();
-        let err = from_manifests(&f, None, 1).unwrap_err().to_string();
-        assert!(err.contains("app.yaml:16"), "{err}");
-        assert!(
-            err.contains("deployment/web: spec.template.spec.containers[0].resources.requests.cpu"),
-            "{err}"
-        );
-        std::fs::write(&f, "kind: Deployment\nmetadata: [\n").unwrap();
-        let err = from_manifests(&f, None, 1).unwrap_err().to_string();
-        assert!(err.contains("app.yaml:"), "{err}");
     }
 }

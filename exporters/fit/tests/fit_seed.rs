@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
-use redline_chaos::fit::{Budget, FitArgs, Output, Verdict, fit_with};
+use redline_fit::{Budget, FitArgs, Output, Verdict, fit_with};
 use redline_testkit_kube::KubeApiServer;
 
 fn fixtures() -> PathBuf {
@@ -24,11 +24,12 @@ fn args(manifests: Option<PathBuf>, selector: &str) -> FitArgs {
         namespace: Some("jewelry-shop".into()),
         manifests,
         budgets: seed_budgets(),
-        selector: selector.parse().unwrap(),
+        selector: redline_fit::selector::parse(selector).unwrap(),
         nodes: 1,
         tight_above: 0.9,
         does_not_fit_above: 1.25,
         output: Output::Table,
+        ..FitArgs::defaults()
     }
 }
 
