@@ -1,6 +1,8 @@
 //! One connection per VU: hyper's low-level HTTP/1.1 or HTTP/2 handshake over a TCP stream
 //! (TCP_NODELAY) or rustls, kept alive across iterations and re-opened when the server closes
-//! it. No pool and no shared state: a VU owns its connection like a k6 VU does.
+//! it. No pool and no shared state: a VU owns its connection like a k6 VU does. The pieces
+//! (TCP connect, TLS handshake, HTTP handshake) are also what the lean HTTP/1.1 path
+//! ([`crate::h1`]) and the shared HTTP/2 connections ([`crate::h2pool`]) open theirs with.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,7 +19,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::connection_options::{ConnectionOptions, Shape};
 use crate::metrics::ErrorReason;
+use crate::stream::Stream;
 
 pub type ReqBody = Full<Bytes>;
 
@@ -27,8 +31,13 @@ pub struct ClientConfig {
     pub http2: bool,
     pub timeout: Duration,
     pub tls: Arc<rustls::ClientConfig>,
-    /// `--max-connections`: VUs beyond it wait for a connection (counted as blocked time).
+    /// `--max-connections` over HTTP/1.1: VUs beyond it wait for a connection (counted as
+    /// blocked time).
     pub limit: Option<Arc<Semaphore>>,
+    /// False with `--no-connection-reuse`: every request gets a new connection.
+    pub reuse: bool,
+    /// How connections are shaped (multiplexed HTTP/2 is run by [`crate::h2pool`]).
+    pub shape: Shape,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -36,17 +45,35 @@ impl std::fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("http2", &self.http2)
             .field("timeout", &self.timeout)
+            .field("shape", &self.shape)
             .finish()
     }
 }
 
 impl ClientConfig {
+    /// A per-VU client, with at most `max_connections` open over HTTP/1.1.
     pub fn new(
         http2: bool,
         timeout: Duration,
         insecure: bool,
         max_connections: Option<usize>,
     ) -> Self {
+        let options = ConnectionOptions {
+            max_connections,
+            ..ConnectionOptions::default()
+        };
+        // Only contradictory options fail, and one limit alone never contradicts.
+        Self::with_options(http2, timeout, insecure, options).expect("a limit alone is valid")
+    }
+
+    /// A client shaped by `options`; `Err` says which options do not go together.
+    pub fn with_options(
+        http2: bool,
+        timeout: Duration,
+        insecure: bool,
+        options: ConnectionOptions,
+    ) -> Result<Self, String> {
+        let shape = options.shape(http2)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -67,12 +94,18 @@ impl ClientConfig {
         } else {
             vec![b"http/1.1".to_vec()]
         };
-        Self {
+        let limit = match shape {
+            Shape::Limited { max } => Some(Arc::new(Semaphore::new(max))),
+            _ => None,
+        };
+        Ok(Self {
             http2,
             timeout,
             tls: Arc::new(tls),
-            limit: max_connections.map(|n| Arc::new(Semaphore::new(n.max(1)))),
-        }
+            limit,
+            reuse: shape != Shape::PerRequest,
+            shape,
+        })
     }
 }
 
@@ -111,6 +144,15 @@ impl WireCounters {
         self.last_write_ns.store(ns.max(1), Ordering::Relaxed);
     }
 
+    /// Bytes (written, read) since the last take. On a connection many requests share, each
+    /// takes what moved since the one before it, so every byte is counted exactly once.
+    pub fn take(&self) -> (u64, u64) {
+        (
+            self.written.swap(0, Ordering::Relaxed),
+            self.read.swap(0, Ordering::Relaxed),
+        )
+    }
+
     /// When the latest write ended, if any did.
     pub fn last_write(&self) -> Option<Instant> {
         match self.last_write_ns.load(Ordering::Relaxed) {
@@ -122,13 +164,14 @@ impl WireCounters {
 
 pub struct Conn {
     sender: Sender,
-    origin: (String, String, u16),
+    /// https, host, port.
+    origin: (bool, String, u16),
     pub wire: Arc<WireCounters>,
 }
 
 impl Conn {
-    fn usable_for(&self, origin: &(String, String, u16)) -> bool {
-        &self.origin == origin
+    fn usable_for(&self, origin: &Origin<'_>) -> bool {
+        origin.is(self.origin.0, &self.origin.1, self.origin.2)
             && match &self.sender {
                 Sender::H1(s) => !s.is_closed(),
                 Sender::H2(s) => !s.is_closed(),
@@ -153,22 +196,32 @@ pub struct ClientError {
     pub message: String,
 }
 
-pub fn origin_of(uri: &Uri) -> Result<(String, String, u16), ClientError> {
-    let scheme = uri.scheme_str().unwrap_or("http").to_owned();
-    let host = uri.host().ok_or_else(|| ClientError {
-        reason: ErrorReason::Other,
-        message: "URL has no host".into(),
-    })?;
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme == "https" { 443 } else { 80 });
-    Ok((
-        scheme,
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-        port,
-    ))
+/// Scheme, host and port of a URI, borrowed from it: looking one up costs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub https: bool,
+    /// Without the brackets of an IPv6 literal.
+    pub host: &'a str,
+    pub port: u16,
+}
+
+impl<'a> Origin<'a> {
+    pub fn of(uri: &'a Uri) -> Result<Self, ClientError> {
+        let https = uri.scheme_str() == Some("https");
+        let host = uri.host().ok_or_else(|| ClientError {
+            reason: ErrorReason::Other,
+            message: "URL has no host".into(),
+        })?;
+        Ok(Self {
+            https,
+            host: host.trim_start_matches('[').trim_end_matches(']'),
+            port: uri.port_u16().unwrap_or(if https { 443 } else { 80 }),
+        })
+    }
+
+    pub fn is(&self, https: bool, host: &str, port: u16) -> bool {
+        self.https == https && self.port == port && self.host == host
+    }
 }
 
 /// Returns a connection to `uri`'s origin, reusing `slot` when it is still open.
@@ -177,14 +230,15 @@ pub async fn connection<'a>(
     slot: &'a mut Option<Conn>,
     uri: &Uri,
 ) -> Result<(&'a mut Conn, Option<ConnectTimes>), ClientError> {
-    let origin = origin_of(uri)?;
+    let origin = Origin::of(uri)?;
     if slot.as_ref().is_some_and(|c| c.usable_for(&origin)) {
         return Ok((slot.as_mut().expect("checked"), None));
     }
     *slot = None;
+    let owned = (origin.https, origin.host.to_owned(), origin.port);
     // Boxed: connecting (TCP + TLS handshake) is the cold path but by far the largest future;
     // inline, every request's future would carry (and move) its kilobytes.
-    let (conn, times) = Box::pin(connect(cfg, origin)).await?;
+    let (conn, times) = Box::pin(connect(cfg, owned)).await?;
     Ok((slot.insert(conn), Some(times)))
 }
 
@@ -217,7 +271,7 @@ pub async fn connect_tcp(
 
 async fn connect(
     cfg: &ClientConfig,
-    origin: (String, String, u16),
+    origin: (bool, String, u16),
 ) -> Result<(Conn, ConnectTimes), ClientError> {
     let t0 = Instant::now();
     let permit = match &cfg.limit {
@@ -225,35 +279,10 @@ async fn connect(
         None => None,
     };
     let blocked = t0.elapsed();
-    let (tcp, mut times) = connect_tcp(cfg, &origin.1, origin.2).await?;
+    let (stream, mut times) = connect_stream(cfg, origin.0, &origin.1, origin.2).await?;
     times.blocked = blocked;
     let wire = Arc::new(WireCounters::default());
-    let sender = if origin.0 == "https" {
-        let t2 = Instant::now();
-        let name =
-            rustls::pki_types::ServerName::try_from(origin.1.clone()).map_err(|e| ClientError {
-                reason: ErrorReason::Tls,
-                message: format!("server name: {e}"),
-            })?;
-        let tls = tokio::time::timeout(
-            cfg.timeout,
-            tokio_rustls::TlsConnector::from(Arc::clone(&cfg.tls)).connect(name, tcp),
-        )
-        .await
-        .map_err(|_| ClientError {
-            reason: ErrorReason::Timeout,
-            message: "TLS handshake timed out".into(),
-        })?
-        .map_err(|e| ClientError {
-            reason: ErrorReason::Tls,
-            message: format!("TLS: {e}"),
-        })?;
-        times.tls = t2.elapsed();
-        times.tls_handshake = true;
-        handshake(cfg, Counted::new(tls, &wire), permit).await?
-    } else {
-        handshake(cfg, Counted::new(tcp, &wire), permit).await?
-    };
+    let sender = handshake(cfg, Counted::new(stream, &wire), permit).await?;
     Ok((
         Conn {
             sender,
@@ -264,40 +293,85 @@ async fn connect(
     ))
 }
 
+/// A TCP connection to `host:port`, wrapped in TLS when `https`, and what each part took.
+pub async fn connect_stream(
+    cfg: &ClientConfig,
+    https: bool,
+    host: &str,
+    port: u16,
+) -> Result<(Stream, ConnectTimes), ClientError> {
+    let (tcp, mut times) = connect_tcp(cfg, host, port).await?;
+    if !https {
+        return Ok((Stream::Plain(tcp), times));
+    }
+    let t2 = Instant::now();
+    let name =
+        rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| ClientError {
+            reason: ErrorReason::Tls,
+            message: format!("server name: {e}"),
+        })?;
+    let tls = tokio::time::timeout(
+        cfg.timeout,
+        tokio_rustls::TlsConnector::from(Arc::clone(&cfg.tls)).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| ClientError {
+        reason: ErrorReason::Timeout,
+        message: "TLS handshake timed out".into(),
+    })?
+    .map_err(|e| ClientError {
+        reason: ErrorReason::Tls,
+        message: format!("TLS: {e}"),
+    })?;
+    times.tls = t2.elapsed();
+    times.tls_handshake = true;
+    Ok((Stream::Tls(Box::new(tls)), times))
+}
+
 /// The `--max-connections` permit lives in the connection's task: it is released when the
 /// connection closes (by either side), not when the VU that opened it is parked.
-async fn handshake<S>(
+async fn handshake(
     cfg: &ClientConfig,
-    io: S,
+    io: Counted<Stream>,
     permit: Option<OwnedSemaphorePermit>,
-) -> Result<Sender, ClientError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let io = TokioIo::new(io);
-    let fail = |e: hyper::Error| ClientError {
+) -> Result<Sender, ClientError> {
+    if cfg.http2 {
+        return handshake_h2(io, permit).await.map(Sender::H2);
+    }
+    let (s, conn) = http1::Builder::new()
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(handshake_failed)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+        drop(permit);
+    });
+    Ok(Sender::H1(s))
+}
+
+fn handshake_failed(e: hyper::Error) -> ClientError {
+    ClientError {
         reason: hyper_reason(&e),
         message: format!("handshake: {e}"),
-    };
-    if cfg.http2 {
-        let (s, conn) = http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .handshake(io)
-            .await
-            .map_err(fail)?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-            drop(permit);
-        });
-        Ok(Sender::H2(s))
-    } else {
-        let (s, conn) = http1::Builder::new().handshake(io).await.map_err(fail)?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-            drop(permit);
-        });
-        Ok(Sender::H1(s))
     }
+}
+
+/// An HTTP/2 connection over `io`, its task spawned on the caller's runtime (a VU's worker
+/// thread), holding `permit` until the connection ends.
+pub(crate) async fn handshake_h2(
+    io: Counted<Stream>,
+    permit: Option<OwnedSemaphorePermit>,
+) -> Result<http2::SendRequest<ReqBody>, ClientError> {
+    let (s, conn) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(handshake_failed)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+        drop(permit);
+    });
+    Ok(s)
 }
 
 /// Sends one request on `conn`; resolves at the response head.
@@ -351,7 +425,7 @@ pub fn hyper_reason(e: &hyper::Error) -> ErrorReason {
 /// Counts bytes on the wire in both directions and stamps the end of each write. A write
 /// into a TLS stream can leave records buffered; the flush that follows stamps again, so the
 /// stamp is when the bytes left for the socket.
-struct Counted<S> {
+pub(crate) struct Counted<S> {
     inner: S,
     wire: Arc<WireCounters>,
     /// Written since the last successful flush.
@@ -359,7 +433,7 @@ struct Counted<S> {
 }
 
 impl<S> Counted<S> {
-    fn new(inner: S, wire: &Arc<WireCounters>) -> Self {
+    pub(crate) fn new(inner: S, wire: &Arc<WireCounters>) -> Self {
         Self {
             inner,
             wire: Arc::clone(wire),

@@ -1,26 +1,28 @@
-//! A lean HTTP/1.1 exchange for plain `http://` keep-alive connections, the hot path of a load
-//! test against a fast target.
+//! A lean HTTP/1.1 exchange for `http://` and `https://` keep-alive connections, the hot path
+//! of a load test against a fast target.
 //!
 //! hyper's client runs each connection as its own task behind a request channel: per request
 //! that is two task wakeups, a channel hop each way and a parsed `HeaderMap`, about as much CPU
 //! as the request's syscalls on loopback. A VU has one request in flight, so here it writes the
 //! request and reads the response on its own socket, parsing with `httparse` (hyper's parser)
-//! into a buffer it keeps. hyper still serves https, HTTP/2, SSE streams and
-//! `--max-connections` (see [`Lean::applies`]).
+//! into a buffer it keeps. Over TLS the same holds: one request is one plaintext write, so one
+//! TLS record and one syscall. hyper still serves HTTP/2, SSE streams and `--max-connections`
+//! (see [`serves`]).
 //!
 //! Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304; chunked wins over
 //! Content-Length; without either the body runs to the connection's end.
 
 use std::time::Instant;
 
+use crate::client::{
+    ClientConfig, ClientError, ConnectTimes, Origin, ReqBody, connect_stream, io_reason,
+};
+use crate::metrics::ErrorReason;
+use crate::stream::Stream;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-use crate::client::{ClientConfig, ClientError, ConnectTimes, ReqBody, connect_tcp, io_reason};
-use crate::metrics::ErrorReason;
 
 /// Most headers a response may have; k6 and nginx sit far below it.
 const MAX_HEADERS: usize = 100;
@@ -29,27 +31,26 @@ const MAX_HEAD_BYTES: usize = 256 * 1024;
 /// Request bodies up to this size go out in the same write as the head.
 const INLINE_BODY: usize = 16 * 1024;
 
-/// Whether the lean path serves a plain-http request: HTTP/1.1, no connection limit (whose
+/// Whether the lean path serves a request: HTTP/1.1, no connection limit (whose
 /// slots must free when the server closes a parked VU's connection, which needs a
 /// connection task), no SSE stream (per-event timestamps come from hyper's frames).
 pub fn serves(cfg: &ClientConfig, streaming: bool) -> bool {
     !cfg.http2 && cfg.limit.is_none() && !streaming
 }
 
-/// Host and port of an `http://` URI (brackets of an IPv6 literal removed), borrowed: no
-/// allocation per request.
-pub fn plain_http_origin(uri: &http::Uri) -> Option<(&str, u16)> {
-    if uri.scheme_str() != Some("http") {
-        return None;
+/// The origin of an `http://` or `https://` URI, borrowed: no allocation per request.
+pub fn lean_origin(uri: &http::Uri) -> Option<Origin<'_>> {
+    match uri.scheme_str() {
+        Some("http" | "https") => Origin::of(uri).ok(),
+        _ => None,
     }
-    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
-    Some((host, uri.port_u16().unwrap_or(80)))
 }
 
 /// One keep-alive connection, owned by one VU.
 pub struct H1Conn {
-    origin: (String, u16),
-    stream: TcpStream,
+    /// https, host, port.
+    origin: (bool, String, u16),
+    stream: Stream,
     /// Bytes read but not yet consumed.
     rbuf: BytesMut,
     wbuf: Vec<u8>,
@@ -86,24 +87,25 @@ pub struct Keep {
 /// (on a reused connection that is the server's idle close racing our send: worth one retry).
 pub type Failure = (ClientError, (u64, u64), bool);
 
-/// Returns a connection to `host:port`, reusing `slot` when it is idle and was left clean.
+/// Returns a connection to `origin`, reusing `slot` when it is idle and was left clean.
 pub async fn connection<'a>(
     cfg: &ClientConfig,
     slot: &'a mut Option<H1Conn>,
-    host: &str,
-    port: u16,
+    origin: Origin<'_>,
 ) -> Result<(&'a mut H1Conn, Option<ConnectTimes>), ClientError> {
     if slot
         .as_ref()
-        .is_some_and(|c| !c.busy && c.origin.1 == port && c.origin.0 == host)
+        .is_some_and(|c| !c.busy && origin.is(c.origin.0, &c.origin.1, c.origin.2))
     {
         return Ok((slot.as_mut().expect("checked"), None));
     }
     *slot = None;
-    let (stream, times) = Box::pin(connect_tcp(cfg, host, port)).await?;
+    // Boxed: connecting (TCP + TLS handshake) is the cold path but the largest future.
+    let (stream, times) =
+        Box::pin(connect_stream(cfg, origin.https, origin.host, origin.port)).await?;
     Ok((
         slot.insert(H1Conn {
-            origin: (host.to_owned(), port),
+            origin: (origin.https, origin.host.to_owned(), origin.port),
             stream,
             rbuf: BytesMut::with_capacity(8 * 1024),
             wbuf: Vec::with_capacity(512),
@@ -130,6 +132,10 @@ impl H1Conn {
             if large_body {
                 self.stream.write_all(body).await?;
             }
+            // TLS may hold records back until flushed; plain TCP's flush does nothing.
+            if self.stream.is_tls() {
+                self.stream.flush().await?;
+            }
             Ok::<_, std::io::Error>(())
         };
         if let Err(e) = write.await {
@@ -155,7 +161,7 @@ impl H1Conn {
 
 /// The socket, its read buffer and the bytes this exchange has read.
 struct Io<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut Stream,
     rbuf: &'a mut BytesMut,
     received: u64,
 }
@@ -519,6 +525,14 @@ mod tests {
         (port, h)
     }
 
+    fn local(port: u16) -> Origin<'static> {
+        Origin {
+            https: false,
+            host: "127.0.0.1",
+            port,
+        }
+    }
+
     fn cfg() -> ClientConfig {
         ClientConfig::new(false, Duration::from_secs(5), false, None)
     }
@@ -562,9 +576,7 @@ mod tests {
         .await;
         let cfg = cfg();
         let mut slot = None;
-        let (c, times) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
+        let (c, times) = connection(&cfg, &mut slot, local(port)).await.unwrap();
         assert!(times.is_some());
         let (r, keep) = c
             .exchange(&get("/a?x=1"), &Bytes::new(), ALL)
@@ -578,9 +590,7 @@ mod tests {
         assert_eq!(r.received, 58);
         assert!(r.wrote <= r.head && r.head <= r.end);
 
-        let (c, times) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
+        let (c, times) = connection(&cfg, &mut slot, local(port)).await.unwrap();
         assert!(times.is_none(), "kept alive");
         let (r, _) = c.exchange(&get("/b"), &Bytes::new(), ALL).await.unwrap();
         assert_eq!(
@@ -588,18 +598,14 @@ mod tests {
             (201, &b"hello0123456789abcdef"[..])
         );
 
-        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
+        let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
         let (r, _) = c
             .exchange(&get("/c"), &Bytes::new(), Keep::default())
             .await
             .unwrap();
         assert_eq!((r.status, r.body.len(), r.headers.len()), (204, 0, 0));
 
-        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
+        let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
         let mut head = get("/d");
         *head.method_mut() = Method::HEAD;
         let (r, keep) = c.exchange(&head, &Bytes::new(), ALL).await.unwrap();
@@ -633,9 +639,7 @@ mod tests {
         let mut slot = None;
         let big = Bytes::from(vec![b'x'; 100_000]);
         for body in [Bytes::from_static(b"{\"a\":1}"), big.clone(), Bytes::new()] {
-            let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-                .await
-                .unwrap();
+            let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
             let mut req = get("/p");
             *req.method_mut() = Method::POST;
             let (r, _) = c.exchange(&req, &body, Keep::default()).await.unwrap();
@@ -667,9 +671,7 @@ mod tests {
         .await;
         let cfg = cfg();
         let mut slot = None;
-        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
+        let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
         let (r, keep) = c.exchange(&get("/"), &Bytes::new(), ALL).await.unwrap();
         assert_eq!((&r.body[..], keep), (&b"until the end"[..], false));
 
@@ -681,9 +683,7 @@ mod tests {
         )
         .await;
         let mut slot = None;
-        let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-            .await
-            .unwrap();
+        let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
         let (r, keep) = c.exchange(&get("/"), &Bytes::new(), ALL).await.unwrap();
         assert_eq!((&r.body[..], keep), (&b"ok"[..], false));
     }
@@ -717,9 +717,7 @@ mod tests {
             let (port, _server) = serve(vec![vec![reply]], true).await;
             let cfg = cfg();
             let mut slot = None;
-            let (c, _) = connection(&cfg, &mut slot, "127.0.0.1", port)
-                .await
-                .unwrap();
+            let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
             let (e, wire, nothing) = c
                 .exchange(&get("/"), &Bytes::new(), ALL)
                 .await

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{run_yaml, step_row, sum_of};
-use redline_runtime::CommonArgs;
 use redline_demo_target::{Endpoint, TargetArgs};
+use redline_runtime::CommonArgs;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iteration_executors_run_exactly_their_iterations() {

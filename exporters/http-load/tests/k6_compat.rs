@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use common::nginx::Nginx;
 use common::run_yaml;
-use redline_runtime::CommonArgs;
 use redline_demo_target::TargetArgs;
+use redline_runtime::CommonArgs;
 use redline_testkit_prometheus::{Options, Prometheus};
 use serde_json::Value;
 

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{run_yaml, sum_of};
-use redline_runtime::CommonArgs;
 use redline_demo_target::TargetArgs;
+use redline_runtime::CommonArgs;
 
 const SCENARIO: &str = r#"
 baseUrl: BASE

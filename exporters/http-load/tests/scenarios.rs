@@ -6,11 +6,11 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{run_yaml, step_row};
+use redline_demo_target::TargetArgs;
 use redline_http_load::ScenarioFile;
 use redline_http_load::plan::compile;
 use redline_http_load::segment::Segment;
 use redline_runtime::CommonArgs;
-use redline_demo_target::TargetArgs;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")

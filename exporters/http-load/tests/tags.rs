@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{run_yaml, write};
+use redline_demo_target::TargetArgs;
 use redline_http_load::{HttpLoadArgs, execute};
 use redline_runtime::CommonArgs;
-use redline_demo_target::TargetArgs;
 use redline_testkit_prometheus::Prometheus;
 
 const TESTID: &str = "tags-e2e";

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{run_yaml, sum_of};
-use redline_runtime::CommonArgs;
 use redline_demo_target::TargetArgs;
+use redline_runtime::CommonArgs;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_responses_time_out_and_the_next_request_gets_a_fresh_timeout() {

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{run_yaml, sum_of, write};
-use redline_runtime::CommonArgs;
 use redline_demo_target::TargetArgs;
+use redline_runtime::CommonArgs;
 use redline_testkit_prometheus::Prometheus;
 
 #[derive(Clone, Default)]

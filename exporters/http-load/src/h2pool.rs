@@ -1,0 +1,208 @@
+//! HTTP/2 multiplexing: a fixed number of connections per origin that every VU shares as
+//! concurrent streams, as h2load's `-c`/`-m`, gRPC clients and HTTP/2 proxies load a server.
+//!
+//! A VU takes a lease for each request: first a stream permit (when streams per connection
+//! are capped; waiting for it is the request's blocked time), then the connection with the
+//! fewest streams in flight. Every VU of a lane picks among the lane's connections only; with
+//! one lane per worker thread a connection's task, its socket and the VUs that use it stay on
+//! one thread, so a request never wakes another thread. A connection that is not open yet (or
+//! was closed by the server) is opened by the first VU that needs it while the others wait
+//! for it. Without a cap the server's SETTINGS_MAX_CONCURRENT_STREAMS is the limit: h2 queues
+//! streams beyond it inside the connection.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper::client::conn::http2;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::client::{
+    ClientConfig, ClientError, ConnectTimes, Counted, Origin, ReqBody, WireCounters,
+    connect_stream, handshake_h2,
+};
+
+/// Every origin's shared connections, made on first use.
+pub struct H2Pools {
+    connections: usize,
+    streams: Option<usize>,
+    lanes: usize,
+    origins: Mutex<Vec<Arc<OriginPool>>>,
+}
+
+impl H2Pools {
+    /// `connections` per origin (at least 1) with at most `streams` each, split over `lanes`
+    /// (the VU worker threads; at most one lane per connection).
+    pub fn new(connections: usize, streams: Option<usize>, lanes: usize) -> Self {
+        let connections = connections.max(1);
+        Self {
+            connections,
+            streams,
+            lanes: lanes.clamp(1, connections),
+            origins: Mutex::default(),
+        }
+    }
+
+    /// The pool of `origin`, made the first time a VU asks for it.
+    pub fn for_origin(&self, origin: Origin<'_>) -> Arc<OriginPool> {
+        let mut all = self.origins.lock().expect("origins");
+        if let Some(p) = all.iter().find(|p| p.serves(origin)) {
+            return Arc::clone(p);
+        }
+        let p = Arc::new(OriginPool::new(
+            origin,
+            self.connections,
+            self.streams,
+            self.lanes,
+        ));
+        all.push(Arc::clone(&p));
+        p
+    }
+}
+
+/// One origin's connections, split into lanes.
+pub struct OriginPool {
+    https: bool,
+    host: String,
+    port: u16,
+    lanes: Vec<Lane>,
+}
+
+struct Lane {
+    slots: Vec<Slot>,
+    /// `slots × streams` permits when streams are capped.
+    permits: Option<Arc<Semaphore>>,
+}
+
+struct Slot {
+    /// Held while a VU opens the connection, so the others wait for it instead of opening
+    /// their own; otherwise held only to clone the sender.
+    live: tokio::sync::Mutex<Option<Live>>,
+    /// Streams in flight (leases out) on this slot.
+    inflight: AtomicUsize,
+    /// Connections ever opened in this slot (tests and the `blocked` reasoning read it).
+    opened: AtomicUsize,
+}
+
+#[derive(Clone)]
+struct Live {
+    sender: http2::SendRequest<ReqBody>,
+    wire: Arc<WireCounters>,
+}
+
+/// One request's use of a shared connection; dropping it frees the stream.
+pub struct Lease<'a> {
+    pub sender: http2::SendRequest<ReqBody>,
+    pub wire: Arc<WireCounters>,
+    /// This request opened the connection: what that took.
+    pub connect: Option<ConnectTimes>,
+    /// Waited for a stream permit or for another VU to open the connection.
+    pub blocked: Duration,
+    _stream: InFlight<'a>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// A stream counted in flight on its slot until dropped.
+struct InFlight<'a>(&'a Slot);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.inflight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl OriginPool {
+    fn new(origin: Origin<'_>, connections: usize, streams: Option<usize>, lanes: usize) -> Self {
+        let lanes = (0..lanes)
+            .map(|l| {
+                // Connection j belongs to lane j mod lanes.
+                let n = (l..connections).step_by(lanes).count();
+                Lane {
+                    slots: (0..n)
+                        .map(|_| Slot {
+                            live: tokio::sync::Mutex::new(None),
+                            inflight: AtomicUsize::new(0),
+                            opened: AtomicUsize::new(0),
+                        })
+                        .collect(),
+                    permits: streams.map(|s| Arc::new(Semaphore::new(n * s))),
+                }
+            })
+            .collect();
+        Self {
+            https: origin.https,
+            host: origin.host.to_owned(),
+            port: origin.port,
+            lanes,
+        }
+    }
+
+    pub fn serves(&self, origin: Origin<'_>) -> bool {
+        origin.is(self.https, &self.host, self.port)
+    }
+
+    /// Connections opened so far, over all lanes (reconnects included).
+    pub fn opened(&self) -> usize {
+        self.lanes
+            .iter()
+            .flat_map(|l| &l.slots)
+            .map(|s| s.opened.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// A stream on one of the connections of VU `vu`'s lane (`workers` VU threads, VU `i` on
+    /// thread `i mod workers`).
+    pub async fn lease(
+        &self,
+        cfg: &ClientConfig,
+        vu: u64,
+        workers: usize,
+    ) -> Result<Lease<'_>, ClientError> {
+        let t0 = Instant::now();
+        let lane = &self.lanes[(vu % workers.max(1) as u64) as usize % self.lanes.len()];
+        let permit = match &lane.permits {
+            Some(p) => Some(Arc::clone(p).acquire_owned().await.expect("never closed")),
+            None => None,
+        };
+        // With a permit in hand some slot has a free stream: the least busy one does.
+        let slot = lane
+            .slots
+            .iter()
+            .min_by_key(|s| s.inflight.load(Ordering::Relaxed))
+            .expect("a lane has at least one connection");
+        slot.inflight.fetch_add(1, Ordering::Relaxed);
+        // Taken before the first await: a request dropped while waiting (its timeout) still
+        // frees its stream.
+        let stream = InFlight(slot);
+        let mut live = slot.live.lock().await;
+        let blocked = t0.elapsed();
+        if let Some(l) = live.as_ref().filter(|l| !l.sender.is_closed()) {
+            return Ok(Lease {
+                sender: l.sender.clone(),
+                wire: Arc::clone(&l.wire),
+                connect: None,
+                blocked,
+                _stream: stream,
+                _permit: permit,
+            });
+        }
+        *live = None;
+        let (io, times) = Box::pin(connect_stream(cfg, self.https, &self.host, self.port)).await?;
+        let wire = Arc::new(WireCounters::default());
+        let sender = handshake_h2(Counted::new(io, &wire), None).await?;
+        slot.opened.fetch_add(1, Ordering::Relaxed);
+        *live = Some(Live {
+            sender: sender.clone(),
+            wire: Arc::clone(&wire),
+        });
+        Ok(Lease {
+            sender,
+            wire,
+            connect: Some(times),
+            blocked,
+            _stream: stream,
+            _permit: permit,
+        })
+    }
+}
