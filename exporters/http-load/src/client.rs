@@ -4,24 +4,23 @@
 //! (TCP connect, TLS handshake, HTTP handshake) are also what the lean HTTP/1.1 path
 //! ([`crate::h1`]) and the shared HTTP/2 connections ([`crate::h2pool`]) open theirs with.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Uri};
-use http_body_util::Full;
-use hyper::client::conn::{http1, http2};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use http::{Request, Response, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::connection_options::{ConnectionOptions, Shape};
+pub use crate::error::{ClientError, io_reason};
+use crate::h2conn::{self, H2Handle};
 use crate::metrics::ErrorReason;
 use crate::stream::Stream;
+pub use crate::wire::{Counted, WireCounters};
 
 pub type ReqBody = Full<Bytes>;
 
@@ -111,67 +110,18 @@ impl ClientConfig {
 
 enum Sender {
     H1(http1::SendRequest<ReqBody>),
-    H2(http2::SendRequest<ReqBody>),
-}
-
-/// Bytes read and written on one connection (k6's data_received / data_sent), and when the
-/// last write reached the transport (k6's http_req_sending ends there).
-#[derive(Debug)]
-pub struct WireCounters {
-    pub read: AtomicU64,
-    pub written: AtomicU64,
-    /// Nanoseconds from `base` to the end of the latest write (or flush of written bytes);
-    /// 0 before any.
-    last_write_ns: AtomicU64,
-    base: Instant,
-}
-
-impl Default for WireCounters {
-    fn default() -> Self {
-        Self {
-            read: AtomicU64::new(0),
-            written: AtomicU64::new(0),
-            last_write_ns: AtomicU64::new(0),
-            base: Instant::now(),
-        }
-    }
-}
-
-impl WireCounters {
-    /// Only the connection's own task writes, and `Instant` is monotonic: a plain store.
-    fn wrote(&self) {
-        let ns = self.base.elapsed().as_nanos() as u64;
-        self.last_write_ns.store(ns.max(1), Ordering::Relaxed);
-    }
-
-    /// Bytes (written, read) since the last take. On a connection many requests share, each
-    /// takes what moved since the one before it, so every byte is counted exactly once.
-    pub fn take(&self) -> (u64, u64) {
-        (
-            self.written.swap(0, Ordering::Relaxed),
-            self.read.swap(0, Ordering::Relaxed),
-        )
-    }
-
-    /// When the latest write ended, if any did.
-    pub fn last_write(&self) -> Option<Instant> {
-        match self.last_write_ns.load(Ordering::Relaxed) {
-            0 => None,
-            ns => Some(self.base + Duration::from_nanos(ns)),
-        }
-    }
+    H2(H2Handle),
 }
 
 pub struct Conn {
     sender: Sender,
-    /// https, host, port.
-    origin: (bool, String, u16),
+    origin: OriginKey,
     pub wire: Arc<WireCounters>,
 }
 
 impl Conn {
-    fn usable_for(&self, origin: &Origin<'_>) -> bool {
-        origin.is(self.origin.0, &self.origin.1, self.origin.2)
+    fn usable_for(&self, uri: &Uri) -> bool {
+        self.origin.matches(uri)
             && match &self.sender {
                 Sender::H1(s) => !s.is_closed(),
                 Sender::H2(s) => !s.is_closed(),
@@ -188,12 +138,6 @@ pub struct ConnectTimes {
     pub tls_handshake: bool,
     /// Waited for a `--max-connections` permit.
     pub blocked: Duration,
-}
-
-#[derive(Debug)]
-pub struct ClientError {
-    pub reason: ErrorReason,
-    pub message: String,
 }
 
 /// Scheme, host and port of a URI, borrowed from it: looking one up costs no allocation.
@@ -218,9 +162,30 @@ impl<'a> Origin<'a> {
             port: uri.port_u16().unwrap_or(if https { 443 } else { 80 }),
         })
     }
+}
 
-    pub fn is(&self, https: bool, host: &str, port: u16) -> bool {
-        self.https == https && self.port == port && self.host == host
+/// What a kept connection is for: the scheme and the authority as the URI spells them.
+/// Checking a request against it is a string compare; host and port are parsed only to
+/// connect (parsing them cost ~800 instructions, twice per request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginKey {
+    https: bool,
+    authority: String,
+}
+
+impl OriginKey {
+    pub fn of(uri: &Uri) -> Self {
+        Self {
+            https: uri.scheme_str() == Some("https"),
+            authority: uri.authority().map_or("", |a| a.as_str()).to_owned(),
+        }
+    }
+
+    pub fn matches(&self, uri: &Uri) -> bool {
+        (uri.scheme_str() == Some("https")) == self.https
+            && uri
+                .authority()
+                .is_some_and(|a| a.as_str() == self.authority)
     }
 }
 
@@ -230,15 +195,13 @@ pub async fn connection<'a>(
     slot: &'a mut Option<Conn>,
     uri: &Uri,
 ) -> Result<(&'a mut Conn, Option<ConnectTimes>), ClientError> {
-    let origin = Origin::of(uri)?;
-    if slot.as_ref().is_some_and(|c| c.usable_for(&origin)) {
+    if slot.as_ref().is_some_and(|c| c.usable_for(uri)) {
         return Ok((slot.as_mut().expect("checked"), None));
     }
     *slot = None;
-    let owned = (origin.https, origin.host.to_owned(), origin.port);
     // Boxed: connecting (TCP + TLS handshake) is the cold path but by far the largest future;
     // inline, every request's future would carry (and move) its kilobytes.
-    let (conn, times) = Box::pin(connect(cfg, owned)).await?;
+    let (conn, times) = Box::pin(connect(cfg, uri)).await?;
     Ok((slot.insert(conn), Some(times)))
 }
 
@@ -269,24 +232,22 @@ pub async fn connect_tcp(
     ))
 }
 
-async fn connect(
-    cfg: &ClientConfig,
-    origin: (bool, String, u16),
-) -> Result<(Conn, ConnectTimes), ClientError> {
+async fn connect(cfg: &ClientConfig, uri: &Uri) -> Result<(Conn, ConnectTimes), ClientError> {
+    let origin = Origin::of(uri)?;
     let t0 = Instant::now();
     let permit = match &cfg.limit {
         Some(s) => Some(Arc::clone(s).acquire_owned().await.expect("never closed")),
         None => None,
     };
     let blocked = t0.elapsed();
-    let (stream, mut times) = connect_stream(cfg, origin.0, &origin.1, origin.2).await?;
+    let (stream, mut times) = connect_stream(cfg, origin.https, origin.host, origin.port).await?;
     times.blocked = blocked;
     let wire = Arc::new(WireCounters::default());
     let sender = handshake(cfg, Counted::new(stream, &wire), permit).await?;
     Ok((
         Conn {
             sender,
-            origin,
+            origin: OriginKey::of(uri),
             wire,
         },
         times,
@@ -336,7 +297,7 @@ async fn handshake(
     permit: Option<OwnedSemaphorePermit>,
 ) -> Result<Sender, ClientError> {
     if cfg.http2 {
-        return handshake_h2(io, permit).await.map(Sender::H2);
+        return h2conn::handshake(io, permit).await.map(Sender::H2);
     }
     let (s, conn) = http1::Builder::new()
         .handshake(TokioIo::new(io))
@@ -356,52 +317,65 @@ fn handshake_failed(e: hyper::Error) -> ClientError {
     }
 }
 
-/// An HTTP/2 connection over `io`, its task spawned on the caller's runtime (a VU's worker
-/// thread), holding `permit` until the connection ends.
-pub(crate) async fn handshake_h2(
-    io: Counted<Stream>,
-    permit: Option<OwnedSemaphorePermit>,
-) -> Result<http2::SendRequest<ReqBody>, ClientError> {
-    let (s, conn) = http2::Builder::new(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .handshake(TokioIo::new(io))
-        .await
-        .map_err(handshake_failed)?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-        drop(permit);
-    });
-    Ok(s)
-}
-
-/// Sends one request on `conn`; resolves at the response head.
+/// Sends one request on `conn` (`body` is `req`'s body, which HTTP/2 sends from here);
+/// resolves at the response head.
 pub async fn send(
     conn: &mut Conn,
     req: Request<ReqBody>,
-) -> Result<http::Response<hyper::body::Incoming>, ClientError> {
-    let fail = |e: hyper::Error| ClientError {
-        reason: hyper_reason(&e),
-        message: e.to_string(),
-    };
+    body: &Bytes,
+) -> Result<Response<Body>, ClientError> {
     match &mut conn.sender {
         Sender::H1(s) => {
+            let fail = |e: hyper::Error| ClientError {
+                reason: hyper_reason(&e),
+                message: e.to_string(),
+            };
             s.ready().await.map_err(fail)?;
-            s.send_request(req).await.map_err(fail)
+            let resp = s.send_request(req).await.map_err(fail)?;
+            Ok(resp.map(Body::H1))
         }
-        Sender::H2(s) => {
-            s.ready().await.map_err(fail)?;
-            s.send_request(req).await.map_err(fail)
-        }
+        Sender::H2(h) => send_h2(h, req, body).await,
     }
 }
 
-pub fn io_reason(e: &std::io::Error) -> ErrorReason {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        ConnectionRefused => ErrorReason::ConnectRefused,
-        TimedOut => ErrorReason::Timeout,
-        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => ErrorReason::Reset,
-        _ => ErrorReason::Other,
+/// Sends one request on an HTTP/2 connection; resolves at the response head.
+pub async fn send_h2(
+    h: &mut H2Handle,
+    req: Request<ReqBody>,
+    body: &Bytes,
+) -> Result<Response<Body>, ClientError> {
+    let (parts, _) = req.into_parts();
+    let resp = h.send(Request::from_parts(parts, ()), body).await?;
+    Ok(resp.map(Body::H2))
+}
+
+/// A response body being received.
+pub enum Body {
+    H1(hyper::body::Incoming),
+    H2(h2::RecvStream),
+}
+
+impl Body {
+    /// The next piece of the body, `None` at its end.
+    pub async fn chunk(&mut self) -> Option<Result<Bytes, ClientError>> {
+        match self {
+            Body::H1(incoming) => loop {
+                let frame = match incoming.frame().await? {
+                    Ok(f) => f,
+                    Err(e) => {
+                        return Some(Err(ClientError {
+                            reason: hyper_reason(&e),
+                            message: e.to_string(),
+                        }));
+                    }
+                };
+                // Trailers carry no body bytes.
+                if let Ok(data) = frame.into_data() {
+                    return Some(Ok(data));
+                }
+            },
+            Body::H2(recv) => h2conn::chunk(recv).await,
+        }
     }
 }
 
@@ -420,87 +394,6 @@ pub fn hyper_reason(e: &hyper::Error) -> ErrorReason {
         src = s.source();
     }
     ErrorReason::Other
-}
-
-/// Counts bytes on the wire in both directions and stamps the end of each write. A write
-/// into a TLS stream can leave records buffered; the flush that follows stamps again, so the
-/// stamp is when the bytes left for the socket.
-pub(crate) struct Counted<S> {
-    inner: S,
-    wire: Arc<WireCounters>,
-    /// Written since the last successful flush.
-    unflushed: bool,
-}
-
-impl<S> Counted<S> {
-    pub(crate) fn new(inner: S, wire: &Arc<WireCounters>) -> Self {
-        Self {
-            inner,
-            wire: Arc::clone(wire),
-            unflushed: false,
-        }
-    }
-
-    fn count_write(&mut self, r: &Poll<std::io::Result<usize>>) {
-        if let Poll::Ready(Ok(n)) = r
-            && *n > 0
-        {
-            self.wire.written.fetch_add(*n as u64, Ordering::Relaxed);
-            self.wire.wrote();
-            self.unflushed = true;
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
-        if n > 0 {
-            self.wire.read.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        r
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.count_write(&r);
-        r
-    }
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.count_write(&r);
-        r
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let r = Pin::new(&mut self.inner).poll_flush(cx);
-        if self.unflushed && matches!(r, Poll::Ready(Ok(()))) {
-            self.unflushed = false;
-            self.wire.wrote();
-        }
-        r
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 mod insecure {

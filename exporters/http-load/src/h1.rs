@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use crate::client::{
-    ClientConfig, ClientError, ConnectTimes, Origin, ReqBody, connect_stream, io_reason,
+    ClientConfig, ClientError, ConnectTimes, Origin, OriginKey, ReqBody, connect_stream, io_reason,
 };
 use crate::metrics::ErrorReason;
 use crate::stream::Stream;
@@ -38,18 +38,14 @@ pub fn serves(cfg: &ClientConfig, streaming: bool) -> bool {
     !cfg.http2 && cfg.limit.is_none() && !streaming
 }
 
-/// The origin of an `http://` or `https://` URI, borrowed: no allocation per request.
-pub fn lean_origin(uri: &http::Uri) -> Option<Origin<'_>> {
-    match uri.scheme_str() {
-        Some("http" | "https") => Origin::of(uri).ok(),
-        _ => None,
-    }
+/// Whether the URI is `http://` or `https://`.
+pub fn lean_scheme(uri: &http::Uri) -> bool {
+    matches!(uri.scheme_str(), Some("http" | "https"))
 }
 
 /// One keep-alive connection, owned by one VU.
 pub struct H1Conn {
-    /// https, host, port.
-    origin: (bool, String, u16),
+    origin: OriginKey,
     stream: Stream,
     /// Bytes read but not yet consumed.
     rbuf: BytesMut,
@@ -87,25 +83,26 @@ pub struct Keep {
 /// (on a reused connection that is the server's idle close racing our send: worth one retry).
 pub type Failure = (ClientError, (u64, u64), bool);
 
-/// Returns a connection to `origin`, reusing `slot` when it is idle and was left clean.
+/// Returns a connection to `uri`'s origin, reusing `slot` when it is idle and was left clean.
 pub async fn connection<'a>(
     cfg: &ClientConfig,
     slot: &'a mut Option<H1Conn>,
-    origin: Origin<'_>,
+    uri: &http::Uri,
 ) -> Result<(&'a mut H1Conn, Option<ConnectTimes>), ClientError> {
     if slot
         .as_ref()
-        .is_some_and(|c| !c.busy && origin.is(c.origin.0, &c.origin.1, c.origin.2))
+        .is_some_and(|c| !c.busy && c.origin.matches(uri))
     {
         return Ok((slot.as_mut().expect("checked"), None));
     }
     *slot = None;
+    let origin = Origin::of(uri)?;
     // Boxed: connecting (TCP + TLS handshake) is the cold path but the largest future.
     let (stream, times) =
         Box::pin(connect_stream(cfg, origin.https, origin.host, origin.port)).await?;
     Ok((
         slot.insert(H1Conn {
-            origin: (origin.https, origin.host.to_owned(), origin.port),
+            origin: OriginKey::of(uri),
             stream,
             rbuf: BytesMut::with_capacity(8 * 1024),
             wbuf: Vec::with_capacity(512),
@@ -525,12 +522,8 @@ mod tests {
         (port, h)
     }
 
-    fn local(port: u16) -> Origin<'static> {
-        Origin {
-            https: false,
-            host: "127.0.0.1",
-            port,
-        }
+    fn local(port: u16) -> http::Uri {
+        format!("http://127.0.0.1:{port}/").parse().unwrap()
     }
 
     fn cfg() -> ClientConfig {
@@ -576,7 +569,7 @@ mod tests {
         .await;
         let cfg = cfg();
         let mut slot = None;
-        let (c, times) = connection(&cfg, &mut slot, local(port)).await.unwrap();
+        let (c, times) = connection(&cfg, &mut slot, &local(port)).await.unwrap();
         assert!(times.is_some());
         let (r, keep) = c
             .exchange(&get("/a?x=1"), &Bytes::new(), ALL)
@@ -590,7 +583,7 @@ mod tests {
         assert_eq!(r.received, 58);
         assert!(r.wrote <= r.head && r.head <= r.end);
 
-        let (c, times) = connection(&cfg, &mut slot, local(port)).await.unwrap();
+        let (c, times) = connection(&cfg, &mut slot, &local(port)).await.unwrap();
         assert!(times.is_none(), "kept alive");
         let (r, _) = c.exchange(&get("/b"), &Bytes::new(), ALL).await.unwrap();
         assert_eq!(
@@ -598,14 +591,14 @@ mod tests {
             (201, &b"hello0123456789abcdef"[..])
         );
 
-        let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
+        let (c, _) = connection(&cfg, &mut slot, &local(port)).await.unwrap();
         let (r, _) = c
             .exchange(&get("/c"), &Bytes::new(), Keep::default())
             .await
             .unwrap();
         assert_eq!((r.status, r.body.len(), r.headers.len()), (204, 0, 0));
 
-        let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
+        let (c, _) = connection(&cfg, &mut slot, &local(port)).await.unwrap();
         let mut head = get("/d");
         *head.method_mut() = Method::HEAD;
         let (r, keep) = c.exchange(&head, &Bytes::new(), ALL).await.unwrap();
@@ -639,7 +632,7 @@ mod tests {
         let mut slot = None;
         let big = Bytes::from(vec![b'x'; 100_000]);
         for body in [Bytes::from_static(b"{\"a\":1}"), big.clone(), Bytes::new()] {
-            let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
+            let (c, _) = connection(&cfg, &mut slot, &local(port)).await.unwrap();
             let mut req = get("/p");
             *req.method_mut() = Method::POST;
             let (r, _) = c.exchange(&req, &body, Keep::default()).await.unwrap();
@@ -671,7 +664,7 @@ mod tests {
         .await;
         let cfg = cfg();
         let mut slot = None;
-        let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
+        let (c, _) = connection(&cfg, &mut slot, &local(port)).await.unwrap();
         let (r, keep) = c.exchange(&get("/"), &Bytes::new(), ALL).await.unwrap();
         assert_eq!((&r.body[..], keep), (&b"until the end"[..], false));
 
@@ -683,7 +676,7 @@ mod tests {
         )
         .await;
         let mut slot = None;
-        let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
+        let (c, _) = connection(&cfg, &mut slot, &local(port)).await.unwrap();
         let (r, keep) = c.exchange(&get("/"), &Bytes::new(), ALL).await.unwrap();
         assert_eq!((&r.body[..], keep), (&b"ok"[..], false));
     }
@@ -717,7 +710,7 @@ mod tests {
             let (port, _server) = serve(vec![vec![reply]], true).await;
             let cfg = cfg();
             let mut slot = None;
-            let (c, _) = connection(&cfg, &mut slot, local(port)).await.unwrap();
+            let (c, _) = connection(&cfg, &mut slot, &local(port)).await.unwrap();
             let (e, wire, nothing) = c
                 .exchange(&get("/"), &Bytes::new(), ALL)
                 .await

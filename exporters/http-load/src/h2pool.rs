@@ -15,13 +15,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http2;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::client::{
-    ClientConfig, ClientError, ConnectTimes, Counted, Origin, ReqBody, WireCounters,
-    connect_stream, handshake_h2,
-};
+use http::Uri;
+
+use crate::client::{ClientConfig, ClientError, ConnectTimes, Origin, OriginKey, connect_stream};
+use crate::h2conn::{self, H2Handle};
+use crate::wire::{Counted, WireCounters};
 
 /// Every origin's shared connections, made on first use.
 pub struct H2Pools {
@@ -44,25 +44,26 @@ impl H2Pools {
         }
     }
 
-    /// The pool of `origin`, made the first time a VU asks for it.
-    pub fn for_origin(&self, origin: Origin<'_>) -> Arc<OriginPool> {
+    /// The pool of `uri`'s origin, made the first time a VU asks for it.
+    pub fn for_origin(&self, uri: &Uri) -> Result<Arc<OriginPool>, ClientError> {
         let mut all = self.origins.lock().expect("origins");
-        if let Some(p) = all.iter().find(|p| p.serves(origin)) {
-            return Arc::clone(p);
+        if let Some(p) = all.iter().find(|p| p.serves(uri)) {
+            return Ok(Arc::clone(p));
         }
         let p = Arc::new(OriginPool::new(
-            origin,
+            uri,
             self.connections,
             self.streams,
             self.lanes,
-        ));
+        )?);
         all.push(Arc::clone(&p));
-        p
+        Ok(p)
     }
 }
 
 /// One origin's connections, split into lanes.
 pub struct OriginPool {
+    key: OriginKey,
     https: bool,
     host: String,
     port: u16,
@@ -85,15 +86,14 @@ struct Slot {
     opened: AtomicUsize,
 }
 
-#[derive(Clone)]
 struct Live {
-    sender: http2::SendRequest<ReqBody>,
+    sender: H2Handle,
     wire: Arc<WireCounters>,
 }
 
 /// One request's use of a shared connection; dropping it frees the stream.
 pub struct Lease<'a> {
-    pub sender: http2::SendRequest<ReqBody>,
+    pub sender: H2Handle,
     pub wire: Arc<WireCounters>,
     /// This request opened the connection: what that took.
     pub connect: Option<ConnectTimes>,
@@ -113,7 +113,13 @@ impl Drop for InFlight<'_> {
 }
 
 impl OriginPool {
-    fn new(origin: Origin<'_>, connections: usize, streams: Option<usize>, lanes: usize) -> Self {
+    fn new(
+        uri: &Uri,
+        connections: usize,
+        streams: Option<usize>,
+        lanes: usize,
+    ) -> Result<Self, ClientError> {
+        let origin = Origin::of(uri)?;
         let lanes = (0..lanes)
             .map(|l| {
                 // Connection j belongs to lane j mod lanes.
@@ -130,16 +136,17 @@ impl OriginPool {
                 }
             })
             .collect();
-        Self {
+        Ok(Self {
+            key: OriginKey::of(uri),
             https: origin.https,
             host: origin.host.to_owned(),
             port: origin.port,
             lanes,
-        }
+        })
     }
 
-    pub fn serves(&self, origin: Origin<'_>) -> bool {
-        origin.is(self.https, &self.host, self.port)
+    pub fn serves(&self, uri: &Uri) -> bool {
+        self.key.matches(uri)
     }
 
     /// Connections opened so far, over all lanes (reconnects included).
@@ -190,7 +197,7 @@ impl OriginPool {
         *live = None;
         let (io, times) = Box::pin(connect_stream(cfg, self.https, &self.host, self.port)).await?;
         let wire = Arc::new(WireCounters::default());
-        let sender = handshake_h2(Counted::new(io, &wire), None).await?;
+        let sender = h2conn::handshake(Counted::new(io, &wire), None).await?;
         slot.opened.fetch_add(1, Ordering::Relaxed);
         *live = Some(Live {
             sender: sender.clone(),

@@ -13,7 +13,9 @@ pub mod args;
 pub mod client;
 pub mod connection_options;
 pub mod engine;
+mod error;
 mod h1;
+mod h2conn;
 pub mod h2pool;
 pub mod metrics;
 pub mod plan;
@@ -25,6 +27,7 @@ mod stream;
 pub mod summary;
 pub mod tokens;
 pub mod vu;
+mod wire;
 pub mod workers;
 
 use std::io::IsTerminal;

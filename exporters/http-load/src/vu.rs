@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
 use http::{HeaderValue, Request as HttpRequest, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::client::{self, ClientConfig, ClientError, Conn, Origin};
+use crate::client::{self, ClientConfig, ClientError, Conn};
 use crate::h1::{self, H1Conn};
 use crate::h2pool::{H2Pools, OriginPool};
 use crate::metrics::{ErrorReason, Metrics, ReqKey, StepKey};
@@ -377,11 +377,9 @@ impl Vu {
                 .build(sh, sc, r, step_label, body)
                 .map_err(|e| (e, (0, 0)))?;
             let streaming = r.openai.as_ref().is_some_and(|o| o.stream);
-            if let Some(origin) = h1::lean_origin(&uri)
-                && h1::serves(&sh.client, streaming)
-            {
+            if h1::serves(&sh.client, streaming) && h1::lean_scheme(&uri) {
                 let t_conn = Instant::now();
-                let (conn, times) = h1::connection(&sh.client, &mut self.h1, origin)
+                let (conn, times) = h1::connection(&sh.client, &mut self.h1, &uri)
                     .await
                     .map_err(|e| (e, (0, 0)))?;
                 let reused = times.is_none();
@@ -470,16 +468,17 @@ impl Vu {
             let sent_at = Instant::now();
             let blocked = t_conn.saturating_duration_since(started) + waited;
             let sent = match lease.as_mut() {
-                Some(l) => l.sender.send_request(req).await.map_err(|e| ClientError {
-                    reason: client::hyper_reason(&e),
-                    message: e.to_string(),
-                }),
-                None => client::send(self.conn.as_mut().expect("connected above"), req).await,
+                Some(l) => client::send_h2(&mut l.sender, req, body).await,
+                None => client::send(self.conn.as_mut().expect("connected above"), req, body).await,
             };
             let resp = match sent {
                 Ok(resp) => resp,
                 Err(e) => {
                     self.conn = None;
+                    if let Some(l) = &lease {
+                        // A broken shared connection: the next lease opens a new one.
+                        l.sender.discard();
+                    }
                     if reused && attempt == 0 && e.reason == ErrorReason::Reset {
                         continue;
                     }
@@ -503,18 +502,13 @@ impl Vu {
             let mut buf = BytesMut::new();
             let mut sse = stream.then(Sse::default);
             let read = async {
-                while let Some(frame) = incoming.frame().await {
-                    let frame = frame.map_err(|e| ClientError {
-                        reason: client::hyper_reason(&e),
-                        message: e.to_string(),
-                    })?;
-                    if let Ok(data) = frame.into_data() {
-                        if let Some(s) = sse.as_mut() {
-                            s.feed(&data, Instant::now());
-                        }
-                        if keep {
-                            buf.extend_from_slice(&data);
-                        }
+                while let Some(data) = incoming.chunk().await {
+                    let data = data?;
+                    if let Some(s) = sse.as_mut() {
+                        s.feed(&data, Instant::now());
+                    }
+                    if keep {
+                        buf.extend_from_slice(&data);
                     }
                 }
                 Ok::<_, ClientError>(())
@@ -554,10 +548,9 @@ impl Vu {
 
     /// The shared connections of `uri`'s origin (the VU keeps the last one it used).
     fn origin_pool(&mut self, pools: &H2Pools, uri: &Uri) -> Result<Arc<OriginPool>, ClientError> {
-        let origin = Origin::of(uri)?;
         match &self.h2 {
-            Some(p) if p.serves(origin) => Ok(Arc::clone(p)),
-            _ => Ok(Arc::clone(self.h2.insert(pools.for_origin(origin)))),
+            Some(p) if p.serves(uri) => Ok(Arc::clone(p)),
+            _ => Ok(Arc::clone(self.h2.insert(pools.for_origin(uri)?))),
         }
     }
 }
