@@ -221,17 +221,26 @@ if [[ $MODE == callgrind ]]; then
       { echo "CRASH under callgrind: $*" >&2; tail "$WORK/cg.$name.err" >&2; exit 1; }
     awk '/^summary:/ {s+=$2} END {print s}' "$WORK"/cg."$name".[0-9]*
   }
-  per_request() { # label n-args-function
+  cmd_for() { # rl|h2l N -> CMD
+    if [[ $1 == rl ]]; then
+      CMD=("${REDLINE[@]}" --workers 1 --vus 10 --iterations "$2" --quiet --no-summary
+        --admin-addr 127.0.0.1:0 "${RL_ARGS[@]}")
+    else
+      CMD=(h2load -t1 -c10 -n "$2" "${H2L_ARGS[@]}")
+    fi
+  }
+  per_request() { # label rl|h2l
     local a b
-    a=$(ir "$1-$N1" $("$2" "$N1")); b=$(ir "$1-$N2" $("$2" "$N2"))
+    cmd_for "$2" "$N1"; a=$(ir "$1-$N1" "${CMD[@]}")
+    cmd_for "$2" "$N2"; b=$(ir "$1-$N2" "${CMD[@]}")
     echo $(((b - a) / (N2 - N1)))
   }
-  rl() { echo "${REDLINE[*]} --workers 1 --vus 10 --iterations $1 --quiet --no-summary --admin-addr 127.0.0.1:0 $RL_ARGS"; }
-  h2l() { echo "h2load -t1 -c10 -n $1 $H2L_ARGS"; }
   printf '%-22s %14s %14s\n' protocol "redline Ir/req" "h2load Ir/req"
-  for row in "h1|$H1||--h1 $H1" "h1+TLS|--insecure $TLS||--h1 $TLS" \
-             "h2c|--http2 $H2C||$H2C" "h2+TLS|--http2 --insecure $TLS||$TLS"; do
-    IFS='|' read -r label RL_ARGS _ H2L_ARGS <<<"$row"
+  for row in "h1|$H1|--h1 $H1" "h1+TLS|--insecure $TLS|--h1 $TLS" \
+             "h2c|--http2 $H2C|$H2C" "h2+TLS|--http2 --insecure $TLS|$TLS"; do
+    IFS='|' read -r label rl h2 <<<"$row"
+    read -r -a RL_ARGS <<<"$rl"
+    read -r -a H2L_ARGS <<<"$h2"
     printf '%-22s %14s %14s\n' "$label" "$(per_request "rl-$label" rl)" "$(per_request "h2l-$label" h2l)"
   done
   exit 0
