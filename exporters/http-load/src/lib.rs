@@ -4,8 +4,10 @@
 //!   tokens, checks, `openai`), with errors naming file, field and line; [`args`] builds the
 //!   same thing from the one-URL shortcut.
 //! - [`plan`] + [`segment`]: executors compiled to steps, this pod's share applied.
-//! - [`engine`] + [`vu`] + [`client`]: VUs each owning a hyper connection; open models measure
-//!   from the intended start time (no coordinated omission).
+//! - [`engine`] + [`vu`] + [`client`]: VUs each owning a connection (lean HTTP/1.1 in `h1`,
+//!   HTTP/2 on the h2 crate in `h2conn`, hyper for SSE and limited HTTP/1.1), or sharing
+//!   HTTP/2 connections as streams ([`h2pool`]); open models measure from the intended start
+//!   time (no coordinated omission).
 //! - [`metrics`]: per-thread HDR shards merged at collection into k6's series.
 //! - [`summary`]: k6's handleSummary data, the terminal summary and the per-step table.
 
