@@ -213,3 +213,47 @@ impl OriginPool {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> Uri {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn connections_split_over_lanes_with_their_stream_permits() {
+        let pools = H2Pools::new(5, Some(10), 2);
+        let p = pools.for_origin(&uri("https://127.0.0.1:8443/a")).unwrap();
+        let slots: Vec<usize> = p.lanes.iter().map(|l| l.slots.len()).collect();
+        assert_eq!(slots, [3, 2]);
+        let permits: Vec<usize> = p
+            .lanes
+            .iter()
+            .map(|l| l.permits.as_ref().unwrap().available_permits())
+            .collect();
+        assert_eq!(permits, [30, 20]);
+        // Fewer connections than worker threads: one lane per connection.
+        let p = H2Pools::new(1, None, 4)
+            .for_origin(&uri("http://127.0.0.1:1/"))
+            .unwrap();
+        assert_eq!(p.lanes.len(), 1);
+        assert!(p.lanes[0].permits.is_none());
+    }
+
+    #[test]
+    fn one_pool_per_origin() {
+        let pools = H2Pools::new(2, None, 1);
+        let a = pools.for_origin(&uri("https://127.0.0.1:8443/a")).unwrap();
+        let b = pools
+            .for_origin(&uri("https://127.0.0.1:8443/b?x=1"))
+            .unwrap();
+        let c = pools.for_origin(&uri("http://127.0.0.1:8443/a")).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(a.serves(&uri("https://127.0.0.1:8443/z")));
+        assert!(!a.serves(&uri("https://127.0.0.1:8444/a")));
+        assert_eq!(a.opened(), 0);
+    }
+}
