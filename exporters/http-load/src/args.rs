@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use redline_runtime::CommonArgs;
 
+use crate::connection_options::ConnectionOptions;
 use crate::scenario::{Executor, RequestSpec, Scenario, ScenarioFile, Tokens};
 use crate::segment::Segment;
 
@@ -86,14 +87,25 @@ pub struct HttpLoadArgs {
     /// Use HTTP/2.
     #[arg(long, env = "REDLINE_HTTP_LOAD_HTTP2")]
     pub http2: bool,
-    /// At most this many open connections; VUs beyond it wait (blocked time).
+    /// HTTP/1.1: at most this many open connections, VUs beyond it wait (blocked time).
+    /// With --http2: this many connections per origin, shared by all VUs as concurrent
+    /// streams (h2load's -c).
     #[arg(long, env = "REDLINE_HTTP_LOAD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// With --http2 --max-connections: at most this many concurrent streams per connection
+    /// (h2load's -m); default: the server's SETTINGS_MAX_CONCURRENT_STREAMS.
+    #[arg(long, env = "REDLINE_HTTP_LOAD_STREAMS_PER_CONNECTION")]
+    pub streams_per_connection: Option<usize>,
+    /// A new connection (and TLS handshake) for every request, like k6's noConnectionReuse or
+    /// wrk with `Connection: close`.
+    #[arg(long, env = "REDLINE_HTTP_LOAD_NO_CONNECTION_REUSE")]
+    pub no_connection_reuse: bool,
     /// Skip TLS certificate verification.
     #[arg(long, env = "REDLINE_HTTP_LOAD_INSECURE")]
     pub insecure: bool,
     /// Threads that run VUs, each its own single-threaded runtime (default: one per CPU the
-    /// process may use). 0 runs VUs on the daemon's shared runtime.
+    /// process may use, or half of them when every target is on this machine, which then
+    /// needs the other half). 0 runs VUs on the daemon's shared runtime.
     #[arg(long, env = "REDLINE_HTTP_LOAD_WORKERS")]
     pub workers: Option<usize>,
     /// No progress bar or progress lines.
@@ -129,6 +141,8 @@ impl HttpLoadArgs {
             timeout: None,
             http2: false,
             max_connections: None,
+            streams_per_connection: None,
+            no_connection_reuse: false,
             insecure: false,
             workers: None,
             quiet: true,
@@ -152,6 +166,15 @@ impl HttpLoadArgs {
                     .map_err(|_| format!("JOB_COMPLETION_INDEX={idx:?} is not a number"))?;
                 Segment::new(i, n)
             }
+        }
+    }
+
+    /// The connection flags, as a scenario file's options will carry them.
+    pub fn connection_options(&self) -> ConnectionOptions {
+        ConnectionOptions {
+            max_connections: self.max_connections,
+            streams_per_connection: self.streams_per_connection,
+            no_connection_reuse: self.no_connection_reuse,
         }
     }
 
@@ -295,6 +318,31 @@ mod tests {
         assert_eq!((s.pre_allocated_vus, s.max_vus), (Some(50), Some(500)));
         assert!(parse(&["--rate", "5", "http://x/"]).shortcut().is_err());
         assert!(parse(&[]).shortcut().is_err());
+    }
+
+    #[test]
+    fn connection_flags_parse_into_options() {
+        let a = parse(&[
+            "--http2",
+            "--max-connections",
+            "5",
+            "--streams-per-connection",
+            "10",
+            "https://127.0.0.1:1/",
+        ]);
+        assert_eq!(
+            a.connection_options(),
+            ConnectionOptions {
+                max_connections: Some(5),
+                streams_per_connection: Some(10),
+                no_connection_reuse: false,
+            }
+        );
+        assert!(
+            parse(&["--no-connection-reuse", "http://x/"])
+                .connection_options()
+                .no_connection_reuse
+        );
     }
 
     #[test]

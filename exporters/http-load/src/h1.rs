@@ -1,26 +1,28 @@
-//! A lean HTTP/1.1 exchange for plain `http://` keep-alive connections, the hot path of a load
-//! test against a fast target.
+//! A lean HTTP/1.1 exchange for `http://` and `https://` keep-alive connections, the hot path
+//! of a load test against a fast target.
 //!
 //! hyper's client runs each connection as its own task behind a request channel: per request
 //! that is two task wakeups, a channel hop each way and a parsed `HeaderMap`, about as much CPU
 //! as the request's syscalls on loopback. A VU has one request in flight, so here it writes the
 //! request and reads the response on its own socket, parsing with `httparse` (hyper's parser)
-//! into a buffer it keeps. hyper still serves https, HTTP/2, SSE streams and
-//! `--max-connections` (see [`Lean::applies`]).
+//! into a buffer it keeps. Over TLS the same holds: one request is one plaintext write, so one
+//! TLS record and one syscall. hyper still serves HTTP/2, SSE streams and `--max-connections`
+//! (see [`serves`]).
 //!
 //! Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304; chunked wins over
 //! Content-Length; without either the body runs to the connection's end.
 
 use std::time::Instant;
 
+use crate::client::{
+    ClientConfig, ClientError, ConnectTimes, Origin, OriginKey, ReqBody, connect_stream, io_reason,
+};
+use crate::metrics::ErrorReason;
+use crate::stream::Stream;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-use crate::client::{ClientConfig, ClientError, ConnectTimes, ReqBody, connect_tcp, io_reason};
-use crate::metrics::ErrorReason;
 
 /// Most headers a response may have; k6 and nginx sit far below it.
 const MAX_HEADERS: usize = 100;
@@ -29,27 +31,22 @@ const MAX_HEAD_BYTES: usize = 256 * 1024;
 /// Request bodies up to this size go out in the same write as the head.
 const INLINE_BODY: usize = 16 * 1024;
 
-/// Whether the lean path serves a plain-http request: HTTP/1.1, no connection limit (whose
+/// Whether the lean path serves a request: HTTP/1.1, no connection limit (whose
 /// slots must free when the server closes a parked VU's connection, which needs a
 /// connection task), no SSE stream (per-event timestamps come from hyper's frames).
 pub fn serves(cfg: &ClientConfig, streaming: bool) -> bool {
     !cfg.http2 && cfg.limit.is_none() && !streaming
 }
 
-/// Host and port of an `http://` URI (brackets of an IPv6 literal removed), borrowed: no
-/// allocation per request.
-pub fn plain_http_origin(uri: &http::Uri) -> Option<(&str, u16)> {
-    if uri.scheme_str() != Some("http") {
-        return None;
-    }
-    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
-    Some((host, uri.port_u16().unwrap_or(80)))
+/// Whether the URI is `http://` or `https://`.
+pub fn lean_scheme(uri: &http::Uri) -> bool {
+    matches!(uri.scheme_str(), Some("http" | "https"))
 }
 
 /// One keep-alive connection, owned by one VU.
 pub struct H1Conn {
-    origin: (String, u16),
-    stream: TcpStream,
+    origin: OriginKey,
+    stream: Stream,
     /// Bytes read but not yet consumed.
     rbuf: BytesMut,
     wbuf: Vec<u8>,
@@ -86,24 +83,26 @@ pub struct Keep {
 /// (on a reused connection that is the server's idle close racing our send: worth one retry).
 pub type Failure = (ClientError, (u64, u64), bool);
 
-/// Returns a connection to `host:port`, reusing `slot` when it is idle and was left clean.
+/// Returns a connection to `uri`'s origin, reusing `slot` when it is idle and was left clean.
 pub async fn connection<'a>(
     cfg: &ClientConfig,
     slot: &'a mut Option<H1Conn>,
-    host: &str,
-    port: u16,
+    uri: &http::Uri,
 ) -> Result<(&'a mut H1Conn, Option<ConnectTimes>), ClientError> {
     if slot
         .as_ref()
-        .is_some_and(|c| !c.busy && c.origin.1 == port && c.origin.0 == host)
+        .is_some_and(|c| !c.busy && c.origin.matches(uri))
     {
         return Ok((slot.as_mut().expect("checked"), None));
     }
     *slot = None;
-    let (stream, times) = Box::pin(connect_tcp(cfg, host, port)).await?;
+    let origin = Origin::of(uri)?;
+    // Boxed: connecting (TCP + TLS handshake) is the cold path but the largest future.
+    let (stream, times) =
+        Box::pin(connect_stream(cfg, origin.https, origin.host, origin.port)).await?;
     Ok((
         slot.insert(H1Conn {
-            origin: (host.to_owned(), port),
+            origin: OriginKey::of(uri),
             stream,
             rbuf: BytesMut::with_capacity(8 * 1024),
             wbuf: Vec::with_capacity(512),
@@ -130,6 +129,10 @@ impl H1Conn {
             if large_body {
                 self.stream.write_all(body).await?;
             }
+            // TLS may hold records back until flushed; plain TCP's flush does nothing.
+            if self.stream.is_tls() {
+                self.stream.flush().await?;
+            }
             Ok::<_, std::io::Error>(())
         };
         if let Err(e) = write.await {
@@ -155,7 +158,7 @@ impl H1Conn {
 
 /// The socket, its read buffer and the bytes this exchange has read.
 struct Io<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut Stream,
     rbuf: &'a mut BytesMut,
     received: u64,
 }
@@ -281,9 +284,14 @@ fn parse_head(
     head_only: bool,
     keep_headers: bool,
 ) -> Result<Option<Head>, ClientError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut r = httparse::Response::new(&mut slots);
-    let len = match r.parse(buf) {
+    // Left uninitialised: filling 100 empty slots before every parse cost more instructions
+    // than parsing nginx's five headers.
+    let mut slots =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut r = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut r, buf, &mut slots)
+    {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() > MAX_HEAD_BYTES {
@@ -522,7 +530,8 @@ mod tests {
     /// [`connection`] to the test server on `port`, with a 5 s timeout.
     async fn connect(slot: &mut Option<H1Conn>, port: u16) -> (&mut H1Conn, Option<ConnectTimes>) {
         let cfg = ClientConfig::new(false, Duration::from_secs(5), false, None);
-        connection(&cfg, slot, "127.0.0.1", port).await.unwrap()
+        let uri: http::Uri = format!("http://127.0.0.1:{port}/").parse().unwrap();
+        connection(&cfg, slot, &uri).await.unwrap()
     }
 
     fn get(path: &str) -> Request<ReqBody> {

@@ -4,24 +4,32 @@
 //!   tokens, checks, `openai`), with errors naming file, field and line; [`args`] builds the
 //!   same thing from the one-URL shortcut.
 //! - [`plan`] + [`segment`]: executors compiled to steps, this pod's share applied.
-//! - [`engine`] + [`vu`] + [`client`]: VUs each owning a hyper connection; open models measure
-//!   from the intended start time (no coordinated omission).
+//! - [`engine`] + [`vu`] + [`client`]: VUs each owning a connection (lean HTTP/1.1 in `h1`,
+//!   HTTP/2 on the h2 crate in `h2conn`, hyper for SSE and limited HTTP/1.1), or sharing
+//!   HTTP/2 connections as streams ([`h2pool`]); open models measure from the intended start
+//!   time (no coordinated omission).
 //! - [`metrics`]: per-thread HDR shards merged at collection into k6's series.
 //! - [`summary`]: k6's handleSummary data, the terminal summary and the per-step table.
 
 pub mod args;
 pub mod client;
+pub mod connection_options;
 pub mod engine;
+mod error;
 mod h1;
+mod h2conn;
+pub mod h2pool;
 pub mod metrics;
 pub mod plan;
 mod progress;
 pub mod request;
 pub mod scenario;
 pub mod segment;
+mod stream;
 pub mod summary;
 pub mod tokens;
 pub mod vu;
+mod wire;
 pub mod workers;
 
 use std::io::IsTerminal;
@@ -64,6 +72,22 @@ pub struct Outcome {
     /// The final `/metrics` text (OpenMetrics), for tests that read the exposition.
     pub metrics_text: String,
     pub testid: String,
+}
+
+/// Whether every request of every scenario goes to this machine (URLs with templates count
+/// as elsewhere: their host is known only when they are filled).
+fn all_targets_local(scenarios: &[(Arc<ScenarioRt>, plan::ScenarioPlan)]) -> bool {
+    scenarios
+        .iter()
+        .flat_map(|(rt, _)| &rt.requests.list)
+        .all(|r| {
+            r.static_uri
+                .as_ref()
+                .and_then(|u| u.host())
+                .is_some_and(|h| {
+                    workers::is_local_host(h.trim_start_matches('[').trim_end_matches(']'))
+                })
+        })
 }
 
 /// The daemon: load the scenario, run it, report. Exits when the scenario ends or on a signal.
@@ -173,19 +197,43 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
     let stop = running.shutdown_token();
     running.set_ready(true);
 
-    let client = client::ClientConfig::new(
-        args.http2 || file.http2,
+    let http2 = args.http2 || file.http2;
+    let client = client::ClientConfig::with_options(
+        http2,
         args.timeout.unwrap_or(file.timeout),
         args.insecure || file.insecure_skip_tls_verify,
-        args.max_connections,
-    );
+        args.connection_options(),
+    )
+    .map_err(HttpLoadError::Usage)?;
+    let workers = match args.workers {
+        Some(n) => n,
+        None => {
+            let local = all_targets_local(&scenarios);
+            let n = workers::Workers::default_count(local);
+            if local {
+                tracing::info!(
+                    workers = n,
+                    "every target is on this machine: running VUs on half the cores and leaving the rest to it (--workers to choose)"
+                );
+            }
+            n
+        }
+    };
+    let h2 = match client.shape {
+        connection_options::Shape::Multiplexed {
+            connections,
+            streams,
+        } => Some(h2pool::H2Pools::new(connections, streams, workers.max(1))),
+        _ => None,
+    };
     let shared = Arc::new(Shared {
         metrics: Arc::clone(&metrics),
         client,
         users: Arc::new(users),
+        h2,
+        workers: workers.max(1),
     });
     let mut engine = engine::Engine::new(shared, stop.clone());
-    let workers = args.workers.unwrap_or_else(workers::Workers::default_count);
     if workers > 0 {
         let w = workers::Workers::start(workers)
             .map_err(|e| HttpLoadError::Usage(format!("cannot start {workers} VU threads: {e}")))?;

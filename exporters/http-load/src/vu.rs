@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
 use http::{HeaderValue, Request as HttpRequest, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::client::{self, ClientConfig, ClientError, Conn};
 use crate::h1::{self, H1Conn};
+use crate::h2pool::{H2Pools, OriginPool};
 use crate::metrics::{ErrorReason, Metrics, ReqKey, StepKey};
 use crate::request::{BodySource, Env, Request, Requests};
 use crate::scenario::{OpenAiApi, Think};
@@ -24,6 +25,11 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub client: ClientConfig,
     pub users: Arc<Users>,
+    /// Multiplexed HTTP/2: the connections every VU shares (`--http2 --max-connections`).
+    pub h2: Option<H2Pools>,
+    /// VU worker threads (VU `i` runs on `i mod workers`); 1 when VUs share the daemon's
+    /// runtime.
+    pub workers: usize,
 }
 
 /// A scenario as VUs see it.
@@ -46,8 +52,10 @@ pub struct StepCtx {
 pub struct Vu {
     pub id: u64,
     conn: Option<Conn>,
-    /// The lean HTTP/1.1 connection (plain http), see [`crate::h1`].
+    /// The lean HTTP/1.1 connection, see [`crate::h1`].
     h1: Option<H1Conn>,
+    /// The shared HTTP/2 connections of the origin this VU last used.
+    h2: Option<Arc<OriginPool>>,
     rng: StdRng,
     iter: u64,
     vars: Vec<String>,
@@ -63,6 +71,7 @@ impl Vu {
             id,
             conn: None,
             h1: None,
+            h2: None,
             rng: StdRng::from_rng(&mut rand::rng()),
             iter: 0,
             vars: Vec::new(),
@@ -172,6 +181,11 @@ impl Vu {
         }
         if let Some(ct) = &r.content_type {
             h.insert(CONTENT_TYPE, ct.clone());
+        }
+        if !sh.client.reuse && !sh.client.http2 {
+            // A connection per request: the server closes it after answering, as wrk's
+            // `-H 'Connection: close'` and Go's DisableKeepAlives (k6) ask.
+            h.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         if let Some(u) = user {
             h.insert(AUTHORIZATION, u.authorization.clone());
@@ -363,11 +377,9 @@ impl Vu {
                 .build(sh, sc, r, step_label, body)
                 .map_err(|e| (e, (0, 0)))?;
             let streaming = r.openai.as_ref().is_some_and(|o| o.stream);
-            if let Some((host, port)) = h1::plain_http_origin(&uri)
-                && h1::serves(&sh.client, streaming)
-            {
+            if h1::serves(&sh.client, streaming) && h1::lean_scheme(&uri) {
                 let t_conn = Instant::now();
-                let (conn, times) = h1::connection(&sh.client, &mut self.h1, host, port)
+                let (conn, times) = h1::connection(&sh.client, &mut self.h1, &uri)
                     .await
                     .map_err(|e| (e, (0, 0)))?;
                 let reused = times.is_none();
@@ -378,7 +390,7 @@ impl Vu {
                 };
                 match conn.exchange(&req, body, keep).await {
                     Ok((x, keep_alive)) => {
-                        if !keep_alive {
+                        if !keep_alive || !sh.client.reuse {
                             self.h1 = None;
                         }
                         let llm = match &r.openai {
@@ -411,16 +423,42 @@ impl Vu {
                     }
                 }
             }
+            let pool = match &sh.h2 {
+                Some(pools) => Some(self.origin_pool(pools, &uri).map_err(|e| (e, (0, 0)))?),
+                None => None,
+            };
             let t_conn = Instant::now();
-            let (conn, times) = client::connection(&sh.client, &mut self.conn, &uri)
-                .await
-                .map_err(|e| (e, (0, 0)))?;
-            let wire = std::sync::Arc::clone(&conn.wire);
+            // Multiplexed: a stream on a shared connection, held until the body is read.
+            let mut lease = None;
+            let (wire, times, waited) = match &pool {
+                Some(p) => {
+                    let l = p
+                        .lease(&sh.client, self.id, sh.workers)
+                        .await
+                        .map_err(|e| (e, (0, 0)))?;
+                    let got = (Arc::clone(&l.wire), l.connect, l.blocked);
+                    lease = Some(l);
+                    got
+                }
+                None => {
+                    let (conn, times) = client::connection(&sh.client, &mut self.conn, &uri)
+                        .await
+                        .map_err(|e| (e, (0, 0)))?;
+                    let waited = times.map_or(Duration::ZERO, |t| t.blocked);
+                    (Arc::clone(&conn.wire), times, waited)
+                }
+            };
+            let multiplexed = lease.is_some();
             let (r0, w0) = (
                 wire.read.load(std::sync::atomic::Ordering::Relaxed),
                 wire.written.load(std::sync::atomic::Ordering::Relaxed),
             );
+            // A connection of its own: what moved during this exchange. A shared one: what
+            // moved since the previous request on it took its bytes (each byte counted once).
             let wire_delta = || {
+                if multiplexed {
+                    return wire.take();
+                }
                 (
                     wire.written.load(std::sync::atomic::Ordering::Relaxed) - w0,
                     wire.read.load(std::sync::atomic::Ordering::Relaxed) - r0,
@@ -428,12 +466,19 @@ impl Vu {
             };
             let reused = times.is_none();
             let sent_at = Instant::now();
-            let blocked = t_conn.saturating_duration_since(started)
-                + times.map_or(Duration::ZERO, |t| t.blocked);
-            let resp = match client::send(conn, req).await {
+            let blocked = t_conn.saturating_duration_since(started) + waited;
+            let sent = match lease.as_mut() {
+                Some(l) => client::send_h2(&mut l.sender, req, body).await,
+                None => client::send(self.conn.as_mut().expect("connected above"), req, body).await,
+            };
+            let resp = match sent {
                 Ok(resp) => resp,
                 Err(e) => {
                     self.conn = None;
+                    if let Some(l) = &lease {
+                        // A broken shared connection: the next lease opens a new one.
+                        l.sender.discard();
+                    }
                     if reused && attempt == 0 && e.reason == ErrorReason::Reset {
                         continue;
                     }
@@ -442,9 +487,12 @@ impl Vu {
             };
             let head = Instant::now();
             // Sending ends with the last write of this exchange (the Counted stream stamps it);
-            // no write seen (cannot happen for a sent request) counts as sending nothing.
+            // no write seen (cannot happen for a sent request) counts as sending nothing. On a
+            // shared connection it is the connection's last write before the response head.
+            let wrote_any =
+                multiplexed || wire.written.load(std::sync::atomic::Ordering::Relaxed) > w0;
             let wrote = match wire.last_write() {
-                Some(t) if t > sent_at && wire_delta().0 > 0 => t.min(head),
+                Some(t) if t > sent_at && wrote_any => t.min(head),
                 _ => sent_at,
             };
             let status = resp.status().as_u16();
@@ -454,18 +502,13 @@ impl Vu {
             let mut buf = BytesMut::new();
             let mut sse = stream.then(Sse::default);
             let read = async {
-                while let Some(frame) = incoming.frame().await {
-                    let frame = frame.map_err(|e| ClientError {
-                        reason: client::hyper_reason(&e),
-                        message: e.to_string(),
-                    })?;
-                    if let Ok(data) = frame.into_data() {
-                        if let Some(s) = sse.as_mut() {
-                            s.feed(&data, Instant::now());
-                        }
-                        if keep {
-                            buf.extend_from_slice(&data);
-                        }
+                while let Some(data) = incoming.chunk().await {
+                    let data = data?;
+                    if let Some(s) = sse.as_mut() {
+                        s.feed(&data, Instant::now());
+                    }
+                    if keep {
+                        buf.extend_from_slice(&data);
                     }
                 }
                 Ok::<_, ClientError>(())
@@ -482,6 +525,9 @@ impl Vu {
                 _ => None,
             };
             let (sent, received) = wire_delta();
+            if !sh.client.reuse {
+                self.conn = None;
+            }
             return Ok(Exchange {
                 status,
                 headers: parts.headers,
@@ -498,6 +544,14 @@ impl Vu {
             });
         }
         unreachable!("the loop returns on its second attempt")
+    }
+
+    /// The shared connections of `uri`'s origin (the VU keeps the last one it used).
+    fn origin_pool(&mut self, pools: &H2Pools, uri: &Uri) -> Result<Arc<OriginPool>, ClientError> {
+        match &self.h2 {
+            Some(p) if p.serves(uri) => Ok(Arc::clone(p)),
+            _ => Ok(Arc::clone(self.h2.insert(pools.for_origin(uri)?))),
+        }
     }
 }
 

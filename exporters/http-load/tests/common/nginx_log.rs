@@ -1,0 +1,147 @@
+//! nginx that writes down which connection served each request: its access log holds
+//! `$connection $connection_requests $server_protocol` per request, so a test sees how many
+//! connections the client really opened and how the requests spread over them, from the
+//! server's side. TLS, HTTP/1.1 or HTTP/2 by ALPN, with a self-signed certificate made by the
+//! openssl CLI. `Err` says what is missing, for tests to skip.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct LoggingNginx {
+    child: Child,
+    pub https: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+/// One access-log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub connection: u64,
+    pub connection_requests: u64,
+    pub protocol: String,
+}
+
+impl LoggingNginx {
+    pub fn start() -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let d = dir.path();
+        let cert = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+            .args(["-subj", "/CN=localhost", "-keyout"])
+            .arg(d.join("key.pem"))
+            .arg("-out")
+            .arg(d.join("cert.pem"))
+            .output()
+            .map_err(|e| format!("openssl is not available ({e}): apt-get install openssl"))?;
+        if !cert.status.success() {
+            return Err(String::from_utf8_lossy(&cert.stderr).into_owned());
+        }
+        let port = || {
+            TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| e.to_string())
+        };
+        let https = port()?;
+        let p = d.display();
+        let conf = format!(
+            r#"
+worker_processes 1;
+pid {p}/nginx.pid;
+error_log {p}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+  log_format conns '$connection $connection_requests $server_protocol';
+  access_log {p}/access.log conns;
+  client_body_temp_path {p}/body;
+  proxy_temp_path {p}/proxy;
+  fastcgi_temp_path {p}/fastcgi;
+  uwsgi_temp_path {p}/uwsgi;
+  scgi_temp_path {p}/scgi;
+  keepalive_requests 100000;
+  http2_max_requests 100000;
+  server {{
+    listen {https} ssl http2;
+    ssl_certificate {p}/cert.pem;
+    ssl_certificate_key {p}/key.pem;
+    location / {{ return 200 "ok\n"; }}
+  }}
+}}
+"#
+        );
+        std::fs::write(d.join("nginx.conf"), conf).map_err(|e| e.to_string())?;
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(d)
+            .arg("-c")
+            .arg(d.join("nginx.conf"))
+            .arg("-e")
+            .arg(d.join("error.log"))
+            .args(["-g", "daemon off; master_process off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("nginx is not available ({e}): apt-get install nginx-light"))?;
+        let mut n = LoggingNginx { child, https, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect_timeout(&https, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = n.child.try_wait() {
+                return Err(format!("nginx exited ({status}): {}", n.error_log()));
+            }
+            if Instant::now() > deadline {
+                return Err("nginx did not listen within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(n)
+    }
+
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.https)
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+
+    fn access_log(&self) -> PathBuf {
+        self.dir.path().join("access.log")
+    }
+
+    /// Every request logged so far (nginx writes the line when the response is done).
+    pub fn served(&self) -> Vec<Served> {
+        std::fs::read_to_string(self.access_log())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let mut f = l.split(' ');
+                let mut num = || f.next().and_then(|v| v.parse().ok()).expect(l);
+                let (connection, connection_requests) = (num(), num());
+                Served {
+                    connection,
+                    connection_requests,
+                    protocol: l.rsplit(' ').next().unwrap_or("").to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    /// Requests per connection, by nginx's connection serial number.
+    pub fn per_connection(&self) -> BTreeMap<u64, u64> {
+        let mut m = BTreeMap::new();
+        for s in self.served() {
+            *m.entry(s.connection).or_default() += 1;
+        }
+        m
+    }
+}
+
+impl Drop for LoggingNginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
