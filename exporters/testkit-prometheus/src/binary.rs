@@ -24,6 +24,8 @@ pub(crate) struct Program {
 const PROMETHEUS2_ENV: &str = "REDLINE_PROMETHEUS_BIN";
 const PROMETHEUS3_ENV: &str = "REDLINE_PROMETHEUS3_BIN";
 const VICTORIA_METRICS_ENV: &str = "REDLINE_VICTORIA_METRICS_BIN";
+const PROMTOOL2_ENV: &str = "REDLINE_PROMTOOL_BIN";
+const PROMTOOL3_ENV: &str = "REDLINE_PROMTOOL3_BIN";
 
 /// Finds `receiver`'s program; a missing one is [`HarnessError::Missing`] with the install step.
 pub(crate) fn locate(receiver: Receiver) -> Result<Program, HarnessError> {
@@ -42,7 +44,7 @@ pub(crate) fn locate(receiver: Receiver) -> Result<Program, HarnessError> {
         Receiver::Prometheus3 => {
             let path = match env_path(PROMETHEUS3_ENV) {
                 Some(p) => p,
-                None => go_tools_prometheus().map_err(missing)?,
+                None => go_tools_prometheus("prometheus").map_err(missing)?,
             };
             let version = prometheus_version(&path).map_err(missing)?;
             check_major(&path, version.as_deref(), "3", receiver)?;
@@ -54,6 +56,36 @@ pub(crate) fn locate(receiver: Receiver) -> Result<Program, HarnessError> {
             version: None,
         }),
     }
+}
+
+/// The promtool of `receiver`'s Prometheus: Debian's for 2.42 (`REDLINE_PROMTOOL_BIN` or
+/// `promtool` on `PATH`), the go-tools build for 3 (`REDLINE_PROMTOOL3_BIN` overrides), checked
+/// to be that major version. VictoriaMetrics has none.
+pub fn promtool(receiver: Receiver) -> Result<PathBuf, HarnessError> {
+    let missing = |why: String| HarnessError::Missing {
+        receiver: receiver.name(),
+        why,
+        install: receiver.install_step(),
+    };
+    let (path, major) = match receiver {
+        Receiver::Prometheus2 => (
+            env_path(PROMTOOL2_ENV).unwrap_or_else(|| "promtool".into()),
+            "2",
+        ),
+        Receiver::Prometheus3 => match env_path(PROMTOOL3_ENV) {
+            Some(p) => (p, "3"),
+            None => (go_tools_prometheus("promtool").map_err(missing)?, "3"),
+        },
+        Receiver::VictoriaMetrics => {
+            return Err(HarnessError::Unsupported {
+                receiver: receiver.name(),
+                why: "it has no promtool".into(),
+            });
+        }
+    };
+    let version = prometheus_version(&path).map_err(missing)?;
+    check_major(&path, version.as_deref(), major, receiver)?;
+    Ok(path)
 }
 
 fn env_path(variable: &str) -> Option<PathBuf> {
@@ -114,11 +146,12 @@ fn parse_version(output: &str) -> Option<String> {
     (!v.starts_with('(')).then(|| v.to_string())
 }
 
-/// The Prometheus 3 binary `hack/go-tools.sh prometheus` built (or builds now, once per test
-/// process: on a cold cache that takes minutes, and its progress goes to stderr).
-fn go_tools_prometheus() -> Result<PathBuf, String> {
+/// `program` (prometheus or promtool) from the folder `hack/go-tools.sh prometheus` built (or
+/// builds now, once per test process: on a cold cache that takes minutes, and its progress goes
+/// to stderr).
+fn go_tools_prometheus(program: &str) -> Result<PathBuf, String> {
     static FOLDER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    FOLDER
+    let folder = FOLDER
         .get_or_init(|| {
             let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/go-tools.sh");
             let out = Command::new(&script)
@@ -130,26 +163,27 @@ fn go_tools_prometheus() -> Result<PathBuf, String> {
             if !log.trim().is_empty() {
                 eprint!("{log}");
             }
-            if !out.status.success() {
-                return Err(format!(
+            if out.status.success() {
+                Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+            } else {
+                Err(format!(
                     "{} prometheus failed ({}): {}",
                     script.display(),
                     out.status,
                     log.trim()
-                ));
-            }
-            let folder = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            let binary = folder.join("prometheus");
-            if binary.is_file() {
-                Ok(binary)
-            } else {
-                Err(format!(
-                    "go-tools.sh printed {}, which holds no prometheus binary",
-                    folder.display()
                 ))
             }
         })
-        .clone()
+        .clone()?;
+    let binary = folder.join(program);
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "go-tools.sh printed {}, which holds no {program}",
+            folder.display()
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,5 @@
-//! `Prometheus::builder()`: choosing the receiver and its flags in one readable chain, and
-//! skipping (loudly) a test whose optional receiver is not installed.
+//! `Prometheus::builder()`: choosing the receiver and its flags in one readable chain.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +7,7 @@ use crate::error::HarnessError;
 use crate::options::Options;
 use crate::receiver::Receiver;
 use crate::server::Prometheus;
+use crate::skip::skip_if_missing;
 
 /// Fluent [`Options`]: `Prometheus::builder().v3().stock().start().await`.
 #[derive(Debug, Clone, Default)]
@@ -98,31 +97,8 @@ impl Builder {
     /// naming the install step, when its program is missing. Under `CI=true` a missing program
     /// is an error instead, so CI can never pass by skipping.
     pub async fn start_or_skip(self) -> Result<Option<Prometheus>, HarnessError> {
-        match self.start().await {
-            Err(e @ HarnessError::Missing { .. }) if !in_ci() => {
-                // Straight to the process' stderr: libtest captures eprintln! and shows it
-                // only for failing tests, and a skip must be seen.
-                let _ = writeln!(std::io::stderr(), "{}", skip_banner(&e));
-                Ok(None)
-            }
-            other => other.map(Some),
-        }
+        skip_if_missing(self.start().await)
     }
-}
-
-/// `CI` set to anything but empty, `0` or `false` (GitHub Actions, GitLab and `.ci/run` set
-/// `CI=true`).
-pub(crate) fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-}
-
-fn skip_banner(e: &HarnessError) -> String {
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("this test")
-        .to_string();
-    let rule = "=".repeat(78);
-    format!("{rule}\nSKIPPED {test}: {e}\n  (with CI=true this is a failure)\n{rule}")
 }
 
 #[cfg(test)]
@@ -156,24 +132,5 @@ mod tests {
         assert_eq!(b.options().receiver, Some(Receiver::VictoriaMetrics));
         assert_eq!(b.options().native_histograms, Some(false));
         assert_eq!(Prometheus::builder().options().receiver, None);
-    }
-
-    #[test]
-    fn the_skip_banner_names_the_test_and_the_install_step() {
-        let e = HarnessError::Missing {
-            receiver: "VictoriaMetrics",
-            why: "`victoria-metrics` is not on PATH".into(),
-            install: Receiver::VictoriaMetrics.install_step(),
-        };
-        let banner = skip_banner(&e);
-        assert!(banner.contains("SKIPPED"), "{banner}");
-        assert!(
-            banner.contains("the_skip_banner_names_the_test"),
-            "{banner}"
-        );
-        assert!(
-            banner.contains("apt-get install -y victoria-metrics"),
-            "{banner}"
-        );
     }
 }

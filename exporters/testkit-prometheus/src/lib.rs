@@ -19,10 +19,13 @@ mod flags;
 mod options;
 mod receiver;
 mod server;
+mod skip;
 
 pub use api::Series;
+pub use binary::promtool;
 pub use builder::Builder;
 pub use error::HarnessError;
 pub use options::Options;
 pub use receiver::Receiver;
 pub use server::Prometheus;
+pub use skip::{in_ci, skip_if_missing};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{ALL, start};
-use redline_testkit_prometheus::{HarnessError, Prometheus, Receiver};
+use redline_testkit_prometheus::{HarnessError, Prometheus, Receiver, promtool, skip_if_missing};
 
 #[tokio::test]
 async fn starts_answers_and_restarts_on_the_same_port() {
@@ -171,4 +171,28 @@ async fn both_prometheus_versions_load_and_evaluate_every_rule_file() {
             "{receiver} logged errors with the rules loaded:\n{log}"
         );
     }
+}
+
+/// alerts/check.sh and the dashboard check run each Prometheus' own promtool.
+#[test]
+fn each_prometheus_has_its_promtool() {
+    for (receiver, version) in [
+        (Receiver::Prometheus2, "version 2."),
+        (Receiver::Prometheus3, "version 3."),
+    ] {
+        let Some(path) = skip_if_missing(promtool(receiver)).unwrap() else {
+            continue;
+        };
+        let out = std::process::Command::new(&path)
+            .arg("--version")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.starts_with("promtool,") && text.contains(version),
+            "{}: {text}",
+            path.display()
+        );
+    }
+    assert!(promtool(Receiver::VictoriaMetrics).is_err());
 }
