@@ -163,7 +163,9 @@ PY
 
 prometheus3=$("$here/go-tools.sh" prometheus)/prometheus
 
-start_prometheus3() { # stock: the receiver flag and nothing else; prints its port
+# Starts a stock Prometheus 3 (the receiver flag and nothing else) on port $prom_port. Not in a
+# $(subshell): its pid must reach `pids` for the cleanup.
+start_prometheus3() {
   local port dir
   port=$(free_port)
   dir=$(mktemp -d "$work/prometheus.XXXX")
@@ -172,8 +174,8 @@ start_prometheus3() { # stock: the receiver flag and nothing else; prints its po
     --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver \
     >"$dir/log" 2>&1 &
   pids+=($!)
-  wait_ready "http://127.0.0.1:$port/-/ready" >&2
-  echo "$port"
+  wait_ready "http://127.0.0.1:$port/-/ready"
+  prom_port=$port
 }
 
 receiver_suite() {
@@ -185,7 +187,8 @@ receiver_suite() {
   redline=$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/redline
 
   local prom relay admin
-  prom=$(start_prometheus3)
+  start_prometheus3
+  prom=$prom_port
   relay=$(free_port)
   admin=$(free_port)
   "$redline" k6-relay --log-level warn --listen "127.0.0.1:$relay" --admin-addr "127.0.0.1:$admin" \
