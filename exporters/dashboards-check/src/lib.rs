@@ -14,6 +14,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+pub mod promtool;
+
 /// Template variables every dashboard must define.
 pub const REQUIRED_VARIABLES: &[&str] = &["datasource", "testid", "scenario", "step"];
 
@@ -220,6 +222,64 @@ pub fn check_query(origin: &str, query: &str, need_testid: bool) -> Vec<String> 
     }
 }
 
+/// One PromQL query a dashboard runs, as written (Grafana variables and all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardQuery {
+    /// `dashboard.json: panel "Title"`, `... variable "step"`, `... annotation "Run"`.
+    pub origin: String,
+    pub query: String,
+    /// Panel and annotation queries must filter every selector by `testid`; variables need not.
+    pub need_testid: bool,
+}
+
+/// Every PromQL query in a dashboard: template variables, panel targets, annotations.
+pub fn dashboard_queries(name: &str, d: &Value) -> Vec<DashboardQuery> {
+    let mut out = Vec::new();
+    for v in d["templating"]["list"].as_array().into_iter().flatten() {
+        if v["type"] != "query" {
+            continue;
+        }
+        let q = match &v["query"] {
+            Value::String(s) => s.clone(),
+            Value::Object(o) => o
+                .get("query")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            _ => String::new(),
+        };
+        if let Some(promql) = variable_promql(&q) {
+            out.push(DashboardQuery {
+                origin: format!("{name}: variable {}", v["name"]),
+                query: promql,
+                need_testid: false,
+            });
+        }
+    }
+    visit_panels(&d["panels"], &mut |p| {
+        let title = p["title"].as_str().unwrap_or("?");
+        for t in p["targets"].as_array().into_iter().flatten() {
+            if let Some(expr) = t["expr"].as_str() {
+                out.push(DashboardQuery {
+                    origin: format!("{name}: panel {title:?}"),
+                    query: expr.to_string(),
+                    need_testid: true,
+                });
+            }
+        }
+    });
+    for a in d["annotations"]["list"].as_array().into_iter().flatten() {
+        if let Some(expr) = a["expr"].as_str().or_else(|| a["target"]["expr"].as_str()) {
+            out.push(DashboardQuery {
+                origin: format!("{name}: annotation {}", a["name"]),
+                query: expr.to_string(),
+                need_testid: true,
+            });
+        }
+    }
+    out
+}
+
 /// Every problem in one dashboard.
 pub fn check_dashboard(name: &str, json: &str) -> Vec<String> {
     let d: Value = match serde_json::from_str(json) {
@@ -247,25 +307,9 @@ pub fn check_dashboard(name: &str, json: &str) -> Vec<String> {
                 "{name}: variable datasource is not of type prometheus"
             ));
         }
-        if v["type"] != "query" {
-            continue;
-        }
-        let q = match &v["query"] {
-            Value::String(s) => s.clone(),
-            Value::Object(o) => o
-                .get("query")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            _ => String::new(),
-        };
-        if let Some(promql) = variable_promql(&q) {
-            problems.extend(check_query(
-                &format!("{name}: variable {}", v["name"]),
-                &promql,
-                false,
-            ));
-        }
+    }
+    for q in dashboard_queries(name, &d) {
+        problems.extend(check_query(&q.origin, &q.query, q.need_testid));
     }
     let mut panels = 0;
     visit_panels(&d["panels"], &mut |p| {
@@ -276,11 +320,8 @@ pub fn check_dashboard(name: &str, json: &str) -> Vec<String> {
             problems.push(format!("{name}: panel {title:?} has no query"));
         }
         for t in &targets {
-            match t["expr"].as_str() {
-                Some(expr) => {
-                    problems.extend(check_query(&format!("{name}: panel {title:?}"), expr, true))
-                }
-                None => problems.push(format!("{name}: panel {title:?} has a target without expr")),
+            if t["expr"].as_str().is_none() {
+                problems.push(format!("{name}: panel {title:?} has a target without expr"));
             }
         }
         for ds in [&p["datasource"]]
@@ -296,16 +337,6 @@ pub fn check_dashboard(name: &str, json: &str) -> Vec<String> {
     });
     if panels == 0 {
         problems.push(format!("{name}: no panels"));
-    }
-    for a in d["annotations"]["list"].as_array().into_iter().flatten() {
-        let expr = a["expr"].as_str().or_else(|| a["target"]["expr"].as_str());
-        if let Some(expr) = expr {
-            problems.extend(check_query(
-                &format!("{name}: annotation {}", a["name"]),
-                expr,
-                true,
-            ));
-        }
     }
     problems
 }

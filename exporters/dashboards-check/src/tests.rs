@@ -336,3 +336,72 @@ tests:
     assert_eq!(c["A"], (true, false));
     assert_eq!(c["B"], (false, true));
 }
+
+/// Every dashboard query, as each Prometheus a user may run parses it.
+fn all_dashboard_queries() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for f in files(&repo_root().join("dashboards"), ".json") {
+        let d: Value = serde_json::from_str(&read(&f)).unwrap();
+        out.extend(
+            dashboard_queries(&name(&f), &d)
+                .into_iter()
+                .map(|q| (q.origin, q.query)),
+        );
+    }
+    out
+}
+
+#[test]
+fn every_dashboard_query_is_accepted_by_prometheus_2_and_3() {
+    use redline_testkit_prometheus::{Receiver, promtool, skip_if_missing};
+    let queries = all_dashboard_queries();
+    assert!(queries.len() >= 100, "only {} queries", queries.len());
+    let dir = tempfile::tempdir().unwrap();
+    for receiver in [Receiver::Prometheus2, Receiver::Prometheus3] {
+        let Some(tool) = skip_if_missing(promtool(receiver)).unwrap() else {
+            continue;
+        };
+        if let Err(report) = promtool::check_queries(&tool, &queries, dir.path()) {
+            panic!("{receiver} rejects dashboard queries:\n{report}");
+        }
+    }
+}
+
+/// The check is real on both sides: a function 3.x removed and one 2.42 lacks are each
+/// rejected by exactly one of them, and the report names the panel.
+#[test]
+fn a_query_only_one_version_accepts_is_reported_with_its_panel() {
+    use redline_testkit_prometheus::{Receiver, promtool, skip_if_missing};
+    let d: Value = serde_json::from_str(&dashboard(
+        r#"{"type":"timeseries","title":"Old","datasource":{"type":"prometheus","uid":"${datasource}"},
+            "targets":[{"expr":"holt_winters(redline_http_reqs_total{testid=~\"$testid\"}[5m], 0.5, 0.5)"}]},
+           {"type":"timeseries","title":"New","datasource":{"type":"prometheus","uid":"${datasource}"},
+            "targets":[{"expr":"histogram_avg(rate(k6_http_req_duration_seconds{testid=~\"$testid\"}[$__rate_interval]))"}]}"#,
+        "",
+    ))
+    .unwrap();
+    let queries: Vec<(String, String)> = dashboard_queries("synthetic.json", &d)
+        .into_iter()
+        .filter(|q| q.origin.contains("panel"))
+        .map(|q| (q.origin, q.query))
+        .collect();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for (receiver, rejected, accepted) in [
+        (Receiver::Prometheus2, "New", "Old"),
+        (Receiver::Prometheus3, "Old", "New"),
+    ] {
+        let Some(tool) = skip_if_missing(promtool(receiver)).unwrap() else {
+            continue;
+        };
+        let report = promtool::check_queries(&tool, &queries, dir.path()).unwrap_err();
+        assert!(
+            report.contains(&format!("synthetic.json: panel \"{rejected}\"")),
+            "{receiver}: {report}"
+        );
+        assert!(
+            !report.contains(&format!("panel \"{accepted}\"")),
+            "{receiver}: {report}"
+        );
+    }
+}

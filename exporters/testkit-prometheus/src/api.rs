@@ -1,0 +1,163 @@
+//! The Prometheus HTTP query API, as Prometheus 2, 3 and VictoriaMetrics all serve it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::error::HarnessError;
+
+/// One series of a query result.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Series {
+    pub metric: BTreeMap<String, String>,
+    /// `[unix_seconds, "value"]` for floats.
+    #[serde(default)]
+    pub value: Option<(f64, String)>,
+    /// `[unix_seconds, {count, sum, buckets}]` for native histograms.
+    #[serde(default)]
+    pub histogram: Option<(f64, serde_json::Value)>,
+    /// Range queries.
+    #[serde(default)]
+    pub values: Vec<(f64, String)>,
+}
+
+impl Series {
+    /// The float value of an instant sample (NaN when it is a histogram).
+    pub fn float(&self) -> f64 {
+        self.value
+            .as_ref()
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.metric.get(key).map(String::as_str)
+    }
+}
+
+#[derive(Deserialize)]
+struct ApiResponse {
+    status: String,
+    #[serde(default)]
+    data: Option<ApiData>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ApiData {
+    #[serde(default)]
+    result: serde_json::Value,
+}
+
+/// Queries one server's `/api/v1/query*`.
+#[derive(Clone)]
+pub(crate) struct QueryApi {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl QueryApi {
+    pub(crate) fn new(base_url: String) -> Result<Self, HarnessError> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()?,
+            base_url,
+        })
+    }
+
+    /// Whether `path` answers 2xx right now.
+    pub(crate) async fn answers(&self, path: &str) -> bool {
+        matches!(
+            self.http.get(format!("{}{path}", self.base_url)).send().await,
+            Ok(r) if r.status().is_success()
+        )
+    }
+
+    pub(crate) async fn query(&self, q: &str) -> Result<Vec<Series>, HarnessError> {
+        self.call("query", &[("query", q.to_string())]).await
+    }
+
+    pub(crate) async fn query_at(&self, q: &str, time: f64) -> Result<Vec<Series>, HarnessError> {
+        self.call(
+            "query",
+            &[("query", q.to_string()), ("time", time.to_string())],
+        )
+        .await
+    }
+
+    pub(crate) async fn query_range(
+        &self,
+        q: &str,
+        start: f64,
+        end: f64,
+        step: f64,
+    ) -> Result<Vec<Series>, HarnessError> {
+        self.call(
+            "query_range",
+            &[
+                ("query", q.to_string()),
+                ("start", start.to_string()),
+                ("end", end.to_string()),
+                ("step", step.to_string()),
+            ],
+        )
+        .await
+    }
+
+    /// Polls `q` until `ok` accepts its result or `limit` passes; returns the last result.
+    pub(crate) async fn wait_for(
+        &self,
+        q: &str,
+        limit: Duration,
+        ok: impl Fn(&[Series]) -> bool,
+    ) -> Result<Vec<Series>, HarnessError> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let r = self.query(q).await?;
+            if ok(&r) || Instant::now() >= deadline {
+                return Ok(r);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn call(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<Vec<Series>, HarnessError> {
+        let resp: ApiResponse = self
+            .http
+            .post(format!("{}/api/v1/{path}", self.base_url))
+            .form(params)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let query = params[0].1.clone();
+        if resp.status != "success" {
+            return Err(HarnessError::Query {
+                query,
+                message: resp.error.unwrap_or_default(),
+            });
+        }
+        let result = resp.data.map(|d| d.result).unwrap_or_default();
+        match result {
+            serde_json::Value::Array(_) => {
+                serde_json::from_value(result).map_err(|e| HarnessError::Query {
+                    query,
+                    message: e.to_string(),
+                })
+            }
+            other => Ok(vec![Series {
+                metric: Default::default(),
+                value: serde_json::from_value(other).ok(),
+                histogram: None,
+                values: Vec::new(),
+            }]),
+        }
+    }
+}
