@@ -232,6 +232,11 @@ start kwok "$kwok_dir/kwok" "${kwok_config[@]}" \
   --node-lease-duration-seconds=40
 
 if [[ $metrics != 0 ]]; then
+  # RBAC first: metrics-server reads the front-proxy CA from kube-system at start and exits
+  # if it may not.
+  sed -e "s/\${METRICS_SERVER_PORT}/$ms_port/g" -e "s/\${CA_BUNDLE}/$(base64 -w0 "$pki/ca.crt")/" \
+    "$here/metrics-server.yaml" | "$kubectl" --kubeconfig="$state/kubeconfig" apply --server-side \
+    --field-manager=redline-cluster-up -f - >/dev/null || fail "applying hack/cluster/metrics-server.yaml"
   start metrics-server "$ms_dir/metrics-server" \
     --kubeconfig="$state/metrics-server.kubeconfig" \
     --authentication-kubeconfig="$state/metrics-server.kubeconfig" \
@@ -239,10 +244,7 @@ if [[ $metrics != 0 ]]; then
     --bind-address=127.0.0.1 --secure-port="$ms_port" \
     --tls-cert-file="$pki/metrics-server.crt" --tls-private-key-file="$pki/metrics-server.key" \
     --kubelet-preferred-address-types=InternalIP --kubelet-use-node-status-port \
-    --kubelet-certificate-authority="$pki/ca.crt" --metric-resolution=10s
-  sed -e "s/\${METRICS_SERVER_PORT}/$ms_port/g" -e "s/\${CA_BUNDLE}/$(base64 -w0 "$pki/ca.crt")/" \
-    "$here/metrics-server.yaml" | "$kubectl" --kubeconfig="$state/kubeconfig" apply --server-side \
-    --field-manager=redline-cluster-up -f - >/dev/null || fail "applying hack/cluster/metrics-server.yaml"
+    --kubelet-certificate-authority="$pki/ca.crt" --metric-resolution=10s --kubelet-request-timeout=5s
 fi
 
 "$here/kwok-nodes.sh" "$nodes" | "$kubectl" --kubeconfig="$state/kubeconfig" create -f - >/dev/null ||
