@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Calls `check` every [`POLL_INTERVAL`] until it returns `Some`, and returns that value;
-/// fails with [`Error::Timeout`] naming `what` once `timeout` has passed. `check` runs at
-/// least once, even with a zero timeout.
+/// fails with [`Error::Timeout`] naming `what` once `timeout` has passed, also when one
+/// call of `check` hangs. `check` runs at least once, even with a zero timeout.
 pub async fn wait_until<T>(
     what: &str,
     timeout: Duration,
@@ -18,7 +18,10 @@ pub async fn wait_until<T>(
 ) -> Result<T> {
     let start = Instant::now();
     loop {
-        if let Some(value) = check().await {
+        // A check that hangs (a request the server never answers) must not outlive the
+        // deadline either: it counts as "not yet" once the time is up.
+        let left = timeout.saturating_sub(start.elapsed()).max(POLL_INTERVAL);
+        if let Ok(Some(value)) = tokio::time::timeout(left, check()).await {
             return Ok(value);
         }
         let waited = start.elapsed();
@@ -64,5 +67,22 @@ mod tests {
         );
         // 0, 200, 400 ms and one last look at the deadline; never unbounded.
         assert!((3..=5).contains(&calls), "{calls} calls");
+    }
+
+    #[tokio::test]
+    async fn a_hanging_check_does_not_outlive_the_deadline() {
+        let start = Instant::now();
+        let err = wait_until("a hung request", Duration::from_millis(300), async || {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Some(())
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }
