@@ -17,7 +17,15 @@ want_cmd prometheus prometheus
 want_cmd promtool prometheus
 
 if [[ $mode == test || $mode == bench ]]; then
-  want_cmd go golang-go          # `go tool pprof` is the reference for heap-profile parsing
+  # Go builds the local control plane (hack/go-tools.sh: kube-apiserver & co., etcd, KWOK,
+  # metrics-server, pinned in hack/modules) and `go tool pprof` is the reference for
+  # heap-profile parsing. The modules need Go >= 1.26: Debian's golang-go is older on
+  # bookworm/trixie, and then the go command fetches the toolchain the go.mod names
+  # through the Go module proxy (GOTOOLCHAIN=auto, its default), so no tarball is needed.
+  want_cmd go golang-go
+  want_cmd openssl openssl       # hack/cluster/pki.sh: the cluster's CA, certificates, keys
+  want_cmd jq jq                 # hack/cluster/up.sh reads node and APIService status
+  want_cmd flock util-linux      # hack/go-tools.sh: one build per program at a time
   want_cmd chromium chromium     # renders verdict's HTML report in a screenshot test
   want_cmd ip iproute2           # network namespaces for the real partition test
   want_cmd victoria-metrics victoria-metrics  # a second real remote-write receiver (testkit-prometheus)

@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
 # The test command (README, and what .ci/run calls): installs what the tests need,
 # then runs every test: Rust (unit, integration against a real Prometheus, k6,
-# Locust, Chromium, the in-process Kubernetes/Destination servers), promtool rule
-# tests, and the Helm chart tests.
+# Locust, Chromium, a real Kubernetes control plane from hack/cluster, the in-process
+# Kubernetes/Destination servers), promtool rule tests, and the Helm chart tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 hack/install-deps.sh test
 export PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+
+# A real Kubernetes control plane for the tests that need one (testkit-cluster), in a temp
+# dir, stopped whatever happens. up.sh prints how long the binaries took (built or cached)
+# and how long the cluster took to be ready.
+echo "== local Kubernetes control plane (hack/cluster/up.sh)"
+cluster_dir=$(mktemp -d "${TMPDIR:-/tmp}/redline-cluster.XXXXXX")
+stop_cluster() {
+  local status=$?
+  hack/cluster/down.sh "$cluster_dir" || true
+  if ((status == 0)); then
+    rm -rf "$cluster_dir"
+  else
+    echo "the control plane's logs are kept in $cluster_dir/logs" >&2
+  fi
+}
+trap stop_cluster EXIT
+trap 'exit 130' INT TERM
+hack/cluster/up.sh "$cluster_dir"
+export REDLINE_TEST_KUBECONFIG=$cluster_dir/kubeconfig
 
 echo "== cargo test"
 cargo test --workspace --no-fail-fast

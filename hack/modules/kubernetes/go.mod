@@ -1,6 +1,6 @@
 // Pins the Kubernetes release whose control plane the real-cluster tests run.
 // k8s.io/kubernetes pins its staging modules at v0.0.0, so each is replaced by
-// the matching published v0.x.y. Built by hack/cluster/build.sh; nothing here is vendored.
+// the matching published v0.x.y. Built by hack/go-tools.sh; nothing here is vendored.
 module redline.local/hack/modules/kubernetes
 
 go 1.26.0

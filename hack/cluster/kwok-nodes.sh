@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Prints COUNT fake Node objects for KWOK's controller, as KWOK's documentation makes them:
+# annotation kwok.x-k8s.io/node=fake (what up.sh's kwok manages), label type=kwok, taint
+# kwok.x-k8s.io/node=fake:NoSchedule (only pods that tolerate it land there), and a large
+# capacity. The podCIDR is left to the controller manager's node IPAM, as on a real cluster.
+# The metrics.k8s.io/resource-metrics-path annotation tells metrics-server where KWOK's
+# emulated kubelet serves this node's /metrics/resource.
+#
+#   hack/cluster/kwok-nodes.sh COUNT [FIRST_INDEX] | kubectl create -f -
+set -euo pipefail
+count=${1:?usage: kwok-nodes.sh COUNT [FIRST_INDEX]}
+first=${2:-0}
+for ((i = first; i < first + count; i++)); do
+  name=kwok-node-$i
+  cat <<YAML
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $name
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/$name/metrics/resource
+  labels:
+    type: kwok
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: $name
+    kubernetes.io/os: linux
+    kubernetes.io/role: agent
+    node-role.kubernetes.io/agent: ""
+spec:
+  taints:
+  - key: kwok.x-k8s.io/node
+    value: fake
+    effect: NoSchedule
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "1000"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "1000"}
+  nodeInfo: {architecture: amd64, operatingSystem: linux}
+YAML
+done
