@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::connection_options::{ConnectionOptions, Shape};
+use crate::connection_options::{ConnectionOptions, Http2Engine, Shape};
 pub use crate::error::{ClientError, io_reason};
 use crate::h2conn::{self, H2Handle};
 use crate::metrics::ErrorReason;
@@ -37,6 +37,8 @@ pub struct ClientConfig {
     pub reuse: bool,
     /// How connections are shaped (multiplexed HTTP/2 is run by [`crate::h2pool`]).
     pub shape: Shape,
+    /// Which HTTP/2 implementation serves requests other than SSE streams.
+    pub http2_engine: Http2Engine,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -45,6 +47,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("http2", &self.http2)
             .field("timeout", &self.timeout)
             .field("shape", &self.shape)
+            .field("http2_engine", &self.http2_engine)
             .finish()
     }
 }
@@ -104,6 +107,7 @@ impl ClientConfig {
             limit,
             reuse: shape != Shape::PerRequest,
             shape,
+            http2_engine: Http2Engine::default(),
         })
     }
 }

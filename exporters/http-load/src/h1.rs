@@ -18,6 +18,7 @@ use crate::client::{
     ClientConfig, ClientError, ConnectTimes, Origin, OriginKey, ReqBody, connect_stream, io_reason,
 };
 use crate::metrics::ErrorReason;
+pub use crate::response::{Failure, Keep, Response};
 use crate::stream::Stream;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
@@ -54,34 +55,6 @@ pub struct H1Conn {
     /// and a connection in an unknown state is never reused.
     busy: bool,
 }
-
-/// A complete response.
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    /// Only when asked for (checks read them): building a `HeaderMap` costs allocations.
-    pub headers: HeaderMap,
-    /// Only when asked for; otherwise empty (the bytes are still read and counted).
-    pub body: Bytes,
-    /// The last request byte was written.
-    pub wrote: Instant,
-    /// The response head was parsed.
-    pub head: Instant,
-    pub end: Instant,
-    pub sent: u64,
-    pub received: u64,
-}
-
-/// What an exchange needs from the response.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Keep {
-    pub headers: bool,
-    pub body: bool,
-}
-
-/// A failed exchange: the error, bytes (sent, received), and whether nothing at all came back
-/// (on a reused connection that is the server's idle close racing our send: worth one retry).
-pub type Failure = (ClientError, (u64, u64), bool);
 
 /// Returns a connection to `uri`'s origin, reusing `slot` when it is idle and was left clean.
 pub async fn connection<'a>(

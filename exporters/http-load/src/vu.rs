@@ -14,9 +14,11 @@ use rand::{Rng, SeedableRng};
 
 use crate::client::{self, ClientConfig, ClientError, Conn};
 use crate::h1::{self, H1Conn};
-use crate::h2pool::{H2Pools, OriginPool};
+use crate::h2lean::{self, exchange, exchange::H2Lean};
+use crate::h2pool::{H2Pools, OriginPool, PoolConn};
 use crate::metrics::{ErrorReason, Metrics, ReqKey, StepKey};
 use crate::request::{BodySource, Env, Request, Requests};
+use crate::response::{Keep, Response};
 use crate::scenario::{OpenAiApi, Think};
 use crate::tokens::Users;
 
@@ -54,6 +56,8 @@ pub struct Vu {
     conn: Option<Conn>,
     /// The lean HTTP/1.1 connection, see [`crate::h1`].
     h1: Option<H1Conn>,
+    /// The lean HTTP/2 connection, see [`crate::h2lean::exchange`].
+    h2lean: Option<H2Lean>,
     /// The shared HTTP/2 connections of the origin this VU last used.
     h2: Option<Arc<OriginPool>>,
     rng: StdRng,
@@ -71,6 +75,7 @@ impl Vu {
             id,
             conn: None,
             h1: None,
+            h2lean: None,
             h2: None,
             rng: StdRng::from_rng(&mut rand::rng()),
             iter: 0,
@@ -349,6 +354,7 @@ impl Vu {
             () = timer.as_mut() => {
                 self.conn = None;
                 self.h1 = None;
+                self.h2lean = None;
                 let message = format!("no complete response within {:?}", sh.client.timeout);
                 Err((
                     ClientError {
@@ -377,45 +383,46 @@ impl Vu {
                 .build(sh, sc, r, step_label, body)
                 .map_err(|e| (e, (0, 0)))?;
             let streaming = r.openai.as_ref().is_some_and(|o| o.stream);
-            if h1::serves(&sh.client, streaming) && h1::lean_scheme(&uri) {
+            let keep = Keep {
+                headers: !r.checks.is_empty(),
+                body: r.needs_body || r.openai.is_some(),
+            };
+            let lean_h1 = h1::serves(&sh.client, streaming) && h1::lean_scheme(&uri);
+            // A connection of the VU's own; shared ones (`--max-connections`) are below.
+            let lean_h2 =
+                h2lean::serves(&sh.client, streaming) && sh.h2.is_none() && h1::lean_scheme(&uri);
+            if lean_h1 || lean_h2 {
                 let t_conn = Instant::now();
-                let (conn, times) = h1::connection(&sh.client, &mut self.h1, &uri)
-                    .await
-                    .map_err(|e| (e, (0, 0)))?;
-                let reused = times.is_none();
-                let sent_at = Instant::now();
-                let keep = h1::Keep {
-                    headers: !r.checks.is_empty(),
-                    body: r.needs_body || r.openai.is_some(),
+                let (result, times, sent_at) = if lean_h1 {
+                    let (conn, times) = h1::connection(&sh.client, &mut self.h1, &uri)
+                        .await
+                        .map_err(|e| (e, (0, 0)))?;
+                    let sent_at = Instant::now();
+                    (conn.exchange(&req, body, keep).await, times, sent_at)
+                } else {
+                    let (conn, times) = exchange::connection(&sh.client, &mut self.h2lean, &uri)
+                        .await
+                        .map_err(|e| (e, (0, 0)))?;
+                    let sent_at = Instant::now();
+                    (conn.exchange(&req, body, keep).await, times, sent_at)
                 };
-                match conn.exchange(&req, body, keep).await {
+                match result {
                     Ok((x, keep_alive)) => {
                         if !keep_alive || !sh.client.reuse {
                             self.h1 = None;
+                            self.h2lean = None;
                         }
-                        let llm = match &r.openai {
-                            Some(o) if x.status == 200 => Some(Llm::from_body(&x.body, o.api)),
-                            _ => None,
-                        };
-                        return Ok(Exchange {
-                            status: x.status,
-                            headers: x.headers,
-                            body: x.body,
-                            sent_at,
-                            wrote: x.wrote,
-                            head: x.head,
-                            end: x.end,
-                            blocked: t_conn.saturating_duration_since(started),
-                            connect: times,
-                            sent: x.sent,
-                            received: x.received,
-                            llm,
-                        });
+                        let blocked = t_conn.saturating_duration_since(started);
+                        return Ok(Exchange::lean(x, r, sent_at, blocked, times));
                     }
                     Err((e, wire, nothing_back)) => {
                         self.h1 = None;
+                        self.h2lean = None;
                         // The server's idle close raced our send: once more, on a new one.
-                        if reused && attempt == 0 && nothing_back && e.reason == ErrorReason::Reset
+                        if times.is_none()
+                            && attempt == 0
+                            && nothing_back
+                            && e.reason == ErrorReason::Reset
                         {
                             continue;
                         }
@@ -424,7 +431,13 @@ impl Vu {
                 }
             }
             let pool = match &sh.h2 {
-                Some(pools) => Some(self.origin_pool(pools, &uri).map_err(|e| (e, (0, 0)))?),
+                Some(pools) => {
+                    let lean = h2lean::serves(&sh.client, streaming);
+                    Some(
+                        self.origin_pool(pools, &uri, lean)
+                            .map_err(|e| (e, (0, 0)))?,
+                    )
+                }
                 None => None,
             };
             let t_conn = Instant::now();
@@ -448,6 +461,29 @@ impl Vu {
                     (Arc::clone(&conn.wire), times, waited)
                 }
             };
+            if let Some(PoolConn::Lean(c)) = lease.as_ref().map(|l| &l.sender) {
+                // Bytes on a shared connection go to the request that ends next (each byte
+                // counted once); the stream stamps its own sending, head and end.
+                let sent_at = Instant::now();
+                let blocked = t_conn.saturating_duration_since(started) + waited;
+                match c.send(&req, body, keep).await {
+                    Ok(s) => {
+                        let (sent, received) = wire.take();
+                        let x = s.into_response(sent, received);
+                        return Ok(Exchange::lean(x, r, sent_at, blocked, times));
+                    }
+                    Err((e, nothing_back)) => {
+                        if times.is_none()
+                            && attempt == 0
+                            && nothing_back
+                            && e.reason == ErrorReason::Reset
+                        {
+                            continue;
+                        }
+                        return Err((e, wire.take()));
+                    }
+                }
+            }
             let multiplexed = lease.is_some();
             let (r0, w0) = (
                 wire.read.load(std::sync::atomic::Ordering::Relaxed),
@@ -467,8 +503,9 @@ impl Vu {
             let reused = times.is_none();
             let sent_at = Instant::now();
             let blocked = t_conn.saturating_duration_since(started) + waited;
-            let sent = match lease.as_mut() {
-                Some(l) => client::send_h2(&mut l.sender, req, body).await,
+            let sent = match lease.as_mut().map(|l| &mut l.sender) {
+                Some(PoolConn::H2(h)) => client::send_h2(h, req, body).await,
+                Some(PoolConn::Lean(_)) => unreachable!("lean streams returned above"),
                 None => client::send(self.conn.as_mut().expect("connected above"), req, body).await,
             };
             let resp = match sent {
@@ -546,11 +583,47 @@ impl Vu {
         unreachable!("the loop returns on its second attempt")
     }
 
-    /// The shared connections of `uri`'s origin (the VU keeps the last one it used).
-    fn origin_pool(&mut self, pools: &H2Pools, uri: &Uri) -> Result<Arc<OriginPool>, ClientError> {
+    /// The shared connections of `uri`'s origin on the `lean` engine or the h2 crate's (the
+    /// VU keeps the last one it used).
+    fn origin_pool(
+        &mut self,
+        pools: &H2Pools,
+        uri: &Uri,
+        lean: bool,
+    ) -> Result<Arc<OriginPool>, ClientError> {
         match &self.h2 {
-            Some(p) if p.serves(uri) => Ok(Arc::clone(p)),
-            _ => Ok(Arc::clone(self.h2.insert(pools.for_origin(uri)?))),
+            Some(p) if p.serves(uri) && p.lean == lean => Ok(Arc::clone(p)),
+            _ => Ok(Arc::clone(self.h2.insert(pools.for_origin(uri, lean)?))),
+        }
+    }
+}
+
+impl Exchange {
+    /// A lean path's response (HTTP/1.1 or HTTP/2), sent at `sent_at`.
+    fn lean(
+        x: Response,
+        r: &Request,
+        sent_at: Instant,
+        blocked: Duration,
+        connect: Option<client::ConnectTimes>,
+    ) -> Self {
+        let llm = match &r.openai {
+            Some(o) if x.status == 200 => Some(Llm::from_body(&x.body, o.api)),
+            _ => None,
+        };
+        Exchange {
+            status: x.status,
+            headers: x.headers,
+            body: x.body,
+            sent_at,
+            wrote: x.wrote,
+            head: x.head,
+            end: x.end,
+            blocked,
+            connect,
+            sent: x.sent,
+            received: x.received,
+            llm,
         }
     }
 }
