@@ -140,7 +140,7 @@ impl Vu {
         r: &Request,
         step_label: &str,
         body: &Bytes,
-    ) -> Result<(HttpRequest<client::ReqBody>, Uri), ClientError> {
+    ) -> Result<(HttpRequest<client::ReqBody>, Uri, Option<HeaderValue>), ClientError> {
         let user = sh.users.for_vu(self.id);
         let env = Env {
             vu: self.id,
@@ -173,17 +173,17 @@ impl Vu {
                 None => Uri::from_static("/"),
             }
         };
+        // HTTP/1.1's Host, given apart: the lean path writes it without a map insert.
+        let host = if sh.client.http2 {
+            None
+        } else if let Some(host) = &r.static_host {
+            Some(host.clone())
+        } else if let Some(a) = uri.authority() {
+            Some(HeaderValue::from_str(a.as_str()).map_err(|e| bad(e.to_string()))?)
+        } else {
+            None
+        };
         let h = req.headers_mut();
-        if !sh.client.http2 {
-            if let Some(host) = &r.static_host {
-                h.insert(HOST, host.clone());
-            } else if let Some(a) = uri.authority() {
-                h.insert(
-                    HOST,
-                    HeaderValue::from_str(a.as_str()).map_err(|e| bad(e.to_string()))?,
-                );
-            }
-        }
         if let Some(ct) = &r.content_type {
             h.insert(CONTENT_TYPE, ct.clone());
         }
@@ -203,7 +203,7 @@ impl Vu {
             }
             h.insert(name.clone(), v);
         }
-        Ok((req, uri))
+        Ok((req, uri, host))
     }
 
     async fn request(
@@ -379,7 +379,7 @@ impl Vu {
         started: Instant,
     ) -> Result<Exchange, (ClientError, (u64, u64))> {
         for attempt in 0..2 {
-            let (req, uri) = self
+            let (mut req, uri, host) = self
                 .build(sh, sc, r, step_label, body)
                 .map_err(|e| (e, (0, 0)))?;
             let streaming = r.openai.as_ref().is_some_and(|o| o.stream);
@@ -398,7 +398,11 @@ impl Vu {
                         .await
                         .map_err(|e| (e, (0, 0)))?;
                     let sent_at = Instant::now();
-                    (conn.exchange(&req, body, keep).await, times, sent_at)
+                    (
+                        conn.exchange(&req, host.as_ref(), body, keep).await,
+                        times,
+                        sent_at,
+                    )
                 } else {
                     let (conn, times) = exchange::connection(&sh.client, &mut self.h2lean, &uri)
                         .await
@@ -429,6 +433,9 @@ impl Vu {
                         return Err((e, wire));
                     }
                 }
+            }
+            if let Some(h) = host {
+                req.headers_mut().insert(HOST, h);
             }
             let pool = match &sh.h2 {
                 Some(pools) => {
