@@ -194,6 +194,12 @@ impl Core {
 
     /// Starts a request: HEADERS (and as much of `body` as the windows allow) into `wbuf`.
     pub fn open(&mut self, head: &RequestHead<'_>, body: &Bytes, keep: Keep) -> u32 {
+        // A response to HEAD has no content (RFC 9113 §8.1.1); DATA a server sends anyway is
+        // read and dropped, as Go's client (k6) does.
+        let keep = Keep {
+            body: keep.body && *head.method != http::Method::HEAD,
+            ..keep
+        };
         let id = self.next_id;
         self.next_id += 2;
         self.block.clear();

@@ -4,9 +4,10 @@
 //! scenario) go into the server's dynamic table the first time they are sent, Huffman-coded,
 //! and are one or two bytes on every later request: per request the work is a short scan of
 //! this connection's few entries. What varies per request is sent as a literal without
-//! indexing (`:path`, never inserted: each new path would evict a useful entry) or never
-//! indexed (sensitive values: tokens), raw, as most of them are short. The table holds only
-//! what was sent at least once, so nothing enters the server's table that is not reused.
+//! indexing (`:path`, never inserted: each new path would evict a useful entry; Huffman-coded
+//! when that is shorter, as the h2 crate and nghttp2 do) or never indexed (sensitive values:
+//! tokens, raw). The table holds only what was sent at least once, so nothing enters the
+//! server's table that is not reused.
 
 use std::collections::VecDeque;
 
@@ -151,7 +152,7 @@ impl Encoder {
             out.push(0x84);
         } else {
             integer(out, 0, 4, 4);
-            string(out, head.path.as_bytes(), false);
+            string(out, head.path.as_bytes(), true);
         }
         for (name, value) in head.headers {
             let n = name.as_str();
@@ -272,9 +273,9 @@ mod tests {
         // :authority, content-type and x-team were inserted; the token and the paths not.
         assert_eq!(server.entry_count(), 3);
         assert_eq!(enc.entries.len(), 3);
-        // The second block: method, scheme, 3 indexed, the path (index 4, length, 5 bytes),
-        // the token (index 23 in two bytes, length, 13 bytes).
-        let expected = 1 + 1 + 3 + (1 + 1 + 5) + (2 + 1 + 13);
+        // The second block: method, scheme, 3 indexed, the path (index 4, length, "/v1/b" in
+        // 30 Huffman bits), the token (index 23 in two bytes, length, 13 raw bytes).
+        let expected = 1 + 1 + 3 + (1 + 1 + 4) + (2 + 1 + 13);
         assert_eq!(second.len(), expected, "{second:x?}");
         // The secret is never indexed (0x1 prefix, name 23), raw.
         let at = second.iter().position(|&b| b == 0x1f).unwrap();
