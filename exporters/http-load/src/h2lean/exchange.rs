@@ -66,6 +66,13 @@ fn io_error(what: &str, e: &std::io::Error) -> ClientError {
 }
 
 impl H2Lean {
+    /// Tests: marks the connection idle again after a failed exchange, to see what the
+    /// connection does next (the engine drops a connection whose exchange failed).
+    #[cfg(test)]
+    pub(super) fn busy_for_test(&mut self, busy: bool) {
+        self.busy = busy;
+    }
+
     /// Sends `req` (absolute URI) with `body` and reads the whole response. On `Ok` with
     /// `false` the connection takes no new streams (GOAWAY, error): the caller drops it.
     pub async fn exchange(

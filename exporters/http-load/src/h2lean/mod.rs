@@ -15,6 +15,8 @@ pub mod frame;
 pub mod hpack;
 pub mod huffman;
 pub mod mux;
+#[cfg(test)]
+mod tests;
 
 use crate::client::ClientConfig;
 use crate::connection_options::Http2Engine;
