@@ -374,6 +374,7 @@ async fn read_response(
         }
     };
     let at_head = Instant::now();
+    let read_at_head = io.received;
     io.rbuf.advance(head.len);
     let mut body = keep.body.then(BytesMut::new);
     match head.framing {
@@ -425,7 +426,12 @@ async fn read_response(
             body: body.map_or_else(Bytes::new, BytesMut::freeze),
             wrote,
             head: at_head,
-            end: Instant::now(),
+            // Nothing read since the head: the body came with it, and so its end.
+            end: if io.received == read_at_head {
+                at_head
+            } else {
+                Instant::now()
+            },
             sent,
             received: io.received,
         },

@@ -237,7 +237,9 @@ impl Vu {
         let t0 = Instant::now();
         let started = intended.unwrap_or(t0);
         let tier = sh.users.for_vu(self.id).map_or(0, |u| u.tier);
-        let result = self.exchange(sh, sc, r, step_label, &body, started).await;
+        let result = self
+            .exchange(sh, sc, r, step_label, &body, Start { started, now: t0 })
+            .await;
         if !ctx.recording {
             return;
         }
@@ -335,12 +337,12 @@ impl Vu {
         r: &Request,
         step_label: &str,
         body: &Bytes,
-        started: Instant,
+        start: Start,
     ) -> Result<Exchange, (ClientError, (u64, u64))> {
         // One timer for the whole exchange, and the same one for every exchange of this VU:
         // a later deadline only moves the armed entry's expiry, where a fresh timer per
         // request inserts into and removes from the timer wheel each time.
-        let deadline = tokio::time::Instant::from_std(Instant::now() + sh.client.timeout);
+        let deadline = tokio::time::Instant::from_std(start.now + sh.client.timeout);
         let mut timer = match self.timer.take() {
             Some(mut t) => {
                 t.as_mut().reset(deadline);
@@ -350,7 +352,7 @@ impl Vu {
         };
         let out = tokio::select! {
             biased;
-            r = self.exchange_inner(sh, sc, r, step_label, body, started) => r,
+            r = self.exchange_inner(sh, sc, r, step_label, body, start) => r,
             () = timer.as_mut() => {
                 self.conn = None;
                 self.h1 = None;
@@ -376,9 +378,21 @@ impl Vu {
         r: &Request,
         step_label: &str,
         body: &Bytes,
-        started: Instant,
+        start: Start,
     ) -> Result<Exchange, (ClientError, (u64, u64))> {
+        let Start { started, now } = start;
+        // The clock is read as few times as the phases need (each read and each difference
+        // cost ~100 instructions): the first attempt starts at `now`, and a kept connection
+        // is ready at once, so sending starts where connecting started.
         for attempt in 0..2 {
+            let t_conn = if attempt == 0 { now } else { Instant::now() };
+            let ready = |times: &Option<client::ConnectTimes>| {
+                if times.is_some() {
+                    Instant::now()
+                } else {
+                    t_conn
+                }
+            };
             let (mut req, uri, host) = self
                 .build(sh, sc, r, step_label, body)
                 .map_err(|e| (e, (0, 0)))?;
@@ -392,12 +406,11 @@ impl Vu {
             let lean_h2 =
                 h2lean::serves(&sh.client, streaming) && sh.h2.is_none() && h1::lean_scheme(&uri);
             if lean_h1 || lean_h2 {
-                let t_conn = Instant::now();
                 let (result, times, sent_at) = if lean_h1 {
                     let (conn, times) = h1::connection(&sh.client, &mut self.h1, &uri)
                         .await
                         .map_err(|e| (e, (0, 0)))?;
-                    let sent_at = Instant::now();
+                    let sent_at = ready(&times);
                     (
                         conn.exchange(&req, host.as_ref(), body, keep).await,
                         times,
@@ -407,7 +420,7 @@ impl Vu {
                     let (conn, times) = exchange::connection(&sh.client, &mut self.h2lean, &uri)
                         .await
                         .map_err(|e| (e, (0, 0)))?;
-                    let sent_at = Instant::now();
+                    let sent_at = ready(&times);
                     (conn.exchange(&req, body, keep).await, times, sent_at)
                 };
                 match result {
@@ -447,7 +460,6 @@ impl Vu {
                 }
                 None => None,
             };
-            let t_conn = Instant::now();
             // Multiplexed: a stream on a shared connection, held until the body is read.
             let mut lease = None;
             let (wire, times, waited) = match &pool {
@@ -603,6 +615,14 @@ impl Vu {
             _ => Ok(Arc::clone(self.h2.insert(pools.for_origin(uri, lean)?))),
         }
     }
+}
+
+/// When a request starts: `started` (the intended start in open models), and `now`, the
+/// clock read when it was about to be sent.
+#[derive(Clone, Copy)]
+struct Start {
+    started: Instant,
+    now: Instant,
 }
 
 impl Exchange {

@@ -1,15 +1,17 @@
 //! A lean HTTP/2 connection shared by many VUs (`--http2 --max-connections N`), each request
 //! one stream: the multiplexed counterpart of [`super::exchange`].
 //!
-//! One task per connection reads: it parses whatever arrived and wakes exactly the VUs whose
-//! responses completed (one wakeup per response, none for the head or a DATA frame). A VU
-//! writes its own request: it encodes the frames into the connection's buffer and writes
-//! them to the socket itself under the connection's lock, so a request costs no hop to
-//! another task, and requests queued while a write is pending go out together.
-//! Why a reader task rather than VUs taking turns at reading: with several streams in
-//! flight someone must always be reading, also when every VU is between requests (a PING or
-//! a GOAWAY must be answered); a dedicated task keeps that simple, and its wakeup is shared
-//! by every response that one read delivers.
+//! One task per connection drives the socket: it parses whatever arrived and wakes exactly
+//! the VUs whose responses completed (one wakeup per response, none for the head or a DATA
+//! frame), and it writes. A VU encodes its request's frames into the connection's buffer and
+//! wakes the task; the VUs that one read's responses woke queue their next requests before
+//! the task runs again, so they go out in one write, as h2load's `-m` does. Measured against
+//! nginx over TLS, 5 connections x 10 streams: VUs writing their own frames (one syscall
+//! per request) cost ~1.6 s of system time per 3 s run, twice the h2 crate's, which batches.
+//! Why a task rather than VUs taking turns at reading: with several streams in flight
+//! someone must always be reading, also when every VU is between requests (a PING or a
+//! GOAWAY must be answered); a dedicated task keeps that simple, and its wakeup is shared by
+//! every response that one read delivers and every request that one write sends.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -80,9 +82,9 @@ fn io_error(what: &str, e: &std::io::Error) -> ClientError {
 }
 
 impl Inner {
-    fn wake_task(&mut self) {
-        if let Some(w) = self.task.take() {
-            w.wake();
+    fn wake_task(&self) {
+        if let Some(w) = &self.task {
+            w.wake_by_ref();
         }
     }
 
@@ -276,7 +278,7 @@ impl MuxConn {
                 return Poll::Pending;
             }
             let id = g.core.open(&head, body, keep);
-            g.write_or_fail(cx);
+            g.wake_task();
             Poll::Ready(Ok(id))
         })
         .await?;
@@ -287,7 +289,6 @@ impl MuxConn {
         };
         let stream = poll_fn(|cx| {
             let mut g = lock(&self.inner);
-            g.write_or_fail(cx);
             let Some(s) = g.core.streams.iter_mut().find(|s| s.id == id) else {
                 return Poll::Ready(None);
             };
