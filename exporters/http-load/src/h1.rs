@@ -15,14 +15,14 @@
 use std::time::Instant;
 
 use crate::client::{
-    ClientConfig, ClientError, ConnectTimes, Origin, OriginKey, ReqBody, connect_stream, io_reason,
+    ClientConfig, ClientError, ConnectTimes, Origin, OriginKey, connect_stream, io_reason,
 };
 use crate::metrics::ErrorReason;
 pub use crate::response::{Failure, Keep, Response};
 use crate::stream::Stream;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Most headers a response may have; k6 and nginx sit far below it.
@@ -42,6 +42,34 @@ pub fn serves(cfg: &ClientConfig, streaming: bool) -> bool {
 /// Whether the URI is `http://` or `https://`.
 pub fn lean_scheme(uri: &http::Uri) -> bool {
     matches!(uri.scheme_str(), Some("http" | "https"))
+}
+
+/// What the request line and head are made of. Not an `http::Request`: making and dropping
+/// one (its parts, its URI, its header map) cost ~700 instructions per request, and the lean
+/// path needs none of it.
+pub struct RequestHead<'a> {
+    pub method: &'a Method,
+    /// The request target in origin form (`/path?query`).
+    pub target: &'a str,
+    /// Written first, before `headers`.
+    pub host: Option<&'a HeaderValue>,
+    pub headers: &'a HeaderMap,
+}
+
+impl<'a> RequestHead<'a> {
+    /// The head of `req`, whose URI is in origin form (tests).
+    #[cfg(test)]
+    pub fn of(
+        req: &'a http::Request<crate::client::ReqBody>,
+        host: Option<&'a HeaderValue>,
+    ) -> Self {
+        Self {
+            method: req.method(),
+            target: req.uri().path_and_query().map_or("/", |p| p.as_str()),
+            host,
+            headers: req.headers(),
+        }
+    }
 }
 
 /// One keep-alive connection, owned by one VU.
@@ -86,19 +114,18 @@ pub async fn connection<'a>(
 }
 
 impl H1Conn {
-    /// Sends `req` (whose URI is in origin form) and reads the whole response. `host`, when
-    /// given, goes first (kept out of `req`'s map: inserting it there and dropping the map
-    /// cost ~650 instructions per request). On `Ok` with `false` the server asked to close:
-    /// the caller drops the connection.
+    /// Sends the request and reads the whole response. Its Host goes first (kept out of the
+    /// header map: inserting it there and dropping the map cost ~650 instructions per
+    /// request). On `Ok` with `false` the server asked to close: the caller drops the
+    /// connection.
     pub async fn exchange(
         &mut self,
-        req: &Request<ReqBody>,
-        host: Option<&HeaderValue>,
+        req: &RequestHead<'_>,
         body: &Bytes,
         keep: Keep,
     ) -> Result<(Response, bool), Failure> {
         self.busy = true;
-        encode(&mut self.wbuf, req, host, body);
+        encode(&mut self.wbuf, req, body);
         let large_body = body.len() > INLINE_BODY;
         let write = async {
             self.stream.write_all(&self.wbuf).await?;
@@ -121,7 +148,7 @@ impl H1Conn {
             rbuf: &mut self.rbuf,
             received: 0,
         };
-        let head_only = req.method() == Method::HEAD;
+        let head_only = *req.method == Method::HEAD;
         match read_response(&mut io, head_only, keep, wrote, sent).await {
             Ok(done) => {
                 self.busy = false;
@@ -209,28 +236,28 @@ fn protocol(message: String) -> ClientError {
     }
 }
 
-/// Writes `req` in HTTP/1.1 form, `host` first, (and `body` too when small) into `out`.
-fn encode(out: &mut Vec<u8>, req: &Request<ReqBody>, host: Option<&HeaderValue>, body: &Bytes) {
+/// Writes `req` in HTTP/1.1 form, Host first, (and `body` too when small) into `out`.
+fn encode(out: &mut Vec<u8>, req: &RequestHead<'_>, body: &Bytes) {
     out.clear();
-    out.extend_from_slice(req.method().as_str().as_bytes());
+    out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b' ');
-    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let target = req.target;
     out.extend_from_slice(if target.is_empty() { "/" } else { target }.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    if let Some(h) = host {
+    if let Some(h) = req.host {
         out.extend_from_slice(b"host: ");
         out.extend_from_slice(h.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    for (name, value) in req.headers() {
+    for (name, value) in req.headers {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     // As hyper: a length for any body, and an explicit 0 where the method implies one.
-    let m = req.method();
-    if !req.headers().contains_key(CONTENT_LENGTH)
+    let m = req.method;
+    if !req.headers.contains_key(CONTENT_LENGTH)
         && (!body.is_empty() || m == Method::POST || m == Method::PUT || m == Method::PATCH)
     {
         out.extend_from_slice(b"content-length: ");
@@ -471,10 +498,12 @@ fn chunk_size(buf: &[u8]) -> Result<Option<(u64, usize)>, ClientError> {
 mod tests {
     use std::time::Duration;
 
+    use http::Request;
     use http_body_util::Full;
     use tokio::net::TcpListener;
 
     use super::*;
+    use crate::client::ReqBody;
 
     /// A server that answers each request (read until the blank line and `body_len` more
     /// bytes) with the next canned reply, written in the given pieces; then closes if told.
@@ -576,7 +605,7 @@ mod tests {
         let mut first = get("/a?x=1");
         let host = first.headers_mut().remove(http::header::HOST);
         let (r, keep) = c
-            .exchange(&first, host.as_ref(), &Bytes::new(), ALL)
+            .exchange(&RequestHead::of(&first, host.as_ref()), &Bytes::new(), ALL)
             .await
             .unwrap();
         assert_eq!(
@@ -590,7 +619,7 @@ mod tests {
         let (c, times) = connect(&mut slot, port).await;
         assert!(times.is_none(), "kept alive");
         let (r, _) = c
-            .exchange(&get("/b"), None, &Bytes::new(), ALL)
+            .exchange(&RequestHead::of(&get("/b"), None), &Bytes::new(), ALL)
             .await
             .unwrap();
         assert_eq!(
@@ -600,7 +629,11 @@ mod tests {
 
         let (c, _) = connect(&mut slot, port).await;
         let (r, _) = c
-            .exchange(&get("/c"), None, &Bytes::new(), Keep::default())
+            .exchange(
+                &RequestHead::of(&get("/c"), None),
+                &Bytes::new(),
+                Keep::default(),
+            )
             .await
             .unwrap();
         assert_eq!((r.status, r.body.len(), r.headers.len()), (204, 0, 0));
@@ -608,7 +641,10 @@ mod tests {
         let (c, _) = connect(&mut slot, port).await;
         let mut head = get("/d");
         *head.method_mut() = Method::HEAD;
-        let (r, keep) = c.exchange(&head, None, &Bytes::new(), ALL).await.unwrap();
+        let (r, keep) = c
+            .exchange(&RequestHead::of(&head, None), &Bytes::new(), ALL)
+            .await
+            .unwrap();
         assert_eq!((r.status, r.body.len(), keep), (200, 0, true));
         drop(slot);
         let seen = server.await.unwrap();
@@ -642,7 +678,7 @@ mod tests {
             let mut req = get("/p");
             *req.method_mut() = Method::POST;
             let (r, _) = c
-                .exchange(&req, None, &body, Keep::default())
+                .exchange(&RequestHead::of(&req, None), &body, Keep::default())
                 .await
                 .unwrap();
             assert_eq!(r.status, 200);
@@ -682,7 +718,7 @@ mod tests {
             let mut slot = None;
             let (c, _) = connect(&mut slot, port).await;
             let (r, keep) = c
-                .exchange(&get("/"), None, &Bytes::new(), ALL)
+                .exchange(&RequestHead::of(&get("/"), None), &Bytes::new(), ALL)
                 .await
                 .unwrap();
             assert_eq!((&r.body[..], keep), (body, false));
@@ -736,7 +772,7 @@ mod tests {
             let mut slot = None;
             let (c, _) = connect(&mut slot, port).await;
             let (e, wire, nothing) = c
-                .exchange(&get("/"), None, &Bytes::new(), ALL)
+                .exchange(&RequestHead::of(&get("/"), None), &Bytes::new(), ALL)
                 .await
                 .expect_err("must fail");
             assert_eq!(

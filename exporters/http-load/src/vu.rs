@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
-use http::{HeaderValue, Request as HttpRequest, Uri};
+use http::{HeaderMap, HeaderValue, Request as HttpRequest, Uri};
 use http_body_util::Full;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::client::{self, ClientConfig, ClientError, Conn};
 use crate::h1::{self, H1Conn};
+use crate::h2lean::encoder::RequestHead;
 use crate::h2lean::{self, exchange, exchange::H2Lean};
 use crate::h2pool::{H2Pools, OriginPool, PoolConn};
 use crate::metrics::{ErrorReason, Metrics, ReqKey, StepKey};
@@ -139,8 +140,7 @@ impl Vu {
         sc: &ScenarioRt,
         r: &Request,
         step_label: &str,
-        body: &Bytes,
-    ) -> Result<(HttpRequest<client::ReqBody>, Uri, Option<HeaderValue>), ClientError> {
+    ) -> Result<Built, ClientError> {
         let user = sh.users.for_vu(self.id);
         let env = Env {
             vu: self.id,
@@ -162,17 +162,6 @@ impl Vu {
                 .parse()
                 .map_err(|e| bad(format!("URL of {}: {e}", r.name)))?,
         };
-        // Filled in place: http's builder moves its whole parts through a Result per call.
-        let mut req = HttpRequest::new(Full::new(body.clone()));
-        *req.method_mut() = r.method.clone();
-        *req.uri_mut() = if sh.client.http2 {
-            uri.clone()
-        } else {
-            match uri.path_and_query() {
-                Some(p) => Uri::from(p.clone()),
-                None => Uri::from_static("/"),
-            }
-        };
         // HTTP/1.1's Host, given apart: the lean path writes it without a map insert.
         let host = if sh.client.http2 {
             None
@@ -183,7 +172,8 @@ impl Vu {
         } else {
             None
         };
-        let h = req.headers_mut();
+        let mut headers = HeaderMap::new();
+        let h = &mut headers;
         if let Some(ct) = &r.content_type {
             h.insert(CONTENT_TYPE, ct.clone());
         }
@@ -203,7 +193,7 @@ impl Vu {
             }
             h.insert(name.clone(), v);
         }
-        Ok((req, uri, host))
+        Ok(Built { uri, host, headers })
     }
 
     async fn request(
@@ -393,35 +383,40 @@ impl Vu {
                     t_conn
                 }
             };
-            let (mut req, uri, host) = self
-                .build(sh, sc, r, step_label, body)
-                .map_err(|e| (e, (0, 0)))?;
+            let built = self.build(sh, sc, r, step_label).map_err(|e| (e, (0, 0)))?;
+            let uri = &built.uri;
             let streaming = r.openai.as_ref().is_some_and(|o| o.stream);
             let keep = Keep {
                 headers: !r.checks.is_empty(),
                 body: r.needs_body || r.openai.is_some(),
             };
-            let lean_h1 = h1::serves(&sh.client, streaming) && h1::lean_scheme(&uri);
+            let lean_h1 = h1::serves(&sh.client, streaming) && h1::lean_scheme(uri);
             // A connection of the VU's own; shared ones (`--max-connections`) are below.
             let lean_h2 =
-                h2lean::serves(&sh.client, streaming) && sh.h2.is_none() && h1::lean_scheme(&uri);
+                h2lean::serves(&sh.client, streaming) && sh.h2.is_none() && h1::lean_scheme(uri);
             if lean_h1 || lean_h2 {
                 let (result, times, sent_at) = if lean_h1 {
-                    let (conn, times) = h1::connection(&sh.client, &mut self.h1, &uri)
+                    let (conn, times) = h1::connection(&sh.client, &mut self.h1, uri)
+                        .await
+                        .map_err(|e| (e, (0, 0)))?;
+                    let sent_at = ready(&times);
+                    let head = h1::RequestHead {
+                        method: &r.method,
+                        target: uri.path_and_query().map_or("/", |p| p.as_str()),
+                        host: built.host.as_ref(),
+                        headers: &built.headers,
+                    };
+                    (conn.exchange(&head, body, keep).await, times, sent_at)
+                } else {
+                    let (conn, times) = exchange::connection(&sh.client, &mut self.h2lean, uri)
                         .await
                         .map_err(|e| (e, (0, 0)))?;
                     let sent_at = ready(&times);
                     (
-                        conn.exchange(&req, host.as_ref(), body, keep).await,
+                        conn.exchange(&built.h2_head(&r.method), body, keep).await,
                         times,
                         sent_at,
                     )
-                } else {
-                    let (conn, times) = exchange::connection(&sh.client, &mut self.h2lean, &uri)
-                        .await
-                        .map_err(|e| (e, (0, 0)))?;
-                    let sent_at = ready(&times);
-                    (conn.exchange(&req, body, keep).await, times, sent_at)
                 };
                 match result {
                     Ok((x, keep_alive)) => {
@@ -447,14 +442,11 @@ impl Vu {
                     }
                 }
             }
-            if let Some(h) = host {
-                req.headers_mut().insert(HOST, h);
-            }
             let pool = match &sh.h2 {
                 Some(pools) => {
                     let lean = h2lean::serves(&sh.client, streaming);
                     Some(
-                        self.origin_pool(pools, &uri, lean)
+                        self.origin_pool(pools, uri, lean)
                             .map_err(|e| (e, (0, 0)))?,
                     )
                 }
@@ -473,7 +465,7 @@ impl Vu {
                     got
                 }
                 None => {
-                    let (conn, times) = client::connection(&sh.client, &mut self.conn, &uri)
+                    let (conn, times) = client::connection(&sh.client, &mut self.conn, uri)
                         .await
                         .map_err(|e| (e, (0, 0)))?;
                     let waited = times.map_or(Duration::ZERO, |t| t.blocked);
@@ -485,7 +477,7 @@ impl Vu {
                 // counted once); the stream stamps its own sending, head and end.
                 let sent_at = Instant::now();
                 let blocked = t_conn.saturating_duration_since(started) + waited;
-                match c.send(&req, body, keep).await {
+                match c.send(&built.h2_head(&r.method), body, keep).await {
                     Ok(s) => {
                         let (sent, received) = wire.take();
                         let x = s.into_response(sent, received);
@@ -522,6 +514,7 @@ impl Vu {
             let reused = times.is_none();
             let sent_at = Instant::now();
             let blocked = t_conn.saturating_duration_since(started) + waited;
+            let req = built.into_http(&r.method, sh.client.http2, body);
             let sent = match lease.as_mut().map(|l| &mut l.sender) {
                 Some(PoolConn::H2(h)) => client::send_h2(h, req, body).await,
                 Some(PoolConn::Lean(_)) => unreachable!("lean streams returned above"),
@@ -614,6 +607,58 @@ impl Vu {
             Some(p) if p.serves(uri) && p.lean == lean => Ok(Arc::clone(p)),
             _ => Ok(Arc::clone(self.h2.insert(pools.for_origin(uri, lean)?))),
         }
+    }
+}
+
+/// A request made ready to send: its absolute URI, HTTP/1.1's Host and its headers. The lean
+/// paths write from it directly; hyper and the h2 crate get an `http::Request` made of it.
+struct Built {
+    uri: Uri,
+    host: Option<HeaderValue>,
+    headers: HeaderMap,
+}
+
+impl Built {
+    /// The head of an HTTP/2 request (the lean engine).
+    fn h2_head<'a>(&'a self, method: &'a http::Method) -> RequestHead<'a> {
+        RequestHead {
+            method,
+            https: self.uri.scheme_str() == Some("https"),
+            authority: self.uri.authority().map_or("", |a| a.as_str()),
+            path: self
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .filter(|p| !p.is_empty())
+                .unwrap_or("/"),
+            headers: &self.headers,
+        }
+    }
+
+    /// An `http::Request` for hyper (origin-form URI, Host in the map) or the h2 crate
+    /// (absolute URI).
+    fn into_http(
+        self,
+        method: &http::Method,
+        http2: bool,
+        body: &Bytes,
+    ) -> HttpRequest<client::ReqBody> {
+        let mut req = HttpRequest::new(Full::new(body.clone()));
+        *req.method_mut() = method.clone();
+        *req.uri_mut() = if http2 {
+            self.uri
+        } else {
+            match self.uri.path_and_query() {
+                Some(p) => Uri::from(p.clone()),
+                None => Uri::from_static("/"),
+            }
+        };
+        let mut headers = self.headers;
+        if let Some(h) = self.host {
+            headers.insert(HOST, h);
+        }
+        *req.headers_mut() = headers;
+        req
     }
 }
 

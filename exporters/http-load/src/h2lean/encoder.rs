@@ -27,6 +27,7 @@ pub struct RequestHead<'a> {
 
 impl<'a> RequestHead<'a> {
     /// The head of `req`, whose URI is absolute (scheme and authority become pseudo-headers).
+    #[cfg(test)]
     pub fn of<B>(req: &'a http::Request<B>) -> Self {
         let uri = req.uri();
         Self {

@@ -7,12 +7,11 @@
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use http::Request;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::conn::Core;
 use super::encoder::RequestHead;
-use crate::client::{ClientConfig, ConnectTimes, Origin, OriginKey, ReqBody, connect_stream};
+use crate::client::{ClientConfig, ConnectTimes, Origin, OriginKey, connect_stream};
 use crate::error::{ClientError, io_reason};
 use crate::metrics::ErrorReason;
 use crate::response::{Failure, Keep, Response};
@@ -73,16 +72,16 @@ impl H2Lean {
         self.busy = busy;
     }
 
-    /// Sends `req` (absolute URI) with `body` and reads the whole response. On `Ok` with
-    /// `false` the connection takes no new streams (GOAWAY, error): the caller drops it.
+    /// Sends the request with `body` and reads the whole response. On `Ok` with `false` the
+    /// connection takes no new streams (GOAWAY, error): the caller drops it.
     pub async fn exchange(
         &mut self,
-        req: &Request<ReqBody>,
+        req: &RequestHead<'_>,
         body: &Bytes,
         keep: Keep,
     ) -> Result<(Response, bool), Failure> {
         self.busy = true;
-        let id = self.core.open(&RequestHead::of(req), body, keep);
+        let id = self.core.open(req, body, keep);
         let (mut sent, mut received) = (0u64, 0u64);
         loop {
             if !self.core.wbuf.is_empty() {

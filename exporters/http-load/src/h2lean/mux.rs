@@ -21,12 +21,10 @@ use std::task::{Context, Poll, Waker, ready};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use http::Request;
 use tokio::io::AsyncWrite;
 
 use super::conn::{Core, StreamState};
 use super::encoder::RequestHead;
-use crate::client::ReqBody;
 use crate::error::{ClientError, io_reason};
 use crate::metrics::ErrorReason;
 use crate::response::Keep;
@@ -254,16 +252,15 @@ impl MuxConn {
         lock(&self.inner).core.peer_max_streams()
     }
 
-    /// Sends `req` (absolute URI) and `body` on a new stream and waits for the whole
+    /// Sends the request and `body` on a new stream and waits for the whole
     /// response. Waits first while the server's stream limit is reached. `Err` says whether
     /// nothing of the response came back (a retry on another connection is safe).
     pub async fn send(
         &self,
-        req: &Request<ReqBody>,
+        head: &RequestHead<'_>,
         body: &Bytes,
         keep: Keep,
     ) -> Result<StreamState, (ClientError, bool)> {
-        let head = RequestHead::of(req);
         let id = poll_fn(|cx| {
             let mut g = lock(&self.inner);
             if g.ended || !g.core.usable() {
@@ -277,7 +274,7 @@ impl MuxConn {
                 g.waiters.push_back(cx.waker().clone());
                 return Poll::Pending;
             }
-            let id = g.core.open(&head, body, keep);
+            let id = g.core.open(head, body, keep);
             g.wake_task();
             Poll::Ready(Ok(id))
         })

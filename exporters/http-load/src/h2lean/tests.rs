@@ -12,6 +12,7 @@ use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::encoder::RequestHead;
 use super::exchange::{self, H2Lean};
 use super::frame::{self, Head};
 use super::mux;
@@ -191,7 +192,11 @@ async fn split_padded_continued_and_interim_responses_keep_the_table_in_step() {
     let (c, new) = conn(&mut slot, &url).await;
     assert!(new);
     let (r, usable) = c
-        .exchange(&req(Method::GET, &url, "/a"), &Bytes::new(), ALL)
+        .exchange(
+            &RequestHead::of(&req(Method::GET, &url, "/a")),
+            &Bytes::new(),
+            ALL,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -204,7 +209,11 @@ async fn split_padded_continued_and_interim_responses_keep_the_table_in_step() {
     let (c, new) = conn(&mut slot, &url).await;
     assert!(!new, "kept");
     let (r, _) = c
-        .exchange(&req(Method::GET, &url, "/b"), &Bytes::new(), ALL)
+        .exchange(
+            &RequestHead::of(&req(Method::GET, &url, "/b")),
+            &Bytes::new(),
+            ALL,
+        )
         .await
         .unwrap();
     assert_eq!((r.status, r.body.len()), (404, 0));
@@ -268,7 +277,11 @@ async fn a_request_body_waits_for_window_updates_and_a_large_response_is_read_wh
     let (c, _) = conn(&mut slot, &url).await;
     let body = Bytes::from(vec![b'x'; BODY]);
     let (r, _) = c
-        .exchange(&req(Method::POST, &url, "/up"), &body, ALL)
+        .exchange(
+            &RequestHead::of(&req(Method::POST, &url, "/up")),
+            &body,
+            ALL,
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200);
@@ -302,7 +315,11 @@ async fn a_reset_fails_only_its_stream_and_a_goaway_fails_the_unprocessed_ones()
     let mut slot = None;
     let (c, _) = conn(&mut slot, &url).await;
     let (e, _, nothing_back) = c
-        .exchange(&req(Method::GET, &url, "/1"), &Bytes::new(), ALL)
+        .exchange(
+            &RequestHead::of(&req(Method::GET, &url, "/1")),
+            &Bytes::new(),
+            ALL,
+        )
         .await
         .expect_err("reset");
     assert_eq!(e.reason, ErrorReason::Reset);
@@ -313,12 +330,20 @@ async fn a_reset_fails_only_its_stream_and_a_goaway_fails_the_unprocessed_ones()
     let c = slot.as_mut().unwrap();
     c.busy_for_test(false);
     let (r, usable) = c
-        .exchange(&req(Method::GET, &url, "/3"), &Bytes::new(), ALL)
+        .exchange(
+            &RequestHead::of(&req(Method::GET, &url, "/3")),
+            &Bytes::new(),
+            ALL,
+        )
         .await
         .unwrap();
     assert_eq!((r.status, usable), (200, true));
     let (e, _, nothing_back) = c
-        .exchange(&req(Method::GET, &url, "/5"), &Bytes::new(), ALL)
+        .exchange(
+            &RequestHead::of(&req(Method::GET, &url, "/5")),
+            &Bytes::new(),
+            ALL,
+        )
         .await
         .expect_err("going away");
     assert_eq!(e.reason, ErrorReason::Reset);
@@ -365,7 +390,11 @@ async fn protocol_violations_end_the_connection_with_a_goaway() {
         let mut slot = None;
         let (c, _) = conn(&mut slot, &url).await;
         let (e, _, _) = c
-            .exchange(&req(Method::GET, &url, "/"), &Bytes::new(), ALL)
+            .exchange(
+                &RequestHead::of(&req(Method::GET, &url, "/")),
+                &Bytes::new(),
+                ALL,
+            )
             .await
             .expect_err(says);
         assert!(e.message.contains(says), "{says}: {}", e.message);
@@ -414,21 +443,32 @@ async fn a_shared_connection_keeps_to_max_concurrent_streams_and_resets_abandone
     let wire = Arc::new(WireCounters::default());
     let c = mux::start(Stream::Plain(tcp), Arc::clone(&wire));
     let get = |p: &str| req(Method::GET, &url, p);
-    let s = c.send(&get("/first"), &Bytes::new(), ALL).await.unwrap();
+    let s = c
+        .send(&RequestHead::of(&get("/first")), &Bytes::new(), ALL)
+        .await
+        .unwrap();
     assert_eq!(s.head.status, 200);
     assert_eq!(c.peer_max_streams(), 1);
     let (a, b, d, none) = (get("/a"), get("/b"), get("/d"), Bytes::new());
+    let (ha, hb, hd) = (
+        RequestHead::of(&a),
+        RequestHead::of(&b),
+        RequestHead::of(&d),
+    );
     let (ra, rb, rd) = tokio::join!(
-        c.send(&a, &none, ALL),
-        c.send(&b, &none, ALL),
-        c.send(&d, &none, ALL)
+        c.send(&ha, &none, ALL),
+        c.send(&hb, &none, ALL),
+        c.send(&hd, &none, ALL)
     );
     for r in [ra, rb, rd] {
         assert_eq!(r.map_err(|e| e.0.message).unwrap().head.status, 204);
     }
     let abandoned = get("/never");
-    let gave_up =
-        tokio::time::timeout(Duration::from_millis(100), c.send(&abandoned, &none, ALL)).await;
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        c.send(&RequestHead::of(&abandoned), &none, ALL),
+    )
+    .await;
     assert!(gave_up.is_err());
     server.await.unwrap();
     let (sent, received) = wire.take();
