@@ -209,6 +209,27 @@ pub async fn connection<'a>(
     Ok((slot.insert(conn), Some(times)))
 }
 
+/// A lean path's connection kept in `slot`: reused when `reusable` says so (and it is for
+/// `uri`'s origin, which `origin` reads), else a new TCP (and TLS) connection made into one
+/// by `make`.
+pub async fn reuse_or_connect<'a, C>(
+    cfg: &ClientConfig,
+    slot: &'a mut Option<C>,
+    uri: &Uri,
+    reusable: impl Fn(&C) -> bool,
+    make: impl FnOnce(Stream, OriginKey) -> C,
+) -> Result<(&'a mut C, Option<ConnectTimes>), ClientError> {
+    if slot.as_ref().is_some_and(&reusable) {
+        return Ok((slot.as_mut().expect("checked"), None));
+    }
+    *slot = None;
+    let origin = Origin::of(uri)?;
+    // Boxed: connecting (TCP + TLS handshake) is the cold path but the largest future.
+    let (stream, times) =
+        Box::pin(connect_stream(cfg, origin.https, origin.host, origin.port)).await?;
+    Ok((slot.insert(make(stream, OriginKey::of(uri))), Some(times)))
+}
+
 /// A TCP connection with Nagle off (requests are written whole), and how long it took.
 pub async fn connect_tcp(
     cfg: &ClientConfig,

@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use crate::client::{
-    ClientConfig, ClientError, ConnectTimes, Origin, OriginKey, connect_stream, io_reason,
+    ClientConfig, ClientError, ConnectTimes, OriginKey, io_reason, reuse_or_connect,
 };
 use crate::metrics::ErrorReason;
 pub use crate::response::{Failure, Keep, Response};
@@ -90,27 +90,15 @@ pub async fn connection<'a>(
     slot: &'a mut Option<H1Conn>,
     uri: &http::Uri,
 ) -> Result<(&'a mut H1Conn, Option<ConnectTimes>), ClientError> {
-    if slot
-        .as_ref()
-        .is_some_and(|c| !c.busy && c.origin.matches(uri))
-    {
-        return Ok((slot.as_mut().expect("checked"), None));
-    }
-    *slot = None;
-    let origin = Origin::of(uri)?;
-    // Boxed: connecting (TCP + TLS handshake) is the cold path but the largest future.
-    let (stream, times) =
-        Box::pin(connect_stream(cfg, origin.https, origin.host, origin.port)).await?;
-    Ok((
-        slot.insert(H1Conn {
-            origin: OriginKey::of(uri),
-            stream,
-            rbuf: BytesMut::with_capacity(8 * 1024),
-            wbuf: Vec::with_capacity(512),
-            busy: false,
-        }),
-        Some(times),
-    ))
+    let reusable = |c: &H1Conn| !c.busy && c.origin.matches(uri);
+    reuse_or_connect(cfg, slot, uri, reusable, |stream, origin| H1Conn {
+        origin,
+        stream,
+        rbuf: BytesMut::with_capacity(8 * 1024),
+        wbuf: Vec::with_capacity(512),
+        busy: false,
+    })
+    .await
 }
 
 impl H1Conn {

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::conn::Core;
 use super::encoder::RequestHead;
-use crate::client::{ClientConfig, ConnectTimes, Origin, OriginKey, connect_stream};
+use crate::client::{ClientConfig, ConnectTimes, OriginKey, reuse_or_connect};
 use crate::error::{ClientError, io_reason};
 use crate::metrics::ErrorReason;
 use crate::response::{Failure, Keep, Response};
@@ -34,27 +34,15 @@ pub async fn connection<'a>(
     slot: &'a mut Option<H2Lean>,
     uri: &http::Uri,
 ) -> Result<(&'a mut H2Lean, Option<ConnectTimes>), ClientError> {
-    if slot
-        .as_ref()
-        .is_some_and(|c| !c.busy && c.core.usable() && c.origin.matches(uri))
-    {
-        return Ok((slot.as_mut().expect("checked"), None));
-    }
-    *slot = None;
-    let origin = Origin::of(uri)?;
-    // Boxed: connecting (TCP + TLS handshake) is the cold path but the largest future.
-    let (stream, times) =
-        Box::pin(connect_stream(cfg, origin.https, origin.host, origin.port)).await?;
-    Ok((
-        slot.insert(H2Lean {
-            origin: OriginKey::of(uri),
-            stream,
-            rbuf: BytesMut::with_capacity(16 * 1024),
-            core: Core::new(),
-            busy: false,
-        }),
-        Some(times),
-    ))
+    let reusable = |c: &H2Lean| !c.busy && c.core.usable() && c.origin.matches(uri);
+    reuse_or_connect(cfg, slot, uri, reusable, |stream, origin| H2Lean {
+        origin,
+        stream,
+        rbuf: BytesMut::with_capacity(16 * 1024),
+        core: Core::new(),
+        busy: false,
+    })
+    .await
 }
 
 fn io_error(what: &str, e: &std::io::Error) -> ClientError {

@@ -11,7 +11,10 @@
 //! Why a task rather than VUs taking turns at reading: with several streams in flight
 //! someone must always be reading, also when every VU is between requests (a PING or a
 //! GOAWAY must be answered); a dedicated task keeps that simple, and its wakeup is shared by
-//! every response that one read delivers and every request that one write sends.
+//! every response that one read delivers and every request that one write sends. Measured
+//! (callgrind, 50 VUs on 5 connections x 10 streams, nginx over TLS): the task was polled
+//! 4,027 times for 20,000 requests, and a poll's scheduling costs ~235 instructions, so VUs
+//! reading for each other could save at most ~50 of the ~15k instructions a request costs.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
