@@ -223,10 +223,10 @@ if [[ $MODE == callgrind ]]; then
   }
   cmd_for() { # rl|h2l N -> CMD
     if [[ $1 == rl ]]; then
-      CMD=("${REDLINE[@]}" --workers 1 --vus 10 --iterations "$2" --quiet --no-summary
+      CMD=("${REDLINE[@]}" --workers 1 --vus "$VUS" --iterations "$2" --quiet --no-summary
         --admin-addr 127.0.0.1:0 "${RL_ARGS[@]}")
     else
-      CMD=(h2load -t1 -c10 -n "$2" "${H2L_ARGS[@]}")
+      CMD=(h2load -t1 -n "$2" "${H2L_ARGS[@]}")
     fi
   }
   per_request() { # label rl|h2l
@@ -236,9 +236,12 @@ if [[ $MODE == callgrind ]]; then
     echo $(((b - a) / (N2 - N1)))
   }
   printf '%-22s %14s %14s\n' protocol "redline Ir/req" "h2load Ir/req"
-  for row in "h1|$H1|--h1 $H1" "h1+TLS|--insecure $TLS|--h1 $TLS" \
-             "h2c|--http2 $H2C|$H2C" "h2+TLS|--http2 --insecure $TLS|$TLS"; do
-    IFS='|' read -r label rl h2 <<<"$row"
+  # label | redline's flags | h2load's flags | redline's VUs. Multiplexed: 50 VUs on 5
+  # connections of 10 streams, as h2load -c5 -m10 keeps 50 requests in flight.
+  for row in "h1|$H1|-c10 --h1 $H1|10" "h1+TLS|--insecure $TLS|-c10 --h1 $TLS|10" \
+             "h2c|--http2 $H2C|-c10 $H2C|10" "h2+TLS|--http2 --insecure $TLS|-c10 $TLS|10" \
+             "h2+TLS-5x10|--http2 --insecure --max-connections 5 --streams-per-connection 10 $TLS|-c5 -m10 $TLS|50"; do
+    IFS='|' read -r label rl h2 VUS <<<"$row"
     read -r -a RL_ARGS <<<"$rl"
     read -r -a H2L_ARGS <<<"$h2"
     printf '%-22s %14s %14s\n' "$label" "$(per_request "rl-$label" rl)" "$(per_request "h2l-$label" h2l)"

@@ -100,6 +100,16 @@ pub struct HttpLoadArgs {
     /// wrk with `Connection: close`.
     #[arg(long, env = "REDLINE_HTTP_LOAD_NO_CONNECTION_REUSE")]
     pub no_connection_reuse: bool,
+    /// HTTP/2 implementation: `lean` (redline's own frames, the default) or `h2` (the h2
+    /// crate, for comparison). SSE streams always use `h2`.
+    #[arg(
+        long,
+        env = "REDLINE_HTTP_LOAD_HTTP2_ENGINE",
+        value_enum,
+        default_value_t,
+        hide = true
+    )]
+    pub http2_engine: crate::connection_options::Http2Engine,
     /// Skip TLS certificate verification.
     #[arg(long, env = "REDLINE_HTTP_LOAD_INSECURE")]
     pub insecure: bool,
@@ -143,6 +153,7 @@ impl HttpLoadArgs {
             max_connections: None,
             streams_per_connection: None,
             no_connection_reuse: false,
+            http2_engine: Default::default(),
             insecure: false,
             workers: None,
             quiet: true,

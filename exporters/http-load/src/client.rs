@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::connection_options::{ConnectionOptions, Shape};
+use crate::connection_options::{ConnectionOptions, Http2Engine, Shape};
 pub use crate::error::{ClientError, io_reason};
 use crate::h2conn::{self, H2Handle};
 use crate::metrics::ErrorReason;
@@ -37,6 +37,8 @@ pub struct ClientConfig {
     pub reuse: bool,
     /// How connections are shaped (multiplexed HTTP/2 is run by [`crate::h2pool`]).
     pub shape: Shape,
+    /// Which HTTP/2 implementation serves requests other than SSE streams.
+    pub http2_engine: Http2Engine,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -45,6 +47,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("http2", &self.http2)
             .field("timeout", &self.timeout)
             .field("shape", &self.shape)
+            .field("http2_engine", &self.http2_engine)
             .finish()
     }
 }
@@ -104,6 +107,7 @@ impl ClientConfig {
             limit,
             reuse: shape != Shape::PerRequest,
             shape,
+            http2_engine: Http2Engine::default(),
         })
     }
 }
@@ -203,6 +207,27 @@ pub async fn connection<'a>(
     // inline, every request's future would carry (and move) its kilobytes.
     let (conn, times) = Box::pin(connect(cfg, uri)).await?;
     Ok((slot.insert(conn), Some(times)))
+}
+
+/// A lean path's connection kept in `slot`: reused when `reusable` says so (and it is for
+/// `uri`'s origin, which `origin` reads), else a new TCP (and TLS) connection made into one
+/// by `make`.
+pub async fn reuse_or_connect<'a, C>(
+    cfg: &ClientConfig,
+    slot: &'a mut Option<C>,
+    uri: &Uri,
+    reusable: impl Fn(&C) -> bool,
+    make: impl FnOnce(Stream, OriginKey) -> C,
+) -> Result<(&'a mut C, Option<ConnectTimes>), ClientError> {
+    if slot.as_ref().is_some_and(&reusable) {
+        return Ok((slot.as_mut().expect("checked"), None));
+    }
+    *slot = None;
+    let origin = Origin::of(uri)?;
+    // Boxed: connecting (TCP + TLS handshake) is the cold path but the largest future.
+    let (stream, times) =
+        Box::pin(connect_stream(cfg, origin.https, origin.host, origin.port)).await?;
+    Ok((slot.insert(make(stream, OriginKey::of(uri))), Some(times)))
 }
 
 /// A TCP connection with Nagle off (requests are written whole), and how long it took.

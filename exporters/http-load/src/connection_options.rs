@@ -21,6 +21,17 @@ pub struct ConnectionOptions {
     pub no_connection_reuse: bool,
 }
 
+/// Which HTTP/2 implementation runs requests that are not SSE streams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Http2Engine {
+    /// Frames driven by redline itself ([`crate::h2lean`]), like the lean HTTP/1.1 path.
+    #[default]
+    Lean,
+    /// The `h2` crate, hyper's engine ([`crate::h2conn`]): the reference the lean path is
+    /// compared with.
+    H2,
+}
+
 /// How the client's connections are shaped once the options are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {

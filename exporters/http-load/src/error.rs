@@ -3,7 +3,8 @@
 
 use crate::metrics::ErrorReason;
 
-#[derive(Debug)]
+/// Clone: an HTTP/2 connection's error is every one of its streams' error.
+#[derive(Debug, Clone)]
 pub struct ClientError {
     pub reason: ErrorReason,
     pub message: String,

@@ -7,8 +7,11 @@
 //! one lane per worker thread a connection's task, its socket and the VUs that use it stay on
 //! one thread, so a request never wakes another thread. A connection that is not open yet (or
 //! was closed by the server) is opened by the first VU that needs it while the others wait
-//! for it. Without a cap the server's SETTINGS_MAX_CONCURRENT_STREAMS is the limit: h2 queues
-//! streams beyond it inside the connection.
+//! for it. Without a cap the server's SETTINGS_MAX_CONCURRENT_STREAMS is the limit: both
+//! engines queue streams beyond it inside the connection.
+//!
+//! Connections are the lean engine's ([`crate::h2lean::mux`]) or the h2 crate's; an origin has
+//! a pool of each kind, made when first asked for (SSE streams take the h2 crate's).
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -21,6 +24,7 @@ use http::Uri;
 
 use crate::client::{ClientConfig, ClientError, ConnectTimes, Origin, OriginKey, connect_stream};
 use crate::h2conn::{self, H2Handle};
+use crate::h2lean::mux::{self, MuxConn};
 use crate::wire::{Counted, WireCounters};
 
 /// Every origin's shared connections, made on first use.
@@ -44,10 +48,11 @@ impl H2Pools {
         }
     }
 
-    /// The pool of `uri`'s origin, made the first time a VU asks for it.
-    pub fn for_origin(&self, uri: &Uri) -> Result<Arc<OriginPool>, ClientError> {
+    /// The pool of `uri`'s origin on the lean engine or on the h2 crate's, made the first
+    /// time a VU asks for it.
+    pub fn for_origin(&self, uri: &Uri, lean: bool) -> Result<Arc<OriginPool>, ClientError> {
         let mut all = self.origins.lock().expect("origins");
-        if let Some(p) = all.iter().find(|p| p.serves(uri)) {
+        if let Some(p) = all.iter().find(|p| p.serves(uri) && p.lean == lean) {
             return Ok(Arc::clone(p));
         }
         let p = Arc::new(OriginPool::new(
@@ -55,6 +60,7 @@ impl H2Pools {
             self.connections,
             self.streams,
             self.lanes,
+            lean,
         )?);
         all.push(Arc::clone(&p));
         Ok(p)
@@ -64,6 +70,8 @@ impl H2Pools {
 /// One origin's connections, split into lanes.
 pub struct OriginPool {
     key: OriginKey,
+    /// Connections of the lean engine, else of the h2 crate.
+    pub lean: bool,
     https: bool,
     host: String,
     port: u16,
@@ -87,13 +95,37 @@ struct Slot {
 }
 
 struct Live {
-    sender: H2Handle,
+    sender: PoolConn,
     wire: Arc<WireCounters>,
+}
+
+/// A shared connection of either engine.
+#[derive(Clone)]
+pub enum PoolConn {
+    Lean(MuxConn),
+    H2(H2Handle),
+}
+
+impl PoolConn {
+    fn is_closed(&self) -> bool {
+        match self {
+            PoolConn::Lean(c) => !c.is_usable(),
+            PoolConn::H2(h) => h.is_closed(),
+        }
+    }
+
+    /// Marks the connection unusable (it failed a request): the next user opens a new one.
+    pub fn discard(&self) {
+        match self {
+            PoolConn::Lean(c) => c.discard(),
+            PoolConn::H2(h) => h.discard(),
+        }
+    }
 }
 
 /// One request's use of a shared connection; dropping it frees the stream.
 pub struct Lease<'a> {
-    pub sender: H2Handle,
+    pub sender: PoolConn,
     pub wire: Arc<WireCounters>,
     /// This request opened the connection: what that took.
     pub connect: Option<ConnectTimes>,
@@ -118,6 +150,7 @@ impl OriginPool {
         connections: usize,
         streams: Option<usize>,
         lanes: usize,
+        lean: bool,
     ) -> Result<Self, ClientError> {
         let origin = Origin::of(uri)?;
         let lanes = (0..lanes)
@@ -138,6 +171,7 @@ impl OriginPool {
             .collect();
         Ok(Self {
             key: OriginKey::of(uri),
+            lean,
             https: origin.https,
             host: origin.host.to_owned(),
             port: origin.port,
@@ -197,7 +231,12 @@ impl OriginPool {
         *live = None;
         let (io, times) = Box::pin(connect_stream(cfg, self.https, &self.host, self.port)).await?;
         let wire = Arc::new(WireCounters::default());
-        let sender = h2conn::handshake(Counted::new(io, &wire), None).await?;
+        let sender = if self.lean {
+            // The lean connection counts its bytes itself.
+            PoolConn::Lean(mux::start(io, Arc::clone(&wire)))
+        } else {
+            PoolConn::H2(h2conn::handshake(Counted::new(io, &wire), None).await?)
+        };
         slot.opened.fetch_add(1, Ordering::Relaxed);
         *live = Some(Live {
             sender: sender.clone(),
@@ -225,7 +264,9 @@ mod tests {
     #[test]
     fn connections_split_over_lanes_with_their_stream_permits() {
         let pools = H2Pools::new(5, Some(10), 2);
-        let p = pools.for_origin(&uri("https://127.0.0.1:8443/a")).unwrap();
+        let p = pools
+            .for_origin(&uri("https://127.0.0.1:8443/a"), true)
+            .unwrap();
         let slots: Vec<usize> = p.lanes.iter().map(|l| l.slots.len()).collect();
         assert_eq!(slots, [3, 2]);
         let permits: Vec<usize> = p
@@ -236,7 +277,7 @@ mod tests {
         assert_eq!(permits, [30, 20]);
         // Fewer connections than worker threads: one lane per connection.
         let p = H2Pools::new(1, None, 4)
-            .for_origin(&uri("http://127.0.0.1:1/"))
+            .for_origin(&uri("http://127.0.0.1:1/"), true)
             .unwrap();
         assert_eq!(p.lanes.len(), 1);
         assert!(p.lanes[0].permits.is_none());
@@ -245,13 +286,22 @@ mod tests {
     #[test]
     fn one_pool_per_origin() {
         let pools = H2Pools::new(2, None, 1);
-        let a = pools.for_origin(&uri("https://127.0.0.1:8443/a")).unwrap();
-        let b = pools
-            .for_origin(&uri("https://127.0.0.1:8443/b?x=1"))
+        let a = pools
+            .for_origin(&uri("https://127.0.0.1:8443/a"), true)
             .unwrap();
-        let c = pools.for_origin(&uri("http://127.0.0.1:8443/a")).unwrap();
+        let b = pools
+            .for_origin(&uri("https://127.0.0.1:8443/b?x=1"), true)
+            .unwrap();
+        let c = pools
+            .for_origin(&uri("http://127.0.0.1:8443/a"), true)
+            .unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
+        // The h2 crate's connections (SSE streams) are a pool of their own.
+        let h2 = pools
+            .for_origin(&uri("https://127.0.0.1:8443/a"), false)
+            .unwrap();
+        assert!(!Arc::ptr_eq(&a, &h2) && a.lean && !h2.lean);
         assert!(a.serves(&uri("https://127.0.0.1:8443/z")));
         assert!(!a.serves(&uri("https://127.0.0.1:8444/a")));
         assert_eq!(a.opened(), 0);

@@ -18,11 +18,13 @@ pub mod engine;
 mod error;
 mod h1;
 mod h2conn;
+pub mod h2lean;
 pub mod h2pool;
 pub mod metrics;
 pub mod plan;
 mod progress;
 pub mod request;
+pub mod response;
 pub mod scenario;
 pub mod segment;
 mod stream;
@@ -198,13 +200,14 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
     running.set_ready(true);
 
     let http2 = args.http2 || file.http2;
-    let client = client::ClientConfig::with_options(
+    let mut client = client::ClientConfig::with_options(
         http2,
         args.timeout.unwrap_or(file.timeout),
         args.insecure || file.insecure_skip_tls_verify,
         args.connection_options(),
     )
     .map_err(HttpLoadError::Usage)?;
+    client.http2_engine = args.http2_engine;
     let workers = match args.workers {
         Some(n) => n,
         None => {

@@ -7,16 +7,19 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
-use http::{HeaderValue, Request as HttpRequest, Uri};
+use http::{HeaderMap, HeaderValue, Request as HttpRequest, Uri};
 use http_body_util::Full;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::client::{self, ClientConfig, ClientError, Conn};
 use crate::h1::{self, H1Conn};
-use crate::h2pool::{H2Pools, OriginPool};
+use crate::h2lean::encoder::RequestHead;
+use crate::h2lean::{self, exchange, exchange::H2Lean};
+use crate::h2pool::{H2Pools, OriginPool, PoolConn};
 use crate::metrics::{ErrorReason, Metrics, ReqKey, StepKey};
 use crate::request::{BodySource, Env, Request, Requests};
+use crate::response::{Keep, Response};
 use crate::scenario::{OpenAiApi, Think};
 use crate::tokens::Users;
 
@@ -54,6 +57,8 @@ pub struct Vu {
     conn: Option<Conn>,
     /// The lean HTTP/1.1 connection, see [`crate::h1`].
     h1: Option<H1Conn>,
+    /// The lean HTTP/2 connection, see [`crate::h2lean::exchange`].
+    h2lean: Option<H2Lean>,
     /// The shared HTTP/2 connections of the origin this VU last used.
     h2: Option<Arc<OriginPool>>,
     rng: StdRng,
@@ -71,6 +76,7 @@ impl Vu {
             id,
             conn: None,
             h1: None,
+            h2lean: None,
             h2: None,
             rng: StdRng::from_rng(&mut rand::rng()),
             iter: 0,
@@ -134,8 +140,7 @@ impl Vu {
         sc: &ScenarioRt,
         r: &Request,
         step_label: &str,
-        body: &Bytes,
-    ) -> Result<(HttpRequest<client::ReqBody>, Uri), ClientError> {
+    ) -> Result<Built, ClientError> {
         let user = sh.users.for_vu(self.id);
         let env = Env {
             vu: self.id,
@@ -157,28 +162,18 @@ impl Vu {
                 .parse()
                 .map_err(|e| bad(format!("URL of {}: {e}", r.name)))?,
         };
-        // Filled in place: http's builder moves its whole parts through a Result per call.
-        let mut req = HttpRequest::new(Full::new(body.clone()));
-        *req.method_mut() = r.method.clone();
-        *req.uri_mut() = if sh.client.http2 {
-            uri.clone()
+        // HTTP/1.1's Host, given apart: the lean path writes it without a map insert.
+        let host = if sh.client.http2 {
+            None
+        } else if let Some(host) = &r.static_host {
+            Some(host.clone())
+        } else if let Some(a) = uri.authority() {
+            Some(HeaderValue::from_str(a.as_str()).map_err(|e| bad(e.to_string()))?)
         } else {
-            match uri.path_and_query() {
-                Some(p) => Uri::from(p.clone()),
-                None => Uri::from_static("/"),
-            }
+            None
         };
-        let h = req.headers_mut();
-        if !sh.client.http2 {
-            if let Some(host) = &r.static_host {
-                h.insert(HOST, host.clone());
-            } else if let Some(a) = uri.authority() {
-                h.insert(
-                    HOST,
-                    HeaderValue::from_str(a.as_str()).map_err(|e| bad(e.to_string()))?,
-                );
-            }
-        }
+        let mut headers = HeaderMap::new();
+        let h = &mut headers;
         if let Some(ct) = &r.content_type {
             h.insert(CONTENT_TYPE, ct.clone());
         }
@@ -198,7 +193,7 @@ impl Vu {
             }
             h.insert(name.clone(), v);
         }
-        Ok((req, uri))
+        Ok(Built { uri, host, headers })
     }
 
     async fn request(
@@ -232,7 +227,9 @@ impl Vu {
         let t0 = Instant::now();
         let started = intended.unwrap_or(t0);
         let tier = sh.users.for_vu(self.id).map_or(0, |u| u.tier);
-        let result = self.exchange(sh, sc, r, step_label, &body, started).await;
+        let result = self
+            .exchange(sh, sc, r, step_label, &body, Start { started, now: t0 })
+            .await;
         if !ctx.recording {
             return;
         }
@@ -330,12 +327,12 @@ impl Vu {
         r: &Request,
         step_label: &str,
         body: &Bytes,
-        started: Instant,
+        start: Start,
     ) -> Result<Exchange, (ClientError, (u64, u64))> {
         // One timer for the whole exchange, and the same one for every exchange of this VU:
         // a later deadline only moves the armed entry's expiry, where a fresh timer per
         // request inserts into and removes from the timer wheel each time.
-        let deadline = tokio::time::Instant::from_std(Instant::now() + sh.client.timeout);
+        let deadline = tokio::time::Instant::from_std(start.now + sh.client.timeout);
         let mut timer = match self.timer.take() {
             Some(mut t) => {
                 t.as_mut().reset(deadline);
@@ -345,10 +342,11 @@ impl Vu {
         };
         let out = tokio::select! {
             biased;
-            r = self.exchange_inner(sh, sc, r, step_label, body, started) => r,
+            r = self.exchange_inner(sh, sc, r, step_label, body, start) => r,
             () = timer.as_mut() => {
                 self.conn = None;
                 self.h1 = None;
+                self.h2lean = None;
                 let message = format!("no complete response within {:?}", sh.client.timeout);
                 Err((
                     ClientError {
@@ -370,52 +368,73 @@ impl Vu {
         r: &Request,
         step_label: &str,
         body: &Bytes,
-        started: Instant,
+        start: Start,
     ) -> Result<Exchange, (ClientError, (u64, u64))> {
+        let Start { started, now } = start;
+        // The clock is read as few times as the phases need (each read and each difference
+        // cost ~100 instructions): the first attempt starts at `now`, and a kept connection
+        // is ready at once, so sending starts where connecting started.
         for attempt in 0..2 {
-            let (req, uri) = self
-                .build(sh, sc, r, step_label, body)
-                .map_err(|e| (e, (0, 0)))?;
+            let t_conn = if attempt == 0 { now } else { Instant::now() };
+            let ready = |times: &Option<client::ConnectTimes>| {
+                if times.is_some() {
+                    Instant::now()
+                } else {
+                    t_conn
+                }
+            };
+            let built = self.build(sh, sc, r, step_label).map_err(|e| (e, (0, 0)))?;
+            let uri = &built.uri;
             let streaming = r.openai.as_ref().is_some_and(|o| o.stream);
-            if h1::serves(&sh.client, streaming) && h1::lean_scheme(&uri) {
-                let t_conn = Instant::now();
-                let (conn, times) = h1::connection(&sh.client, &mut self.h1, &uri)
-                    .await
-                    .map_err(|e| (e, (0, 0)))?;
-                let reused = times.is_none();
-                let sent_at = Instant::now();
-                let keep = h1::Keep {
-                    headers: !r.checks.is_empty(),
-                    body: r.needs_body || r.openai.is_some(),
+            let keep = Keep {
+                headers: !r.checks.is_empty(),
+                body: r.needs_body || r.openai.is_some(),
+            };
+            let lean_h1 = h1::serves(&sh.client, streaming) && h1::lean_scheme(uri);
+            // A connection of the VU's own; shared ones (`--max-connections`) are below.
+            let lean_h2 =
+                h2lean::serves(&sh.client, streaming) && sh.h2.is_none() && h1::lean_scheme(uri);
+            if lean_h1 || lean_h2 {
+                let (result, times, sent_at) = if lean_h1 {
+                    let (conn, times) = h1::connection(&sh.client, &mut self.h1, uri)
+                        .await
+                        .map_err(|e| (e, (0, 0)))?;
+                    let sent_at = ready(&times);
+                    let head = h1::RequestHead {
+                        method: &r.method,
+                        target: uri.path_and_query().map_or("/", |p| p.as_str()),
+                        host: built.host.as_ref(),
+                        headers: &built.headers,
+                    };
+                    (conn.exchange(&head, body, keep).await, times, sent_at)
+                } else {
+                    let (conn, times) = exchange::connection(&sh.client, &mut self.h2lean, uri)
+                        .await
+                        .map_err(|e| (e, (0, 0)))?;
+                    let sent_at = ready(&times);
+                    (
+                        conn.exchange(&built.h2_head(&r.method), body, keep).await,
+                        times,
+                        sent_at,
+                    )
                 };
-                match conn.exchange(&req, body, keep).await {
+                match result {
                     Ok((x, keep_alive)) => {
                         if !keep_alive || !sh.client.reuse {
                             self.h1 = None;
+                            self.h2lean = None;
                         }
-                        let llm = match &r.openai {
-                            Some(o) if x.status == 200 => Some(Llm::from_body(&x.body, o.api)),
-                            _ => None,
-                        };
-                        return Ok(Exchange {
-                            status: x.status,
-                            headers: x.headers,
-                            body: x.body,
-                            sent_at,
-                            wrote: x.wrote,
-                            head: x.head,
-                            end: x.end,
-                            blocked: t_conn.saturating_duration_since(started),
-                            connect: times,
-                            sent: x.sent,
-                            received: x.received,
-                            llm,
-                        });
+                        let blocked = t_conn.saturating_duration_since(started);
+                        return Ok(Exchange::lean(x, r, sent_at, blocked, times));
                     }
                     Err((e, wire, nothing_back)) => {
                         self.h1 = None;
+                        self.h2lean = None;
                         // The server's idle close raced our send: once more, on a new one.
-                        if reused && attempt == 0 && nothing_back && e.reason == ErrorReason::Reset
+                        if times.is_none()
+                            && attempt == 0
+                            && nothing_back
+                            && e.reason == ErrorReason::Reset
                         {
                             continue;
                         }
@@ -424,10 +443,15 @@ impl Vu {
                 }
             }
             let pool = match &sh.h2 {
-                Some(pools) => Some(self.origin_pool(pools, &uri).map_err(|e| (e, (0, 0)))?),
+                Some(pools) => {
+                    let lean = h2lean::serves(&sh.client, streaming);
+                    Some(
+                        self.origin_pool(pools, uri, lean)
+                            .map_err(|e| (e, (0, 0)))?,
+                    )
+                }
                 None => None,
             };
-            let t_conn = Instant::now();
             // Multiplexed: a stream on a shared connection, held until the body is read.
             let mut lease = None;
             let (wire, times, waited) = match &pool {
@@ -441,13 +465,36 @@ impl Vu {
                     got
                 }
                 None => {
-                    let (conn, times) = client::connection(&sh.client, &mut self.conn, &uri)
+                    let (conn, times) = client::connection(&sh.client, &mut self.conn, uri)
                         .await
                         .map_err(|e| (e, (0, 0)))?;
                     let waited = times.map_or(Duration::ZERO, |t| t.blocked);
                     (Arc::clone(&conn.wire), times, waited)
                 }
             };
+            if let Some(PoolConn::Lean(c)) = lease.as_ref().map(|l| &l.sender) {
+                // Bytes on a shared connection go to the request that ends next (each byte
+                // counted once); the stream stamps its own sending, head and end.
+                let sent_at = Instant::now();
+                let blocked = t_conn.saturating_duration_since(started) + waited;
+                match c.send(&built.h2_head(&r.method), body, keep).await {
+                    Ok(s) => {
+                        let (sent, received) = wire.take();
+                        let x = s.into_response(sent, received);
+                        return Ok(Exchange::lean(x, r, sent_at, blocked, times));
+                    }
+                    Err((e, nothing_back)) => {
+                        if times.is_none()
+                            && attempt == 0
+                            && nothing_back
+                            && e.reason == ErrorReason::Reset
+                        {
+                            continue;
+                        }
+                        return Err((e, wire.take()));
+                    }
+                }
+            }
             let multiplexed = lease.is_some();
             let (r0, w0) = (
                 wire.read.load(std::sync::atomic::Ordering::Relaxed),
@@ -467,8 +514,10 @@ impl Vu {
             let reused = times.is_none();
             let sent_at = Instant::now();
             let blocked = t_conn.saturating_duration_since(started) + waited;
-            let sent = match lease.as_mut() {
-                Some(l) => client::send_h2(&mut l.sender, req, body).await,
+            let req = built.into_http(&r.method, sh.client.http2, body);
+            let sent = match lease.as_mut().map(|l| &mut l.sender) {
+                Some(PoolConn::H2(h)) => client::send_h2(h, req, body).await,
+                Some(PoolConn::Lean(_)) => unreachable!("lean streams returned above"),
                 None => client::send(self.conn.as_mut().expect("connected above"), req, body).await,
             };
             let resp = match sent {
@@ -546,11 +595,107 @@ impl Vu {
         unreachable!("the loop returns on its second attempt")
     }
 
-    /// The shared connections of `uri`'s origin (the VU keeps the last one it used).
-    fn origin_pool(&mut self, pools: &H2Pools, uri: &Uri) -> Result<Arc<OriginPool>, ClientError> {
+    /// The shared connections of `uri`'s origin on the `lean` engine or the h2 crate's (the
+    /// VU keeps the last one it used).
+    fn origin_pool(
+        &mut self,
+        pools: &H2Pools,
+        uri: &Uri,
+        lean: bool,
+    ) -> Result<Arc<OriginPool>, ClientError> {
         match &self.h2 {
-            Some(p) if p.serves(uri) => Ok(Arc::clone(p)),
-            _ => Ok(Arc::clone(self.h2.insert(pools.for_origin(uri)?))),
+            Some(p) if p.serves(uri) && p.lean == lean => Ok(Arc::clone(p)),
+            _ => Ok(Arc::clone(self.h2.insert(pools.for_origin(uri, lean)?))),
+        }
+    }
+}
+
+/// A request made ready to send: its absolute URI, HTTP/1.1's Host and its headers. The lean
+/// paths write from it directly; hyper and the h2 crate get an `http::Request` made of it.
+struct Built {
+    uri: Uri,
+    host: Option<HeaderValue>,
+    headers: HeaderMap,
+}
+
+impl Built {
+    /// The head of an HTTP/2 request (the lean engine).
+    fn h2_head<'a>(&'a self, method: &'a http::Method) -> RequestHead<'a> {
+        RequestHead {
+            method,
+            https: self.uri.scheme_str() == Some("https"),
+            authority: self.uri.authority().map_or("", |a| a.as_str()),
+            path: self
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .filter(|p| !p.is_empty())
+                .unwrap_or("/"),
+            headers: &self.headers,
+        }
+    }
+
+    /// An `http::Request` for hyper (origin-form URI, Host in the map) or the h2 crate
+    /// (absolute URI).
+    fn into_http(
+        self,
+        method: &http::Method,
+        http2: bool,
+        body: &Bytes,
+    ) -> HttpRequest<client::ReqBody> {
+        let mut req = HttpRequest::new(Full::new(body.clone()));
+        *req.method_mut() = method.clone();
+        *req.uri_mut() = if http2 {
+            self.uri
+        } else {
+            match self.uri.path_and_query() {
+                Some(p) => Uri::from(p.clone()),
+                None => Uri::from_static("/"),
+            }
+        };
+        let mut headers = self.headers;
+        if let Some(h) = self.host {
+            headers.insert(HOST, h);
+        }
+        *req.headers_mut() = headers;
+        req
+    }
+}
+
+/// When a request starts: `started` (the intended start in open models), and `now`, the
+/// clock read when it was about to be sent.
+#[derive(Clone, Copy)]
+struct Start {
+    started: Instant,
+    now: Instant,
+}
+
+impl Exchange {
+    /// A lean path's response (HTTP/1.1 or HTTP/2), sent at `sent_at`.
+    fn lean(
+        x: Response,
+        r: &Request,
+        sent_at: Instant,
+        blocked: Duration,
+        connect: Option<client::ConnectTimes>,
+    ) -> Self {
+        let llm = match &r.openai {
+            Some(o) if x.status == 200 => Some(Llm::from_body(&x.body, o.api)),
+            _ => None,
+        };
+        Exchange {
+            status: x.status,
+            headers: x.headers,
+            body: x.body,
+            sent_at,
+            wrote: x.wrote,
+            head: x.head,
+            end: x.end,
+            blocked,
+            connect,
+            sent: x.sent,
+            received: x.received,
+            llm,
         }
     }
 }

@@ -42,7 +42,7 @@ impl Collector for MetricsCollector {
 }
 
 /// `map`'s entries sorted by key.
-fn sorted<K: Ord + Copy, V>(map: &std::collections::HashMap<K, V>) -> Vec<(K, &V)> {
+fn sorted<K: Ord + Copy, V, S>(map: &std::collections::HashMap<K, V, S>) -> Vec<(K, &V)> {
     let mut rows: Vec<_> = map.iter().map(|(k, v)| (*k, v)).collect();
     rows.sort_by_key(|(k, _)| *k);
     rows

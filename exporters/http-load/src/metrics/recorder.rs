@@ -59,24 +59,24 @@ impl Metrics {
         status != 0 && self.expected.iter().any(|r| r.contains(status))
     }
 
-    /// Runs `f` on this thread's shard. Never held across an await.
+    /// Runs `f` on this thread's shard. Never held across an await, and `f` must not record
+    /// again (the thread's shard list stays borrowed while it runs: cloning the shard's `Arc`
+    /// out of it cost two atomic operations per call).
     pub fn with<R>(&self, f: impl FnOnce(&mut Shard) -> R) -> R {
         LOCAL.with(|local| {
-            let shard = {
-                let mut local = local.borrow_mut();
-                match local.iter().find(|(id, _)| *id == self.id) {
-                    Some((_, s)) => Arc::clone(s),
-                    None => {
-                        // Shards of finished runs are only held here now: let them go.
-                        local.retain(|(_, s)| Arc::strong_count(s) > 1);
-                        let s = Arc::new(Mutex::new(Shard::default()));
-                        self.shards.lock().expect("shard list").push(Arc::clone(&s));
-                        local.push((self.id, Arc::clone(&s)));
-                        s
-                    }
+            let mut local = local.borrow_mut();
+            let i = match local.iter().position(|(id, _)| *id == self.id) {
+                Some(i) => i,
+                None => {
+                    // Shards of finished runs are only held here now: let them go.
+                    local.retain(|(_, s)| Arc::strong_count(s) > 1);
+                    let s = Arc::new(Mutex::new(Shard::default()));
+                    self.shards.lock().expect("shard list").push(Arc::clone(&s));
+                    local.push((self.id, s));
+                    local.len() - 1
                 }
             };
-            let mut g = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let mut g = local[i].1.lock().unwrap_or_else(|e| e.into_inner());
             f(&mut g)
         })
     }

@@ -1,7 +1,11 @@
 //! Recording: everything measured, by key. A shard holds one thread's share (the hot path
 //! writes only its own, see [`super::recorder`]); merging shards gives a snapshot.
+//!
+//! The maps hash with FxHash, not std's SipHash: keys are a few small integers chosen by the
+//! run itself (no attacker picks them, so no flooding to resist), and a request looks up four
+//! maps; SipHash cost ~900 instructions per request under callgrind, FxHash a fraction.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::cells::{LlmCell, Phases, StepCell};
 use super::keys::{ErrorReason, ReqKey, StepKey};
