@@ -8,9 +8,9 @@ pub mod chaos;
 pub mod churn;
 pub mod dst_client;
 pub mod http_load;
-pub mod locust;
-pub mod pprof;
-pub mod relay;
+pub mod k6_relay;
+pub mod locust_exporter;
+pub mod pprof_sampler;
 pub mod remote_write;
 pub mod rules;
 pub mod tokens;
@@ -67,10 +67,10 @@ pub fn all() -> impl Iterator<Item = &'static Metric> {
         http_load::ALL,
         churn::ALL,
         dst_client::ALL,
-        pprof::ALL,
+        pprof_sampler::ALL,
         chaos::ALL,
-        relay::ALL,
-        locust::ALL,
+        k6_relay::ALL,
+        locust_exporter::ALL,
         tokens::ALL,
         rules::ALL,
     ]

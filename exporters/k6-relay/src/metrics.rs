@@ -1,11 +1,11 @@
 //! The relay's self-metrics, registered under their catalogue names
-//! (`redline_catalogue::relay`). Handles are resolved once; counting is an atomic add.
+//! (`redline_catalogue::k6_relay`). Handles are resolved once; counting is an atomic add.
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use redline_catalogue::relay as cat;
+use redline_catalogue::k6_relay as cat;
 use redline_runtime::register;
 
 use crate::decode::Rejection;

@@ -1,5 +1,5 @@
 //! The exporter's families, registered under their catalogue names
-//! (`redline_catalogue::locust`). Counters only ever grow (the tracker hands them increments);
+//! (`redline_catalogue::locust_exporter`). Counters only ever grow (the tracker hands them increments);
 //! gauges describe now, so those of a step that ended are removed when the next begins.
 
 use std::sync::Mutex;
@@ -9,7 +9,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use redline_catalogue::locust as cat;
+use redline_catalogue::locust_exporter as cat;
 use redline_runtime::register;
 
 use crate::report::{Entry, StatsReport};
