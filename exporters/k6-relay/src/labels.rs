@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use redline_remote_write::prompb::{Label, WriteRequest};
 use redline_remote_write::{InvalidSeries, Series};
 
-use crate::K6RelayArgs;
-use crate::decode::Rejection;
-use crate::forward::{Batch, Item, Value};
+use crate::args::K6RelayArgs;
+use crate::batch::{Batch, Item, Value};
+use crate::rejection::Rejection;
 
 #[derive(Debug, Clone, Default)]
 pub struct LabelRules {

@@ -8,7 +8,7 @@ use prometheus_client::registry::Registry;
 use redline_catalogue::k6_relay as cat;
 use redline_runtime::register;
 
-use crate::decode::Rejection;
+use crate::rejection::Rejection;
 
 type Labels = Vec<(&'static str, &'static str)>;
 

@@ -12,31 +12,12 @@ use prometheus_client::registry::Registry;
 use redline_catalogue::locust_exporter as cat;
 use redline_runtime::register;
 
+use crate::poll::PollResult;
 use crate::report::{Entry, StatsReport};
 use crate::tracker::{Observation, Tracker};
 
 type Labels = Vec<(&'static str, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PollResult {
-    Ok,
-    Unreachable,
-    HttpError,
-    Invalid,
-}
-
-impl PollResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Unreachable => "unreachable",
-            Self::HttpError => "http_error",
-            Self::Invalid => "invalid",
-        }
-    }
-    const ALL: [PollResult; 4] = [Self::Ok, Self::Unreachable, Self::HttpError, Self::Invalid];
-}
 
 const STATES: [&str; 7] = [
     "ready", "spawning", "running", "cleanup", "stopping", "stopped", "missing",
