@@ -25,7 +25,7 @@ pub struct TierLimits {
     pub requests: Option<u64>,
     #[serde(
         default = "two_minutes",
-        with = "crate::args::duration",
+        with = "humantime_serde",
         alias = "request_window"
     )]
     pub request_window: Duration,
@@ -34,7 +34,7 @@ pub struct TierLimits {
     pub tokens: Option<u64>,
     #[serde(
         default = "one_minute",
-        with = "crate::args::duration",
+        with = "humantime_serde",
         alias = "token_window"
     )]
     pub token_window: Duration,
