@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use http::HeaderValue;
 use serde::Deserialize;
 
-use crate::TargetError;
+use crate::error::TargetError;
 
 /// Limits of one tier. A limit left out is unlimited.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -83,7 +83,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Target(args) => {
             tracing_from(None)?;
             let grace = args.shutdown_grace;
-            redline_demo_target::serve(args, shutdown_on_signal(grace + Duration::from_secs(1))).await?;
+            redline_demo_target::run(args, shutdown_on_signal(grace + Duration::from_secs(1)))
+                .await?;
         }
         Command::Chaos(args) => {
             tracing_from(Some(&args.common))?;
