@@ -112,4 +112,50 @@ mod tests {
         assert_eq!(lookup(&format!("{}_count", h.name)), Some(h));
         assert_eq!(lookup("redline_no_such_series"), None);
     }
+
+    /// The daemons' READMEs show their series as a table; each row must be the catalogue's
+    /// entry, so the tables cannot drift from what the daemons write.
+    #[test]
+    fn readme_series_tables_are_the_catalogue() {
+        let exporters = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (folder, entries) in [
+            ("churn", churn::ALL),
+            ("dst-client", dst_client::ALL),
+            ("tokens", tokens::ALL),
+            ("k6-relay", k6_relay::ALL),
+            ("locust-exporter", locust_exporter::ALL),
+        ] {
+            let path = exporters.join(folder).join("README.md");
+            let readme = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let rows = readme.lines().filter(|l| l.starts_with("| `")).count();
+            assert_eq!(
+                rows,
+                entries.len(),
+                "{folder}: one row per catalogued family"
+            );
+            for m in entries {
+                let kind = match m.kind {
+                    Kind::Counter => "counter",
+                    Kind::Gauge => "gauge",
+                    Kind::Histogram => "histogram (classic)",
+                    other => panic!("{}: no README word for {other:?}", m.name),
+                };
+                let labels = if m.labels.is_empty() {
+                    "—".to_string()
+                } else {
+                    m.labels
+                        .iter()
+                        .map(|l| format!("`{l}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let row = format!("| `{}` | {kind} | {labels} | {} |", m.name, m.help);
+                assert!(
+                    readme.lines().any(|l| l == row),
+                    "{folder}/README.md has no row\n{row}"
+                );
+            }
+        }
+    }
 }
