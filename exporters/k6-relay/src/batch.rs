@@ -37,6 +37,22 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Appends a float sample of `series` (an index into [`Batch::series`]).
+    pub fn push_float(&mut self, series: u32, ts: i64, v: f64) {
+        self.items.push(Item {
+            series,
+            value: Value::Float { ts, v },
+        });
+    }
+
+    /// Appends a native-histogram sample of `series`.
+    pub fn push_histogram(&mut self, series: u32, h: Histogram) {
+        self.items.push(Item {
+            series,
+            value: Value::Histogram(Box::new(h)),
+        });
+    }
+
     /// Samples of each kind in `items[from..]`.
     pub fn kinds(&self, from: usize) -> [u64; 2] {
         let mut k = [0u64; 2];
@@ -89,19 +105,10 @@ impl Batch {
                 .series
                 .push(Series::from_labels(ts.labels).map_err(|e| e.to_string())?);
             for sample in ts.samples {
-                batch.items.push(Item {
-                    series: s,
-                    value: Value::Float {
-                        ts: sample.timestamp,
-                        v: sample.value,
-                    },
-                });
+                batch.push_float(s, sample.timestamp, sample.value);
             }
             for h in ts.histograms {
-                batch.items.push(Item {
-                    series: s,
-                    value: Value::Histogram(Box::new(h)),
-                });
+                batch.push_histogram(s, h);
             }
         }
         Ok(batch)
