@@ -7,9 +7,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use redline_catalogue::remote_write as cat;
-
-type Labels = Vec<(&'static str, &'static str)>;
+use redline_catalogue::remote_write::{self as cat, KindLabel, KindReason};
 
 /// Why samples were given up on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,10 +60,10 @@ impl Kind {
 
 #[derive(Clone)]
 pub struct Stats {
-    sent_family: Family<Labels, Counter>,
-    failed_family: Family<Labels, Counter>,
-    retried_family: Family<Labels, Counter>,
-    dropped_family: Family<Labels, Counter>,
+    sent_family: Family<KindLabel, Counter>,
+    failed_family: Family<KindLabel, Counter>,
+    retried_family: Family<KindLabel, Counter>,
+    dropped_family: Family<KindReason, Counter>,
     sent: [Counter; 2],
     failed: [Counter; 2],
     retried: [Counter; 2],
@@ -107,18 +105,25 @@ impl Default for Stats {
 
 impl Stats {
     pub fn new() -> Self {
-        let sent_family = Family::<Labels, Counter>::default();
-        let failed_family = Family::<Labels, Counter>::default();
-        let retried_family = Family::<Labels, Counter>::default();
-        let dropped_family = Family::<Labels, Counter>::default();
-        let by_kind = |f: &Family<Labels, Counter>| {
-            [Kind::Float, Kind::Histogram]
-                .map(|k| f.get_or_create(&vec![("kind", k.as_str())]).clone())
+        let sent_family = Family::<KindLabel, Counter>::default();
+        let failed_family = Family::<KindLabel, Counter>::default();
+        let retried_family = Family::<KindLabel, Counter>::default();
+        let dropped_family = Family::<KindReason, Counter>::default();
+        let by_kind = |f: &Family<KindLabel, Counter>| {
+            [Kind::Float, Kind::Histogram].map(|k| {
+                f.get_or_create(&KindLabel {
+                    kind: k.as_str().into(),
+                })
+                .clone()
+            })
         };
         let dropped = [Kind::Float, Kind::Histogram].map(|k| {
             DropReason::ALL.map(|r| {
                 dropped_family
-                    .get_or_create(&vec![("kind", k.as_str()), ("reason", r.as_str())])
+                    .get_or_create(&KindReason {
+                        kind: k.as_str().into(),
+                        reason: r.as_str().into(),
+                    })
                     .clone()
             })
         });
@@ -140,46 +145,17 @@ impl Stats {
 
     /// Registers every family under its catalogue name.
     pub fn register(&self, registry: &mut Registry) {
-        registry.register(
-            cat::SAMPLES_SENT.family_name(),
-            cat::SAMPLES_SENT.family_help(),
-            self.sent_family.clone(),
-        );
-        registry.register(
-            cat::SAMPLES_FAILED.family_name(),
-            cat::SAMPLES_FAILED.family_help(),
-            self.failed_family.clone(),
-        );
-        registry.register(
-            cat::SAMPLES_RETRIED.family_name(),
-            cat::SAMPLES_RETRIED.family_help(),
-            self.retried_family.clone(),
-        );
-        registry.register(
-            cat::SAMPLES_DROPPED.family_name(),
-            cat::SAMPLES_DROPPED.family_help(),
-            self.dropped_family.clone(),
-        );
-        registry.register(
-            cat::QUEUE_LENGTH.family_name(),
-            cat::QUEUE_LENGTH.family_help(),
-            self.queue_length.clone(),
-        );
-        registry.register(
-            cat::QUEUE_CAPACITY.family_name(),
-            cat::QUEUE_CAPACITY.family_help(),
-            self.queue_capacity.clone(),
-        );
-        registry.register(
-            cat::SEND_DURATION.family_name(),
-            cat::SEND_DURATION.family_help(),
-            self.send_duration.clone(),
-        );
-        registry.register(
-            cat::HIGHEST_SENT_TIMESTAMP.family_name(),
-            cat::HIGHEST_SENT_TIMESTAMP.family_help(),
-            self.highest_sent.clone(),
-        );
+        cat::Families {
+            SAMPLES_SENT: self.sent_family.clone(),
+            SAMPLES_FAILED: self.failed_family.clone(),
+            SAMPLES_RETRIED: self.retried_family.clone(),
+            SAMPLES_DROPPED: self.dropped_family.clone(),
+            QUEUE_LENGTH: self.queue_length.clone(),
+            QUEUE_CAPACITY: self.queue_capacity.clone(),
+            SEND_DURATION: self.send_duration.clone(),
+            HIGHEST_SENT_TIMESTAMP: self.highest_sent.clone(),
+        }
+        .register(registry);
     }
 
     pub(crate) fn sent(&self, kind: Kind, n: u64) {

@@ -2,50 +2,24 @@
 //! oscillate patterns), the replica counts asked for and seen, and the Kubernetes API
 //! calls it made to get there.
 
-use crate::{Kind, Metric};
+label_sets! {
+    ServicePattern { service, pattern }
+    ServiceLabel { service }
+    VerbResource { verb, resource }
+    VerbCode { verb, code }
+}
 
-pub const SCALE_EVENTS: Metric = Metric {
-    name: "redline_churn_scale_events_total",
-    kind: Kind::Counter,
-    labels: &["service", "pattern"],
-    help: "Scale events applied (one per service per replica change), by pattern (stable, oscillate, ...).",
-};
-pub const REPLICAS_TARGET: Metric = Metric {
-    name: "redline_churn_replicas_target",
-    kind: Kind::Gauge,
-    labels: &["service"],
-    help: "Replicas the pattern asks of the service's Deployment right now.",
-};
-pub const REPLICAS_CURRENT: Metric = Metric {
-    name: "redline_churn_replicas_current",
-    kind: Kind::Gauge,
-    labels: &["service"],
-    help: "Ready replicas of the service's Deployment as last seen from the API server.",
-};
-pub const API_REQUEST_DURATION: Metric = Metric {
-    name: "redline_churn_api_request_duration_seconds",
-    kind: Kind::Histogram,
-    labels: &["verb", "resource"],
-    help: "Duration of Kubernetes API calls made by the churn daemon.",
-};
-pub const API_ERRORS: Metric = Metric {
-    name: "redline_churn_api_errors_total",
-    kind: Kind::Counter,
-    labels: &["verb", "code"],
-    help: "Failed Kubernetes API calls, by verb and HTTP status code (0 when no response).",
-};
-pub const EVENTS_IN_FLIGHT: Metric = Metric {
-    name: "redline_churn_events_in_flight",
-    kind: Kind::Gauge,
-    labels: &[],
-    help: "Scale events applied whose Deployment has not yet reached its target replicas.",
-};
-
-pub const ALL: &[Metric] = &[
-    SCALE_EVENTS,
-    REPLICAS_TARGET,
-    REPLICAS_CURRENT,
-    API_REQUEST_DURATION,
-    API_ERRORS,
-    EVENTS_IN_FLIGHT,
-];
+catalogue! {
+    SCALE_EVENTS: Counter<ServicePattern> = "redline_churn_scale_events_total",
+        "Scale events applied (one per service per replica change), by pattern (stable, oscillate, ...).";
+    REPLICAS_TARGET: Gauge<ServiceLabel> = "redline_churn_replicas_target",
+        "Replicas the pattern asks of the service's Deployment right now.";
+    REPLICAS_CURRENT: Gauge<ServiceLabel> = "redline_churn_replicas_current",
+        "Ready replicas of the service's Deployment as last seen from the API server.";
+    API_REQUEST_DURATION: Histogram<VerbResource> = "redline_churn_api_request_duration_seconds",
+        "Duration of Kubernetes API calls made by the churn daemon.";
+    API_ERRORS: Counter<VerbCode> = "redline_churn_api_errors_total",
+        "Failed Kubernetes API calls, by verb and HTTP status code (0 when no response).";
+    EVENTS_IN_FLIGHT: Gauge = "redline_churn_events_in_flight",
+        "Scale events applied whose Deployment has not yet reached its target replicas.";
+}

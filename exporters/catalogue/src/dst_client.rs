@@ -3,99 +3,36 @@
 //! Linkerd destination load-test plan lists, plus the fan-out signals its criteria need
 //! ("all clients observe all changes within N seconds").
 
-use crate::{Kind, Metric};
+label_sets! {
+    ServiceLabel { service }
+    ReasonLabel { reason }
+}
 
-pub const UPDATE_LATENCY: Metric = Metric {
-    name: "destination_client_update_latency_seconds",
-    kind: Kind::Histogram,
-    labels: &["service"],
-    help: "From the churn event's timestamp (the Kubernetes change) to this stream's endpoint set reaching the event's target (one observation per stream per event).",
-};
-pub const ENDPOINT_LATENCY: Metric = Metric {
-    name: "destination_client_endpoint_latency_seconds",
-    kind: Kind::Histogram,
-    labels: &["service"],
-    help: "From the churn event's timestamp to this stream receiving each endpoint add or remove it caused (one observation per endpoint per stream).",
-};
-pub const STREAM_LIFETIME: Metric = Metric {
-    name: "destination_client_stream_lifetime_seconds",
-    kind: Kind::Histogram,
-    labels: &[],
-    help: "How long a Get stream lived, observed when it ends (by the client's own lifetime/reset schedule or otherwise).",
-};
-pub const CONNECTION_DURATION: Metric = Metric {
-    name: "destination_client_connection_duration_seconds",
-    kind: Kind::Histogram,
-    labels: &[],
-    help: "Time to establish a connection to the destination controller and receive the first update on it.",
-};
-pub const UPDATES_RECEIVED: Metric = Metric {
-    name: "destination_client_updates_received_total",
-    kind: Kind::Counter,
-    labels: &["service"],
-    help: "Update messages (add, remove, no_endpoints) received over all streams.",
-};
-pub const STREAMS_ACTIVE: Metric = Metric {
-    name: "destination_client_streams_active",
-    kind: Kind::Gauge,
-    labels: &[],
-    help: "Get streams currently open.",
-};
-pub const STREAMS_CREATED: Metric = Metric {
-    name: "destination_client_streams_created_total",
-    kind: Kind::Counter,
-    labels: &[],
-    help: "Get streams opened (initial and reconnections).",
-};
-pub const STREAMS_RESET: Metric = Metric {
-    name: "destination_client_streams_reset_total",
-    kind: Kind::Counter,
-    labels: &[],
-    help: "Streams ended by the server or the transport (not the client's own --stream-max-lifetime / --stream-reset-interval schedule).",
-};
-pub const CONNECTION_ERRORS: Metric = Metric {
-    name: "destination_client_connection_errors_total",
-    kind: Kind::Counter,
-    labels: &["reason"],
-    help: "Failed connection or stream attempts, by reason (connect, tls, status code name, other).",
-};
-pub const SEND_TIMEOUTS: Metric = Metric {
-    name: "destination_client_send_timeouts_total",
-    kind: Kind::Counter,
-    labels: &[],
-    help: "Streams the destination controller ended because its send to this client timed out (backpressure).",
-};
-pub const FANOUT_COMPLETION: Metric = Metric {
-    name: "destination_client_fanout_completion_seconds",
-    kind: Kind::Histogram,
-    labels: &["service"],
-    help: "Per scale event: from the event's timestamp to the last watching stream converging on the new endpoint set.",
-};
-pub const ENDPOINTS_OBSERVED: Metric = Metric {
-    name: "destination_client_endpoints_observed",
-    kind: Kind::Gauge,
-    labels: &["service"],
-    help: "Endpoints in the service's set as the slowest of its streams sees it now.",
-};
-pub const EVENTS_UNOBSERVED: Metric = Metric {
-    name: "destination_client_events_unobserved_total",
-    kind: Kind::Counter,
-    labels: &["service"],
-    help: "Scale events that some stream had not converged on when the convergence window (--converge-timeout) ran out.",
-};
-
-pub const ALL: &[Metric] = &[
-    UPDATE_LATENCY,
-    ENDPOINT_LATENCY,
-    STREAM_LIFETIME,
-    CONNECTION_DURATION,
-    UPDATES_RECEIVED,
-    STREAMS_ACTIVE,
-    STREAMS_CREATED,
-    STREAMS_RESET,
-    CONNECTION_ERRORS,
-    SEND_TIMEOUTS,
-    FANOUT_COMPLETION,
-    ENDPOINTS_OBSERVED,
-    EVENTS_UNOBSERVED,
-];
+catalogue! {
+    UPDATE_LATENCY: Histogram<ServiceLabel> = "destination_client_update_latency_seconds",
+        "From the churn event's timestamp (the Kubernetes change) to this stream's endpoint set reaching the event's target (one observation per stream per event).";
+    ENDPOINT_LATENCY: Histogram<ServiceLabel> = "destination_client_endpoint_latency_seconds",
+        "From the churn event's timestamp to this stream receiving each endpoint add or remove it caused (one observation per endpoint per stream).";
+    STREAM_LIFETIME: Histogram = "destination_client_stream_lifetime_seconds",
+        "How long a Get stream lived, observed when it ends (by the client's own lifetime/reset schedule or otherwise).";
+    CONNECTION_DURATION: Histogram = "destination_client_connection_duration_seconds",
+        "Time to establish a connection to the destination controller and receive the first update on it.";
+    UPDATES_RECEIVED: Counter<ServiceLabel> = "destination_client_updates_received_total",
+        "Update messages (add, remove, no_endpoints) received over all streams.";
+    STREAMS_ACTIVE: Gauge = "destination_client_streams_active",
+        "Get streams currently open.";
+    STREAMS_CREATED: Counter = "destination_client_streams_created_total",
+        "Get streams opened (initial and reconnections).";
+    STREAMS_RESET: Counter = "destination_client_streams_reset_total",
+        "Streams ended by the server or the transport (not the client's own --stream-max-lifetime / --stream-reset-interval schedule).";
+    CONNECTION_ERRORS: Counter<ReasonLabel> = "destination_client_connection_errors_total",
+        "Failed connection or stream attempts, by reason (connect, tls, status code name, other).";
+    SEND_TIMEOUTS: Counter = "destination_client_send_timeouts_total",
+        "Streams the destination controller ended because its send to this client timed out (backpressure).";
+    FANOUT_COMPLETION: Histogram<ServiceLabel> = "destination_client_fanout_completion_seconds",
+        "Per scale event: from the event's timestamp to the last watching stream converging on the new endpoint set.";
+    ENDPOINTS_OBSERVED: Gauge<ServiceLabel> = "destination_client_endpoints_observed",
+        "Endpoints in the service's set as the slowest of its streams sees it now.";
+    EVENTS_UNOBSERVED: Counter<ServiceLabel> = "destination_client_events_unobserved_total",
+        "Scale events that some stream had not converged on when the convergence window (--converge-timeout) ran out.";
+}

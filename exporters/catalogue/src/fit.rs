@@ -7,31 +7,18 @@
 //! usage; requests are judged by `redline fit`'s exit code, limits only shown
 //! (overcommitting limits is normal).
 
-use crate::{Kind, Metric};
+label_sets! {
+    RatioLabels { budget, resource, basis }
+    BasisLabels { basis }
+}
 
-pub const BUDGET_RATIO: Metric = Metric {
-    name: "redline_fit_budget_ratio",
-    kind: Kind::Gauge,
-    labels: &["budget", "resource", "basis"],
-    help: "The workload's requests, limits or actual usage over the budget (budget=vps-6g-3cpu, resource=cpu|memory, basis=requests|limits|usage); above 1 does not fit.",
-};
-pub const CPU_CORES: Metric = Metric {
-    name: "redline_fit_cpu_cores",
-    kind: Kind::Gauge,
-    labels: &["basis"],
-    help: "The workload's CPU in cores, by basis (requests, limits, usage), summed over the pods in scope.",
-};
-pub const MEMORY_BYTES: Metric = Metric {
-    name: "redline_fit_memory_bytes",
-    kind: Kind::Gauge,
-    labels: &["basis"],
-    help: "The workload's memory in bytes, by basis (requests, limits, usage), summed over the pods in scope.",
-};
-pub const USAGE_AVAILABLE: Metric = Metric {
-    name: "redline_fit_usage_available",
-    kind: Kind::Gauge,
-    labels: &[],
-    help: "1 when the pod metrics API (metrics.k8s.io) answered the last read, 0 when it is not served or failed: usage is then not judged.",
-};
-
-pub const ALL: &[Metric] = &[BUDGET_RATIO, CPU_CORES, MEMORY_BYTES, USAGE_AVAILABLE];
+catalogue! {
+    BUDGET_RATIO: Gauge<RatioLabels> = "redline_fit_budget_ratio",
+        "The workload's requests, limits or actual usage over the budget (budget=vps-6g-3cpu, resource=cpu|memory, basis=requests|limits|usage); above 1 does not fit.";
+    CPU_CORES: Gauge<BasisLabels> = "redline_fit_cpu_cores",
+        "The workload's CPU in cores, by basis (requests, limits, usage), summed over the pods in scope.";
+    MEMORY_BYTES: Gauge<BasisLabels> = "redline_fit_memory_bytes",
+        "The workload's memory in bytes, by basis (requests, limits, usage), summed over the pods in scope.";
+    USAGE_AVAILABLE: Gauge = "redline_fit_usage_available",
+        "1 when the pod metrics API (metrics.k8s.io) answered the last read, 0 when it is not served or failed: usage is then not judged.";
+}

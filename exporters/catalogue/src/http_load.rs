@@ -6,7 +6,7 @@
 //! the user's choosing to that scenario's or request's series, besides the keys listed here;
 //! their values are literals from the file, so they never multiply the number of series.
 
-use crate::{Kind, Metric};
+use crate::metric::{Kind, Metric};
 
 /// Labels on every per-request series (k6's, plus `step` and `tier`).
 const REQ: &[&str] = &[

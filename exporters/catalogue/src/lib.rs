@@ -2,64 +2,34 @@
 //!
 //! Daemons register their metrics under these names, the dashboards' and alert rules'
 //! tests check every metric they query against [`all`], and the README's tables are
-//! written from it. One module per daemon, so that daemons never edit each other's list.
+//! written from it. One module per daemon crate, named after it, so that daemons never edit
+//! each other's list.
+//!
+//! A daemon's series are declared once (`declare.rs`): the label set as a type, the entry as
+//! a [`Catalogued`] constant of that type, and the module's `Families`, through which the
+//! daemon registers all of them; wrong labels, a wrong kind or a missing family do not
+//! compile. http-load encodes its own series and reads its module's plain [`Metric`]s; the
+//! recording rules' series and the external ones the rules read are in [`rules`].
+
+#[macro_use]
+mod declare;
+mod metric;
+mod typed;
 
 pub mod chaos;
 pub mod churn;
 pub mod dst_client;
 pub mod fit;
 pub mod http_load;
-pub mod locust;
-pub mod pprof;
-pub mod relay;
+pub mod k6_relay;
+pub mod locust_exporter;
+pub mod pprof_sampler;
 pub mod remote_write;
 pub mod rules;
 pub mod tokens;
 
-/// The Prometheus type of a series family as it appears in Prometheus.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Counter,
-    Gauge,
-    /// Classic histogram: `_bucket`, `_sum`, `_count` series.
-    Histogram,
-    /// Native (exponential) histogram: one series holding the whole distribution.
-    NativeHistogram,
-    /// Classic and native together (the same family written both ways).
-    HistogramBoth,
-    /// Written by a recording rule in `alerts/`, not by a daemon.
-    Recorded,
-}
-
-/// One series family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Metric {
-    /// Full name as queried in PromQL (counters include `_total`).
-    pub name: &'static str,
-    pub kind: Kind,
-    /// Label keys the family carries besides `testid` and external labels.
-    pub labels: &'static [&'static str],
-    pub help: &'static str,
-}
-
-impl Metric {
-    /// The name to register with prometheus-client, which appends `_total` to counters
-    /// itself.
-    pub fn family_name(&self) -> &'static str {
-        match self.kind {
-            Kind::Counter => self
-                .name
-                .strip_suffix("_total")
-                .expect("catalogued counters end in _total"),
-            _ => self.name,
-        }
-    }
-
-    /// The help to register with prometheus-client, which appends the final period itself.
-    pub fn family_help(&self) -> &'static str {
-        self.help.trim_end_matches('.')
-    }
-}
+pub use metric::{Kind, Metric};
+pub use typed::{Catalogued, LabelSet, NoLabels, Series, kinds};
 
 /// Every catalogued family, across all daemons and the recording rules.
 pub fn all() -> impl Iterator<Item = &'static Metric> {
@@ -68,11 +38,11 @@ pub fn all() -> impl Iterator<Item = &'static Metric> {
         http_load::ALL,
         churn::ALL,
         dst_client::ALL,
-        pprof::ALL,
+        pprof_sampler::ALL,
         chaos::ALL,
         fit::ALL,
-        relay::ALL,
-        locust::ALL,
+        k6_relay::ALL,
+        locust_exporter::ALL,
         tokens::ALL,
         rules::ALL,
     ]
@@ -141,5 +111,51 @@ mod tests {
         assert_eq!(lookup(&format!("{}_bucket", h.name)), Some(h));
         assert_eq!(lookup(&format!("{}_count", h.name)), Some(h));
         assert_eq!(lookup("redline_no_such_series"), None);
+    }
+
+    /// The daemons' READMEs show their series as a table; each row must be the catalogue's
+    /// entry, so the tables cannot drift from what the daemons write.
+    #[test]
+    fn readme_series_tables_are_the_catalogue() {
+        let exporters = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (folder, entries) in [
+            ("churn", churn::ALL),
+            ("dst-client", dst_client::ALL),
+            ("tokens", tokens::ALL),
+            ("k6-relay", k6_relay::ALL),
+            ("locust-exporter", locust_exporter::ALL),
+        ] {
+            let path = exporters.join(folder).join("README.md");
+            let readme = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let rows = readme.lines().filter(|l| l.starts_with("| `")).count();
+            assert_eq!(
+                rows,
+                entries.len(),
+                "{folder}: one row per catalogued family"
+            );
+            for m in entries {
+                let kind = match m.kind {
+                    Kind::Counter => "counter",
+                    Kind::Gauge => "gauge",
+                    Kind::Histogram => "histogram (classic)",
+                    other => panic!("{}: no README word for {other:?}", m.name),
+                };
+                let labels = if m.labels.is_empty() {
+                    "—".to_string()
+                } else {
+                    m.labels
+                        .iter()
+                        .map(|l| format!("`{l}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let row = format!("| `{}` | {kind} | {labels} | {} |", m.name, m.help);
+                assert!(
+                    readme.lines().any(|l| l == row),
+                    "{folder}/README.md has no row\n{row}"
+                );
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! The dashboards-check crate tests that every `record:` in `alerts/*.yml` is listed here and
 //! that everything listed here is recorded by some rule.
 
-use crate::{Kind, Metric};
+use crate::metric::{Kind, Metric};
 
 const fn rec(name: &'static str, labels: &'static [&'static str], help: &'static str) -> Metric {
     Metric {

@@ -1,35 +1,13 @@
-//! The churn daemon's series, registered under their catalogue names.
+//! The churn daemon's series: its families, registered under the catalogue's names and
+//! label sets (`redline_catalogue::churn`).
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use redline_catalogue::churn as cat;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ServicePattern {
-    pub service: String,
-    pub pattern: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ServiceLabel {
-    pub service: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct VerbResource {
-    pub verb: String,
-    pub resource: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct VerbCode {
-    pub verb: String,
-    pub code: String,
-}
+pub use redline_catalogue::churn::{ServiceLabel, ServicePattern, VerbCode, VerbResource};
 
 /// API call durations: tens of ms when healthy, seconds under API priority-and-fairness.
 const API_BUCKETS: [f64; 12] = [
@@ -66,12 +44,15 @@ impl Default for Metrics {
 impl Metrics {
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
-        redline_runtime::register(registry, &cat::SCALE_EVENTS, m.scale_events.clone());
-        redline_runtime::register(registry, &cat::REPLICAS_TARGET, m.replicas_target.clone());
-        redline_runtime::register(registry, &cat::REPLICAS_CURRENT, m.replicas_current.clone());
-        redline_runtime::register(registry, &cat::API_REQUEST_DURATION, m.api_duration.clone());
-        redline_runtime::register(registry, &cat::API_ERRORS, m.api_errors.clone());
-        redline_runtime::register(registry, &cat::EVENTS_IN_FLIGHT, m.events_in_flight.clone());
+        cat::Families {
+            SCALE_EVENTS: m.scale_events.clone(),
+            REPLICAS_TARGET: m.replicas_target.clone(),
+            REPLICAS_CURRENT: m.replicas_current.clone(),
+            API_REQUEST_DURATION: m.api_duration.clone(),
+            API_ERRORS: m.api_errors.clone(),
+            EVENTS_IN_FLIGHT: m.events_in_flight.clone(),
+        }
+        .register(registry);
         m
     }
 
@@ -79,44 +60,5 @@ impl Metrics {
         ServiceLabel {
             service: name.to_string(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_family_is_catalogued() {
-        let mut reg = Registry::default();
-        let m = Metrics::register(&mut reg);
-        // Touch every family so each shows up in the exposition.
-        let svc = Metrics::service("s");
-        m.scale_events
-            .get_or_create(&ServicePattern {
-                service: "s".into(),
-                pattern: "stable".into(),
-            })
-            .inc();
-        m.replicas_target.get_or_create(&svc).set(1);
-        m.replicas_current.get_or_create(&svc).set(1);
-        m.api_duration
-            .get_or_create(&VerbResource {
-                verb: "patch".into(),
-                resource: "deployments".into(),
-            })
-            .observe(0.1);
-        m.api_errors
-            .get_or_create(&VerbCode {
-                verb: "patch".into(),
-                code: "429".into(),
-            })
-            .inc();
-        let problems = redline_runtime::uncatalogued(&reg, cat::ALL);
-        assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(
-            redline_runtime::exposed_families(&reg).len(),
-            cat::ALL.len()
-        );
     }
 }

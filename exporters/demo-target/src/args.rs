@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// Flags of `redline target`. Every flag can also come from `REDLINE_TARGET_*` and from a
-/// config document (kebab-case keys, durations as humantime strings), so a scenario file can
+/// config document (kebab-case keys, durations as humantime strings such as "250ms" or "2m",
+/// read by `humantime_serde` as on the command line), so a scenario file can
 /// embed the target it runs against.
 #[derive(Debug, Clone, PartialEq, clap::Args, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
@@ -18,13 +19,13 @@ pub struct TargetArgs {
     /// token `i` (from 0) is ready at `ttft-delay + i * token-delay`.
     /// Per request: header `x-redline-token-delay-ms` or query `token_delay_ms`.
     #[arg(long, env = "REDLINE_TARGET_TOKEN_DELAY", default_value = "10ms", value_parser = humantime::parse_duration)]
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub token_delay: Duration,
 
     /// Time to the first generated token.
     /// Per request: header `x-redline-ttft-ms` or query `ttft_ms`.
     #[arg(long, env = "REDLINE_TARGET_TTFT_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub ttft_delay: Duration,
 
     /// YAML or JSON file of rate-limit tiers; replaces the built-in free/premium/enterprise tiers.
@@ -73,12 +74,12 @@ pub struct TargetArgs {
     /// Bind at once but accept no connection before this delay, like a cold-starting pod
     /// (the Knative scenario's 5 s / 15 s startup delays).
     #[arg(long, env = "REDLINE_TARGET_STARTUP_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub startup_delay: Duration,
 
     /// How long a graceful shutdown waits for in-flight requests before dropping them.
     #[arg(long, env = "REDLINE_TARGET_SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
 }
 
@@ -111,18 +112,6 @@ impl TargetArgs {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..Self::default()
         }
-    }
-}
-
-/// Durations in config documents are humantime strings ("250ms", "2m") like on the command line.
-pub(crate) mod duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -182,5 +171,10 @@ mod tests {
         assert!(args.require_auth);
         assert_eq!(args.token_delay, Duration::from_millis(10));
         assert!(serde_json::from_str::<TargetArgs>(r#"{"no-such-flag":1}"#).is_err());
+        let e = serde_json::from_str::<TargetArgs>(r#"{"ttft-delay":"soon"}"#).unwrap_err();
+        assert!(
+            e.to_string().contains("soon") || e.to_string().contains("unit"),
+            "{e}"
+        );
     }
 }

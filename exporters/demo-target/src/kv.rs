@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use crate::TargetError;
+use crate::error::TargetError;
 
 const PUT: u8 = 1;
 const DELETE: u8 = 2;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use http::HeaderValue;
 use serde::Deserialize;
 
-use crate::TargetError;
+use crate::error::TargetError;
 
 /// Limits of one tier. A limit left out is unlimited.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -25,7 +25,7 @@ pub struct TierLimits {
     pub requests: Option<u64>,
     #[serde(
         default = "two_minutes",
-        with = "crate::args::duration",
+        with = "humantime_serde",
         alias = "request_window"
     )]
     pub request_window: Duration,
@@ -34,7 +34,7 @@ pub struct TierLimits {
     pub tokens: Option<u64>,
     #[serde(
         default = "one_minute",
-        with = "crate::args::duration",
+        with = "humantime_serde",
         alias = "token_window"
     )]
     pub token_window: Duration,

@@ -16,15 +16,16 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::args::TargetArgs;
 use crate::autoscale::{Autoscale, Work};
 use crate::body::{self, Body};
+use crate::error::TargetError;
 use crate::faults::Fault;
 use crate::kv::Kv;
 use crate::limits::{self, Caller, Denied, Limiter, TiersConfig};
+use crate::metrics::{Endpoint, RequestStats};
 use crate::openai::{self, Kind, OpenAi};
 use crate::predict;
-use crate::stats::{Endpoint, RequestStats};
-use crate::{TargetArgs, TargetError};
 
 struct State {
     max_body: usize,
@@ -38,7 +39,7 @@ struct State {
 }
 
 /// A target bound to its port, not yet accepting.
-struct Bound {
+pub(crate) struct Bound {
     listener: TcpListener,
     addr: SocketAddr,
     state: Arc<State>,
@@ -47,7 +48,7 @@ struct Bound {
 }
 
 impl Bound {
-    async fn new(args: TargetArgs) -> Result<Self, TargetError> {
+    pub(crate) async fn new(args: TargetArgs) -> Result<Self, TargetError> {
         let tiers = match &args.tiers {
             Some(path) => TiersConfig::from_file(path)?,
             None => TiersConfig::default(),
@@ -89,7 +90,7 @@ impl Bound {
         })
     }
 
-    async fn run(self, shutdown: CancellationToken) -> Result<(), TargetError> {
+    pub(crate) async fn run(self, shutdown: CancellationToken) -> Result<(), TargetError> {
         let Bound {
             listener,
             addr,
@@ -161,12 +162,6 @@ impl Bound {
         }
         Ok(())
     }
-}
-
-/// Runs the target until `shutdown` is cancelled, then finishes in-flight requests (up to
-/// `--shutdown-grace`) and returns.
-pub async fn serve(args: TargetArgs, shutdown: CancellationToken) -> Result<(), TargetError> {
-    Bound::new(args).await?.run(shutdown).await
 }
 
 /// Starts the target on the current runtime and returns once it is bound, so `addr()` is

@@ -90,6 +90,12 @@ impl TypedMetric for AtomicHistogram {
     const TYPE: MetricType = MetricType::Histogram;
 }
 
+/// Registered under classic-histogram catalogue entries only: it keeps no native form.
+impl redline_catalogue::Series<redline_catalogue::NoLabels, redline_catalogue::kinds::Histogram>
+    for AtomicHistogram
+{
+}
+
 impl EncodeMetric for AtomicHistogram {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         // Counts first, count from them: a concurrent observe never makes +Inf < count.

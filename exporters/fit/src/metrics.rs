@@ -18,17 +18,7 @@ use crate::usage::UsageStatus;
 /// (the cap), `usage` (what the pods actually use, from metrics.k8s.io).
 pub const BASES: [&str; 3] = ["requests", "limits", "usage"];
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RatioLabels {
-    pub budget: String,
-    pub resource: String,
-    pub basis: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct BasisLabels {
-    pub basis: String,
-}
+pub use redline_catalogue::fit::{BasisLabels, RatioLabels};
 
 type GaugeF = Gauge<f64, std::sync::atomic::AtomicU64>;
 
@@ -59,11 +49,13 @@ fn set_or_remove<L: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::De
 impl Metrics {
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
-        use redline_runtime::register;
-        register(registry, &cat::BUDGET_RATIO, m.budget_ratio.clone());
-        register(registry, &cat::CPU_CORES, m.cpu_cores.clone());
-        register(registry, &cat::MEMORY_BYTES, m.memory_bytes.clone());
-        register(registry, &cat::USAGE_AVAILABLE, m.usage_available.clone());
+        cat::Families {
+            BUDGET_RATIO: m.budget_ratio.clone(),
+            CPU_CORES: m.cpu_cores.clone(),
+            MEMORY_BYTES: m.memory_bytes.clone(),
+            USAGE_AVAILABLE: m.usage_available.clone(),
+        }
+        .register(registry);
         m
     }
 
@@ -170,12 +162,8 @@ mod tests {
             }),
             true,
         ));
-        let problems = redline_runtime::uncatalogued(&registry, cat::ALL);
+        let problems = redline_runtime::catalogue_mismatches(&registry, cat::ALL);
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(
-            redline_runtime::exposed_families(&registry).len(),
-            cat::ALL.len()
-        );
         let text = exposition(&registry);
         for want in [
             r#"redline_fit_budget_ratio{budget="vps",resource="cpu",basis="requests"} 0.5"#,

@@ -10,113 +10,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use prost::Message;
-use redline_remote_write::prompb::{Histogram, Sample, TimeSeries, WriteRequest};
-use redline_remote_write::{RemoteWriter, Series};
+use redline_remote_write::RemoteWriter;
 use redline_runtime::CommonArgs;
 use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::{Batch, Item, Value};
 use crate::metrics::{Drop, Metrics};
 use crate::spill::Spill;
-
-pub enum Value {
-    Float { ts: i64, v: f64 },
-    Histogram(Box<Histogram>),
-}
-
-impl Value {
-    fn kind(&self) -> usize {
-        match self {
-            Value::Float { .. } => 0,
-            Value::Histogram(_) => 1,
-        }
-    }
-}
-
-pub struct Item {
-    /// Index into [`Batch::series`].
-    pub series: u32,
-    pub value: Value,
-}
-
-/// One request's samples, each series validated and built once.
-#[derive(Default)]
-pub struct Batch {
-    pub series: Vec<Series>,
-    /// In request order; one series' samples keep their relative order.
-    pub items: Vec<Item>,
-}
-
-impl Batch {
-    fn kinds(&self, from: usize) -> [u64; 2] {
-        let mut k = [0u64; 2];
-        for i in &self.items[from..] {
-            k[i.value.kind()] += 1;
-        }
-        k
-    }
-
-    /// `items[from..]` as a snappy-compressed `WriteRequest`, the disk buffer's record.
-    fn encode_from(&self, from: usize) -> Vec<u8> {
-        let mut by_series: Vec<Option<usize>> = vec![None; self.series.len()];
-        let mut out: Vec<TimeSeries> = Vec::new();
-        for item in &self.items[from..] {
-            let i = *by_series[item.series as usize].get_or_insert_with(|| {
-                out.push(TimeSeries {
-                    labels: self.series[item.series as usize].labels().to_vec(),
-                    ..Default::default()
-                });
-                out.len() - 1
-            });
-            match &item.value {
-                Value::Float { ts, v } => out[i].samples.push(Sample {
-                    value: *v,
-                    timestamp: *ts,
-                }),
-                Value::Histogram(h) => out[i].histograms.push((**h).clone()),
-            }
-        }
-        let raw = WriteRequest {
-            timeseries: out,
-            metadata: vec![],
-        }
-        .encode_to_vec();
-        snap::raw::Encoder::new()
-            .compress_vec(&raw)
-            .expect("snappy can compress any buffer")
-    }
-
-    fn decode(record: &[u8]) -> Result<Self, String> {
-        let raw = snap::raw::Decoder::new()
-            .decompress_vec(record)
-            .map_err(|e| e.to_string())?;
-        let req = WriteRequest::decode(raw.as_slice()).map_err(|e| e.to_string())?;
-        let mut batch = Batch::default();
-        for ts in req.timeseries {
-            let s = batch.series.len() as u32;
-            batch
-                .series
-                .push(Series::from_labels(ts.labels).map_err(|e| e.to_string())?);
-            for sample in ts.samples {
-                batch.items.push(Item {
-                    series: s,
-                    value: Value::Float {
-                        ts: sample.timestamp,
-                        v: sample.value,
-                    },
-                });
-            }
-            for h in ts.histograms {
-                batch.items.push(Item {
-                    series: s,
-                    value: Value::Histogram(Box::new(h)),
-                });
-            }
-        }
-        Ok(batch)
-    }
-}
 
 /// How much the queue may take right now. The writer's queue is split evenly across shards
 /// and a series always goes to one shard, so a request is sure to fit only when the whole

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use redline_remote_write::prompb::{Label, WriteRequest};
 use redline_remote_write::{InvalidSeries, Series};
 
-use crate::K6RelayArgs;
-use crate::decode::Rejection;
-use crate::forward::{Batch, Item, Value};
+use crate::args::K6RelayArgs;
+use crate::batch::{Batch, Value};
+use crate::rejection::Rejection;
 
 #[derive(Debug, Clone, Default)]
 pub struct LabelRules {
@@ -89,13 +89,7 @@ impl LabelRules {
                     Some(_) => collisions += 1,
                     None => {
                         float_at.insert((s, sample.timestamp), batch.items.len());
-                        batch.items.push(Item {
-                            series: s,
-                            value: Value::Float {
-                                ts: sample.timestamp,
-                                v: sample.value,
-                            },
-                        });
+                        batch.push_float(s, sample.timestamp, sample.value);
                     }
                 }
             }
@@ -104,10 +98,7 @@ impl LabelRules {
                     collisions += 1;
                     continue;
                 }
-                batch.items.push(Item {
-                    series: s,
-                    value: Value::Histogram(Box::new(h)),
-                });
+                batch.push_histogram(s, h);
             }
         }
         Ok(Prepared { batch, collisions })

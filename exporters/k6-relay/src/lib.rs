@@ -9,17 +9,21 @@
 //! markers for every series it forwarded.
 //!
 //! The parts, in the order a request meets them:
-//! - [`decode`]: content type, snappy, protobuf → a clear 4xx naming what was wrong;
-//! - [`labels`]: `testid` where missing, `--drop-label`, `--rename-label`, validation;
+//! - [`decode`]: content type, snappy, protobuf → a clear 4xx ([`rejection`]) naming what was
+//!   wrong;
+//! - [`labels`]: `testid` where missing, `--drop-label`, `--rename-label`, validation, into a
+//!   [`batch`];
 //! - [`forward`]: into the remote-write queue while it has room, else into the [`spill`] buffer;
 //! - [`server`]: the HTTP side, answering k6 after enqueueing;
 //! - [`metrics`]: received, forwarded, buffered, rejected and dropped, by reason.
 
 pub mod args;
+pub mod batch;
 pub mod decode;
 pub mod forward;
 pub mod labels;
 pub mod metrics;
+pub mod rejection;
 pub mod server;
 pub mod spill;
 
@@ -92,7 +96,7 @@ pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
     let idle = relay.idle_clock();
     let server_stop = tokio_util::sync::CancellationToken::new();
     let addr = listener.local_addr().unwrap_or(args.listen);
-    tracing::info!(%addr, path = server::WRITE_PATH, "k6-relay: accepting remote-write");
+    tracing::info!(%addr, path = rejection::WRITE_PATH, "k6-relay: accepting remote-write");
     let server = tokio::spawn(server::serve(listener, relay, server_stop.clone()));
     let replay = tokio::spawn(forward::replay_loop(forwarder.clone(), server_stop.clone()));
     running.set_ready(true);

@@ -1,16 +1,13 @@
 //! The relay's self-metrics, registered under their catalogue names
-//! (`redline_catalogue::relay`). Handles are resolved once; counting is an atomic add.
+//! (`redline_catalogue::k6_relay`). Handles are resolved once; counting is an atomic add.
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use redline_catalogue::relay as cat;
-use redline_runtime::register;
+use redline_catalogue::k6_relay::{self as cat, KindLabel, KindReason, ReasonLabel, ResultLabel};
 
-use crate::decode::Rejection;
-
-type Labels = Vec<(&'static str, &'static str)>;
+use crate::rejection::Rejection;
 
 /// Why the relay gave samples up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,11 +54,11 @@ pub enum Outcome {
 #[derive(Clone)]
 pub struct Metrics {
     requests: [Counter; 3],
-    rejected: Family<Labels, Counter>,
+    rejected: Family<ReasonLabel, Counter>,
     pub received: [Counter; 2],
     pub forwarded: [Counter; 2],
     pub buffered: [Counter; 2],
-    dropped: Family<Labels, Counter>,
+    dropped: Family<KindReason, Counter>,
     pub buffer_bytes: Gauge,
     pub buffer_capacity: Gauge,
     pub series: Gauge,
@@ -71,28 +68,33 @@ const KINDS: [&str; 2] = ["float", "histogram"];
 
 impl Metrics {
     pub fn register(registry: &mut Registry) -> Self {
-        let requests_f = Family::<Labels, Counter>::default();
-        let rejected = Family::<Labels, Counter>::default();
-        let received_f = Family::<Labels, Counter>::default();
-        let forwarded_f = Family::<Labels, Counter>::default();
-        let buffered_f = Family::<Labels, Counter>::default();
-        let dropped = Family::<Labels, Counter>::default();
-        let by_kind = |f: &Family<Labels, Counter>| {
-            KINDS.map(|k| f.get_or_create(&vec![("kind", k)]).clone())
+        let requests_f = Family::<ResultLabel, Counter>::default();
+        let rejected = Family::<ReasonLabel, Counter>::default();
+        let received_f = Family::<KindLabel, Counter>::default();
+        let forwarded_f = Family::<KindLabel, Counter>::default();
+        let buffered_f = Family::<KindLabel, Counter>::default();
+        let dropped = Family::<KindReason, Counter>::default();
+        let by_kind = |f: &Family<KindLabel, Counter>| {
+            KINDS.map(|kind| f.get_or_create(&KindLabel { kind: kind.into() }).clone())
         };
         // Every label value exists from the start, so a rate() over a reason that never
         // happened reads 0 instead of nothing.
         for r in Rejection::REASONS {
-            let _ = rejected.get_or_create(&vec![("reason", r)]);
+            let _ = rejected.get_or_create(&reason(r));
         }
         for k in KINDS {
             for d in Drop::ALL {
-                let _ = dropped.get_or_create(&vec![("kind", k), ("reason", d.as_str())]);
+                let _ = dropped.get_or_create(&kind_reason(k, d));
             }
         }
         let m = Self {
-            requests: ["accepted", "rejected", "unavailable"]
-                .map(|r| requests_f.get_or_create(&vec![("result", r)]).clone()),
+            requests: ["accepted", "rejected", "unavailable"].map(|result| {
+                requests_f
+                    .get_or_create(&ResultLabel {
+                        result: result.into(),
+                    })
+                    .clone()
+            }),
             rejected,
             received: by_kind(&received_f),
             forwarded: by_kind(&forwarded_f),
@@ -102,19 +104,18 @@ impl Metrics {
             buffer_capacity: Gauge::default(),
             series: Gauge::default(),
         };
-        register(registry, &cat::REQUESTS, requests_f);
-        register(registry, &cat::REJECTED, m.rejected.clone());
-        register(registry, &cat::RECEIVED_SAMPLES, received_f);
-        register(registry, &cat::FORWARDED_SAMPLES, forwarded_f);
-        register(registry, &cat::BUFFERED_SAMPLES, buffered_f);
-        register(registry, &cat::DROPPED_SAMPLES, m.dropped.clone());
-        register(registry, &cat::BUFFER_BYTES, m.buffer_bytes.clone());
-        register(
-            registry,
-            &cat::BUFFER_CAPACITY_BYTES,
-            m.buffer_capacity.clone(),
-        );
-        register(registry, &cat::SERIES, m.series.clone());
+        cat::Families {
+            REQUESTS: requests_f,
+            REJECTED: m.rejected.clone(),
+            RECEIVED_SAMPLES: received_f,
+            FORWARDED_SAMPLES: forwarded_f,
+            BUFFERED_SAMPLES: buffered_f,
+            DROPPED_SAMPLES: m.dropped.clone(),
+            BUFFER_BYTES: m.buffer_bytes.clone(),
+            BUFFER_CAPACITY_BYTES: m.buffer_capacity.clone(),
+            SERIES: m.series.clone(),
+        }
+        .register(registry);
         m
     }
 
@@ -124,15 +125,13 @@ impl Metrics {
 
     pub fn rejected(&self, r: &Rejection) {
         self.request(Outcome::Rejected);
-        self.rejected
-            .get_or_create(&vec![("reason", r.reason())])
-            .inc();
+        self.rejected.get_or_create(&reason(r.reason())).inc();
     }
 
     pub fn dropped(&self, kind: usize, d: Drop, n: u64) {
         if n > 0 {
             self.dropped
-                .get_or_create(&vec![("kind", KINDS[kind]), ("reason", d.as_str())])
+                .get_or_create(&kind_reason(KINDS[kind], d))
                 .inc_by(n);
         }
     }
@@ -140,16 +139,12 @@ impl Metrics {
     pub fn dropped_count(&self, d: Drop) -> u64 {
         KINDS
             .iter()
-            .map(|k| {
-                self.dropped
-                    .get_or_create(&vec![("kind", *k), ("reason", d.as_str())])
-                    .get()
-            })
+            .map(|k| self.dropped.get_or_create(&kind_reason(k, d)).get())
             .sum()
     }
 
     pub fn rejected_count(&self, reason: &'static str) -> u64 {
-        self.rejected.get_or_create(&vec![("reason", reason)]).get()
+        self.rejected.get_or_create(&self::reason(reason)).get()
     }
 
     pub fn requests_count(&self, o: Outcome) -> u64 {
@@ -157,28 +152,39 @@ impl Metrics {
     }
 }
 
+fn reason(reason: &str) -> ReasonLabel {
+    ReasonLabel {
+        reason: reason.into(),
+    }
+}
+
+fn kind_reason(kind: &str, d: Drop) -> KindReason {
+    KindReason {
+        kind: kind.into(),
+        reason: d.as_str().into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every family the relay exposes is in the catalogue, under the exact name.
+    /// Every family, and every reason and kind of the labelled ones, is there at 0 before
+    /// anything happened, so dashboards and alerts read 0 rather than no data.
     #[test]
-    fn every_exposed_family_is_catalogued() {
+    fn every_series_exists_from_the_start() {
         let mut registry = Registry::default();
-        let m = Metrics::register(&mut registry);
-        m.received[0].inc();
-        let problems = redline_runtime::uncatalogued(&registry, cat::ALL);
+        let _m = Metrics::register(&mut registry);
+        let problems = redline_runtime::catalogue_mismatches(&registry, cat::ALL);
         assert!(problems.is_empty(), "{problems:?}");
-        let exposed: Vec<String> = redline_runtime::exposed_families(&registry)
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
-        for m in cat::ALL {
-            assert!(
-                exposed.iter().any(|e| e == m.name),
-                "{} catalogued but not exposed",
-                m.name
-            );
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for series in [
+            r#"redline_relay_rejected_requests_total{reason="path"} 0"#,
+            r#"redline_relay_dropped_samples_total{kind="histogram",reason="label_collision"} 0"#,
+            r#"redline_relay_requests_total{result="unavailable"} 0"#,
+        ] {
+            assert!(text.contains(series), "{series} missing:\n{text}");
         }
     }
 }

@@ -13,12 +13,11 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::decode::{Rejection, check_headers, decode_body};
+use crate::decode::{check_headers, decode_body};
 use crate::forward::{Accepted, Forwarder};
 use crate::labels::LabelRules;
 use crate::metrics::{Drop, Metrics, Outcome};
-
-pub const WRITE_PATH: &str = "/api/v1/write";
+use crate::rejection::{Rejection, WRITE_PATH};
 
 /// When the last write arrived; `None` until the first one.
 #[derive(Clone, Default)]

@@ -4,6 +4,7 @@
 //!
 //! The parts:
 //! - [`report`]: the JSON Locust's web UI serves, read leniently but never guessed at;
+//! - [`poll`]: how each poll went (ok, unreachable, an HTTP error, not Locust's JSON);
 //! - [`tracker`]: cumulative totals → increments, reset-safe (Locust clears its stats when a
 //!   new test starts), attributed to a `step` (the user count), with bounded label sets;
 //! - [`metrics`]: the families, under their catalogue names;
@@ -15,6 +16,7 @@
 
 pub mod args;
 pub mod metrics;
+pub mod poll;
 pub mod report;
 pub mod tracker;
 
@@ -23,7 +25,8 @@ use std::time::{Duration, Instant};
 pub use args::LocustExporterArgs;
 use redline_runtime::{Runtime, RuntimeError};
 
-use crate::metrics::{Metrics, PollResult};
+use crate::metrics::Metrics;
+use crate::poll::PollResult;
 use crate::report::StatsReport;
 use crate::tracker::Tracker;
 

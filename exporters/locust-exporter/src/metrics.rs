@@ -1,6 +1,7 @@
-//! The exporter's families, registered under their catalogue names
-//! (`redline_catalogue::locust`). Counters only ever grow (the tracker hands them increments);
-//! gauges describe now, so those of a step that ended are removed when the next begins.
+//! The exporter's families, registered under the catalogue's names and label sets
+//! (`redline_catalogue::locust_exporter`). Counters only ever grow (the tracker hands them
+//! increments); gauges describe now, so those of a step that ended are removed when the next
+//! begins.
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
@@ -9,34 +10,16 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use redline_catalogue::locust as cat;
-use redline_runtime::register;
+use redline_catalogue::locust_exporter::{
+    self as cat, EndpointLabels, ErrorLabels, OverflowLabel, QuantileLabels, ResultLabel,
+    StateLabels, StepLabels,
+};
 
+use crate::poll::PollResult;
 use crate::report::{Entry, StatsReport};
-use crate::tracker::{Observation, Tracker};
+use crate::tracker::{ErrorKey, Observation, Tracker};
 
-type Labels = Vec<(&'static str, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PollResult {
-    Ok,
-    Unreachable,
-    HttpError,
-    Invalid,
-}
-
-impl PollResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Unreachable => "unreachable",
-            Self::HttpError => "http_error",
-            Self::Invalid => "invalid",
-        }
-    }
-    const ALL: [PollResult; 4] = [Self::Ok, Self::Unreachable, Self::HttpError, Self::Invalid];
-}
 
 const STATES: [&str; 7] = [
     "ready", "spawning", "running", "cleanup", "stopping", "stopped", "missing",
@@ -44,18 +27,18 @@ const STATES: [&str; 7] = [
 
 pub struct Metrics {
     scenario: String,
-    requests: Family<Labels, Counter>,
-    failures: Family<Labels, Counter>,
-    errors: Family<Labels, Counter>,
-    response_time: Family<Labels, FloatGauge>,
-    response_time_avg: Family<Labels, FloatGauge>,
-    response_time_max: Family<Labels, FloatGauge>,
-    rps: Family<Labels, FloatGauge>,
-    fail_per_second: Family<Labels, FloatGauge>,
-    users: Family<Labels, FloatGauge>,
-    workers: Family<Labels, FloatGauge>,
-    fail_ratio: Family<Labels, FloatGauge>,
-    state: Family<Labels, Gauge>,
+    requests: Family<EndpointLabels, Counter>,
+    failures: Family<EndpointLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    response_time: Family<QuantileLabels, FloatGauge>,
+    response_time_avg: Family<EndpointLabels, FloatGauge>,
+    response_time_max: Family<EndpointLabels, FloatGauge>,
+    rps: Family<EndpointLabels, FloatGauge>,
+    fail_per_second: Family<EndpointLabels, FloatGauge>,
+    users: Family<StepLabels, FloatGauge>,
+    workers: Family<StepLabels, FloatGauge>,
+    fail_ratio: Family<StepLabels, FloatGauge>,
+    state: Family<StateLabels, Gauge>,
     polls: [Counter; 4],
     resets: Counter,
     overflow: [Counter; 2],
@@ -65,8 +48,8 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn register(registry: &mut Registry, scenario: &str) -> Self {
-        let polls = Family::<Vec<(&'static str, &'static str)>, Counter>::default();
-        let overflow = Family::<Vec<(&'static str, &'static str)>, Counter>::default();
+        let polls = Family::<ResultLabel, Counter>::default();
+        let overflow = Family::<OverflowLabel, Counter>::default();
         let m = Self {
             scenario: scenario.to_string(),
             requests: Family::default(),
@@ -81,40 +64,41 @@ impl Metrics {
             workers: Family::default(),
             fail_ratio: Family::default(),
             state: Family::default(),
-            polls: PollResult::ALL
-                .map(|r| polls.get_or_create(&vec![("result", r.as_str())]).clone()),
+            polls: PollResult::ALL.map(|r| {
+                polls
+                    .get_or_create(&ResultLabel {
+                        result: r.as_str().into(),
+                    })
+                    .clone()
+            }),
             resets: Counter::default(),
-            overflow: ["name", "error"]
-                .map(|l| overflow.get_or_create(&vec![("label", l)]).clone()),
+            overflow: ["name", "error"].map(|label| {
+                overflow
+                    .get_or_create(&OverflowLabel {
+                        label: label.into(),
+                    })
+                    .clone()
+            }),
             gauge_step: Mutex::new(None),
         };
-        register(registry, &cat::REQUESTS, m.requests.clone());
-        register(registry, &cat::FAILURES, m.failures.clone());
-        register(registry, &cat::ERRORS, m.errors.clone());
-        register(registry, &cat::RESPONSE_TIME, m.response_time.clone());
-        register(
-            registry,
-            &cat::RESPONSE_TIME_AVG,
-            m.response_time_avg.clone(),
-        );
-        register(
-            registry,
-            &cat::RESPONSE_TIME_MAX,
-            m.response_time_max.clone(),
-        );
-        register(registry, &cat::REQUESTS_PER_SECOND, m.rps.clone());
-        register(
-            registry,
-            &cat::FAILURES_PER_SECOND,
-            m.fail_per_second.clone(),
-        );
-        register(registry, &cat::USERS, m.users.clone());
-        register(registry, &cat::WORKERS, m.workers.clone());
-        register(registry, &cat::FAIL_RATIO, m.fail_ratio.clone());
-        register(registry, &cat::STATE, m.state.clone());
-        register(registry, &cat::POLLS, polls);
-        register(registry, &cat::RESETS, m.resets.clone());
-        register(registry, &cat::OVERFLOW, overflow);
+        cat::Families {
+            REQUESTS: m.requests.clone(),
+            FAILURES: m.failures.clone(),
+            RESPONSE_TIME: m.response_time.clone(),
+            RESPONSE_TIME_AVG: m.response_time_avg.clone(),
+            RESPONSE_TIME_MAX: m.response_time_max.clone(),
+            USERS: m.users.clone(),
+            WORKERS: m.workers.clone(),
+            FAIL_RATIO: m.fail_ratio.clone(),
+            ERRORS: m.errors.clone(),
+            STATE: m.state.clone(),
+            REQUESTS_PER_SECOND: m.rps.clone(),
+            FAILURES_PER_SECOND: m.fail_per_second.clone(),
+            POLLS: polls,
+            RESETS: m.resets.clone(),
+            OVERFLOW: overflow,
+        }
+        .register(registry);
         m
     }
 
@@ -126,26 +110,30 @@ impl Metrics {
         self.polls[r as usize].get()
     }
 
-    fn run_labels(&self, step: &str) -> Labels {
-        vec![
-            ("scenario", self.scenario.clone()),
-            ("step", step.to_string()),
-        ]
+    fn run_labels(&self, step: &str) -> StepLabels {
+        StepLabels {
+            scenario: self.scenario.clone(),
+            step: step.to_string(),
+        }
     }
 
-    fn endpoint_labels(&self, step: &str, name: &str, method: &str) -> Labels {
-        vec![
-            ("scenario", self.scenario.clone()),
-            ("step", step.to_string()),
-            ("name", name.to_string()),
-            ("method", method.to_string()),
-        ]
+    fn endpoint_labels(&self, step: &str, name: &str, method: &str) -> EndpointLabels {
+        EndpointLabels {
+            scenario: self.scenario.clone(),
+            step: step.to_string(),
+            name: name.to_string(),
+            method: method.to_string(),
+        }
     }
 
-    fn error_labels(&self, step: &str, key: &(String, String, String)) -> Labels {
-        let mut l = self.endpoint_labels(step, &key.0, &key.1);
-        l.push(("error", key.2.clone()));
-        l
+    fn error_labels(&self, step: &str, (name, method, error): &ErrorKey) -> ErrorLabels {
+        ErrorLabels {
+            scenario: self.scenario.clone(),
+            step: step.to_string(),
+            name: name.clone(),
+            method: method.clone(),
+            error: error.clone(),
+        }
     }
 
     /// Creates (at 0) the counter series this observation is about to count into for the
@@ -193,16 +181,16 @@ impl Metrics {
         {
             let mut current = self.gauge_step.lock().expect("gauge step lock");
             if current.as_deref() != Some(step.as_str()) {
+                self.response_time.clear();
                 for f in [
-                    &self.response_time,
                     &self.response_time_avg,
                     &self.response_time_max,
                     &self.rps,
                     &self.fail_per_second,
-                    &self.users,
-                    &self.workers,
-                    &self.fail_ratio,
                 ] {
+                    f.clear();
+                }
+                for f in [&self.users, &self.workers, &self.fail_ratio] {
                     f.clear();
                 }
                 self.state.clear();
@@ -233,13 +221,16 @@ impl Metrics {
             self.fail_ratio.get_or_create(&run).set(ratio);
         }
         for s in STATES {
-            let mut l = run.clone();
-            l.push(("state", s.to_string()));
+            let l = StateLabels {
+                scenario: run.scenario.clone(),
+                step: run.step.clone(),
+                state: s.to_string(),
+            };
             self.state.get_or_create(&l).set(i64::from(r.state == s));
         }
     }
 
-    fn endpoint_gauges(&self, l: &Labels, e: &Entry) {
+    fn endpoint_gauges(&self, l: &EndpointLabels, e: &Entry) {
         let seconds = |ms: Option<f64>| ms.map(|v| v / 1000.0);
         for (q, v) in [
             ("0.5", e.median_response_time),
@@ -247,8 +238,13 @@ impl Metrics {
             ("0.99", e.p99),
         ] {
             if let Some(v) = seconds(v) {
-                let mut lq = l.clone();
-                lq.push(("quantile", q.to_string()));
+                let lq = QuantileLabels {
+                    scenario: l.scenario.clone(),
+                    step: l.step.clone(),
+                    name: l.name.clone(),
+                    method: l.method.clone(),
+                    quantile: q.to_string(),
+                };
                 self.response_time.get_or_create(&lq).set(v);
             }
         }
@@ -280,7 +276,7 @@ mod tests {
     }
 
     #[test]
-    fn every_exposed_family_is_catalogued_and_values_are_in_seconds() {
+    fn values_are_in_seconds_under_step_and_endpoint() {
         let mut registry = Registry::default();
         let m = Metrics::register(&mut registry, "kubeserve");
         let mut t = Tracker::new(100, 100);
@@ -290,15 +286,6 @@ mod tests {
         m.apply(&obs, &r, &t);
         m.poll(PollResult::Ok);
         let out = text(&registry);
-        let problems = redline_runtime::uncatalogued(&registry, cat::ALL);
-        assert!(problems.is_empty(), "{problems:?}");
-        for c in cat::ALL {
-            assert!(
-                out.contains(c.name),
-                "{} catalogued but not exposed:\n{out}",
-                c.name
-            );
-        }
         assert!(out.contains(r#"locust_requests_total{scenario="kubeserve",step="10",name="/api/v1/predict/1",method="POST"} 150"#), "{out}");
         assert!(out.contains(r#"locust_response_time_seconds{scenario="kubeserve",step="10",name="/api/v1/predict/1",method="POST",quantile="0.95"} 0.04"#), "{out}");
         assert!(

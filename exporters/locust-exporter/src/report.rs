@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::metrics::PollResult;
+use crate::poll::PollResult;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct StatsReport {

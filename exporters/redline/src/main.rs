@@ -83,7 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Target(args) => {
             tracing_from(None)?;
             let grace = args.shutdown_grace;
-            redline_demo_target::serve(args, shutdown_on_signal(grace + Duration::from_secs(1)))
+            redline_demo_target::run(args, shutdown_on_signal(grace + Duration::from_secs(1)))
                 .await?;
         }
         Command::Chaos(args) => {

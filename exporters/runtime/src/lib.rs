@@ -7,9 +7,13 @@
 //!
 //! ```no_run
 //! # async fn demo(args: redline_runtime::CommonArgs) -> Result<(), redline_runtime::RuntimeError> {
-//! let mut rt = redline_runtime::Runtime::new(&args, "example")?;
-//! let requests = prometheus_client::metrics::counter::Counter::<u64>::default();
-//! rt.registry().register("example_requests", "Requests handled", requests.clone());
+//! use prometheus_client::metrics::{family::Family, gauge::Gauge};
+//! use redline_catalogue::fit;
+//!
+//! let mut rt = redline_runtime::Runtime::new(&args, "fit")?;
+//! // Every family of the daemon's catalogue module, under the catalogue's names.
+//! let ratio = Family::<fit::BudgetResource, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+//! fit::Families { FIT_BUDGET_RATIO: ratio.clone() }.register(rt.registry());
 //! let running = rt.start().await?;
 //! running.set_ready(true);
 //! running.shutdown_token().cancelled().await; // the work loop
@@ -27,18 +31,9 @@ mod signals;
 mod telemetry;
 
 pub use args::{CommonArgs, LogFormat, parse_key_value};
-pub use catalogued::{exposed_families, uncatalogued};
+pub use catalogued::catalogue_mismatches;
 pub use collect::{Collected, collect};
 pub use error::RuntimeError;
 pub use runtime::{FinishReport, Running, Runtime};
 pub use signals::shutdown_on_signal;
 pub use telemetry::init_tracing;
-
-use prometheus_client::registry::{Metric, Registry};
-
-/// Registers `metric` under its catalogue name and help, so the name a daemon
-/// writes and the name dashboards and rules are checked against cannot drift.
-/// Counters are catalogued with `_total`, which prometheus-client appends itself.
-pub fn register<M: Metric>(registry: &mut Registry, entry: &redline_catalogue::Metric, metric: M) {
-    registry.register(entry.family_name(), entry.family_help(), metric);
-}

@@ -1,23 +1,13 @@
-//! The series `tokens create` writes, registered under their catalogue names.
+//! The series `tokens create` writes, registered under the catalogue's names and label sets
+//! (`redline_catalogue::tokens`).
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use redline_catalogue::tokens as cat;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TierLabel {
-    pub tier: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TierStep {
-    pub tier: String,
-    pub step: String,
-}
+pub use redline_catalogue::tokens::{TierLabel, TierStep};
 
 /// A create call takes milliseconds on a quiet API server and seconds when etcd or
 /// priority-and-fairness push back, which is what the MaaS plan looks for.
@@ -53,15 +43,14 @@ impl Default for Metrics {
 impl Metrics {
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
-        redline_runtime::register(
-            registry,
-            &cat::SERVICEACCOUNT_CREATE_DURATION,
-            m.create_duration.clone(),
-        );
-        redline_runtime::register(registry, &cat::ISSUED, m.issued.clone());
-        redline_runtime::register(registry, &cat::ERRORS, m.errors.clone());
-        redline_runtime::register(registry, &cat::CREATE_ELAPSED, m.elapsed.clone());
-        redline_runtime::register(registry, &cat::EXPIRY, m.nearest_expiry.clone());
+        cat::Families {
+            SERVICEACCOUNT_CREATE_DURATION: m.create_duration.clone(),
+            ISSUED: m.issued.clone(),
+            ERRORS: m.errors.clone(),
+            CREATE_ELAPSED: m.elapsed.clone(),
+            EXPIRY: m.nearest_expiry.clone(),
+        }
+        .register(registry);
         m
     }
 
@@ -76,28 +65,5 @@ impl Metrics {
                 step: step.into(),
             })
             .inc();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_family_is_catalogued() {
-        let mut reg = Registry::default();
-        let m = Metrics::register(&mut reg);
-        let t = Metrics::tier("free");
-        m.create_duration.get_or_create(&t).observe(0.01);
-        m.issued.get_or_create(&t).inc();
-        m.error("free", "token");
-        m.elapsed.set(1.5);
-        m.nearest_expiry.get_or_create(&t).set(1);
-        let problems = redline_runtime::uncatalogued(&reg, cat::ALL);
-        assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(
-            redline_runtime::exposed_families(&reg).len(),
-            cat::ALL.len()
-        );
     }
 }

@@ -21,7 +21,9 @@ pub async fn bounded<F: Future>(f: F) -> F::Output {
 }
 
 pub async fn start(args: TargetArgs) -> TargetHandle {
-    redline_demo_target::spawn(args).await.expect("target starts")
+    redline_demo_target::spawn(args)
+        .await
+        .expect("target starts")
 }
 
 pub fn args() -> TargetArgs {

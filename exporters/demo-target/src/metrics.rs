@@ -1,4 +1,6 @@
-//! Per-endpoint, per-status request counts. A fixed table of atomics keeps the hot path to one
+//! What the target measures: requests answered, per endpoint and status, read in-process
+//! through [`crate::TargetHandle::stats`] (the target writes no series of its own; the load
+//! generator's are the ones judged). A fixed table of atomics keeps the hot path to one
 //! relaxed `fetch_add`; readers sum at read time.
 
 use std::sync::atomic::{AtomicU64, Ordering};

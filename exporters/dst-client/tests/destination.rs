@@ -1,0 +1,329 @@
+//! dst-client against the in-process Destination server, which serves the EndpointSlices of
+//! the in-process Kubernetes API. The endpoint sets are written straight into that API's
+//! store, so these tests exercise dst-client alone; with `redline churn` making the changes
+//! they are in exporters/e2e.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ObjectReference, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use redline_dst_client::{DstClient, DstClientArgs, Metrics};
+use redline_runtime::CommonArgs;
+use redline_testkit_destination::DestinationServer;
+use redline_testkit_kube::KubeApiServer;
+use tokio_util::sync::CancellationToken;
+
+const NS: &str = "test-load";
+const PORT: u16 = 8080;
+const WAIT: Duration = Duration::from_secs(10);
+
+fn service_name(i: u32) -> String {
+    format!("test-service-{i}")
+}
+
+/// Services `test-service-1..=services`, each with `ready` ready endpoints on port 8080, as
+/// the Kubernetes endpoints controller would publish them.
+fn publish(kube: &KubeApiServer, services: u32, ready: u32) {
+    for i in 1..=services {
+        let name = service_name(i);
+        let meta = |labels: BTreeMap<String, String>| ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(NS.into()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        kube.insert(&Service {
+            metadata: meta(BTreeMap::new()),
+            spec: Some(ServiceSpec {
+                ports: Some(vec![ServicePort {
+                    name: Some("http".into()),
+                    port: i32::from(PORT),
+                    target_port: Some(IntOrString::Int(i32::from(PORT))),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+        let endpoints: Vec<Endpoint> = (1..=ready)
+            .map(|e| Endpoint {
+                addresses: vec![format!("10.{i}.0.{e}")],
+                conditions: Some(EndpointConditions {
+                    ready: Some(true),
+                    ..Default::default()
+                }),
+                target_ref: Some(ObjectReference {
+                    kind: Some("Pod".into()),
+                    name: Some(format!("{name}-{e}")),
+                    namespace: Some(NS.into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect();
+        kube.insert(&EndpointSlice {
+            metadata: meta(BTreeMap::from([(
+                "kubernetes.io/service-name".to_string(),
+                name.clone(),
+            )])),
+            address_type: "IPv4".into(),
+            endpoints: Some(endpoints),
+            ports: Some(vec![EndpointPort {
+                name: Some("http".into()),
+                port: Some(i32::from(PORT)),
+                ..Default::default()
+            }]),
+        })
+        .unwrap();
+    }
+}
+
+/// Removes what [`publish`] wrote, as deleting the Services does.
+fn unpublish(kube: &KubeApiServer, services: u32) {
+    for i in 1..=services {
+        kube.delete::<EndpointSlice>(NS, &service_name(i)).unwrap();
+        kube.delete::<Service>(NS, &service_name(i)).unwrap();
+    }
+}
+
+fn client_args(dst: &DestinationServer, services: u32, streams: u32) -> DstClientArgs {
+    let mut a = DstClientArgs::new(
+        CommonArgs::default(),
+        &dst.url(),
+        &format!("test-service-{{1..{services}}}.{NS}.svc.cluster.local:{PORT}"),
+    );
+    a.streams_per_service = streams;
+    a.backoff_min = Duration::from_millis(50);
+    a.backoff_max = Duration::from_millis(500);
+    a
+}
+
+fn observed(m: &Metrics, svc: &str) -> i64 {
+    m.endpoints_observed
+        .get_or_create(&Metrics::service(svc))
+        .get()
+}
+
+async fn servers() -> (KubeApiServer, DestinationServer) {
+    let kube = KubeApiServer::start().await.unwrap();
+    let dst = DestinationServer::start(&kube).await.unwrap();
+    (kube, dst)
+}
+
+#[tokio::test]
+async fn streams_track_endpoint_sets_and_send_the_downward_api_token() {
+    let (kube, dst) = servers().await;
+    publish(&kube, 2, 3);
+    let mut a = client_args(&dst, 2, 3);
+    a.pod_namespace = "clients".into();
+    a.pod_name = "client-7".into();
+    a.node_name = "node-3".into();
+    let client = DstClient::start(&a, Metrics::default(), None)
+        .await
+        .unwrap();
+    let m = client.metrics().clone();
+    assert!(
+        dst.wait_for(WAIT, |d| d.active_streams() == 6).await,
+        "6 streams"
+    );
+    assert!(
+        dst.wait_for(WAIT, |_| {
+            client.sweep();
+            observed(&m, "test-service-1") == 3 && observed(&m, "test-service-2") == 3
+        })
+        .await,
+        "sets of 3"
+    );
+    assert_eq!(m.streams_active.get(), 6);
+    assert_eq!(m.streams_created.get(), 6);
+    assert_eq!(m.connection_duration.count(), 6);
+    let tokens = dst.context_tokens();
+    assert_eq!(tokens.len(), 6);
+    for t in tokens {
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"ns": "clients", "nodeName": "node-3", "pod": "client-7"})
+        );
+    }
+    // The services go away: every stream sees its set emptied.
+    unpublish(&kube, 2);
+    assert!(
+        dst.wait_for(WAIT, |_| {
+            client.sweep();
+            observed(&m, "test-service-1") == 0 && observed(&m, "test-service-2") == 0
+        })
+        .await,
+        "sets emptied"
+    );
+    assert!(
+        m.updates_received
+            .get_or_create(&Metrics::service("test-service-1"))
+            .get()
+            >= 6
+    );
+    client.shutdown().await;
+    assert_eq!(m.streams_active.get(), 0);
+    assert_eq!(
+        m.streams_reset.get(),
+        0,
+        "client-side shutdown is not a reset"
+    );
+}
+
+#[tokio::test]
+async fn killed_streams_are_reset_counted_and_reopened() {
+    let (kube, dst) = servers().await;
+    publish(&kube, 2, 2);
+    let client = DstClient::start(&client_args(&dst, 2, 5), Metrics::default(), None)
+        .await
+        .unwrap();
+    let m = client.metrics().clone();
+    assert!(
+        dst.wait_for(WAIT, |d| d.active_streams() == 10).await,
+        "10 streams"
+    );
+    dst.kill_streams();
+    assert!(
+        dst.wait_for(WAIT, |d| {
+            m.streams_created.get() == 20
+                && d.active_streams() == 10
+                && m.streams_active.get() == 10
+        })
+        .await,
+        "reopened"
+    );
+    assert_eq!(m.streams_reset.get(), 10);
+    assert_eq!(m.errors("unavailable"), 10);
+    assert_eq!(m.send_timeouts.get(), 0);
+    assert_eq!(m.stream_lifetime.count(), 10);
+    // The reopened streams start from the full set again.
+    assert!(
+        dst.wait_for(WAIT, |_| {
+            client.sweep();
+            observed(&m, "test-service-1") == 2 && observed(&m, "test-service-2") == 2
+        })
+        .await,
+        "sets of 2"
+    );
+    assert_eq!(dst.streams_opened(), 20);
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn max_lifetime_and_reset_interval_reopen_streams_on_schedule() {
+    let (kube, dst) = servers().await;
+    publish(&kube, 1, 1);
+
+    let mut a = client_args(&dst, 1, 4);
+    a.stream_max_lifetime = Some(Duration::from_millis(300));
+    let client = DstClient::start(&a, Metrics::default(), None)
+        .await
+        .unwrap();
+    let m = client.metrics().clone();
+    // Two generations ended and the third is open: shutting down now ends those 4 early.
+    assert!(
+        dst.wait_for(WAIT, |_| {
+            m.stream_lifetime.count() >= 8 && m.streams_active.get() == 4
+        })
+        .await,
+        "3 generations"
+    );
+    client.shutdown().await;
+    assert_eq!(
+        m.streams_reset.get(),
+        0,
+        "the client's own schedule is not a reset"
+    );
+    assert_eq!(m.errors("unavailable"), 0);
+    // Every scheduled end came at ~300 ms (bucket bounds 0.1 and 1 s).
+    let ended = m.stream_lifetime.count();
+    assert!(ended >= 8 + 4, "{ended}");
+    assert_eq!(
+        m.stream_lifetime.count_le(0.1),
+        4,
+        "only the 4 shut down early"
+    );
+    assert_eq!(m.stream_lifetime.count_le(1.0), ended);
+    assert!(m.streams_created.get() >= 12);
+
+    let mut a = client_args(&dst, 1, 4);
+    a.stream_reset_interval = Some(Duration::from_millis(400));
+    let client = DstClient::start(&a, Metrics::default(), None)
+        .await
+        .unwrap();
+    let m = client.metrics().clone();
+    assert!(
+        dst.wait_for(WAIT, |_| m.streams_created.get() >= 12).await,
+        "2 resets of all"
+    );
+    client.shutdown().await;
+    assert_eq!(m.streams_reset.get(), 0);
+    // All streams reset together: created comes in multiples of 4.
+    assert_eq!(m.streams_created.get() % 4, 0);
+}
+
+#[tokio::test]
+async fn unreachable_destination_backs_off_and_counts_connect_errors() {
+    // A port nothing listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut a = DstClientArgs::new(
+        CommonArgs::default(),
+        &format!("127.0.0.1:{port}"),
+        "s.test-load.svc.cluster.local:8080",
+    );
+    a.streams_per_service = 2;
+    a.backoff_min = Duration::from_millis(100);
+    a.backoff_max = Duration::from_millis(400);
+    let client = DstClient::start(&a, Metrics::default(), None)
+        .await
+        .unwrap();
+    let m = client.metrics().clone();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    client.shutdown().await;
+    let attempts = m.streams_created.get();
+    // Backoff 50-100 ms, then 100-200, 200-400, then <= 400 ms: a handful per slot in
+    // 1.5 s, not a busy loop.
+    assert!((6..=24).contains(&attempts), "{attempts} attempts");
+    assert_eq!(
+        m.errors("connect"),
+        attempts,
+        "every attempt failed to connect"
+    );
+    assert_eq!(m.streams_active.get(), 0);
+    assert_eq!(m.connection_duration.count(), 0);
+}
+
+#[tokio::test]
+async fn the_daemon_runs_under_the_runtime_until_its_duration() {
+    let (kube, dst) = servers().await;
+    publish(&kube, 1, 2);
+    let mut a = client_args(&dst, 1, 3);
+    a.duration = Some(Duration::from_millis(700));
+    let run = tokio::spawn(redline_dst_client::run_with(
+        a,
+        Some(kube.client().unwrap()),
+        CancellationToken::new(),
+    ));
+    assert!(
+        dst.wait_for(WAIT, |d| d.active_streams() == 3).await,
+        "3 streams"
+    );
+    tokio::time::timeout(Duration::from_secs(15), run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        dst.wait_for(Duration::from_secs(5), |d| d.active_streams() == 0)
+            .await,
+        "streams closed"
+    );
+}
