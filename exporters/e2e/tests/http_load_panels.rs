@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use redline_dashboards_check::{repo_root, substitute_grafana_vars};
+use redline_demo_target::TargetArgs;
 use redline_http_load::HttpLoadArgs;
 use redline_runtime::CommonArgs;
-use redline_demo_target::TargetArgs;
 use redline_testkit_prometheus::{Options, Prometheus};
 
 /// A scenario that exercises every panel: an arrival rate the VUs cannot keep up with

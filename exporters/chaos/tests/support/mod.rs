@@ -33,7 +33,9 @@ pub fn target_child_main() {
         args.listen = listen.parse().expect("listen address");
         args.kv_file = std::env::var(KV_FILE_ENV).ok().map(PathBuf::from);
         args.kv_ack_before_write = std::env::var(ACK_BEFORE_WRITE_ENV).is_ok();
-        let handle = redline_demo_target::spawn(args).await.expect("target starts");
+        let handle = redline_demo_target::spawn(args)
+            .await
+            .expect("target starts");
         println!("\nLISTENING {}", handle.addr());
         // Bounded: a forgotten child dies on its own.
         tokio::time::sleep(Duration::from_secs(120)).await;
