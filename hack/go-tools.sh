@@ -72,6 +72,16 @@ ldflags_for() {
   echo "$flags"
 }
 
+# Go build tags. Prometheus: the tests and the harness use static and file targets only, and
+# `remove_all_sd` leaves out the cloud service discoveries (AWS, Azure, GCE, Kubernetes, ...),
+# about half of what the build compiles.
+tags_for() {
+  case $1 in
+    prometheus) echo "remove_all_sd" ;;
+    *) echo "" ;;
+  esac
+}
+
 # Files a program needs beside its binary, taken from the same pinned module's source.
 # KWOK's controller does nothing without Stage objects: its release ships the "fast" node
 # and pod stages and the kubelet resource-metrics emulation as YAML, which up.sh hands to it.
@@ -105,12 +115,14 @@ build() {
   [[ -n $version ]] || { echo "go-tools: no version of $module in $modules/$name/go.mod" >&2; return 2; }
   local ldflags
   ldflags=$(ldflags_for "$name" "$version")
+  local tags
+  tags=$(tags_for "$name")
   # The key covers everything that changes the result: the pin (go.mod with its replace
   # lines, go.sum) and the recipe (packages, flags). A go.sum-only key kept stale binaries
   # when a replace line or a flag changed.
   key=$({
     cat "$modules/$name/go.mod" "$modules/$name/go.sum"
-    echo "$spec|$ldflags|CGO_ENABLED=0|$(declare -f copy_module_files)"
+    echo "$spec|$ldflags|tags=$tags|CGO_ENABLED=0|$(declare -f copy_module_files)"
   } | sha256sum | cut -c1-12)
   out=$cache/$name-$version-$key
   if [[ -f $out/.complete ]]; then
@@ -140,7 +152,7 @@ build() {
     # CGO_ENABLED=0: static binaries, as the upstream release builds make them, and no C
     # compiler needed.
     (cd "$modules/$name" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
-      go build -trimpath -ldflags "$ldflags" -o "$out.tmp/${binary%%=*}" "${binary#*=}") >&2
+      go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$out.tmp/${binary%%=*}" "${binary#*=}") >&2
   done
   copy_module_files "$name" "$module" "$out.tmp"
   go version >"$out.tmp/.go-version"
