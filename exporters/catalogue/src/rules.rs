@@ -389,7 +389,19 @@ pub const EXTERNAL: &[Metric] = &[
         name: "kube_horizontalpodautoscaler_status_current_replicas",
         kind: Kind::Gauge,
         labels: &["namespace", "horizontalpodautoscaler"],
-        help: "kube-state-metrics: current replicas of an HPA.",
+        help: "kube-state-metrics (kube-prometheus-stack's, scraped by its Prometheus): current replicas of an HPA.",
+    },
+    Metric {
+        name: "kube_horizontalpodautoscaler_status_desired_replicas",
+        kind: Kind::Gauge,
+        labels: &["namespace", "horizontalpodautoscaler"],
+        help: "kube-state-metrics: replicas an HPA last asked for.",
+    },
+    Metric {
+        name: "kube_horizontalpodautoscaler_spec_max_replicas",
+        kind: Kind::Gauge,
+        labels: &["namespace", "horizontalpodautoscaler"],
+        help: "kube-state-metrics: an HPA's maxReplicas.",
     },
     Metric {
         name: "ALERTS",
