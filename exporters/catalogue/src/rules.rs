@@ -328,6 +328,18 @@ pub const THRESHOLDS: &[Metric] = &[
         "redline:threshold:fit_budget_ratio_breaking",
         "Usage over budget above this fails.",
     ),
+    thr(
+        "redline:threshold:hpa_scale_up_seconds",
+        "Load start to the HPA's first scale-up above this warns (KubeServe: detects within 30-60 s).",
+    ),
+    thr(
+        "redline:threshold:hpa_ready_seconds",
+        "Load start to the first new replica Ready above this fails (KubeServe: responds within 1-2 min).",
+    ),
+    thr(
+        "redline:threshold:hpa_peak_replicas",
+        "Fewest Ready replicas a loaded HPA run must reach (KubeServe: 1 -> 2 -> 3+), else a warning.",
+    ),
     Metric {
         name: "redline:threshold:chaos_interruption_seconds",
         kind: Kind::Recorded,
