@@ -435,3 +435,16 @@ def test_rendered_hpa_watch_runs_against_the_rendered_hpa(chart, kubectl, namesp
     assert f"HPA {ns}/redline-target -> Deployment/redline-target (max 5 replicas)" in r.stdout, r.stdout
     # The http-load Job was applied, so the job controller started it: the clocks ran.
     assert "replicas at the load's start: 1" in r.stdout, r.stdout + r.stderr[-2000:]
+
+
+def test_chaos_data_checks_speak_the_apps_api_not_the_demo_kv(chart):
+    """The VPS seed's checks: data consistency after the database failover, the pod kills and
+    the partition through the app's own API, session persistence across the Redis failover."""
+    for name in ("vps-chaos-db-failover", "vps-chaos-pod-self-heal", "vps-chaos-network-partition"):
+        env = env_of(component(render(chart, values_of(name)), "Job", "chaos"))
+        assert "/kv/" not in env["REDLINE_CHAOS_WRITE"] + env["REDLINE_CHAOS_READ"], name
+        assert "{value}" in env["REDLINE_CHAOS_WRITE_BODY"] and "{value}" in env["REDLINE_CHAOS_READ_EXPECT"]
+        assert env["REDLINE_CHAOS_WRITE_HEADERS"] == "Content-Type=application/json"
+    env = env_of(component(render(chart, values_of("vps-chaos-cache-failover")), "Job", "chaos"))
+    assert env["REDLINE_CHAOS_DATA_SESSION"] == "true"
+    assert env["REDLINE_CHAOS_READ_EXPECT"] == "{value}"
