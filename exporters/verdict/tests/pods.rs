@@ -17,7 +17,7 @@ async fn rps_per_pod_follows_the_replicas_and_the_csv_has_a_row_per_step() {
         .await
         .unwrap();
     let testid = "pods-run";
-    let mut cfg = Config::new(&prom.write_url());
+    let mut cfg = Config::new(prom.write_url());
     cfg.batch_send_deadline = Duration::from_millis(200);
     let writer = std::sync::Arc::new(RemoteWriter::start(cfg).unwrap());
     let ready = Series::new(
