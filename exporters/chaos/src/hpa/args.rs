@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use redline_runtime::CommonArgs;
 
-fn duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
-}
+use crate::args::duration;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct HpaWatchArgs {
