@@ -78,3 +78,30 @@ impl Metrics {
             .set(i64::from(running));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_catalogued_with_kube_state_metrics_label_names() {
+        let mut registry = Registry::default();
+        let m = Metrics::register(&mut registry, "user-1", "kubeserve");
+        m.set_replicas("ready", 3);
+        m.set_reaction("scale_up", 15.5);
+        m.set_replica_ready(2, 17.25);
+        m.set_load_running(true);
+        let problems = redline_runtime::catalogue_mismatches(&registry, cat::ALL);
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for want in [
+            r#"redline_hpa_replicas{namespace="user-1",horizontalpodautoscaler="kubeserve",state="ready"} 3"#,
+            r#"redline_hpa_reaction_seconds{namespace="user-1",horizontalpodautoscaler="kubeserve",phase="scale_up"} 15.5"#,
+            r#"redline_hpa_replica_ready_seconds{namespace="user-1",horizontalpodautoscaler="kubeserve",replicas="2"} 17.25"#,
+            r#"redline_hpa_load_running{namespace="user-1",horizontalpodautoscaler="kubeserve"} 1"#,
+        ] {
+            assert!(text.contains(want), "{want} not in\n{text}");
+        }
+    }
+}
