@@ -20,6 +20,7 @@ pub mod chaos;
 pub mod churn;
 pub mod dst_client;
 pub mod fit;
+pub mod hpa_watch;
 pub mod http_load;
 pub mod k6_relay;
 pub mod locust_exporter;
@@ -41,6 +42,7 @@ pub fn all() -> impl Iterator<Item = &'static Metric> {
         pprof_sampler::ALL,
         chaos::ALL,
         fit::ALL,
+        hpa_watch::ALL,
         k6_relay::ALL,
         locust_exporter::ALL,
         tokens::ALL,

@@ -328,6 +328,18 @@ pub const THRESHOLDS: &[Metric] = &[
         "redline:threshold:fit_budget_ratio_breaking",
         "Usage over budget above this fails.",
     ),
+    thr(
+        "redline:threshold:hpa_scale_up_seconds",
+        "Load start to the HPA's first scale-up above this warns (KubeServe: detects within 30-60 s).",
+    ),
+    thr(
+        "redline:threshold:hpa_ready_seconds",
+        "Load start to the first new replica Ready above this fails (KubeServe: responds within 1-2 min).",
+    ),
+    thr(
+        "redline:threshold:hpa_peak_replicas",
+        "Fewest Ready replicas a loaded HPA run must reach (KubeServe: 1 -> 2 -> 3+), else a warning.",
+    ),
     Metric {
         name: "redline:threshold:chaos_interruption_seconds",
         kind: Kind::Recorded,
@@ -389,7 +401,19 @@ pub const EXTERNAL: &[Metric] = &[
         name: "kube_horizontalpodautoscaler_status_current_replicas",
         kind: Kind::Gauge,
         labels: &["namespace", "horizontalpodautoscaler"],
-        help: "kube-state-metrics: current replicas of an HPA.",
+        help: "kube-state-metrics (kube-prometheus-stack's, scraped by its Prometheus): current replicas of an HPA.",
+    },
+    Metric {
+        name: "kube_horizontalpodautoscaler_status_desired_replicas",
+        kind: Kind::Gauge,
+        labels: &["namespace", "horizontalpodautoscaler"],
+        help: "kube-state-metrics: replicas an HPA last asked for.",
+    },
+    Metric {
+        name: "kube_horizontalpodautoscaler_spec_max_replicas",
+        kind: Kind::Gauge,
+        labels: &["namespace", "horizontalpodautoscaler"],
+        help: "kube-state-metrics: an HPA's maxReplicas.",
     },
     Metric {
         name: "ALERTS",

@@ -30,7 +30,7 @@ impl FaultKind {
     }
 }
 
-fn duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
 }
 
@@ -149,6 +149,25 @@ pub struct ChaosArgs {
     #[arg(long, env = "REDLINE_CHAOS_READ", requires = "write")]
     pub read: Option<RequestTemplate>,
 
+    /// Body of each write, with {run}, {seq} and {value} (the value the read must show),
+    /// e.g. '{"key":"{run}-{seq}","value":"{value}"}'. Default: the value itself.
+    #[arg(long, env = "REDLINE_CHAOS_WRITE_BODY", requires = "write")]
+    pub write_body: Option<String>,
+
+    /// Header of each write, e.g. Content-Type=application/json (repeatable).
+    #[arg(long = "write-header", env = "REDLINE_CHAOS_WRITE_HEADERS", value_parser = parse_key_value, value_delimiter = ',', requires = "write")]
+    pub write_headers: Vec<(String, String)>,
+
+    /// Text the read-back's body must contain, with the same placeholders, e.g.
+    /// '"value":"{value}"'. Default: the body must equal the value.
+    #[arg(long, env = "REDLINE_CHAOS_READ_EXPECT", requires = "read")]
+    pub read_expect: Option<String>,
+
+    /// Session persistence: send the cookies each write's answer set with its read-back
+    /// (a session kept in Redis must survive the failover).
+    #[arg(long, env = "REDLINE_CHAOS_DATA_SESSION", requires = "write")]
+    pub data_session: bool,
+
     #[arg(long, env = "REDLINE_CHAOS_WRITE_INTERVAL", value_parser = duration, default_value = "100ms")]
     pub write_interval: Duration,
 
@@ -225,6 +244,15 @@ impl ChaosArgs {
         if self.recovery_poll.is_zero() {
             return Err("--recovery-poll must be above zero".into());
         }
+        if let Some(read) = &self.read
+            && !read.names_the_write()
+            && !self.data_session
+        {
+            return Err(
+                "--read needs {seq} or {value} in its URL to read each write back (or --data-session, where each write's cookie names it)"
+                    .into(),
+            );
+        }
         if self.max_faults == 0 {
             return Err("--max-faults must be at least 1".into());
         }
@@ -297,6 +325,11 @@ mod tests {
             .is_err(),
             "--write needs --read"
         );
+        let mut r = a.clone();
+        r.read = Some("GET http://app/cart/".parse().unwrap());
+        assert!(r.validate().unwrap_err().contains("--read needs {seq}"));
+        r.data_session = true;
+        r.validate().unwrap();
         let p = ChaosArgs::new("x", FaultKind::Partition);
         assert!(p.validate().unwrap_err().contains("--partition-a"));
     }

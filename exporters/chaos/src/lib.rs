@@ -8,7 +8,9 @@
 //!   (namespace, selector, opt-in label) they are confined to, the workload and endpoints
 //!   recovery clocks, and the undo list that leaves no node cordoned and no partition
 //!   behind;
-//! - [`run`](mod@run): the schedule and the per-fault measurement; [`metrics`]; [`report`].
+//! - [`run`](mod@run): the schedule and the per-fault measurement; [`metrics`]; [`report`];
+//! - [`hpa`]: `redline hpa-watch`, the same kind of clocks for an HPA's reaction to a load
+//!   (its own flags, series and report; no fault is injected).
 //!
 //! Safety: a run touches only `--namespace`, only pods (and nodes) with the opt-in label
 //! `redline.dev/chaos=enabled` unless `--ignore-opt-in`, at most `--max-faults` times, and
@@ -17,6 +19,7 @@
 pub mod args;
 pub mod data;
 pub mod faults;
+pub mod hpa;
 pub mod metrics;
 pub mod probe;
 pub mod report;

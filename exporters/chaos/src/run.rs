@@ -82,6 +82,12 @@ impl Chaos {
                 DataConfig {
                     write: write.clone(),
                     read: read.clone(),
+                    shape: crate::data::CheckShape {
+                        write_body: self.args.write_body.clone(),
+                        write_headers: self.args.write_headers.clone(),
+                        read_expect: self.args.read_expect.clone(),
+                        session: self.args.data_session,
+                    },
                     interval: self.args.write_interval,
                     timeout: self.args.probe_timeout,
                     max_writes: self.args.max_writes,

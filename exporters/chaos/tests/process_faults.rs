@@ -96,6 +96,7 @@ async fn kill_during_writes(
             read: format!("GET http://{addr}/kv/{{run}}/{{seq}}")
                 .parse()
                 .unwrap(),
+            shape: data::CheckShape::default(),
             interval: Duration::from_millis(20),
             timeout: Duration::from_millis(500),
             max_writes: 10_000,

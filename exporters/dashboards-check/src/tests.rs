@@ -405,3 +405,19 @@ fn a_query_only_one_version_accepts_is_reported_with_its_panel() {
         );
     }
 }
+
+#[test]
+fn external_series_need_a_join_to_the_run() {
+    let joined = r#"max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_status_current_replicas) and on (namespace, horizontalpodautoscaler) max by (namespace, horizontalpodautoscaler) (redline_hpa_replicas{testid=~"$testid"})"#;
+    assert_clean(&check_query("p", joined, true));
+    let alone = "kube_horizontalpodautoscaler_status_current_replicas";
+    let problems = check_query("p", alone, true);
+    assert!(
+        problems.len() == 1 && problems[0].contains("not filtered by testid"),
+        "{problems:?}"
+    );
+    // A redline series must carry the testid itself, joined or not.
+    let redline =
+        r#"redline_hpa_replicas and on (namespace) redline_hpa_load_running{testid=~"$testid"}"#;
+    assert_eq!(check_query("p", redline, true).len(), 1);
+}

@@ -29,6 +29,8 @@ enum Command {
     Target(redline_demo_target::TargetArgs),
     /// Kill pods, drain nodes, partition traffic; measure recovery (workload, endpoints, users, lost writes).
     Chaos(redline_chaos::ChaosArgs),
+    /// Time an HPA's reaction to a load: first scale-up and each new replica Ready, from the load's start.
+    HpaWatch(redline_chaos::hpa::HpaWatchArgs),
     /// Does a namespace's workload fit a small VPS? Requests, limits and actual usage against budgets; --watch writes them as series.
     Fit(redline_fit::FitArgs),
     /// Create Services and Deployments for KWOK nodes and scale them in patterns, stamping each event.
@@ -89,6 +91,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chaos(args) => {
             tracing_from(Some(&args.common))?;
             redline_chaos::run(args).await?;
+        }
+        Command::HpaWatch(args) => {
+            tracing_from(Some(&args.common))?;
+            redline_chaos::hpa::run(args).await?;
         }
         Command::Churn(args) => {
             tracing_from(Some(&args.common))?;

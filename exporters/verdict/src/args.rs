@@ -43,6 +43,10 @@ pub struct VerdictArgs {
     #[arg(long, env = "REDLINE_VERDICT_HTML")]
     pub html: Option<PathBuf>,
 
+    /// Write the step table as CSV (one row per step; RPS per pod when hpa-watch ran).
+    #[arg(long, env = "REDLINE_VERDICT_CSV")]
+    pub csv: Option<PathBuf>,
+
     /// Directory of rule files (alerts/): every alert rule in it must be loaded in
     /// Prometheus, otherwise the run cannot be judged by it (exit 2).
     #[arg(long, env = "REDLINE_VERDICT_RULES")]
@@ -79,6 +83,7 @@ impl VerdictArgs {
             junit: None,
             json: None,
             html: None,
+            csv: None,
             rules: None,
             bearer_token_file: None,
             min_response_ratio: 0.01,

@@ -11,7 +11,7 @@ use crate::report::{
 };
 use crate::rules::AlertRule;
 use crate::window::{self, Window};
-use crate::{alerts, rules, steps, validity};
+use crate::{alerts, per_pod, rules, steps, validity};
 
 /// Why the run cannot be judged; becomes the report's reason.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +124,7 @@ async fn judge(
     report.alerts = alerts::fired(client, testid, &loaded, win.from, alerts_end, res).await?;
     let (rows, charts) = steps::table(client, testid, win, res, &report.alerts).await?;
     report.findings = steps::findings(&rows);
+    report.pods = per_pod::scaling(client, testid, win, res, &rows).await?;
     report.steps = rows;
     report.charts = charts;
     report.rules = rule_results(&loaded, local_rules.as_deref(), &report.alerts);

@@ -26,10 +26,12 @@
 
 mod alerts;
 mod args;
+mod csv;
 mod error;
 mod html;
 mod judge;
 mod junit;
+mod per_pod;
 mod prom;
 mod report;
 mod rules;
@@ -41,7 +43,8 @@ mod window;
 pub use args::VerdictArgs;
 pub use error::VerdictError;
 pub use report::{
-    Findings, FiredAlert, Report, RuleOutcome, RuleResult, StepClass, StepRow, Verdict,
+    Findings, FiredAlert, PodScaling, PodStep, Report, RuleOutcome, RuleResult, StepClass, StepRow,
+    Verdict,
 };
 
 use std::path::PathBuf;
@@ -101,12 +104,20 @@ fn write_outputs(args: &VerdictArgs, report: &Report) -> Result<(), VerdictError
     if let Some(path) = &args.html {
         write(path, html::render(report))?;
     }
+    if let Some(path) = &args.csv {
+        write(path, csv::render(report))?;
+    }
     Ok(())
 }
 
 /// Renders the HTML report of an already built report (for tests and embedding).
 pub fn render_html(report: &Report) -> String {
     html::render(report)
+}
+
+/// Renders the step table as CSV.
+pub fn render_csv(report: &Report) -> String {
+    csv::render(report)
 }
 
 /// Renders the JUnit XML of an already built report.
@@ -132,6 +143,7 @@ mod tests {
             include_str!("window.rs"),
             include_str!("report.rs"),
             include_str!("judge.rs"),
+            include_str!("per_pod.rs"),
         ];
         // Label names, not series.
         let labels = ["redline_verdict", "redline_verdict_family"];

@@ -124,6 +124,30 @@ pub struct Findings {
     pub note: String,
 }
 
+/// One step of the RPS-per-pod finding (`per_pod.rs`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PodStep {
+    pub scenario: String,
+    pub step: String,
+    pub level: Option<f64>,
+    pub actual_rps: Option<f64>,
+    /// Ready replicas, averaged over the step.
+    pub replicas: f64,
+    pub rps_per_pod: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PodScaling {
+    /// namespace/name of the HPA(s) whose replicas were counted.
+    pub hpa: String,
+    pub steps: Vec<PodStep>,
+    pub peak_replicas: f64,
+    /// RPS per pod at the last step with pods added stayed within `per_pod::HOLDS_WITHIN` of the
+    /// first step's; None when the pod count never grew or RPS is unknown.
+    pub rps_grows_with_pods: Option<bool>,
+    pub note: String,
+}
+
 /// An alert that fired for the testid in the window.
 #[derive(Debug, Clone, Serialize)]
 pub struct FiredAlert {
@@ -184,6 +208,8 @@ pub struct Report {
     pub invalid: Option<Invalidity>,
     pub steps: Vec<StepRow>,
     pub findings: Vec<Findings>,
+    /// RPS per pod per step, when `redline hpa-watch` counted the replicas.
+    pub pods: Option<PodScaling>,
     pub rules: Vec<RuleResult>,
     pub alerts: Vec<FiredAlert>,
     pub charts: Vec<ChartSeries>,
@@ -207,6 +233,7 @@ impl Report {
             invalid: None,
             steps: Vec::new(),
             findings: Vec::new(),
+            pods: None,
             rules: Vec::new(),
             alerts: Vec::new(),
             charts: Vec::new(),

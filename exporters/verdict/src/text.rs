@@ -172,6 +172,25 @@ pub fn render(report: &Report) -> String {
         }
         let _ = writeln!(out);
     }
+    if let Some(p) = &report.pods {
+        let _ = writeln!(
+            out,
+            "RPS per pod (HPA {}, peak {:.0} Ready)",
+            p.hpa, p.peak_replicas
+        );
+        for s in &p.steps {
+            let _ = writeln!(
+                out,
+                "  {} {}: {} req/s on {:.1} pods = {} req/s per pod",
+                s.scenario,
+                s.step,
+                s.actual_rps.map_or("—".into(), |v| format!("{v:.2}")),
+                s.replicas,
+                s.rps_per_pod.map_or("—".into(), |v| format!("{v:.2}"))
+            );
+        }
+        let _ = writeln!(out, "  {}\n", p.note);
+    }
     if let Some(inv) = &report.invalid {
         let _ = writeln!(
             out,
