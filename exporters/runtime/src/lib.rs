@@ -9,11 +9,19 @@
 //! # async fn demo(args: redline_runtime::CommonArgs) -> Result<(), redline_runtime::RuntimeError> {
 //! use prometheus_client::metrics::{family::Family, gauge::Gauge};
 //! use redline_catalogue::fit;
+//! type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
 //!
 //! let mut rt = redline_runtime::Runtime::new(&args, "fit")?;
-//! // Every family of the daemon's catalogue module, under the catalogue's names.
-//! let ratio = Family::<fit::BudgetResource, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-//! fit::Families { FIT_BUDGET_RATIO: ratio.clone() }.register(rt.registry());
+//! // Every family of the daemon's catalogue module, under the catalogue's names: the
+//! // compiler refuses a registration that leaves one out.
+//! let ratio = Family::<fit::RatioLabels, FloatGauge>::default();
+//! fit::Families {
+//!     BUDGET_RATIO: ratio.clone(),
+//!     CPU_CORES: Family::<fit::BasisLabels, FloatGauge>::default(),
+//!     MEMORY_BYTES: Family::<fit::BasisLabels, FloatGauge>::default(),
+//!     USAGE_AVAILABLE: Gauge::<i64>::default(),
+//! }
+//! .register(rt.registry());
 //! let running = rt.start().await?;
 //! running.set_ready(true);
 //! running.shutdown_token().cancelled().await; // the work loop
