@@ -185,11 +185,13 @@ start kube-apiserver "$k8s_bin/kube-apiserver" \
   --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key"
 wait_for "kube-apiserver /readyz" api_get /readyz
 
-# The controllers the tests lean on: workloads and endpoints, disruption budgets and
+# The controllers the tests lean on: workloads (StatefulSets too: the chaos data checks and
+# the VPS scenarios' databases are StatefulSets) and endpoints, disruption budgets and
 # evictions, namespaces and garbage collection, ServiceAccounts and their tokens, node
 # health and pod GC (drains), HPA, node IPAM (KWOK gives pods IPs from the node's podCIDR),
 # jobs, quotas and the aggregated view/edit/admin roles.
-controllers=deployment-controller,replicaset-controller,endpointslice-controller,endpoints-controller
+controllers=deployment-controller,replicaset-controller,statefulset-controller
+controllers+=,endpointslice-controller,endpoints-controller
 controllers+=,disruption-controller,namespace-controller,garbage-collector-controller
 controllers+=,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller
 controllers+=,node-lifecycle-controller,taint-eviction-controller,pod-garbage-collector-controller
