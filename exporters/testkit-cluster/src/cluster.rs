@@ -98,6 +98,19 @@ impl Cluster {
         self.client.clone()
     }
 
+    /// An admin client without kube's default retry layer, as the daemons build theirs: a
+    /// PodDisruptionBudget's 429 on an eviction, or a throttled request, reaches the caller
+    /// instead of being retried (and hidden, or stalled) underneath it.
+    pub async fn client_without_retry(&self) -> Result<kube::Client> {
+        let mut config = kube::Config::from_custom_kubeconfig(
+            self.kubeconfig.clone(),
+            &KubeConfigOptions::default(),
+        )
+        .await?;
+        config.default_retry = false;
+        Ok(kube::Client::try_from(config)?)
+    }
+
     /// The admin kubeconfig file (for a daemon run as admin, or `kubectl`).
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig_path
