@@ -230,9 +230,12 @@ spec:
         .unwrap();
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), ns.name());
     wait_until("the disruption controller computes the budget", CONVERGE, async || {
-        let s = pdbs.get("db").await.ok()?.status?;
-        (s.current_healthy == 4 && s.disruptions_allowed == 0 && s.observed_generation.is_some())
-            .then_some(())
+        let pdb = pdbs.get("db").await.ok()?;
+        let s = pdb.status?;
+        (s.observed_generation == pdb.metadata.generation
+            && s.current_healthy == Some(4)
+            && s.disruptions_allowed == Some(0))
+        .then_some(())
     })
     .await
     .unwrap();
