@@ -20,6 +20,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
+use redline_chaos::selector::Selector;
 use redline_chaos::{ChaosArgs, FaultKind, run_with};
 use redline_testkit_cluster::{Cluster, wait_until};
 use serde_json::json;
@@ -334,14 +335,32 @@ async fn partition_creates_its_network_policies_and_removes_them() {
         // The real API server validated and defaulted them.
         let spec = p.spec.as_ref().unwrap();
         assert!(spec.policy_types.as_ref().is_some_and(|t| !t.is_empty()), "{p:?}");
+        assert_eq!(
+            p.metadata.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"],
+            "redline-chaos"
+        );
     }
-    stop.cancel();
+    let a_side = made
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("redline-partition-1-a"))
+        .expect("the A side's policy");
+    let selected =
+        Selector::from_api(a_side.spec.as_ref().unwrap().pod_selector.as_ref().unwrap()).unwrap();
+    assert_eq!(selected.to_string(), "app=web,redline.dev/chaos=enabled");
+    let before = cluster.apiserver_requests().await.unwrap();
+    let started = std::time::Instant::now();
+    stop.cancel(); // what SIGTERM does through the runtime's shutdown token
     let report = tokio::time::timeout(Duration::from_secs(30), run)
         .await
         .unwrap()
         .unwrap()
         .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30), "ends promptly on SIGTERM");
     assert!(report.undo_failed.is_empty());
+    assert_eq!(report.faults[0].fault, "network-partition");
     assert!(policies.list(&ListParams::default()).await.unwrap().items.is_empty());
+    let deletes = [("resource", "networkpolicies"), ("verb", "DELETE"), ("code", "200")];
+    let after = cluster.apiserver_requests().await.unwrap();
+    assert_eq!(after.since(&before, &deletes), 2.0, "one delete per policy");
     ns.delete().await.unwrap();
 }
