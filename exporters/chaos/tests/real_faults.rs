@@ -360,7 +360,13 @@ async fn partition_creates_its_network_policies_and_removes_them() {
     assert_eq!(report.faults[0].fault, "network-partition");
     assert!(policies.list(&ListParams::default()).await.unwrap().items.is_empty());
     let deletes = [("resource", "networkpolicies"), ("verb", "DELETE"), ("code", "200")];
-    let after = cluster.apiserver_requests().await.unwrap();
+    // Counted as each request finishes, which may be just after its response is sent.
+    let after = wait_until("the deletes counted", CONVERGE, async || {
+        let now = cluster.apiserver_requests().await.ok()?;
+        (now.since(&before, &deletes) >= 2.0).then_some(now)
+    })
+    .await
+    .unwrap();
     assert_eq!(after.since(&before, &deletes), 2.0, "one delete per policy");
     ns.delete().await.unwrap();
 }
