@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use redline_churn::{ChurnArgs, PatternName};
 use redline_runtime::CommonArgs;
-use redline_testkit_cluster::{Cluster, RequestCounts};
+use redline_testkit_cluster::{Cluster, RequestCounts, wait_until};
 use tokio_util::sync::CancellationToken;
 
 /// churn's writes (server-side apply and delete) and its cleanup's lists, by the server.
@@ -52,7 +52,13 @@ async fn the_api_server_counts_no_more_than_qps_and_burst_allow() {
     .expect("the run ends")
     .unwrap();
     let elapsed = started.elapsed().as_secs_f64();
-    let after = cluster.apiserver_requests().await.unwrap();
+    // Counted as each request finishes, which may be just after its response is sent.
+    let after = wait_until("churn's 60 writes counted", Duration::from_secs(10), async || {
+        let now = cluster.apiserver_requests().await.ok()?;
+        (churn_requests(&now, &before) >= 60.0).then_some(now)
+    })
+    .await
+    .unwrap();
 
     // 15 Services and 15 Deployments applied, then deleted at the end of the run.
     assert_eq!(report.deleted, 30);
