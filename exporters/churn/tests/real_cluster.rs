@@ -228,7 +228,8 @@ async fn every_pattern_ends_where_its_timeline_says_on_real_deployments() {
                 a.duration = Some(Duration::from_secs(4));
             }
             PatternName::Rolling => {
-                a.endpoints_per_service = 3;
+                a.min_endpoints = 1;
+                a.max_endpoints = 3;
                 a.rolling_step = 1;
                 a.step_interval = Duration::from_secs(1);
                 a.duration = Some(Duration::from_secs(4));
