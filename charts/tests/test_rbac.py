@@ -221,6 +221,10 @@ def test_chaos_pod_kill_and_drain_run_as_their_chart_account(chart, kubectl, nam
     finally:
         kubectl("label", "node", node, "redline.dev/chaos-", check=False)
         kubectl("uncordon", node, check=False)
+        # Cluster-scoped: the namespaces' deletion does not take them.
+        for o in rbac_objects(objs):
+            if o["kind"].startswith("Cluster"):
+                kubectl("delete", o["kind"].lower(), o["metadata"]["name"], check=False)
     n = json.loads(kubectl("get", "node", node, "-o", "json").stdout)
     assert not n["spec"].get("unschedulable")
     assert can_i(kubectl, user, "delete", "pods", "-n", "kube-system") == "no"
