@@ -114,7 +114,7 @@ async fn oscillate_moves_real_endpoint_slices_and_its_stamps_match_the_server() 
             applied_ms: applied_at_ms(&d),
         };
         assert_eq!(
-            d.spec.as_ref()?.replicas.map(|r| r as u64),
+            d.spec.replicas.map(|r| r as u64),
             Some(look.replicas),
             "the stamp and the spec are one apply"
         );
@@ -277,7 +277,7 @@ async fn every_pattern_ends_where_its_timeline_says_on_real_deployments() {
                 (Some(*seq), Some(u64::from(*replicas)), Some(run_id.as_str())),
                 "{name}"
             );
-            assert_eq!(d.spec.unwrap().replicas, Some(*replicas as i32), "{name}");
+            assert_eq!(d.spec.replicas, Some(*replicas as i32), "{name}");
             let want = *replicas as usize;
             wait_until(&format!("{name}: {want} ready pods and endpoints"), CONVERGE, async || {
                 let pods = cluster.ready_pods(ns.name(), &format!("app={name}")).await.ok()?;

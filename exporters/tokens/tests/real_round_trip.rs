@@ -43,7 +43,7 @@ async fn run(cluster: &Cluster, argv: &[&str]) -> Result<Report, TokensError> {
 async fn review(cluster: &Cluster, token: &str) -> Option<String> {
     let review = TokenReview {
         spec: TokenReviewSpec {
-            token: Some(token.to_string()),
+            token: token.to_string(),
             ..TokenReviewSpec::default()
         },
         ..TokenReview::default()
