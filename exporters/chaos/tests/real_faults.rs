@@ -65,11 +65,15 @@ fn args(ns: &str, fault: FaultKind) -> ChaosArgs {
 }
 
 async fn settle(cluster: &Cluster, ns: &str, app: &str, n: usize) {
-    wait_until(&format!("{n} ready {app} pods and endpoints"), CONVERGE, async || {
-        let pods = cluster.ready_pods(ns, &format!("app={app}")).await.ok()?;
-        let endpoints = cluster.endpoint_addresses(ns, app).await.ok()?;
-        (pods.len() == n && endpoints.len() == n).then_some(())
-    })
+    wait_until(
+        &format!("{n} ready {app} pods and endpoints"),
+        CONVERGE,
+        async || {
+            let pods = cluster.ready_pods(ns, &format!("app={app}")).await.ok()?;
+            let endpoints = cluster.endpoint_addresses(ns, app).await.ok()?;
+            (pods.len() == n && endpoints.len() == n).then_some(())
+        },
+    )
     .await
     .unwrap();
 }
@@ -91,7 +95,10 @@ async fn pod_kill_is_healed_by_the_real_replicaset_and_endpoint_slice_controller
         return;
     };
     let ns = cluster.namespace("chaos-kill").await.unwrap();
-    cluster.apply_yaml(Some(ns.name()), &web("web", 3)).await.unwrap();
+    cluster
+        .apply_yaml(Some(ns.name()), &web("web", 3))
+        .await
+        .unwrap();
     settle(&cluster, ns.name(), "web", 3).await;
     let pods: Api<Pod> = Api::namespaced(cluster.client(), ns.name());
     let before: BTreeSet<String> = cluster
@@ -124,7 +131,11 @@ async fn pod_kill_is_healed_by_the_real_replicaset_and_endpoint_slice_controller
     let after_uids: BTreeSet<String> = after.iter().map(uid).collect();
     assert!(after_uids.is_disjoint(&before), "all three are new pods");
     assert_eq!(
-        cluster.endpoint_addresses(ns.name(), "web").await.unwrap().len(),
+        cluster
+            .endpoint_addresses(ns.name(), "web")
+            .await
+            .unwrap()
+            .len(),
         3
     );
 
@@ -137,7 +148,10 @@ async fn pod_kill_is_healed_by_the_real_replicaset_and_endpoint_slice_controller
         .filter_map(|p| {
             let c = p.status.as_ref()?.conditions.as_ref()?;
             let r = c.iter().find(|c| c.type_ == "Ready")?;
-            Some(secs(killed_at, SystemTime::from(r.last_transition_time.as_ref()?.0)))
+            Some(secs(
+                killed_at,
+                SystemTime::from(r.last_transition_time.as_ref()?.0),
+            ))
         })
         .fold(f64::MIN, f64::max);
     println!(
@@ -200,7 +214,10 @@ async fn drain_waits_for_a_real_pdb_then_evicts_and_uncordons() {
         return;
     };
     let ns = cluster.namespace("chaos-drain").await.unwrap();
-    cluster.apply_yaml(Some(ns.name()), &web("db", 4)).await.unwrap();
+    cluster
+        .apply_yaml(Some(ns.name()), &web("db", 4))
+        .await
+        .unwrap();
     settle(&cluster, ns.name(), "db", 4).await;
     let client = cluster.client();
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns.name());
@@ -230,14 +247,18 @@ spec:
         .await
         .unwrap();
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), ns.name());
-    wait_until("the disruption controller computes the budget", CONVERGE, async || {
-        let pdb = pdbs.get("db").await.ok()?;
-        let s = pdb.status?;
-        (s.observed_generation == pdb.metadata.generation
-            && s.current_healthy == Some(4)
-            && s.disruptions_allowed == Some(0))
-        .then_some(())
-    })
+    wait_until(
+        "the disruption controller computes the budget",
+        CONVERGE,
+        async || {
+            let pdb = pdbs.get("db").await.ok()?;
+            let s = pdb.status?;
+            (s.observed_generation == pdb.metadata.generation
+                && s.current_healthy == Some(4)
+                && s.disruptions_allowed == Some(0))
+            .then_some(())
+        },
+    )
     .await
     .unwrap();
 
@@ -261,10 +282,15 @@ spec:
     .unwrap();
     // Let a few rounds be refused, then open the budget to one disruption at a time.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let left = pods.list(&ListParams::default().labels("app=db")).await.unwrap();
+    let left = pods
+        .list(&ListParams::default().labels("app=db"))
+        .await
+        .unwrap();
     assert!(
         on_node.iter().all(|n| {
-            left.items.iter().any(|p| p.metadata.name.as_deref() == Some(n.as_str()))
+            left.items
+                .iter()
+                .any(|p| p.metadata.name.as_deref() == Some(n.as_str()))
         }),
         "nothing evicted while the budget allows no disruption"
     );
@@ -292,11 +318,21 @@ spec:
     );
     assert!(report.undo_failed.is_empty());
     let n = nodes.get(&node).await.unwrap();
-    assert_ne!(n.spec.unwrap().unschedulable, Some(true), "uncordoned after the hold");
+    assert_ne!(
+        n.spec.unwrap().unschedulable,
+        Some(true),
+        "uncordoned after the hold"
+    );
     settle(&cluster, ns.name(), "db", 4).await;
-    let now = pods.list(&ListParams::default().labels("app=db")).await.unwrap();
+    let now = pods
+        .list(&ListParams::default().labels("app=db"))
+        .await
+        .unwrap();
     for p in &now.items {
-        assert!(!on_node.contains(p.metadata.name.as_ref().unwrap()), "evicted");
+        assert!(
+            !on_node.contains(p.metadata.name.as_ref().unwrap()),
+            "evicted"
+        );
     }
     let workload = f.workload.expect("workload clock").as_secs_f64();
     println!(
@@ -334,7 +370,10 @@ async fn partition_creates_its_network_policies_and_removes_them() {
     for p in &made {
         // The real API server validated and defaulted them.
         let spec = p.spec.as_ref().unwrap();
-        assert!(spec.policy_types.as_ref().is_some_and(|t| !t.is_empty()), "{p:?}");
+        assert!(
+            spec.policy_types.as_ref().is_some_and(|t| !t.is_empty()),
+            "{p:?}"
+        );
         assert_eq!(
             p.metadata.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"],
             "redline-chaos"
@@ -355,11 +394,25 @@ async fn partition_creates_its_network_policies_and_removes_them() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(30), "ends promptly on SIGTERM");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "ends promptly on SIGTERM"
+    );
     assert!(report.undo_failed.is_empty());
     assert_eq!(report.faults[0].fault, "network-partition");
-    assert!(policies.list(&ListParams::default()).await.unwrap().items.is_empty());
-    let deletes = [("resource", "networkpolicies"), ("verb", "DELETE"), ("code", "200")];
+    assert!(
+        policies
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let deletes = [
+        ("resource", "networkpolicies"),
+        ("verb", "DELETE"),
+        ("code", "200"),
+    ];
     // Counted as each request finishes, which may be just after its response is sent.
     let after = wait_until("the deletes counted", CONVERGE, async || {
         let now = cluster.apiserver_requests().await.ok()?;

@@ -126,8 +126,7 @@ async fn oscillate_moves_real_endpoint_slices_and_its_stamps_match_the_server() 
             .await
             .ok()?
             .len() as u64;
-        if ready == look.replicas && !endpoints_reached.get(&look.seq).copied().unwrap_or(false)
-        {
+        if ready == look.replicas && !endpoints_reached.get(&look.seq).copied().unwrap_or(false) {
             endpoints_reached.insert(look.seq, true);
             // The pods behind them, with the server's creation times.
             let list = pods
@@ -189,9 +188,18 @@ async fn oscillate_moves_real_endpoint_slices_and_its_stamps_match_the_server() 
     assert_eq!(report.steps_dispatched, 6, "3 stamps x 2 services");
     assert!(!report.stopped_early);
     assert_eq!(report.deleted, 4, "2 Deployments + 2 Services");
-    wait_until("the pods gone with their Deployments", CONVERGE, async || {
-        pods.list(&ListParams::default()).await.ok()?.items.is_empty().then_some(())
-    })
+    wait_until(
+        "the pods gone with their Deployments",
+        CONVERGE,
+        async || {
+            pods.list(&ListParams::default())
+                .await
+                .ok()?
+                .items
+                .is_empty()
+                .then_some(())
+        },
+    )
     .await
     .unwrap();
     ns.delete().await.unwrap();
@@ -274,19 +282,33 @@ async fn every_pattern_ends_where_its_timeline_says_on_real_deployments() {
             let s = stamp(&d).unwrap();
             assert_eq!(
                 (s["seq"].as_u64(), s["replicas"].as_u64(), s["run"].as_str()),
-                (Some(*seq), Some(u64::from(*replicas)), Some(run_id.as_str())),
+                (
+                    Some(*seq),
+                    Some(u64::from(*replicas)),
+                    Some(run_id.as_str())
+                ),
                 "{name}"
             );
             assert_eq!(d.spec.replicas, Some(*replicas as i32), "{name}");
             let want = *replicas as usize;
-            wait_until(&format!("{name}: {want} ready pods and endpoints"), CONVERGE, async || {
-                let pods = cluster.ready_pods(ns.name(), &format!("app={name}")).await.ok()?;
-                let on_kwok = pods.iter().all(|p| {
-                    p.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| n.starts_with("kwok-"))
-                });
-                let endpoints = cluster.endpoint_addresses(ns.name(), &name).await.ok()?;
-                (pods.len() == want && on_kwok && endpoints.len() == want).then_some(())
-            })
+            wait_until(
+                &format!("{name}: {want} ready pods and endpoints"),
+                CONVERGE,
+                async || {
+                    let pods = cluster
+                        .ready_pods(ns.name(), &format!("app={name}"))
+                        .await
+                        .ok()?;
+                    let on_kwok = pods.iter().all(|p| {
+                        p.spec
+                            .as_ref()
+                            .and_then(|s| s.node_name.as_deref())
+                            .is_some_and(|n| n.starts_with("kwok-"))
+                    });
+                    let endpoints = cluster.endpoint_addresses(ns.name(), &name).await.ok()?;
+                    (pods.len() == want && on_kwok && endpoints.len() == want).then_some(())
+                },
+            )
             .await
             .unwrap();
         }
@@ -302,8 +324,19 @@ async fn every_pattern_ends_where_its_timeline_says_on_real_deployments() {
         let report = redline_churn::run_report(cleanup, client.clone(), CancellationToken::new())
             .await
             .unwrap();
-        assert_eq!(report.deleted, 2 * last.len(), "{pattern:?}: Deployments + Services");
+        assert_eq!(
+            report.deleted,
+            2 * last.len(),
+            "{pattern:?}: Deployments + Services"
+        );
     }
-    assert!(deployments.list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(
+        deployments
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     ns.delete().await.unwrap();
 }

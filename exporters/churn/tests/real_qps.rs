@@ -18,7 +18,10 @@ fn churn_requests(after: &RequestCounts, before: &RequestCounts) -> f64 {
     let mut n = 0.0;
     for (group, resource) in [("", "services"), ("apps", "deployments")] {
         for verb in ["APPLY", "DELETE"] {
-            n += after.since(before, &[("group", group), ("resource", resource), ("verb", verb)]);
+            n += after.since(
+                before,
+                &[("group", group), ("resource", resource), ("verb", verb)],
+            );
         }
     }
     n
@@ -53,10 +56,14 @@ async fn the_api_server_counts_no_more_than_qps_and_burst_allow() {
     .unwrap();
     let elapsed = started.elapsed().as_secs_f64();
     // Counted as each request finishes, which may be just after its response is sent.
-    let after = wait_until("churn's 60 writes counted", Duration::from_secs(10), async || {
-        let now = cluster.apiserver_requests().await.ok()?;
-        (churn_requests(&now, &before) >= 60.0).then_some(now)
-    })
+    let after = wait_until(
+        "churn's 60 writes counted",
+        Duration::from_secs(10),
+        async || {
+            let now = cluster.apiserver_requests().await.ok()?;
+            (churn_requests(&now, &before) >= 60.0).then_some(now)
+        },
+    )
     .await
     .unwrap();
 

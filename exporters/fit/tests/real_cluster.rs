@@ -78,10 +78,14 @@ async fn a_live_namespace_reads_as_its_manifests_with_the_pods_real_usage() {
         ..FitArgs::defaults()
     };
     // Wait for every pod's usage to be served, then compare.
-    let live = wait_until("every pod's usage through metrics.k8s.io", METRICS, async || {
-        let r = fit_with(&args, Some(&client)).await.ok()?;
-        (r.usage.usage()?.pods as u64 == pods).then_some(r)
-    })
+    let live = wait_until(
+        "every pod's usage through metrics.k8s.io",
+        METRICS,
+        async || {
+            let r = fit_with(&args, Some(&client)).await.ok()?;
+            (r.usage.usage()?.pods as u64 == pods).then_some(r)
+        },
+    )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     println!("{live}");

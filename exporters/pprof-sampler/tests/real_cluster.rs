@@ -88,12 +88,16 @@ async fn real_pods_are_found_by_selector_sampled_and_followed_with_their_usage()
         .apply_yaml(Some(ns.name()), &workload("webhook", 1, port))
         .await
         .unwrap();
-    let first = wait_until("the activator pod Running with its node's IP", CONVERGE, async || {
-        let pods = cluster.ready_pods(ns.name(), "app=activator").await.ok()?;
-        let pod = pods.first()?;
-        (pod.status.as_ref()?.pod_ip.as_deref() == Some("127.0.0.1"))
-            .then(|| pod.metadata.name.clone().unwrap())
-    })
+    let first = wait_until(
+        "the activator pod Running with its node's IP",
+        CONVERGE,
+        async || {
+            let pods = cluster.ready_pods(ns.name(), "app=activator").await.ok()?;
+            let pod = pods.first()?;
+            (pod.status.as_ref()?.pod_ip.as_deref() == Some("127.0.0.1"))
+                .then(|| pod.metadata.name.clone().unwrap())
+        },
+    )
     .await
     .unwrap();
 
@@ -128,12 +132,16 @@ async fn real_pods_are_found_by_selector_sampled_and_followed_with_their_usage()
         .total("inuse_space")
         .unwrap() as f64;
     let pod_label = format!(r#"pod="{first}""#);
-    let text = wait_until("the pod's heap and its metrics-server usage", CONVERGE, async || {
-        let t = scrape(admin).await?;
-        let heap = values(&t, "redline_pprof_heap_inuse_bytes", &[&pod_label]);
-        let memory = values(&t, "redline_pod_memory_working_set_bytes", &[&pod_label]);
-        (!heap.is_empty() && !memory.is_empty()).then_some(t)
-    })
+    let text = wait_until(
+        "the pod's heap and its metrics-server usage",
+        CONVERGE,
+        async || {
+            let t = scrape(admin).await?;
+            let heap = values(&t, "redline_pprof_heap_inuse_bytes", &[&pod_label]);
+            let memory = values(&t, "redline_pod_memory_working_set_bytes", &[&pod_label]);
+            (!heap.is_empty() && !memory.is_empty()).then_some(t)
+        },
+    )
     .await
     .unwrap();
     assert_eq!(
@@ -145,7 +153,10 @@ async fn real_pods_are_found_by_selector_sampled_and_followed_with_their_usage()
         [64.0 * 1048576.0],
         "KWOK's 64Mi, through metrics-server and metrics.k8s.io"
     );
-    assert!(!text.contains("webhook-"), "the label selector keeps the webhook out");
+    assert!(
+        !text.contains("webhook-"),
+        "the label selector keeps the webhook out"
+    );
     assert!(profile.seen.heap.load(std::sync::atomic::Ordering::Relaxed) >= 1);
 
     // Scale out: the second pod (hostNetwork claims the port, so the scheduler puts it on
@@ -179,11 +190,18 @@ async fn real_pods_are_found_by_selector_sampled_and_followed_with_their_usage()
     })
     .await
     .unwrap();
-    let left = cluster.ready_pods(ns.name(), "app=activator").await.unwrap();
+    let left = cluster
+        .ready_pods(ns.name(), "app=activator")
+        .await
+        .unwrap();
     let left = left[0].metadata.name.clone().unwrap();
     assert!(
-        !values(&text, "redline_pprof_heap_inuse_bytes", &[&format!(r#"pod="{left}""#)])
-            .is_empty()
+        !values(
+            &text,
+            "redline_pprof_heap_inuse_bytes",
+            &[&format!(r#"pod="{left}""#)]
+        )
+        .is_empty()
     );
 
     stop.cancel();

@@ -14,8 +14,8 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 
-use clap::Parser;
 use base64::Engine as _;
+use clap::Parser;
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::Api;
@@ -198,8 +198,12 @@ async fn create_status_cleanup_round_trip_never_shows_a_token() {
     let secrets = Api::<Secret>::namespaced(cluster.client(), ns);
     let prefix = format!("system:serviceaccount:{ns}:");
     for (tier, token) in &lines {
-        let user = review(&cluster, token).await.expect("the real issuer's token authenticates");
-        let name = user.strip_prefix(&prefix).unwrap_or_else(|| panic!("{user}"));
+        let user = review(&cluster, token)
+            .await
+            .expect("the real issuer's token authenticates");
+        let name = user
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{user}"));
         let sa = accounts.get(name).await.unwrap();
         let labels = sa.metadata.labels.unwrap();
         assert_eq!(labels["redline.dev/tier"], *tier);
@@ -271,7 +275,11 @@ async fn create_status_cleanup_round_trip_never_shows_a_token() {
     // Tokens of deleted ServiceAccounts no longer authenticate: the issuer binds them to
     // the account's UID.
     for (_, token) in &lines {
-        assert_eq!(review(&cluster, token).await, None, "a token outlived its account");
+        assert_eq!(
+            review(&cluster, token).await,
+            None,
+            "a token outlived its account"
+        );
     }
 
     let twice = run(
