@@ -1,14 +1,15 @@
 //! Kubernetes faults through the real `kube` client against the in-process API server in
 //! KWOK mode: deletions, evictions refused by a PodDisruptionBudget then allowed,
-//! cordon/uncordon, NetworkPolicies removed on SIGTERM, scope and opt-in, dry runs, and
-//! recovery clocks that match the server's configured readiness and endpoint delays.
+//! cordon/uncordon, scope and opt-in, dry runs (NetworkPolicies included), and
+//! recovery clocks that match the server's configured readiness and endpoint delays (exact
+//! timing under paused time, which a real server cannot give). The same faults against
+//! the real control plane, partition included, are in `real_faults.rs`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use redline_chaos::selector::Selector;
@@ -436,56 +437,4 @@ async fn drain_retries_a_pdb_refusal_reschedules_and_uncordons() {
     .unwrap_err();
     assert!(err.to_string().contains("opt-in"), "{err}");
     assert!(!cordoned(&server, "kwok-node-1"));
-}
-
-#[tokio::test]
-async fn partition_policies_are_removed_on_sigterm() {
-    let server = KubeApiServer::start_kwok().await.unwrap();
-    let mut a = args(FaultKind::Partition);
-    a.partition_a = Some("app=web".parse().unwrap());
-    a.partition_b = Some("app=db".parse().unwrap());
-    a.hold = Duration::from_secs(600);
-    let stop = CancellationToken::new();
-    let run = tokio::spawn(run_with(
-        a,
-        Some(server.client_without_retry().unwrap()),
-        stop.clone(),
-    ));
-    assert!(
-        server
-            .wait_for(Duration::from_secs(10), |s| s
-                .list::<NetworkPolicy>(Some(NS))
-                .len()
-                == 2)
-            .await,
-        "both policies created"
-    );
-    let policies = server.list::<NetworkPolicy>(Some(NS));
-    let a_side = policies
-        .iter()
-        .find(|p| p.metadata.name.as_deref() == Some("redline-partition-1-a"))
-        .unwrap();
-    let selected =
-        Selector::from_api(a_side.spec.as_ref().unwrap().pod_selector.as_ref().unwrap()).unwrap();
-    assert_eq!(selected.to_string(), "app=web,redline.dev/chaos=enabled");
-    assert_eq!(
-        a_side.metadata.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"],
-        "redline-chaos"
-    );
-
-    let started = std::time::Instant::now();
-    stop.cancel(); // what SIGTERM does through the runtime's shutdown token
-    let report = tokio::time::timeout(Duration::from_secs(20), run)
-        .await
-        .expect("the run ends promptly on SIGTERM")
-        .unwrap()
-        .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(20));
-    assert!(
-        server.list::<NetworkPolicy>(Some(NS)).is_empty(),
-        "partition removed"
-    );
-    assert_eq!(server.request_count(Verb::Delete, "networkpolicies"), 2);
-    assert!(report.undo_failed.is_empty());
-    assert_eq!(report.faults[0].fault, "network-partition");
 }
