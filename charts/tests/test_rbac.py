@@ -191,7 +191,7 @@ def test_chaos_pod_kill_and_drain_run_as_their_chart_account(chart, kubectl, nam
     sa = component(objs, "ServiceAccount", "chaos")["metadata"]["name"]
     config, token = token_kubeconfig(kubectl, tmp_path, ns, sa)
     user = f"system:serviceaccount:{ns}:{sa}"
-    wait("the bindings in effect", lambda: can_i(kubectl, user, "create", "pods/eviction", "-n", ns) == "yes", 30)
+    wait("the bindings in effect", lambda: can_i(kubectl, user, "create", "pods", "--subresource=eviction", "-n", ns) == "yes", 30)
 
     before = {p["metadata"]["uid"] for p in ready_pods(kubectl, ns, "app=web")}
     r = run_daemon(container, config, token)
@@ -202,12 +202,17 @@ def test_chaos_pod_kill_and_drain_run_as_their_chart_account(chart, kubectl, nam
 
     # Drain: the ClusterRole part (nodes, evictions) on a node the test opts in.
     node = ready_pods(kubectl, ns, "app=web")[0]["spec"]["nodeName"]
+    on_node = {p["metadata"]["uid"] for p in ready_pods(kubectl, ns, "app=web")
+               if p["spec"]["nodeName"] == node}
     kubectl("label", "node", node, "redline.dev/chaos=enabled")
     try:
         r = run_daemon(container, config, token, REDLINE_CHAOS_FAULT="node-drain",
                        REDLINE_CHAOS_NODE=node)
         assert r.returncode == 0, r.stderr[-3000:]
         assert "forbidden" not in r.stderr.lower(), r.stderr[-3000:]
+        left = {p["metadata"]["uid"] for p in json.loads(kubectl(
+            "get", "pods", "-n", ns, "-o", "json").stdout)["items"]}
+        assert on_node and not (on_node & left), "the drain evicted the node's pods"
         n = json.loads(kubectl("get", "node", node, "-o", "json").stdout)
         assert not n["spec"].get("unschedulable"), "uncordoned after the hold"
 
