@@ -119,7 +119,7 @@ pub async fn expected(
         else {
             continue;
         };
-        for ep in slice.endpoints {
+        for ep in slice.endpoints.unwrap_or_default() {
             if ep.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
                 continue;
             }
