@@ -13,6 +13,9 @@
 #   REDLINE=path           the redline binary (default: cargo build -p redline, debug)
 #   KEEP=1                 leave cluster, controller and Prometheus running
 #
+# dst-client starts before churn creates the Services, as clients of a service being rolled
+# out do: Linkerd answers NotFound until the Service exists and dst-client retries (backoff
+# capped at 1 s here, so the retry does not dominate the first event's latency).
 # Prints one table row per scenario: streams held (max of the streams the API says were
 # open), p50/p99 change->observation latency (Prometheus, over the scenario), controller
 # memory (its RSS, max over the scenario, scraped from its own /metrics), churn events
@@ -107,6 +110,7 @@ scenario() {
   shift 4
   local ns=scn-$n testid=$run-s$n start end rc_client rc_verdict check verdict
   log "scenario $n ($label): $services services x $per streams = $((services * per)) streams; churn $*"
+  "$kubectl" delete namespace "$ns" --ignore-not-found --wait=true --timeout=120s >/dev/null
   "$kubectl" create namespace "$ns" >/dev/null
   local common=(--remote-write-url="$prom/api/v1/write" --push-interval=2s --testid="$testid"
     --external-label="scenario=$label" --log-format=text)
@@ -115,7 +119,7 @@ scenario() {
     --destination="$LINKERD_DST_ADDR" \
     --services="test-service-{1..$services}.$ns.svc.cluster.local:8080" \
     --streams-per-service="$per" --watch-namespace="$ns" --pod-namespace="$ns" \
-    --verify-endpoints --converge-timeout=60s \
+    --verify-endpoints --converge-timeout=60s --backoff-max=1s \
     >"$state/dst-client-$n.log" 2>&1 &
   local client=$!
   REDLINE_LOG=warn "$REDLINE" churn "${common[@]}" --admin-addr="127.0.0.1:$(free_port)" \
@@ -137,7 +141,7 @@ scenario() {
   rss=$(q "max_over_time(container_memory_working_set_bytes{job=\"linkerd-destination\"}[$w])")
   events=$(q "sum(max_over_time(redline_churn_scale_events_total{$sel}[$w]))")
   rc_verdict=0
-  "$REDLINE" verdict --prometheus="$prom" --testid="$testid" --rules="$root/alerts/destination.yml" >"$state/verdict-$n.txt" 2>&1 || rc_verdict=$?
+  "$REDLINE" verdict --prometheus="$prom" --testid="$testid" --rules="$root/alerts" >"$state/verdict-$n.txt" 2>&1 || rc_verdict=$?
   if ((rc_verdict == 0)); then verdict=pass; else verdict="fail($rc_verdict)"; fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$label" "$services" "$((services * per))" \
     "$(fmt "$held" 1 0)" "$(fmt "$p50")" "$(fmt "$p99")" "$(fmt "$rss" 1048576 1)" "$(fmt "$events" 1 0)" \
