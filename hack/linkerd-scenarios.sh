@@ -7,6 +7,9 @@
 #   MODE=federated hack/linkerd-scenarios.sh  # churn in the target cluster, clients in the source
 #   SCENARIOS=2 hack/linkerd-scenarios.sh     # only scenario 2
 #   hack/linkerd-scenarios.sh clean           # remove everything it applied
+#   hack/linkerd-scenarios.sh --local         # all five scenarios, scaled down, on this machine:
+#                                             # local control plane + Linkerd's real destination
+#                                             # controller + Prometheus (hack/linkerd/scenarios-local.sh)
 #
 # Knobs: IMAGE (redline:dev), SRC_CONTEXT/TGT_CONTEXT (k3d-redline-src / k3d-redline-tgt),
 # CLIENT_REPLICAS x STREAMS_PER_SERVICE = simulated clients per service (the plan's 100
@@ -17,6 +20,9 @@
 #
 # Not run in redline's CI (no Kubernetes there); written to be run on a workstation.
 set -euo pipefail
+if [[ ${1:-} == --local ]]; then
+  exec "$(dirname "$0")/linkerd/scenarios-local.sh"
+fi
 
 MODE=${MODE:-single}
 SCENARIOS=${SCENARIOS:-1 2}

@@ -16,6 +16,7 @@ echo "== local Kubernetes control plane (hack/cluster/up.sh)"
 cluster_dir=$(mktemp -d "${TMPDIR:-/tmp}/redline-cluster.XXXXXX")
 stop_cluster() {
   local status=$?
+  hack/linkerd/down.sh "$cluster_dir" || true
   hack/cluster/down.sh "$cluster_dir" || true
   if ((status == 0)); then
     rm -rf "$cluster_dir"
@@ -27,6 +28,13 @@ trap stop_cluster EXIT
 trap 'exit 130' INT TERM
 hack/cluster/up.sh "$cluster_dir"
 export REDLINE_TEST_KUBECONFIG=$cluster_dir/kubeconfig
+# Linkerd's real destination controller on that control plane (exporters/e2e/tests/linkerd_destination.rs).
+echo "== Linkerd destination controller (hack/linkerd/up.sh)"
+hack/linkerd/up.sh "$cluster_dir"
+# shellcheck disable=SC1091
+. "$cluster_dir/linkerd/env"
+export REDLINE_TEST_LINKERD_DST=$LINKERD_DST_ADDR REDLINE_TEST_LINKERD_PID=$LINKERD_DST_PID
+export REDLINE_TEST_LINKERD_METRICS=$LINKERD_METRICS_URL
 
 echo "== cargo test"
 cargo test --workspace --no-fail-fast

@@ -82,6 +82,11 @@ pub struct DstClientArgs {
     /// How long every stream has to reach an event's target before it counts unobserved.
     #[arg(long, env = "REDLINE_DST_CONVERGE_TIMEOUT", default_value = "60s", value_parser = duration)]
     pub converge_timeout: Duration,
+    /// Before stopping, check that every stream holds exactly the endpoints the API's
+    /// EndpointSlices hold for its service (waiting up to --converge-timeout for them to
+    /// agree); the run fails naming the streams that do not.
+    #[arg(long, env = "REDLINE_DST_VERIFY_ENDPOINTS")]
+    pub verify_endpoints: bool,
     /// Stop after this long (default: run until SIGTERM).
     #[arg(long, env = "REDLINE_DST_DURATION", value_parser = duration)]
     pub duration: Option<Duration>,

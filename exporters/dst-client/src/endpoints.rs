@@ -59,6 +59,17 @@ impl EndpointSet {
         self.exists = None;
     }
 
+    /// Every address in the set (for `--verify-endpoints`; not on the hot path).
+    pub fn addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.v4
+            .iter()
+            .map(|k| {
+                let ip = std::net::Ipv4Addr::from((k >> 16) as u32);
+                SocketAddr::new(IpAddr::V4(ip), (k & 0xffff) as u16)
+            })
+            .chain(self.other.iter().copied())
+    }
+
     pub fn contains(&self, a: &SocketAddr) -> bool {
         match a.ip() {
             IpAddr::V4(ip) => self
@@ -182,6 +193,9 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert!(s.contains(&"10.0.0.2:80".parse().unwrap()));
         assert!(!s.contains(&"10.0.0.2:81".parse().unwrap()));
+        let all: Vec<SocketAddr> = s.addrs().collect();
+        assert_eq!(all.len(), 2);
+        assert!(all.iter().all(|a| s.contains(a)), "{all:?}");
         assert_eq!(s.apply(&none(true)).removed, 2);
         assert!(s.is_empty());
         assert_eq!(s.exists, Some(true));

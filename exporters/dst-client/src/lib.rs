@@ -15,6 +15,7 @@ pub mod expand;
 pub mod histogram;
 pub mod metrics;
 pub mod stream;
+pub mod verify;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -47,6 +48,8 @@ pub enum DstClientError {
     },
     #[error("watching churn events: {0}")]
     Watch(String),
+    #[error("--verify-endpoints: {0}")]
+    Verify(String),
 }
 
 /// A running set of streams (and, with a watch client, the event correlation).
@@ -57,6 +60,8 @@ pub struct DstClient {
     streams: JoinSet<()>,
     helpers: JoinSet<()>,
     targets: Vec<Target>,
+    /// (service index, slot, view) of every stream, with --verify-endpoints.
+    views: Vec<(usize, u32, verify::View)>,
 }
 
 impl DstClient {
@@ -180,6 +185,7 @@ impl DstClient {
             })
             .collect();
         let mut streams = JoinSet::new();
+        let mut views = Vec::new();
         let pace = (args.open_rate > 0).then(|| Duration::from_secs(1) / args.open_rate);
         let mut next_open = tokio::time::Instant::now();
         // Slot-major: simulated client `slot` opens its stream to every service in turn,
@@ -190,6 +196,10 @@ impl DstClient {
                     next_open += p;
                     tokio::time::sleep_until(next_open).await;
                 }
+                let view = args.verify_endpoints.then(verify::View::default);
+                if let Some(v) = &view {
+                    views.push((service, slot, v.clone()));
+                }
                 let spec = StreamSpec {
                     channel: channels[(slot % connections) as usize].clone(),
                     authority: authority.clone(),
@@ -197,6 +207,7 @@ impl DstClient {
                     service,
                     slot,
                     updates: counters[service].clone(),
+                    view,
                 };
                 streams.spawn(stream::run(spec, shared.clone()));
             }
@@ -208,6 +219,7 @@ impl DstClient {
             streams,
             helpers,
             targets,
+            views,
         })
     }
 
@@ -217,6 +229,23 @@ impl DstClient {
 
     pub fn targets(&self) -> &[Target] {
         &self.targets
+    }
+
+    /// Compares every stream's endpoint set with the API's EndpointSlices until they agree
+    /// or `timeout` passes (needs `--verify-endpoints`, else there is nothing to compare).
+    pub async fn verify_endpoints(
+        &self,
+        client: &kube::Client,
+        timeout: Duration,
+    ) -> Result<verify::Report, DstClientError> {
+        if self.views.is_empty() {
+            return Err(DstClientError::Verify(
+                "the streams were started without --verify-endpoints".into(),
+            ));
+        }
+        verify::until_agreed(client, &self.targets, &self.views, timeout)
+            .await
+            .map_err(DstClientError::Verify)
     }
 
     /// Scale events still waiting for some stream, per service.
@@ -252,7 +281,7 @@ impl DstClient {
 pub async fn run(args: DstClientArgs) -> Result<(), DstClientError> {
     args.validate()?;
     args.targets()?;
-    let watch = if args.no_correlate {
+    let watch = if args.no_correlate && !args.verify_endpoints {
         None
     } else {
         Some(
@@ -270,6 +299,9 @@ pub async fn run_with(
     watch: Option<kube::Client>,
     stop: CancellationToken,
 ) -> Result<(), DstClientError> {
+    // The correlation watch is off with --no-correlate; the verification still needs the API.
+    let verify_client = watch.clone();
+    let watch = if args.no_correlate { None } else { watch };
     let mut rt = Runtime::new(&args.common, "dst-client")?;
     let metrics = Metrics::register(rt.registry());
     let running = rt.start().await?;
@@ -294,7 +326,32 @@ pub async fn run_with(
         _ = stop.cancelled() => {}
         _ = tokio::time::sleep(until) => {}
     }
+    let verified = match (&verify_client, args.verify_endpoints) {
+        (Some(kube), true) => Some(client.verify_endpoints(kube, args.converge_timeout).await),
+        _ => None,
+    };
     client.shutdown().await;
     running.finish().await?;
-    Ok(())
+    match verified {
+        None => Ok(()),
+        Some(Err(e)) => Err(e),
+        Some(Ok(r)) if r.mismatches.is_empty() => {
+            tracing::info!(
+                streams = r.streams,
+                api_endpoints = r.api_endpoints,
+                "verify-endpoints: every stream holds exactly the endpoints the API holds"
+            );
+            Ok(())
+        }
+        Some(Ok(r)) => {
+            let first: Vec<String> = r.mismatches.iter().take(5).map(|m| m.to_string()).collect();
+            Err(DstClientError::Verify(format!(
+                "{} of {} streams differ from the API's EndpointSlices ({} endpoints); first: {}",
+                r.mismatches.len(),
+                r.streams,
+                r.api_endpoints,
+                first.join("; ")
+            )))
+        }
+    }
 }

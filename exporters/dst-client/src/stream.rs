@@ -25,6 +25,7 @@ use tonic::{Code, Status};
 use crate::correlate::Correlator;
 use crate::endpoints::EndpointSet;
 use crate::metrics::Metrics;
+use crate::verify::{StreamView, View};
 
 /// Settings every stream shares.
 #[derive(Debug, Clone)]
@@ -90,6 +91,8 @@ pub struct StreamSpec {
     pub service: usize,
     pub slot: u32,
     pub updates: Counter,
+    /// This stream's set as the verification reads it (`--verify-endpoints` only).
+    pub view: Option<View>,
 }
 
 /// Shared by every stream of a run.
@@ -239,6 +242,9 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
         };
         drop(stream);
         m.streams_active.dec();
+        if let Some(v) = &spec.view {
+            StreamView::set(v, false, &EndpointSet::default());
+        }
         m.stream_lifetime.observe(opened_at.elapsed().as_secs_f64());
         shared.correlator.disconnected(spec.service, spec.slot);
         match ended {
@@ -263,6 +269,9 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
 fn apply(spec: &StreamSpec, shared: &Shared, set: &mut EndpointSet, u: &Update) {
     spec.updates.inc();
     let change = set.apply(u);
+    if let Some(v) = &spec.view {
+        StreamView::set(v, true, set);
+    }
     shared.correlator.observe(
         spec.service,
         spec.slot,

@@ -327,3 +327,58 @@ async fn the_daemon_runs_under_the_runtime_until_its_duration() {
         "streams closed"
     );
 }
+
+/// `--verify-endpoints` agrees when every stream holds the API's ready endpoints, and names
+/// every stream (missing addresses, not connected) when the controller cannot be reached.
+#[tokio::test]
+async fn verify_endpoints_compares_every_stream_with_the_endpointslices() {
+    let (kube, dst) = servers().await;
+    publish(&kube, 2, 3);
+    let mut a = client_args(&dst, 2, 3);
+    a.verify_endpoints = true;
+    let client = DstClient::start(&a, Metrics::default(), None)
+        .await
+        .unwrap();
+    let api = kube.client().unwrap();
+    let r = client.verify_endpoints(&api, WAIT).await.unwrap();
+    assert_eq!((r.streams, r.api_endpoints), (6, 6));
+    assert!(r.mismatches.is_empty(), "{:?}", r.mismatches);
+    client.shutdown().await;
+
+    // Nothing listens on the destination address: every stream is behind the API.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut a = DstClientArgs::new(
+        CommonArgs::default(),
+        &format!("127.0.0.1:{port}"),
+        &format!("test-service-{{1..2}}.{NS}.svc.cluster.local:{PORT}"),
+    );
+    a.streams_per_service = 2;
+    a.verify_endpoints = true;
+    let client = DstClient::start(&a, Metrics::default(), None)
+        .await
+        .unwrap();
+    let r = client
+        .verify_endpoints(&api, Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert_eq!(r.mismatches.len(), 4, "{:?}", r.mismatches);
+    assert!(
+        r.mismatches
+            .iter()
+            .all(|m| !m.connected && m.missing.len() == 3 && m.extra.is_empty()),
+        "{:?}",
+        r.mismatches
+    );
+    client.shutdown().await;
+
+    // Without --verify-endpoints there is nothing to compare: a clear error.
+    let a = client_args(&dst, 1, 1);
+    let client = DstClient::start(&a, Metrics::default(), None)
+        .await
+        .unwrap();
+    let e = client.verify_endpoints(&api, WAIT).await.unwrap_err();
+    assert!(e.to_string().contains("--verify-endpoints"), "{e}");
+    client.shutdown().await;
+}

@@ -1,0 +1,231 @@
+//! dst-client against Linkerd's real destination controller (built from the pinned linkerd2
+//! module, run out of cluster by hack/linkerd/up.sh) on the real local control plane of
+//! hack/cluster/up.sh, while `redline churn` oscillates KWOK-backed services:
+//! churn -> Deployments -> ReplicaSets -> KWOK pods with IPs -> EndpointSlices -> Linkerd's
+//! destination -> dst-client streams. Asserts that every stream ends with exactly the
+//! endpoints the API's EndpointSlices hold, that every scale event reached every stream with
+//! a latency, and the negative path: a stopped (SIGSTOP) controller leaves the streams behind
+//! the API, and they catch up once it runs again.
+//!
+//! Needs REDLINE_TEST_KUBECONFIG (hack/cluster/up.sh) and REDLINE_TEST_LINKERD_DST /
+//! REDLINE_TEST_LINKERD_PID (hack/linkerd/up.sh; hack/test.sh sets all three). Without them
+//! it says so loudly and returns; under CI=true it fails.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, Patch, PatchParams};
+use redline_churn::{ChurnArgs, PatternName};
+use redline_dst_client::{DstClient, DstClientArgs, Metrics};
+use redline_runtime::CommonArgs;
+use redline_testkit_cluster::Cluster;
+use tokio_util::sync::CancellationToken;
+
+const SERVICES: u32 = 2;
+const SLOTS: u32 = 4;
+
+/// The controller started by hack/linkerd/up.sh: (Destination address, pid).
+fn linkerd() -> Option<(String, u32)> {
+    let dst = std::env::var("REDLINE_TEST_LINKERD_DST").ok().filter(|s| !s.is_empty());
+    let pid = std::env::var("REDLINE_TEST_LINKERD_PID")
+        .ok()
+        .and_then(|p| p.parse().ok());
+    match (dst, pid) {
+        (Some(d), Some(p)) => Some((d, p)),
+        _ => {
+            let msg = "REDLINE_TEST_LINKERD_DST / REDLINE_TEST_LINKERD_PID are not set: no \
+                       Linkerd destination controller, so this test returns early. Start one \
+                       with `hack/linkerd/up.sh DIR` and export them from DIR/linkerd/env \
+                       (LINKERD_DST_ADDR, LINKERD_DST_PID), or run `hack/test.sh`";
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{msg}");
+            }
+            eprintln!("\n!!! {msg}\n");
+            None
+        }
+    }
+}
+
+/// SIGCONTs the controller when dropped, so a failing assertion never leaves it stopped.
+struct Stopped(u32);
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} {pid}");
+}
+
+impl Stopped {
+    fn new(pid: u32) -> Self {
+        signal(pid, "-STOP");
+        Self(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal(self.0, "-CONT");
+    }
+}
+
+async fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
+    let Some(cluster) = Cluster::shared().await else {
+        return;
+    };
+    let Some((dst, pid)) = linkerd() else {
+        return;
+    };
+    let ns = cluster.namespace("linkerd-dst").await.unwrap();
+    let kube = cluster.client();
+
+    let mut a = DstClientArgs::new(
+        CommonArgs::default(),
+        &dst,
+        &format!(
+            "test-service-{{1..{SERVICES}}}.{}.svc.cluster.local:8080",
+            ns.name()
+        ),
+    );
+    a.streams_per_service = SLOTS;
+    a.verify_endpoints = true;
+    a.backoff_min = Duration::from_millis(100);
+    a.backoff_max = Duration::from_secs(1);
+    a.converge_timeout = Duration::from_secs(60);
+    a.pod_namespace = ns.name().to_string();
+    let client = DstClient::start(&a, Metrics::default(), Some(kube.clone()))
+        .await
+        .unwrap();
+    let m = client.metrics().clone();
+
+    // Create at 2, up to 6, back to 2; holds long enough for KWOK to make the pods Ready.
+    let mut c = ChurnArgs::with_common(CommonArgs::default());
+    c.namespace = ns.name().to_string();
+    c.pattern = PatternName::Oscillate;
+    c.services = SERVICES;
+    c.min_endpoints = 2;
+    c.max_endpoints = 6;
+    c.min_hold = Duration::from_secs(4);
+    c.max_hold = Duration::from_secs(4);
+    c.cycles = Some(1);
+    c.keep = true;
+    c.run_id = Some("linkerd-e2e".into());
+    let report = redline_churn::run_report(c, kube.clone(), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(report.steps_dispatched, u64::from(SERVICES) * 3);
+
+    eventually(
+        "every stream open and every scale event observed by every stream",
+        Duration::from_secs(90),
+        || {
+            m.streams_active.get() == i64::from(SERVICES * SLOTS)
+                && client.pending_events().iter().all(|(_, n)| *n == 0)
+                && (1..=SERVICES).all(|i| {
+                    m.fanout_completion
+                        .get_or_create(&Metrics::service(&format!("test-service-{i}")))
+                        .count()
+                        == 3
+                })
+        },
+    )
+    .await;
+
+    // Exactly the API's endpoints, in every stream: 2 ready pods per service.
+    let r = client
+        .verify_endpoints(&kube, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(r.streams, (SERVICES * SLOTS) as usize);
+    assert_eq!(r.api_endpoints, (SERVICES * 2) as usize);
+    assert!(r.mismatches.is_empty(), "{:?}", r.mismatches);
+    for i in 1..=SERVICES {
+        let s = Metrics::service(&format!("test-service-{i}"));
+        let upd = m.update_latency.get_or_create(&s).clone();
+        // 3 events (create, up, down) x every stream, each with a measured latency.
+        assert_eq!(upd.count(), 3 * u64::from(SLOTS), "test-service-{i}");
+        assert!(upd.sum() > 0.0, "test-service-{i}: latencies are real times");
+        let ep = m.endpoint_latency.get_or_create(&s).clone();
+        // Per stream: 2 added at creation, 4 added, 4 removed.
+        assert_eq!(ep.count(), u64::from(SLOTS) * (2 + 4 + 4), "test-service-{i}");
+        assert_eq!(m.events_unobserved.get_or_create(&s).get(), 0);
+    }
+    assert_eq!(m.streams_reset.get(), 0);
+
+    // Negative path: with the controller stopped, a scale-up reaches the API but no stream.
+    let deployments: Api<Deployment> = Api::namespaced(kube.clone(), ns.name());
+    let stopped = Stopped::new(pid);
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let stamp = serde_json::json!({"seq": 100, "replicas": 4, "unixMs": ms, "run": "linkerd-e2e"});
+    let annotations = BTreeMap::from([("redline.dev/churn-event", stamp.to_string())]);
+    deployments
+        .patch(
+            "test-service-1",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "metadata": {"annotations": annotations},
+                "spec": {"replicas": 4},
+            })),
+        )
+        .await
+        .unwrap();
+    // Long enough for KWOK and the endpointslice controller (the API moves on).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let behind = client
+        .verify_endpoints(&kube, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(behind.api_endpoints, 4 + 2, "the API holds the scale-up");
+    assert_eq!(
+        behind.mismatches.len(),
+        SLOTS as usize,
+        "every stream of test-service-1 is behind: {:?}",
+        behind.mismatches
+    );
+    assert!(
+        behind
+            .mismatches
+            .iter()
+            .all(|x| x.service == "test-service-1" && x.missing.len() == 2 && x.extra.is_empty()),
+        "{:?}",
+        behind.mismatches
+    );
+    assert!(
+        client.pending_events().iter().any(|(s, n)| s == "test-service-1" && *n == 1),
+        "the event waits for the streams: {:?}",
+        client.pending_events()
+    );
+    drop(stopped);
+    let caught_up = client
+        .verify_endpoints(&kube, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(caught_up.mismatches.is_empty(), "{:?}", caught_up.mismatches);
+    let upd = m
+        .update_latency
+        .get_or_create(&Metrics::service("test-service-1"))
+        .clone();
+    eventually("the stopped event's latency in every stream", Duration::from_secs(10), || {
+        upd.count() == 4 * u64::from(SLOTS)
+    })
+    .await;
+    // The event waited at least the 6 s the controller was stopped.
+    assert!(upd.count() - upd.count_le(5.0) >= u64::from(SLOTS), "latency above the stop");
+    client.shutdown().await;
+    ns.delete().await.unwrap();
+}
