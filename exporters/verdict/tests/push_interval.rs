@@ -1,0 +1,117 @@
+//! The verdict does not depend on how often samples are pushed: the same scenario (steps of
+//! 10 s, 30 s and 60 s) run by the real `http-load` against the demo target, pushed every
+//! 1 s and every 5 s into a real Prometheus with alerts/ loaded, gets per-step figures equal
+//! to http-load's own summary and the same classes and verdict at both intervals.
+
+mod common;
+
+use std::time::Duration;
+
+use redline_http_load::{HttpLoadArgs, StepRow as LoadRow};
+use redline_runtime::CommonArgs;
+use redline_verdict::{Report, StepClass, VerdictArgs};
+
+const SCENARIO: &str = r#"
+baseUrl: BASE
+scenarios:
+  ladder:
+    executor: constant-vus
+    steps:
+      - {level: 2, duration: 10s}
+      - {level: 4, duration: 30s}
+      - {level: 8, duration: 60s}
+    requests:
+      - {name: sleepy, url: "/?sleep=20"}
+"#;
+
+async fn run_at(
+    prom: &redline_testkit_prometheus::Prometheus,
+    base: &str,
+    every: Duration,
+    testid: &str,
+    dir: &std::path::Path,
+) -> (Vec<LoadRow>, Report) {
+    let file = dir.join(format!("{testid}.yaml"));
+    std::fs::write(&file, SCENARIO.replace("BASE", base)).unwrap();
+    let mut common = CommonArgs::for_test(&prom.write_url(), testid);
+    common.push_interval = every;
+    let mut args = HttpLoadArgs::for_test(common);
+    args.scenario = Some(file);
+    let outcome = redline_http_load::execute(args).await.expect("http-load run");
+    let mut v = VerdictArgs::new(prom.url(), testid);
+    v.settle = Some(Duration::from_secs(3));
+    let report = redline_verdict::evaluate(&v).await.expect("verdict");
+    (outcome.summary.steps, report)
+}
+
+fn within(got: Option<f64>, want: f64, tol: f64, what: &str) {
+    let got = got.unwrap_or_else(|| panic!("{what}: missing (want {want})"));
+    let err = (got - want).abs() / want.abs().max(1e-12);
+    assert!(err <= tol, "{what}: verdict {got} vs http-load {want} ({:.2} %)", err * 100.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_step_figures_and_verdict_are_the_same_at_1s_and_5s_push() {
+    let prom = common::prometheus_with_rules().await;
+    let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
+        .await
+        .expect("demo target");
+    let dir = tempfile::tempdir().unwrap();
+    // Side by side: the two runs see the same target at the same time.
+    let base = target.url();
+    let (fast, slow) = tokio::join!(
+        run_at(&prom, &base, Duration::from_secs(1), "push-1s", dir.path()),
+        run_at(&prom, &base, Duration::from_secs(5), "push-5s", dir.path()),
+    );
+    let mut classes = Vec::new();
+    for (name, (own, report)) in [("1s", &fast), ("5s", &slow)] {
+        assert_eq!(own.len(), 3, "{name}: http-load steps");
+        assert_eq!(report.steps.len(), 3, "{name}: verdict steps {:#?}", report.steps);
+        for (o, r) in own.iter().zip(&report.steps) {
+            let what = |f: &str| format!("{name} push, step {} {f}", o.step);
+            assert_eq!(r.step, o.step);
+            assert!(r.exact, "{}", what("span from http-load's own record"));
+            assert!(o.requests > 50, "{}: {} requests", what("load"), o.requests);
+            within(r.requests, o.requests as f64, 0.0, &what("requests"));
+            within(r.actual_rps, o.actual_rps, 0.01, &what("actual RPS"));
+            within(Some(r.end - r.start), o.duration_s, 0.01, &what("span"));
+            within(r.p50_seconds, o.p50_ms / 1e3, 0.02, &what("p50"));
+            within(r.p95_seconds, o.p95_ms / 1e3, 0.02, &what("p95"));
+            within(r.p99_seconds, o.p99_ms / 1e3, 0.02, &what("p99"));
+            // No 429s here: success is http-load's own success rate.
+            assert_eq!(o.rate_limited, 0);
+            within(r.success_ratio, o.success_rate, 0.02, &what("success"));
+        }
+        let text = redline_verdict::render_text(report);
+        assert!(
+            text.contains("p99") && !text.contains("~ the generator"),
+            "{name}: exact rows are not marked approximate\n{text}"
+        );
+        classes.push(report.steps.iter().map(|s| s.class()).collect::<Vec<_>>());
+    }
+    assert_eq!(classes[0], classes[1], "same classes at both push intervals");
+    assert!(classes[0].iter().all(|c| *c == StepClass::Healthy), "{classes:?}");
+    assert_eq!(fast.1.verdict, slow.1.verdict, "same verdict");
+}
+
+#[tokio::test]
+async fn a_push_interval_longer_than_half_a_step_is_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.yaml");
+    std::fs::write(&file, SCENARIO.replace("BASE", "http://127.0.0.1:9")).unwrap();
+    let mut common = CommonArgs::for_test("http://127.0.0.1:9/api/v1/write", "refused");
+    common.push_interval = Duration::from_secs(6);
+    let mut args = HttpLoadArgs::for_test(common.clone());
+    args.scenario = Some(file.clone());
+    let err = redline_http_load::execute(args).await.unwrap_err().to_string();
+    assert!(
+        err.contains("--push-interval") && err.contains("\"ladder\"") && err.contains("\"1\"") && err.contains("10s"),
+        "{err}"
+    );
+
+    common.push_interval = Duration::from_secs(20);
+    let mut args = HttpLoadArgs::for_test(common);
+    args.scenario = Some(file);
+    let err = redline_http_load::execute(args).await.unwrap_err().to_string();
+    assert!(err.contains("--push-interval") && err.contains("15s"), "{err}");
+}
