@@ -86,13 +86,14 @@ fn chart(
             .flat_map(|l| l.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)))
     };
     let ymax = nice_max(values().fold(0.0, f64::max) * 1.05);
-    // Log axis: from the power of ten below the smallest positive value to the one above
-    // the largest.
+    // Log axis: from a decade below the smallest positive value (so the slowest step
+    // stands clear of the axis) to the power of ten above the largest.
     let lo = values()
         .filter(|v| *v > 0.0)
         .fold(f64::INFINITY, f64::min)
         .log10()
-        .floor();
+        .floor()
+        - 1.0;
     let hi = ymax.log10().ceil();
     let scale = if scale == Scale::Log && lo.is_finite() && hi > lo {
         Scale::Log
@@ -544,7 +545,7 @@ mod tests {
         let (lin, log) = (draw(Scale::Linear), draw(Scale::Log));
         assert!(height(&lin) < 2.0, "linear: {}", height(&lin));
         assert!(height(&log) > 50.0, "log: {}", height(&log));
-        // Ticks at powers of ten, 100 .. 100k.
-        assert!(log.contains(">100<") && log.contains(">100000<"), "{log}");
+        // Ticks at powers of ten, 10 .. 100k.
+        assert!(log.contains(">10<") && log.contains(">100000<"), "{log}");
     }
 }

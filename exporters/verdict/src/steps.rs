@@ -3,8 +3,8 @@
 //!
 //! A step is one `redline_step_level` series (Locust: `locust_users` with a `step` label).
 //! http-load records each step's exact start and end and its whole-step duration quantiles
-//! as it runs (`redline_step_{started,ended}_timestamp_seconds`,
-//! `redline_step_http_req_duration_seconds`): the span, actual RPS (requests / span),
+//! as it runs (`redline_step_started_timestamp_seconds`,
+//! `redline_step_ended_timestamp_seconds`, `redline_step_http_req_duration_seconds`): the span, actual RPS (requests / span),
 //! p50/p95/p99 and success (429s apart) are then the generator's own per-step figures,
 //! whatever the push interval. Without them (Locust, k6), the span runs from the level
 //! series' first to last sample (marked `~`: off by up to a push interval at each end),
