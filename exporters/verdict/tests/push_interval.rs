@@ -24,22 +24,28 @@ scenarios:
       - {name: sleepy, url: "/?sleep=20"}
 "#;
 
+/// Owned arguments: each run is its own task, so neither waits on the other's polling.
 async fn run_at(
-    prom: &redline_testkit_prometheus::Prometheus,
-    base: &str,
+    write_url: String,
+    prom_url: String,
+    base: String,
     every: Duration,
-    testid: &str,
-    dir: &std::path::Path,
+    testid: &'static str,
+    dir: std::path::PathBuf,
 ) -> (Vec<LoadRow>, Report) {
     let file = dir.join(format!("{testid}.yaml"));
-    std::fs::write(&file, SCENARIO.replace("BASE", base)).unwrap();
-    let mut common = CommonArgs::for_test(&prom.write_url(), testid);
+    std::fs::write(&file, SCENARIO.replace("BASE", &base)).unwrap();
+    let mut common = CommonArgs::for_test(&write_url, testid);
     common.push_interval = every;
     let mut args = HttpLoadArgs::for_test(common);
     args.scenario = Some(file);
     let outcome = redline_http_load::execute(args).await.expect("http-load run");
-    let mut v = VerdictArgs::new(prom.url(), testid);
+    let mut v = VerdictArgs::new(prom_url, testid);
     v.settle = Some(Duration::from_secs(3));
+    // The run just ended: searching the default 24 h for its window costs two verdicts at
+    // once on a loaded 2-core machine more than the 30 s query timeout.
+    v.lookback = Duration::from_secs(900);
+    v.timeout = Duration::from_secs(120);
     let report = redline_verdict::evaluate(&v).await.expect("verdict");
     (outcome.summary.steps, report)
 }
@@ -58,15 +64,42 @@ async fn per_step_figures_and_verdict_are_the_same_at_1s_and_5s_push() {
         .expect("demo target");
     let dir = tempfile::tempdir().unwrap();
     // Side by side: the two runs see the same target at the same time.
-    let base = target.url();
-    let (fast, slow) = tokio::join!(
-        run_at(&prom, &base, Duration::from_secs(1), "push-1s", dir.path()),
-        run_at(&prom, &base, Duration::from_secs(5), "push-5s", dir.path()),
-    );
+    // Each run on its own thread and runtime, as two `redline` processes would be: a run
+    // keeps its runtime's threads busy, and the other's verdict must not wait on them.
+    let run = |every: u64, testid: &'static str| {
+        let fut = run_at(
+            prom.write_url(),
+            prom.url(),
+            target.url(),
+            Duration::from_secs(every),
+            testid,
+            dir.path().to_path_buf(),
+        );
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(fut)
+        })
+    };
+    let (fast, slow) = (run(1, "push-1s"), run(5, "push-5s"));
+    let (fast, slow) = tokio::task::spawn_blocking(move || {
+        (fast.join().unwrap(), slow.join().unwrap())
+    })
+    .await
+    .unwrap();
     let mut classes = Vec::new();
     for (name, (own, report)) in [("1s", &fast), ("5s", &slow)] {
         assert_eq!(own.len(), 3, "{name}: http-load steps");
-        assert_eq!(report.steps.len(), 3, "{name}: verdict steps {:#?}", report.steps);
+        assert_eq!(
+            report.steps.len(),
+            3,
+            "{name}: verdict steps {:#?}\n{}",
+            report.steps,
+            redline_verdict::render_text(report)
+        );
         for (o, r) in own.iter().zip(&report.steps) {
             let what = |f: &str| format!("{name} push, step {} {f}", o.step);
             assert_eq!(r.step, o.step);
@@ -89,8 +122,16 @@ async fn per_step_figures_and_verdict_are_the_same_at_1s_and_5s_push() {
         );
         classes.push(report.steps.iter().map(|s| s.class()).collect::<Vec<_>>());
     }
-    assert_eq!(classes[0], classes[1], "same classes at both push intervals");
-    assert!(classes[0].iter().all(|c| *c == StepClass::Healthy), "{classes:?}");
+    let texts = format!(
+        "{}\n{}",
+        redline_verdict::render_text(&fast.1),
+        redline_verdict::render_text(&slow.1)
+    );
+    assert_eq!(classes[0], classes[1], "same classes at both push intervals\n{texts}");
+    assert!(
+        classes[0].iter().all(|c| *c == StepClass::Healthy),
+        "{classes:?}\n{texts}"
+    );
     assert_eq!(fast.1.verdict, slow.1.verdict, "same verdict");
 }
 
@@ -109,6 +150,16 @@ async fn a_push_interval_longer_than_half_a_step_is_refused_up_front() {
         "{err}"
     );
 
+    // Past 15 s even steps long enough for two pushes are refused: the rules' windows.
+    std::fs::write(
+        &file,
+        SCENARIO
+            .replace("BASE", "http://127.0.0.1:9")
+            .replace("10s", "120s")
+            .replace("30s", "120s")
+            .replace("60s", "120s"),
+    )
+    .unwrap();
     common.push_interval = Duration::from_secs(20);
     let mut args = HttpLoadArgs::for_test(common);
     args.scenario = Some(file);
