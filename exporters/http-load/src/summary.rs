@@ -143,7 +143,11 @@ pub fn build(
     for (i, (_, key)) in Phases::NAMES.iter().enumerate() {
         metrics.insert(
             (*key).into(),
-            trend(&merged(snap.phases.values().map(|p| p.get(i)), 2), 1e-3, stats),
+            trend(
+                &merged(snap.phases.values().map(|p| p.get(i)), 2),
+                1e-3,
+                stats,
+            ),
         );
     }
     metrics.insert(

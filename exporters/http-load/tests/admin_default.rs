@@ -32,7 +32,15 @@ async fn two_runs_at_once_with_the_default_admin_address_both_finish_and_push() 
     );
     for (testid, r) in [("admin-a", a), ("admin-b", b)] {
         let outcome = r.unwrap_or_else(|e| panic!("{testid}: {e}"));
-        assert!(outcome.summary.steps.iter().map(|s| s.requests).sum::<u64>() > 0);
+        assert!(
+            outcome
+                .summary
+                .steps
+                .iter()
+                .map(|s| s.requests)
+                .sum::<u64>()
+                > 0
+        );
         let sel = format!("k6_http_reqs_total{{testid=\"{testid}\"}}");
         let sets = prom::label_sets_when(&prom, &sel, |s| !s.is_empty()).await;
         assert!(!sets.is_empty(), "{testid} pushed nothing");

@@ -19,15 +19,25 @@ const SEED_JQ: &str = r#"{
   }"#;
 
 fn jq(filter: &str, file: &std::path::Path) -> serde_json::Value {
-    let out = match std::process::Command::new("jq").arg(filter).arg(file).output() {
+    let out = match std::process::Command::new("jq")
+        .arg(filter)
+        .arg(file)
+        .output()
+    {
         Ok(o) => o,
         Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!("jq: {e}"),
         Err(e) => {
-            eprintln!("SKIPPED jq part: jq not runnable ({e}); install it with hack/install-deps.sh test");
+            eprintln!(
+                "SKIPPED jq part: jq not runnable ({e}); install it with hack/install-deps.sh test"
+            );
             return serde_json::Value::Null;
         }
     };
-    assert!(out.status.success(), "jq: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "jq: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -76,14 +86,23 @@ async fn summary_trend_stats_choose_the_printed_and_exported_stats() {
     );
     assert!(d["p(99.9)"].as_f64().unwrap() >= d["p(99)"].as_f64().unwrap());
     let text = redline_http_load::summary::render(&run.outcome.summary);
-    assert!(text.contains("p(99.9)=") && text.contains("count="), "{text}");
+    assert!(
+        text.contains("p(99.9)=") && text.contains("count="),
+        "{text}"
+    );
 
     // Bad names say which flag and what is accepted.
     let mut args = redline_http_load::HttpLoadArgs::for_test(CommonArgs::default());
     args.url = Some(format!("{}/", target.url()));
     args.summary_trend_stats = vec!["p95".into()];
-    let err = redline_http_load::execute(args).await.unwrap_err().to_string();
-    assert!(err.contains("--summary-trend-stats") && err.contains("p(N)"), "{err}");
+    let err = redline_http_load::execute(args)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--summary-trend-stats") && err.contains("p(N)"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +122,11 @@ async fn each_step_records_its_exact_span_and_quantiles() {
             end - start,
             row.duration_s
         );
-        for (q, ms) in [("0.5", row.p50_ms), ("0.95", row.p95_ms), ("0.99", row.p99_ms)] {
+        for (q, ms) in [
+            ("0.5", row.p50_ms),
+            ("0.95", row.p95_ms),
+            ("0.99", row.p99_ms),
+        ] {
             let mut l = labels.to_vec();
             l.push(("quantile", q));
             let got = run.sum("redline_step_http_req_duration_seconds", &l);

@@ -91,8 +91,15 @@ pub async fn fired(
             labels.insert(k.to_string(), v.to_string());
         }
         let value = if rule.summary.contains("$value") {
-            value_when_firing(client, &rule.expr, &labels, a.first_firing, a.last_firing, res)
-                .await
+            value_when_firing(
+                client,
+                &rule.expr,
+                &labels,
+                a.first_firing,
+                a.last_firing,
+                res,
+            )
+            .await
         } else {
             None
         };

@@ -539,7 +539,15 @@ mod tests {
         // The y of the slow step's first point, in pixels above the x axis.
         let height = |svg: &str| {
             let pts = svg.split("points=\"").nth(1).unwrap();
-            let y: f64 = pts.split(' ').next().unwrap().split(',').nth(1).unwrap().parse().unwrap();
+            let y: f64 = pts
+                .split(' ')
+                .next()
+                .unwrap()
+                .split(',')
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap();
             TOP + (H - TOP - BOTTOM) - y
         };
         let (lin, log) = (draw(Scale::Linear), draw(Scale::Log));

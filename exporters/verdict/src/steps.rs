@@ -109,7 +109,9 @@ pub async fn table(
         }
     }
     let counted = |sel: &str| {
-        format!("sum by (scenario, step) (max_over_time(k6_http_reqs_total{{testid={t}{sel}}}[{w}s]))")
+        format!(
+            "sum by (scenario, step) (max_over_time(k6_http_reqs_total{{testid={t}{sel}}}[{w}s]))"
+        )
     };
     let not_limited = by_key(client.query(&counted(",status!=\"429\""), win.to).await?);
     let succeeded = by_key(
@@ -204,9 +206,7 @@ pub async fn table(
         row.p95_seconds = whole_step("0.95").or_else(|| at_end("p95"));
         row.p99_seconds = whole_step("0.99").or_else(|| at_end("p99"));
         row.success_ratio = match (row.exact, not_limited.get(&k)) {
-            (true, Some(n)) if *n > 0.0 => {
-                Some(succeeded.get(&k).copied().unwrap_or(0.0) / n)
-            }
+            (true, Some(n)) if *n > 0.0 => Some(succeeded.get(&k).copied().unwrap_or(0.0) / n),
             _ => at_end("success"),
         };
         if row.level.is_none() {

@@ -56,7 +56,11 @@ fn printf(fmt: &str, v: f64) -> String {
     let end = spec
         .find(|c: char| c.is_ascii_alphabetic())
         .unwrap_or(spec.len());
-    let (prec, verb, post) = (&spec[..end], spec.get(end..end + 1).unwrap_or(""), spec.get(end + 1..).unwrap_or(""));
+    let (prec, verb, post) = (
+        &spec[..end],
+        spec.get(end..end + 1).unwrap_or(""),
+        spec.get(end + 1..).unwrap_or(""),
+    );
     let digits: usize = prec.trim_start_matches('.').parse().unwrap_or(6);
     let body = match verb {
         "f" => format!("{v:.digits$}"),
@@ -246,10 +250,16 @@ mod tests {
         assert_eq!(r("{{ $value | printf \"%.2f\" }}x", 1.234), "1.23x");
         assert_eq!(r("{{ $value }} streams", 3.0), "3 streams");
         assert_eq!(
-            r("{{ $labels.testid }} {{ $labels.scenario }}/{{ $labels.step }}: p95 {{ $value | humanizeDuration }} is high.", 2.4),
+            r(
+                "{{ $labels.testid }} {{ $labels.scenario }}/{{ $labels.step }}: p95 {{ $value | humanizeDuration }} is high.",
+                2.4
+            ),
             "t1 burst/2: p95 2.4s is high."
         );
         assert_eq!(render("{{ $value }}", &l, None), "?");
-        assert_eq!(render("broken {{ $labels.x", &l, None), "broken {{ $labels.x");
+        assert_eq!(
+            render("broken {{ $labels.x", &l, None),
+            "broken {{ $labels.x"
+        );
     }
 }

@@ -74,8 +74,7 @@ async fn summaries_render_their_values_as_prometheus_does() {
             .split_once('x')
             .map(|(i, j)| (i.parse::<usize>().unwrap(), j.parse::<usize>().unwrap()))
             .unwrap();
-        let labels: BTreeMap<String, String> =
-            serde_json::from_value(a["labels"].clone()).unwrap();
+        let labels: BTreeMap<String, String> = serde_json::from_value(a["labels"].clone()).unwrap();
         let value: f64 = a["value"].as_str().unwrap().parse().unwrap();
         assert_eq!(value, VALUES[i]);
         let template = format!("{{{{ $labels.case }}}}: {{{{ $value{} }}}} seen", PIPES[j]);

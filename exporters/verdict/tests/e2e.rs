@@ -177,7 +177,11 @@ async fn slow_erroring_step_fails_with_breaking_alerts_and_classification() {
             }
             let blank = redline_verdict::template::render(&rule.summary, &labels, None);
             assert_ne!(a.summary, blank, "{} has no value", a.alertname);
-            assert!(a.summary.chars().any(|c| c.is_ascii_digit()), "{}", a.summary);
+            assert!(
+                a.summary.chars().any(|c| c.is_ascii_digit()),
+                "{}",
+                a.summary
+            );
         }
     }
     let text = |name: &str| {

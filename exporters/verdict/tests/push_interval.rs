@@ -39,7 +39,9 @@ async fn run_at(
     common.push_interval = every;
     let mut args = HttpLoadArgs::for_test(common);
     args.scenario = Some(file);
-    let outcome = redline_http_load::execute(args).await.expect("http-load run");
+    let outcome = redline_http_load::execute(args)
+        .await
+        .expect("http-load run");
     let mut v = VerdictArgs::new(prom_url, testid);
     v.settle = Some(Duration::from_secs(3));
     // The run just ended: searching the default 24 h for its window costs two verdicts at
@@ -53,7 +55,11 @@ async fn run_at(
 fn within(got: Option<f64>, want: f64, tol: f64, what: &str) {
     let got = got.unwrap_or_else(|| panic!("{what}: missing (want {want})"));
     let err = (got - want).abs() / want.abs().max(1e-12);
-    assert!(err <= tol, "{what}: verdict {got} vs http-load {want} ({:.2} %)", err * 100.0);
+    assert!(
+        err <= tol,
+        "{what}: verdict {got} vs http-load {want} ({:.2} %)",
+        err * 100.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,11 +91,10 @@ async fn per_step_figures_and_verdict_are_the_same_at_1s_and_5s_push() {
         })
     };
     let (fast, slow) = (run(1, "push-1s"), run(5, "push-5s"));
-    let (fast, slow) = tokio::task::spawn_blocking(move || {
-        (fast.join().unwrap(), slow.join().unwrap())
-    })
-    .await
-    .unwrap();
+    let (fast, slow) =
+        tokio::task::spawn_blocking(move || (fast.join().unwrap(), slow.join().unwrap()))
+            .await
+            .unwrap();
     let mut classes = Vec::new();
     for (name, (own, report)) in [("1s", &fast), ("5s", &slow)] {
         assert_eq!(own.len(), 3, "{name}: http-load steps");
@@ -127,7 +132,10 @@ async fn per_step_figures_and_verdict_are_the_same_at_1s_and_5s_push() {
         redline_verdict::render_text(&fast.1),
         redline_verdict::render_text(&slow.1)
     );
-    assert_eq!(classes[0], classes[1], "same classes at both push intervals\n{texts}");
+    assert_eq!(
+        classes[0], classes[1],
+        "same classes at both push intervals\n{texts}"
+    );
     assert!(
         classes[0].iter().all(|c| *c == StepClass::Healthy),
         "{classes:?}\n{texts}"
@@ -144,9 +152,15 @@ async fn a_push_interval_longer_than_half_a_step_is_refused_up_front() {
     common.push_interval = Duration::from_secs(6);
     let mut args = HttpLoadArgs::for_test(common.clone());
     args.scenario = Some(file.clone());
-    let err = redline_http_load::execute(args).await.unwrap_err().to_string();
+    let err = redline_http_load::execute(args)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
-        err.contains("--push-interval") && err.contains("\"ladder\"") && err.contains("\"1\"") && err.contains("10s"),
+        err.contains("--push-interval")
+            && err.contains("\"ladder\"")
+            && err.contains("\"1\"")
+            && err.contains("10s"),
         "{err}"
     );
 
@@ -163,6 +177,12 @@ async fn a_push_interval_longer_than_half_a_step_is_refused_up_front() {
     common.push_interval = Duration::from_secs(20);
     let mut args = HttpLoadArgs::for_test(common);
     args.scenario = Some(file);
-    let err = redline_http_load::execute(args).await.unwrap_err().to_string();
-    assert!(err.contains("--push-interval") && err.contains("15s"), "{err}");
+    let err = redline_http_load::execute(args)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--push-interval") && err.contains("15s"),
+        "{err}"
+    );
 }
