@@ -50,8 +50,10 @@ async fn two_runs_at_once_with_the_default_admin_address_both_finish_and_push() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chosen_admin_address_that_is_taken_is_a_plain_error() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut common = CommonArgs::default();
-    common.admin_addr = Some(held.local_addr().unwrap());
+    let common = CommonArgs {
+        admin_addr: Some(held.local_addr().unwrap()),
+        ..CommonArgs::default()
+    };
     let mut a = HttpLoadArgs::for_test(common);
     a.url = Some("http://127.0.0.1:9/".into());
     let err = redline_http_load::execute(a).await.unwrap_err().to_string();
