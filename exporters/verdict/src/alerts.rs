@@ -115,8 +115,10 @@ pub async fn fired(
 
 /// The value the alert's expression had while it fired, for the `$value` of its summary (the
 /// value Prometheus rendered its annotations with; `ALERTS` itself only holds 1): the
-/// expression evaluated at the last firing point, stepping back to the first, for the series
-/// whose labels the alert carries. None when no point matches, or Prometheus refuses.
+/// expression over the firing span at a fine step, for the series whose labels the alert
+/// carries, its last point. `ALERTS` was read at `res`, so a firing point only says the
+/// alert fired within the `res` before it: the span starts that much earlier. None when no
+/// point matches, or Prometheus refuses.
 async fn value_when_firing(
     client: &PromClient,
     expr: &str,
@@ -125,23 +127,19 @@ async fn value_when_firing(
     last: f64,
     res: f64,
 ) -> Option<f64> {
-    // The firing point is within `res` before `last`: try a few points back to `first`.
-    let mut times = vec![last, last - res / 2.0, last - res];
-    times.retain(|t| *t >= first);
-    times.push(first);
-    for t in times {
-        let Ok(series) = client.query(expr, t).await else {
-            return None;
-        };
-        let hit = series.iter().find(|s| {
+    let from = first - res;
+    // About 1,000 points at most, 1 s apart at best.
+    let step = ((last - from) / 1000.0).ceil().max(1.0);
+    let series = client.query_range(expr, from, last, step).await.ok()?;
+    series
+        .iter()
+        .filter(|s| {
             s.labels
                 .iter()
                 .filter(|(k, _)| k.as_str() != "__name__")
                 .all(|(k, v)| labels.get(k) == Some(v))
-        });
-        if let Some(v) = hit.and_then(|s| s.last()) {
-            return Some(v);
-        }
-    }
-    None
+        })
+        .filter_map(|s| s.samples.iter().rfind(|p| p.1.is_finite()).copied())
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|p| p.1)
 }
