@@ -173,6 +173,24 @@ pub const STEP_INFO: Metric = Metric {
     labels: &["scenario", "step", "unit"],
     help: "The level of the running step (VUs or target iterations/s); 1 series per step, present while it runs.",
 };
+pub const STEP_STARTED: Metric = Metric {
+    name: "redline_step_started_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &["scenario", "step"],
+    help: "When the step started (Unix seconds, after any settle), taken as it happened: the verdict's exact step span, whatever the push interval.",
+};
+pub const STEP_ENDED: Metric = Metric {
+    name: "redline_step_ended_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &["scenario", "step"],
+    help: "When the step ended (Unix seconds); absent while it runs.",
+};
+pub const STEP_DURATION: Metric = Metric {
+    name: "redline_step_http_req_duration_seconds",
+    kind: Kind::Gauge,
+    labels: &["scenario", "step", "quantile"],
+    help: "Request duration quantiles (0.5, 0.95, 0.99) of every request of the step since it started, from the step's own histogram: at its end, the figures the summary prints.",
+};
 pub const REQUEST_ERRORS: Metric = Metric {
     name: "redline_http_request_errors_total",
     kind: Kind::Counter,
@@ -240,6 +258,9 @@ pub const ALL: &[Metric] = &[
     DATA_RECEIVED,
     TARGET_RATE,
     STEP_INFO,
+    STEP_STARTED,
+    STEP_ENDED,
+    STEP_DURATION,
     REQUEST_ERRORS,
     RATE_LIMITED,
     LLM_TOKENS,

@@ -78,6 +78,15 @@ pub struct HttpLoadArgs {
     /// Write k6's handleSummary data (plus `steps`) to this JSON file.
     #[arg(long, env = "REDLINE_HTTP_LOAD_SUMMARY_EXPORT")]
     pub summary_export: Option<PathBuf>,
+    /// The summary's trend stats, like k6's `--summary-trend-stats`: avg, min, med, max, count,
+    /// p(N). Also the keys of `--summary-export`'s trend values (`p(99)`, …).
+    #[arg(
+        long,
+        env = "REDLINE_HTTP_LOAD_SUMMARY_TREND_STATS",
+        value_delimiter = ',',
+        default_value = crate::summary::DEFAULT_TREND_STATS
+    )]
+    pub summary_trend_stats: Vec<String>,
     /// Also write k6 trend-stat gauges, like K6_PROMETHEUS_RW_TREND_STATS: e.g. `p(95),p(99),avg`.
     #[arg(long, env = "REDLINE_HTTP_LOAD_TREND_STATS", value_delimiter = ',')]
     pub trend_stats: Vec<String>,
@@ -148,6 +157,10 @@ impl HttpLoadArgs {
             segments: None,
             summary_export: None,
             trend_stats: Vec::new(),
+            summary_trend_stats: crate::summary::DEFAULT_TREND_STATS
+                .split(',')
+                .map(String::from)
+                .collect(),
             timeout: None,
             http2: false,
             max_connections: None,

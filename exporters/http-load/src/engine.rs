@@ -25,6 +25,13 @@ pub struct StepTiming {
     pub end: Instant,
 }
 
+/// Now as Unix seconds.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 pub struct Engine {
     pub shared: Arc<Shared>,
     pub stop: CancellationToken,
@@ -83,8 +90,13 @@ impl Engine {
             }
             gauges.step.store(i, Ordering::Relaxed);
             let start = Instant::now();
+            // Wall-clock start, and the end as start + the monotonic span, so the pushed
+            // span equals the summary's to the nanosecond.
+            let start_unix = unix_now();
+            gauges.step_started(i as u16, start_unix);
             self.step(&rt, &plan, &step.load, ctx, &mut pool).await;
             let end = Instant::now();
+            gauges.step_ended(i as u16, start_unix + (end - start).as_secs_f64());
             self.timings.lock().expect("timings").push(StepTiming {
                 scenario: rt.idx,
                 step: i as u16,

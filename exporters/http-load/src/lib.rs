@@ -92,6 +92,32 @@ fn all_targets_local(scenarios: &[(Arc<ScenarioRt>, plan::ScenarioPlan)]) -> boo
         })
 }
 
+/// A timed step must hold at least two pushes: refused up front rather than judged on one
+/// sample (the verdict's per-step figures come from exact step gauges, but the rules' rates
+/// and the charts still need samples inside each step).
+fn check_push_interval(
+    scenarios: &[(Arc<ScenarioRt>, plan::ScenarioPlan)],
+    every: std::time::Duration,
+) -> Result<(), HttpLoadError> {
+    for (_, p) in scenarios {
+        for st in &p.steps {
+            let timed = matches!(st.load, plan::Load::Vus { .. } | plan::Load::Arrival { .. });
+            let d = st.load.duration();
+            if timed && every * 2 > d {
+                return Err(HttpLoadError::Usage(format!(
+                    "--push-interval {}: scenario {:?} step {:?} lasts {}, shorter than two push intervals; push at most every {} (e.g. --push-interval 1s) or lengthen the step",
+                    humantime::format_duration(every),
+                    p.name,
+                    st.label,
+                    humantime::format_duration(d),
+                    humantime::format_duration(d / 2),
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The daemon: load the scenario, run it, report. Exits when the scenario ends or on a signal.
 pub async fn run(args: HttpLoadArgs) -> Result<(), HttpLoadError> {
     execute(args).await.map(|_| ())
@@ -119,6 +145,8 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
             )));
         }
     }
+    let summary_stats =
+        summary::parse_trend_stats(&args.summary_trend_stats).map_err(HttpLoadError::Usage)?;
     let tokens = match (&args.tokens_file, &file.tokens) {
         (Some(f), _) => Some(scenario::Tokens {
             file: Some(f.clone()),
@@ -184,6 +212,9 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
             open: s.executor.is_open(),
         };
         scenarios.push((Arc::new(rt), plan));
+    }
+    if args.common.remote_write_url.is_some() {
+        check_push_interval(&scenarios, args.common.push_interval)?;
     }
     let metrics = Arc::new(Metrics::new(
         labels,
@@ -275,6 +306,7 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
         &snap,
         &timings,
         elapsed,
+        &summary_stats,
         std::io::stdout().is_terminal(),
         std::io::stderr().is_terminal(),
     );

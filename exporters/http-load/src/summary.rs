@@ -11,8 +11,27 @@ use serde_json::{Value, json};
 use crate::engine::StepTiming;
 use crate::metrics::{Metrics, Phases, Shard, StepKey, Timed, TrendStat};
 
-/// k6's default `summaryTrendStats`.
-const TREND_STATS: [&str; 6] = ["avg", "min", "med", "max", "p(90)", "p(95)"];
+/// The default `--summary-trend-stats`: k6's (`avg,min,med,max,p(90),p(95)`) plus p(99),
+/// which the seeds judge on.
+pub const DEFAULT_TREND_STATS: &str = "avg,min,med,max,p(90),p(95),p(99)";
+
+/// Checks `--summary-trend-stats` names (k6's: avg, min, med, max, count, p(N)).
+pub fn parse_trend_stats(list: &[String]) -> Result<Vec<String>, String> {
+    let stats: Vec<String> = list
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for s in &stats {
+        if s != "count" {
+            TrendStat::parse(s).map_err(|e| format!("--summary-trend-stats: {e}, or count"))?;
+        }
+    }
+    if stats.is_empty() {
+        return Err("--summary-trend-stats: name at least one stat, e.g. p(95),p(99)".into());
+    }
+    Ok(stats)
+}
 
 /// One row of the per-step table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -43,11 +62,16 @@ pub struct Summary {
     pub steps: Vec<StepRow>,
 }
 
-fn trend(t: &Timed, scale_ms: f64) -> Value {
+/// A trend's `values` under k6's keys (`p(99)`, `med`, …), as `--summary-export` writes them.
+fn trend(t: &Timed, scale_ms: f64, stats: &[String]) -> Value {
     let mut values = serde_json::Map::new();
-    for s in TREND_STATS {
-        let stat = TrendStat::parse(s).expect("k6's trend stat names parse");
-        values.insert(s.to_owned(), json!(stat.of(t) * scale_ms));
+    for s in stats {
+        let v = match TrendStat::parse(s) {
+            Ok(stat) => json!(stat.of(t) * scale_ms),
+            // `count`: how many values (k6 writes it as a plain number).
+            Err(_) => json!(t.hist.len()),
+        };
+        values.insert(s.clone(), v);
     }
     json!({"type": "trend", "contains": "time", "values": values})
 }
@@ -83,6 +107,7 @@ pub fn build(
     snap: &Shard,
     timings: &[StepTiming],
     run: Duration,
+    stats: &[String],
     stdout_tty: bool,
     stderr_tty: bool,
 ) -> Summary {
@@ -105,10 +130,10 @@ pub fn build(
     );
     let steps = || snap.steps.values();
     metrics.insert("http_reqs".into(), counter(total_reqs, secs, "default"));
-    metrics.insert("http_req_duration".into(), trend(&dur, 1e-3));
+    metrics.insert("http_req_duration".into(), trend(&dur, 1e-3, stats));
     metrics.insert(
         "http_req_duration{expected_response:true}".into(),
-        trend(&dur_ok, 1e-3),
+        trend(&dur_ok, 1e-3, stats),
     );
     metrics.insert(
         "http_req_failed".into(),
@@ -118,12 +143,16 @@ pub fn build(
     for (i, (_, key)) in Phases::NAMES.iter().enumerate() {
         metrics.insert(
             (*key).into(),
-            trend(&merged(snap.phases.values().map(|p| p.get(i)), 2), 1e-3),
+            trend(
+                &merged(snap.phases.values().map(|p| p.get(i)), 2),
+                1e-3,
+                stats,
+            ),
         );
     }
     metrics.insert(
         "iteration_duration".into(),
-        trend(&merged(steps().map(|c| &c.iteration), 2), 1e-3),
+        trend(&merged(steps().map(|c| &c.iteration), 2), 1e-3, stats),
     );
     metrics.insert(
         "iterations".into(),
@@ -167,10 +196,10 @@ pub fn build(
         metrics.insert("llm_completion_tokens".into(), counter(tc, secs, "default"));
         let ttft = merged(snap.llm.values().map(|l| &l.ttft), 2);
         if !ttft.hist.is_empty() {
-            metrics.insert("llm_time_to_first_token".into(), trend(&ttft, 1e-3));
+            metrics.insert("llm_time_to_first_token".into(), trend(&ttft, 1e-3, stats));
             metrics.insert(
                 "llm_inter_token_latency".into(),
-                trend(&merged(snap.llm.values().map(|l| &l.itl), 2), 1e-3),
+                trend(&merged(snap.llm.values().map(|l| &l.itl), 2), 1e-3, stats),
             );
         }
     }
@@ -190,7 +219,7 @@ pub fn build(
     let rows = step_rows(m, snap, timings);
     let data = json!({
         "root_group": {"name": "", "path": "", "id": "d41d8cd98f00b204e9800998ecf8427e", "groups": [], "checks": checks},
-        "options": {"summaryTrendStats": TREND_STATS, "summaryTimeUnit": "", "noColor": false},
+        "options": {"summaryTrendStats": stats, "summaryTimeUnit": "", "noColor": false},
         "state": {"isStdOutTTY": stdout_tty, "isStdErrTTY": stderr_tty, "testRunDurationMs": run.as_secs_f64() * 1000.0},
         "metrics": metrics,
         "steps": rows,
@@ -226,7 +255,7 @@ fn step_rows(m: &Metrics, snap: &Shard, timings: &[StepTiming]) -> Vec<StepRow> 
             .filter(|(k, _)| k.status == 429)
             .map(|(_, (n, _))| n)
             .sum();
-        let d = merged(reqs.iter().map(|(_, (_, t))| t), 3);
+        let d = m.step_duration(snap, t.scenario, t.step);
         let q = |x: f64| {
             if d.hist.is_empty() {
                 0.0
@@ -289,6 +318,10 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "     {name}{dots}: {value}");
     };
     let v = |k: &str, f: &str| m[k]["values"][f].as_f64().unwrap_or(0.0);
+    let stats: Vec<&str> = s.data["options"]["summaryTrendStats"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
     let mut names: Vec<&String> = m
         .as_object()
         .map(|o| o.keys().collect())
@@ -297,9 +330,12 @@ pub fn render(s: &Summary) -> String {
     for name in names {
         let x = &m[name.as_str()];
         let text = match x["type"].as_str() {
-            Some("trend") => TREND_STATS
+            Some("trend") => stats
                 .iter()
-                .map(|st| format!("{st}={}", fmt_ms(v(name, st))))
+                .map(|st| match *st {
+                    "count" => format!("{st}={}", v(name, st)),
+                    _ => format!("{st}={}", fmt_ms(v(name, st))),
+                })
                 .collect::<Vec<_>>()
                 .join(" "),
             Some("rate") => format!(

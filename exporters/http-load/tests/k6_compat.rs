@@ -118,6 +118,9 @@ export function handleSummary(data) {{ return {{ '{out}': JSON.stringify(data) }
             "experimental-prometheus-rw",
             "--tag",
             "testid=k6-compat",
+            // redline's default summary stats (k6's plus p(99)): the same keys on both sides.
+            "--summary-trend-stats",
+            redline_http_load::summary::DEFAULT_TREND_STATS,
         ])
         .arg(&script)
         .env("K6_PROMETHEUS_RW_SERVER_URL", prom.write_url())
@@ -201,6 +204,7 @@ scenarios:
         k6["metrics"]["http_reqs"]["values"]["count"]
     );
     assert!(ours["metrics"]["http_req_duration"]["values"]["p(95)"].is_number());
+    assert!(k6["metrics"]["http_req_duration"]["values"]["p(99)"].is_number());
 
     // (2) Series names and label keys.
     let wrote_shared = |sets: &[BTreeMap<String, String>]| {

@@ -213,7 +213,7 @@ async fn a_full_queue_without_a_disk_buffer_answers_503_and_counts_it() {
     let (port, admin) = (free_port(), free_port());
     let mut args = K6RelayArgs::for_test(&format!("http://127.0.0.1:{dead}/api/v1/write"), "full");
     args.listen = format!("127.0.0.1:{port}").parse().unwrap();
-    args.common.admin_addr = format!("127.0.0.1:{admin}").parse().unwrap();
+    args.common.admin_addr = Some(format!("127.0.0.1:{admin}").parse().unwrap());
     args.common.remote_write_shards = 1;
     args.common.remote_write_queue_capacity = 20;
     args.common.shutdown_grace = Duration::from_millis(500);

@@ -62,7 +62,7 @@ async fn fake_locust(listener: tokio::net::TcpListener, polls: Arc<AtomicUsize>)
 async fn down_garbage_and_errors_are_counted_and_polling_carries_on() {
     let (port, admin) = (free_port(), free_port());
     let mut args = LocustExporterArgs::for_test(&format!("http://127.0.0.1:{port}"), None, "bad");
-    args.common.admin_addr = format!("127.0.0.1:{admin}").parse().unwrap();
+    args.common.admin_addr = Some(format!("127.0.0.1:{admin}").parse().unwrap());
     args.interval = Duration::from_millis(200);
     let exporter = tokio::spawn(run(args));
 

@@ -20,6 +20,38 @@ pub(crate) struct Admin {
     pub task: tokio::task::JoinHandle<()>,
 }
 
+/// Where a CLI run serves when `--admin-addr` is not given: this machine only.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9470";
+
+/// The default address, or a free loopback port (logged) when another run holds it: two
+/// runs at once on one machine both work. An address the user chose is never replaced.
+pub(crate) async fn serve_default(
+    registry: Arc<Registry>,
+    ready: Arc<AtomicBool>,
+) -> Result<Admin, RuntimeError> {
+    let addr: SocketAddr = DEFAULT_ADMIN_ADDR.parse().expect("literal address");
+    match serve(addr, registry.clone(), ready.clone()).await {
+        Ok(a) => Ok(a),
+        Err(RuntimeError::Bind { source, .. })
+            if source.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            let a = serve(
+                "127.0.0.1:0".parse().expect("literal address"),
+                registry,
+                ready,
+            )
+            .await?;
+            tracing::warn!(
+                taken = DEFAULT_ADMIN_ADDR,
+                admin = %a.addr,
+                "the default admin address is in use (another run?): serving /metrics on a free port instead; set --admin-addr to choose"
+            );
+            Ok(a)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 pub(crate) async fn serve(
     addr: SocketAddr,
     registry: Arc<Registry>,

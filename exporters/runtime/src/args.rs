@@ -66,9 +66,11 @@ pub struct CommonArgs {
     /// Label added to every pushed series that lacks it, e.g. cluster=prod (repeatable).
     #[arg(long = "external-label", env = "REDLINE_EXTERNAL_LABELS", value_delimiter = ',', value_parser = parse_key_value)]
     pub external_labels: Vec<(String, String)>,
-    /// Address of the admin server (/metrics, /ready, /live).
-    #[arg(long, env = "REDLINE_ADMIN_ADDR", default_value = "0.0.0.0:9470")]
-    pub admin_addr: SocketAddr,
+    /// Address of the admin server (/metrics, /ready, /live). Default: 127.0.0.1:9470 (this
+    /// machine only), or a free loopback port, logged, when another run holds 9470. When set
+    /// (the chart sets 0.0.0.0:9470 in Pods), that address or a plain error.
+    #[arg(long, env = "REDLINE_ADMIN_ADDR")]
+    pub admin_addr: Option<SocketAddr>,
     #[arg(long, env = "REDLINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Log filter (tracing EnvFilter syntax), e.g. info or redline=debug.
@@ -95,7 +97,7 @@ impl Default for CommonArgs {
             push_interval: Duration::from_secs(1),
             testid: Some("test".into()),
             external_labels: Vec::new(),
-            admin_addr: "127.0.0.1:0".parse().expect("literal address"),
+            admin_addr: Some("127.0.0.1:0".parse().expect("literal address")),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             shutdown_grace: Duration::from_secs(10),
@@ -209,7 +211,7 @@ mod tests {
     fn defaults_are_documented_values() {
         let cli = Cli::try_parse_from(["x"]).unwrap();
         assert_eq!(cli.common.push_interval, Duration::from_secs(5));
-        assert_eq!(cli.common.admin_addr.port(), 9470);
+        assert_eq!(cli.common.admin_addr, None, "127.0.0.1:9470 or a free port");
         assert!(cli.common.remote_write_url.is_none());
     }
 

@@ -1,6 +1,8 @@
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("admin server: cannot listen on {addr}: {source}")]
+    #[error(
+        "admin server: cannot listen on {addr}: {source} (another run on this machine? choose another --admin-addr, or 127.0.0.1:0 for any free port)"
+    )]
     Bind {
         addr: std::net::SocketAddr,
         source: std::io::Error,

@@ -41,6 +41,17 @@ impl Runtime {
                 message: "must be at least 10ms".into(),
             });
         }
+        // Every rule window (1 m, with rates needing 4+ samples) and every step's span
+        // must hold several samples; past 15 s they do not.
+        if args.push_interval > Duration::from_secs(15) {
+            return Err(RuntimeError::Flag {
+                flag: "--push-interval",
+                message: format!(
+                    "{} is longer than 15s: the alert rules' 1-minute windows would hold too few samples to judge; use 15s or less",
+                    humantime::format_duration(args.push_interval)
+                ),
+            });
+        }
         let registry =
             Registry::with_labels([("testid".into(), testid.clone().into())].into_iter());
         Ok(Self {
@@ -82,7 +93,10 @@ impl Runtime {
         };
         let registry = Arc::new(self.registry);
         let ready = Arc::new(AtomicBool::new(false));
-        let admin = admin::serve(self.args.admin_addr, registry.clone(), ready.clone()).await?;
+        let admin = match self.args.admin_addr {
+            Some(addr) => admin::serve(addr, registry.clone(), ready.clone()).await?,
+            None => admin::serve_default(registry.clone(), ready.clone()).await?,
+        };
         tracing::info!(daemon = self.daemon, testid = %self.testid, admin = %admin.addr, "serving /metrics, /ready, /live");
         let pusher = Arc::new(Pusher {
             registry: registry.clone(),

@@ -45,6 +45,7 @@ pub async fn fired(
                 .find(|r| r.name == alertname)
                 .map(|r| r.summary.as_str())
                 .unwrap_or("");
+            // Rendered below, once the value is known.
             let summary = if template.is_empty() {
                 format!(
                     "{alertname} fired for {} {}/{}",
@@ -53,7 +54,7 @@ pub async fn fired(
                     s.label("step")
                 )
             } else {
-                fill_summary(template, &s.labels)
+                template.to_string()
             };
             FiredAlert {
                 severity: s.label("severity").to_string(),
@@ -73,6 +74,37 @@ pub async fn fired(
             }
         })
         .collect();
+    for a in &mut out {
+        let Some(rule) = rules.iter().find(|r| r.name == a.alertname) else {
+            continue;
+        };
+        if rule.summary.is_empty() {
+            continue;
+        }
+        let mut labels = a.labels.clone();
+        for (k, v) in [
+            ("testid", testid),
+            ("scenario", a.scenario.as_str()),
+            ("step", a.step.as_str()),
+            ("severity", a.severity.as_str()),
+        ] {
+            labels.insert(k.to_string(), v.to_string());
+        }
+        let value = if rule.summary.contains("$value") {
+            value_when_firing(
+                client,
+                &rule.expr,
+                &labels,
+                a.first_firing,
+                a.last_firing,
+                res,
+            )
+            .await
+        } else {
+            None
+        };
+        a.summary = crate::template::render(&rule.summary, &labels, value);
+    }
     out.sort_by(|a, b| {
         a.first_firing
             .total_cmp(&b.first_firing)
@@ -81,49 +113,33 @@ pub async fn fired(
     Ok(out)
 }
 
-/// Fills `{{ $labels.x }}` from the alert's labels; `{{ $value … }}` becomes "…", since the
-/// value is not stored in `ALERTS` (the table next to it holds the figures).
-pub fn fill_summary(template: &str, labels: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find("{{") {
-        out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find("}}") else {
-            out.push_str(&rest[open..]);
-            return out;
-        };
-        let inner = rest[open + 2..open + close].trim();
-        if let Some(key) = inner.strip_prefix("$labels.") {
-            let key = key.split_whitespace().next().unwrap_or("");
-            out.push_str(labels.get(key).map(String::as_str).unwrap_or(""));
-        } else if inner.starts_with("$value") {
-            out.push('…');
-        }
-        rest = &rest[open + close + 2..];
-    }
-    out.push_str(rest);
-    out.trim().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summaries_get_labels_and_no_raw_templates() {
-        let labels: BTreeMap<String, String> =
-            [("testid", "t1"), ("scenario", "burst"), ("step", "2")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-        let s = fill_summary(
-            "{{ $labels.testid }} {{ $labels.scenario }}/{{ $labels.step }}: p95 {{ $value | humanizeDuration }} is high.",
-            &labels,
-        );
-        assert_eq!(s, "t1 burst/2: p95 … is high.");
-        assert_eq!(
-            fill_summary("broken {{ $labels.x", &labels),
-            "broken {{ $labels.x"
-        );
-    }
+/// The value the alert's expression had while it fired, for the `$value` of its summary (the
+/// value Prometheus rendered its annotations with; `ALERTS` itself only holds 1): the
+/// expression over the firing span at a fine step, for the series whose labels the alert
+/// carries, its last point. `ALERTS` was read at `res`, so a firing point only says the
+/// alert fired within the `res` before it: the span starts that much earlier. None when no
+/// point matches, or Prometheus refuses.
+async fn value_when_firing(
+    client: &PromClient,
+    expr: &str,
+    labels: &BTreeMap<String, String>,
+    first: f64,
+    last: f64,
+    res: f64,
+) -> Option<f64> {
+    let from = first - res;
+    // About 1,000 points at most, 1 s apart at best.
+    let step = ((last - from) / 1000.0).ceil().max(1.0);
+    let series = client.query_range(expr, from, last, step).await.ok()?;
+    series
+        .iter()
+        .filter(|s| {
+            s.labels
+                .iter()
+                .filter(|(k, _)| k.as_str() != "__name__")
+                .all(|(k, v)| labels.get(k) == Some(v))
+        })
+        .filter_map(|s| s.samples.iter().rfind(|p| p.1.is_finite()).copied())
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|p| p.1)
 }

@@ -61,6 +61,15 @@ fn nice_max(v: f64) -> f64 {
     10.0 * p
 }
 
+/// How the y axis maps values.
+#[derive(Clone, Copy, PartialEq)]
+enum Scale {
+    Linear,
+    /// Powers of ten: steps of 140 and 40,000 req/s both readable on one chart.
+    Log,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn chart(
     title: &str,
     fmt_y: fn(f64) -> String,
@@ -68,19 +77,40 @@ fn chart(
     bands: &[Band],
     t0: f64,
     t1: f64,
+    scale: Scale,
 ) -> String {
     let span = (t1 - t0).max(1.0);
-    let ymax = nice_max(
+    let values = || {
         lines
             .iter()
             .flat_map(|l| l.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)))
-            .fold(0.0, f64::max)
-            * 1.05,
-    );
+    };
+    let ymax = nice_max(values().fold(0.0, f64::max) * 1.05);
+    // Log axis: from a decade below the smallest positive value (so the slowest step
+    // stands clear of the axis) to the power of ten above the largest.
+    let lo = values()
+        .filter(|v| *v > 0.0)
+        .fold(f64::INFINITY, f64::min)
+        .log10()
+        .floor()
+        - 1.0;
+    let hi = ymax.log10().ceil();
+    let scale = if scale == Scale::Log && lo.is_finite() && hi > lo {
+        Scale::Log
+    } else {
+        Scale::Linear
+    };
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
     let x = |t: f64| LEFT + (t - t0) / span * pw;
-    let y = |v: f64| TOP + ph - (v / ymax).clamp(0.0, 1.0) * ph;
+    let y = |v: f64| {
+        let f = match scale {
+            Scale::Linear => v / ymax,
+            Scale::Log if v <= 0.0 => 0.0,
+            Scale::Log => (v.log10() - lo) / (hi - lo),
+        };
+        TOP + ph - f.clamp(0.0, 1.0) * ph
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -106,8 +136,11 @@ fn chart(
     }
     // Grid and axes.
     let mut grid = String::new();
-    for i in 0..=5 {
-        let v = ymax * i as f64 / 5.0;
+    let ticks: Vec<f64> = match scale {
+        Scale::Linear => (0..=5).map(|i| ymax * i as f64 / 5.0).collect(),
+        Scale::Log => (lo as i32..=hi as i32).map(|e| 10f64.powi(e)).collect(),
+    };
+    for v in ticks {
         let yy = y(v);
         let _ = write!(grid, "M{LEFT},{yy:.1}H{:.1}", W - RIGHT);
         let _ = writeln!(
@@ -347,9 +380,11 @@ pub fn render(report: &Report) -> String {
             &bands,
             t0,
             t1,
+            Scale::Linear,
         ));
+        // Log scale: every step's rate readable next to a much faster one.
         h.push_str(&chart(
-            "Throughput per step, requests/s (request counters' rate)",
+            "Throughput per step, requests/s (log scale; counter increase between pushes)",
             |v| format!("{v:.1}"),
             &[Line {
                 label: "req/s",
@@ -359,6 +394,7 @@ pub fn render(report: &Report) -> String {
             &bands,
             t0,
             t1,
+            Scale::Log,
         ));
     }
 
@@ -467,11 +503,57 @@ mod tests {
             &[],
             0.0,
             10.0,
+            Scale::Linear,
         );
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("t &lt;&amp;&gt;"));
         assert!(!svg.contains("no data"));
-        let empty = chart("e", |v| format!("{v}"), &[], &[], 0.0, 1.0);
+        let empty = chart("e", |v| format!("{v}"), &[], &[], 0.0, 1.0, Scale::Log);
         assert!(empty.contains("no data"));
+    }
+
+    #[test]
+    fn log_scale_keeps_a_slow_step_off_the_axis() {
+        // 140 req/s next to 37,500 req/s: on a linear axis the slow step sits on the floor.
+        let series = [ChartSeries {
+            signal: "rps".into(),
+            scenario: "s".into(),
+            step: "1".into(),
+            points: vec![(0.0, 140.0), (5.0, 140.0), (6.0, 37_500.0), (9.0, 37_500.0)],
+        }];
+        let draw = |scale| {
+            chart(
+                "rps",
+                |v| format!("{v}"),
+                &[Line {
+                    label: "req/s",
+                    colour: "#000",
+                    series: series.iter().collect(),
+                }],
+                &[],
+                0.0,
+                10.0,
+                scale,
+            )
+        };
+        // The y of the slow step's first point, in pixels above the x axis.
+        let height = |svg: &str| {
+            let pts = svg.split("points=\"").nth(1).unwrap();
+            let y: f64 = pts
+                .split(' ')
+                .next()
+                .unwrap()
+                .split(',')
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap();
+            TOP + (H - TOP - BOTTOM) - y
+        };
+        let (lin, log) = (draw(Scale::Linear), draw(Scale::Log));
+        assert!(height(&lin) < 2.0, "linear: {}", height(&lin));
+        assert!(height(&log) > 50.0, "log: {}", height(&log));
+        // Ticks at powers of ten, 10 .. 100k.
+        assert!(log.contains(">10<") && log.contains(">100000<"), "{log}");
     }
 }

@@ -36,6 +36,7 @@ mod prom;
 mod report;
 mod rules;
 mod steps;
+pub mod template;
 mod text;
 pub mod validity;
 mod window;

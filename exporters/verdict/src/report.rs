@@ -77,11 +77,17 @@ pub struct StepRow {
     pub level: Option<f64>,
     pub start: f64,
     pub end: f64,
+    /// The span is the step's own recorded start and end (http-load); false when it is
+    /// guessed from the first and last sample of the level series (Locust, k6), whose
+    /// per-step figures are then marked `~`.
+    pub exact: bool,
     /// Requests in the step (counter totals).
     pub requests: Option<f64>,
     /// Requests per second averaged over the step (counter increase / step duration).
     pub actual_rps: Option<f64>,
-    /// The recorded signals at the step's end (their 1-minute window is the step's last minute).
+    /// Over the whole step from its own histogram when the generator records it
+    /// (`redline_step_http_req_duration_seconds`); else the recorded signals at the step's
+    /// end (their 1-minute window is the step's last minute).
     pub p50_seconds: Option<f64>,
     pub p95_seconds: Option<f64>,
     pub p99_seconds: Option<f64>,

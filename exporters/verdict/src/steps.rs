@@ -1,12 +1,16 @@
 //! The seeds' per-step tables, read from the recorded `redline:` series, and the MaaS plan's
 //! findings template.
 //!
-//! A step is one `redline_step_level` series (Locust: `locust_users` with a `step` label);
-//! its span runs from its first to its last sample. Latency and success figures are the
-//! recorded signals at the step's end, the values the alerts judged there (their 1-minute
-//! window is the step's last minute, its steady state). Counts (requests, errors, 429s) are
-//! the step's counter totals, and actual RPS is the counters' increase over the step's span,
-//! the same average k6's summary reports.
+//! A step is one `redline_step_level` series (Locust: `locust_users` with a `step` label).
+//! http-load records each step's exact start and end and its whole-step duration quantiles
+//! as it runs (`redline_step_started_timestamp_seconds`,
+//! `redline_step_ended_timestamp_seconds`, `redline_step_http_req_duration_seconds`): the span, actual RPS (requests / span),
+//! p50/p95/p99 and success (429s apart) are then the generator's own per-step figures,
+//! whatever the push interval. Without them (Locust, k6), the span runs from the level
+//! series' first to last sample (marked `~`: off by up to a push interval at each end),
+//! latency and success are the recorded signals at the step's end, and actual RPS is the
+//! counters' increase over that span. Counts (requests, errors, 429s) are always the step's
+//! counter totals.
 
 use std::collections::BTreeMap;
 
@@ -77,6 +81,55 @@ pub async fn table(
             .await?,
     );
     let increases = by_key(client.query(&increase, win.to).await?);
+    // http-load's own per-step records: exact spans, whole-step quantiles, and the
+    // success counts (429s kept apart, as the success rule does).
+    let last = |name: &str, by: &str| {
+        format!("max by (scenario, step{by}) (last_over_time({name}{{testid={t}}}[{w}s]))")
+    };
+    let started = by_key(
+        client
+            .query(&last("redline_step_started_timestamp_seconds", ""), win.to)
+            .await?,
+    );
+    let ended = by_key(
+        client
+            .query(&last("redline_step_ended_timestamp_seconds", ""), win.to)
+            .await?,
+    );
+    let mut quantiles: BTreeMap<(Key, String), f64> = BTreeMap::new();
+    for s in client
+        .query(
+            &last("redline_step_http_req_duration_seconds", ", quantile"),
+            win.to,
+        )
+        .await?
+    {
+        if let Some(v) = s.last() {
+            quantiles.insert((key_of(&s), s.label("quantile").to_string()), v);
+        }
+    }
+    let counted = |sel: &str| {
+        format!(
+            "sum by (scenario, step) (max_over_time(k6_http_reqs_total{{testid={t}{sel}}}[{w}s]))"
+        )
+    };
+    let not_limited = by_key(client.query(&counted(",status!=\"429\""), win.to).await?);
+    let succeeded = by_key(
+        client
+            .query(
+                &counted(",status!=\"429\",expected_response=\"true\""),
+                win.to,
+            )
+            .await?,
+    );
+    for row in &mut rows {
+        let k = (row.scenario.clone(), row.step.clone());
+        if let (Some(s), Some(e)) = (started.get(&k), ended.get(&k)) {
+            row.start = *s;
+            row.end = *e;
+            row.exact = true;
+        }
+    }
 
     // Recorded signals over the window.
     let signal = |name: &str| format!("{name}{{testid={t}}}");
@@ -96,13 +149,15 @@ pub async fn table(
         recorded.insert(short, series.into_iter().map(|s| (key_of(&s), s)).collect());
     }
 
-    // Throughput for the chart from the counters over a short window: the recorded 1-minute
-    // rate divides by the full minute, so it ramps up through the first minute of every step.
+    // Throughput for the chart: the counters' increase between their last two pushes
+    // (`irate`), so a point is what was measured in that push interval. A `rate()` window
+    // (let alone the recorded 1-minute rate) would draw a ramp from 0 through each step
+    // that never happened.
     let short = (3.0 * res).max(10.0);
     let throughput = client
         .query_range(
             &format!(
-                "sum by (scenario, step) (rate(k6_http_reqs_total{{testid={t}}}[{short}s])) or sum by (scenario, step) (rate(locust_requests_total{{testid={t}}}[{short}s]))"
+                "sum by (scenario, step) (irate(k6_http_reqs_total{{testid={t}}}[{short}s])) or sum by (scenario, step) (irate(locust_requests_total{{testid={t}}}[{short}s]))"
             ),
             win.from,
             end,
@@ -146,16 +201,23 @@ pub async fn table(
                 .rfind(|p| p.0 <= row.end + res && p.1.is_finite())
                 .map(|p| p.1)
         };
-        row.p50_seconds = at_end("p50");
-        row.p95_seconds = at_end("p95");
-        row.p99_seconds = at_end("p99");
-        row.success_ratio = at_end("success");
+        let whole_step = |q: &str| quantiles.get(&(k.clone(), q.to_string())).copied();
+        row.p50_seconds = whole_step("0.5").or_else(|| at_end("p50"));
+        row.p95_seconds = whole_step("0.95").or_else(|| at_end("p95"));
+        row.p99_seconds = whole_step("0.99").or_else(|| at_end("p99"));
+        row.success_ratio = match (row.exact, not_limited.get(&k)) {
+            (true, Some(n)) if *n > 0.0 => Some(succeeded.get(&k).copied().unwrap_or(0.0) / n),
+            _ => at_end("success"),
+        };
         if row.level.is_none() {
             row.level = at_end("target");
         }
         row.requests = requests.get(&k).copied();
         let duration = row.end - row.start;
         row.actual_rps = match (increases.get(&k), row.requests) {
+            // Exact span: every request of the step over exactly its duration, the
+            // figure the generator's own summary prints.
+            (_, Some(n)) if row.exact && duration > 0.0 => Some(n / duration),
             (Some(inc), _) if duration >= 1.0 => Some(inc / duration),
             _ => at_end("rps"),
         };

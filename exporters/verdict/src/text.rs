@@ -44,11 +44,20 @@ pub fn cells(r: &StepRow) -> Vec<String> {
     if r.saturated {
         class.push_str(" (Saturated)");
     }
+    // `~`: the step's span is guessed from pushed samples, so its rate is approximate.
+    let approx = |v: String| {
+        if r.exact || v == "—" {
+            v
+        } else {
+            format!("~{v}")
+        }
+    };
     vec![
         level_label(r),
-        rps(r.actual_rps),
+        approx(rps(r.actual_rps)),
         seconds(r.p50_seconds),
         seconds(r.p95_seconds),
+        seconds(r.p99_seconds),
         percent(r.success_ratio),
         count_and_share(r.errors, r.error_ratio),
         count_and_share(r.rate_limited, r.rate_limited_ratio),
@@ -79,6 +88,7 @@ pub fn headers(unit: &str) -> Vec<String> {
         "Actual RPS",
         "p50",
         "p95",
+        "p99",
         "Success",
         "Errors",
         "Rate-limited",
@@ -136,6 +146,12 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "Scenario {name}");
         let cells: Vec<Vec<String>> = rows.iter().map(|r| cells(r)).collect();
         table(&mut out, &headers(unit), &cells);
+        if rows.iter().any(|r| !r.exact && r.actual_rps.is_some()) {
+            let _ = writeln!(
+                out,
+                "  ~ the generator does not record its steps' start and end: the span, and so the RPS, is taken from the first and last pushed sample (approximate by up to a push interval at each end)."
+            );
+        }
         let _ = writeln!(out);
     }
     for f in &report.findings {

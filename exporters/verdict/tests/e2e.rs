@@ -162,6 +162,42 @@ async fn slow_erroring_step_fails_with_breaking_alerts_and_classification() {
     ] {
         assert!(fired(name, "2"), "{name} on step 2: {:#?}", report.alerts);
     }
+    // Every alert text carries its value, as Prometheus rendered it (no placeholder).
+    for a in &report.alerts {
+        let rule = &report
+            .rules
+            .iter()
+            .find(|r| r.rule.name == a.alertname)
+            .unwrap()
+            .rule;
+        if rule.summary.contains("$value") {
+            let mut labels = a.labels.clone();
+            for (k, v) in [("testid", testid), ("scenario", "burst"), ("step", "2")] {
+                labels.insert(k.into(), v.into());
+            }
+            let blank = redline_verdict::template::render(&rule.summary, &labels, None);
+            assert_ne!(a.summary, blank, "{} has no value", a.alertname);
+            assert!(
+                a.summary.chars().any(|c| c.is_ascii_digit()),
+                "{}",
+                a.summary
+            );
+        }
+    }
+    let text = |name: &str| {
+        report
+            .alerts
+            .iter()
+            .find(|a| a.alertname == name)
+            .map(|a| a.summary.clone())
+            .unwrap_or_default()
+    };
+    // 30 % 503s: a percentage, not a placeholder.
+    assert!(
+        text("RedlineServerErrors").contains("% of requests were answered 5xx"),
+        "{}",
+        text("RedlineServerErrors")
+    );
     assert!(
         report.alerts.iter().all(|a| a.step == "2"),
         "step 1 was healthy: {:#?}",

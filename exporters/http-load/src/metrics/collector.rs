@@ -35,6 +35,7 @@ impl Collector for MetricsCollector {
         errors(enc, &labels, &snap)?;
         trend_stats(enc, m, &labels, &snap)?;
         steps(enc, &labels, &snap)?;
+        step_spans(enc, m, &snap)?;
         checks(enc, &labels, &snap)?;
         live_gauges(enc, m)?;
         llm(enc, &labels, &snap)
@@ -192,6 +193,62 @@ fn steps(enc: &mut DescriptorEncoder, sl: &SeriesLabels, s: &Shard) -> Written {
             .map(|(k, c)| (sl.step(k), &c.iteration))
             .collect::<Vec<_>>(),
         US,
+    )
+}
+
+/// Quantiles of `redline_step_http_req_duration_seconds`.
+const STEP_QUANTILES: [(&str, f64); 3] = [("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99)];
+
+/// Each started step's exact start and end, and its duration quantiles from its own
+/// histogram: what the verdict reads instead of guessing a step from pushed samples.
+fn step_spans(enc: &mut DescriptorEncoder, m: &Metrics, s: &Shard) -> Written {
+    let lb = &m.labels;
+    let mut started = Vec::new();
+    let mut ended = Vec::new();
+    let mut quantiles = Vec::new();
+    for (i, g) in m.gauges.iter().enumerate() {
+        let scenario = lb.scenarios[i].as_str();
+        let tags = lb.scenario_tags(i as u16);
+        for span in g.spans() {
+            let l = tagged(
+                vec![
+                    ("scenario", scenario),
+                    ("step", lb.step_label(i as u16, span.step)),
+                ],
+                tags,
+            );
+            started.push((l.clone(), span.start));
+            if let Some(end) = span.end {
+                ended.push((l.clone(), end));
+            }
+            let d = m.step_duration(s, i as u16, span.step);
+            if d.hist.is_empty() {
+                continue;
+            }
+            for (q, x) in STEP_QUANTILES {
+                let mut lq = l.clone();
+                lq.insert(2, ("quantile", q));
+                quantiles.push((lq, d.hist.value_at_quantile(x) as f64 / 1e6));
+            }
+        }
+    }
+    gauge(
+        enc,
+        cat::STEP_STARTED.name,
+        cat::STEP_STARTED.family_help(),
+        &started,
+    )?;
+    gauge(
+        enc,
+        cat::STEP_ENDED.name,
+        cat::STEP_ENDED.family_help(),
+        &ended,
+    )?;
+    gauge(
+        enc,
+        cat::STEP_DURATION.name,
+        cat::STEP_DURATION.family_help(),
+        &quantiles,
     )
 }
 

@@ -27,7 +27,7 @@ pub mod trend;
 pub use cells::{LlmCell, Phases, StepCell};
 pub use collector::MetricsCollector;
 pub use export::{CLASSIC_BOUNDS, Exported, export};
-pub use gauges::ScenarioGauges;
+pub use gauges::{ScenarioGauges, StepSpan};
 pub use keys::{ErrorReason, ReqKey, StepKey};
 pub use labels::{Labels, RequestLabel, StepLabel, Tags};
 pub use recorder::Metrics;

@@ -11,6 +11,7 @@ use crate::scenario::StatusRange;
 use super::gauges::ScenarioGauges;
 use super::labels::Labels;
 use super::shard::Shard;
+use super::timed::Timed;
 use super::trend::TrendStat;
 
 static NEXT_RECORDER: AtomicU64 = AtomicU64::new(1);
@@ -79,6 +80,18 @@ impl Metrics {
             let mut g = local[i].1.lock().unwrap_or_else(|e| e.into_inner());
             f(&mut g)
         })
+    }
+
+    /// Every request duration of one step of one scenario, merged: the histogram both the
+    /// summary's per-step table and `redline_step_http_req_duration_seconds` read.
+    pub fn step_duration(&self, snap: &Shard, scenario: u16, step: u16) -> Timed {
+        let mut out = Timed::new(3);
+        for (k, (_, t)) in &snap.reqs {
+            if k.step == step && self.labels.requests[k.req as usize].scenario == scenario {
+                out.add(t);
+            }
+        }
+        out
     }
 
     /// All shards merged.
