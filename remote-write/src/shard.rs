@@ -209,7 +209,11 @@ mod tests {
         let stats = Stats::new();
         let (deadline, rx) = watch::channel(None);
         let policy = BackoffPolicy::new(10 * MS, 100 * MS);
-        let delivery = Delivery::new(t.clone(), stats.clone(), rx, policy);
+        let negotiation = Arc::new(crate::negotiate::Negotiation::new(
+            crate::NativeHistograms::Offer,
+            crate::HistogramFallback::Classic,
+        ));
+        let delivery = Delivery::new(t.clone(), stats.clone(), rx, policy, negotiation);
         let (queue, items) = mpsc::channel(1_000);
         let external: Arc<[Label]> = Arc::new([Label {
             name: "cluster".into(),
