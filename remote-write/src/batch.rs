@@ -11,6 +11,9 @@ use crate::stats::Kind;
 pub(crate) enum Value {
     Float(f64),
     Histogram(Box<Histogram>),
+    /// A native histogram whose producer also sends its classic buckets as floats: where
+    /// the receiver refuses native histograms it is left out, not converted.
+    NativeBesideClassic(Box<Histogram>),
 }
 
 /// One sample in a shard's queue.
@@ -24,8 +27,15 @@ impl Item {
     pub(crate) fn kind(&self) -> Kind {
         match self.value {
             Value::Float(_) => Kind::Float,
-            Value::Histogram(_) => Kind::Histogram,
+            Value::Histogram(_) | Value::NativeBesideClassic(_) => Kind::Histogram,
         }
+    }
+}
+
+fn h_ts(v: &Value) -> i64 {
+    match v {
+        Value::Histogram(h) | Value::NativeBesideClassic(h) => h.timestamp,
+        Value::Float(_) => 0,
     }
 }
 
@@ -34,6 +44,8 @@ impl Item {
 pub(crate) struct Batch {
     index: HashMap<u64, usize>,
     entries: Vec<(Series, Vec<Sample>, Vec<Histogram>)>,
+    /// Per entry, per histogram: whether it is a [`Value::NativeBesideClassic`].
+    beside_classic: Vec<Vec<bool>>,
     pub(crate) floats: u64,
     pub(crate) histograms: u64,
     /// The newest timestamp in the batch, in milliseconds.
@@ -48,6 +60,7 @@ impl Batch {
     pub(crate) fn clear(&mut self) {
         self.index.clear();
         self.entries.clear();
+        self.beside_classic.clear();
         self.floats = 0;
         self.histograms = 0;
         self.newest_ts = 0;
@@ -56,6 +69,7 @@ impl Batch {
     pub(crate) fn add(&mut self, wire: &Series, ts: i64, value: Value) {
         let i = *self.index.entry(wire.hash()).or_insert_with(|| {
             self.entries.push((wire.clone(), Vec::new(), Vec::new()));
+            self.beside_classic.push(Vec::new());
             self.entries.len() - 1
         });
         self.newest_ts = self.newest_ts.max(ts);
@@ -70,8 +84,36 @@ impl Batch {
             Value::Histogram(h) => {
                 self.histograms += 1;
                 self.entries[i].2.push(*h);
+                self.beside_classic[i].push(false);
+            }
+            Value::NativeBesideClassic(h) => {
+                self.histograms += 1;
+                self.entries[i].2.push(*h);
+                self.beside_classic[i].push(true);
             }
         }
+    }
+
+    /// Every sample again, as it was added (per series: floats, then histograms), for
+    /// rebuilding the batch in another form.
+    pub(crate) fn items(&self) -> Vec<(&Series, i64, Value)> {
+        let mut out = Vec::with_capacity(self.len());
+        for ((series, floats, histograms), beside) in self.entries.iter().zip(&self.beside_classic)
+        {
+            for s in floats {
+                out.push((series, s.timestamp, Value::Float(s.value)));
+            }
+            for (h, &beside) in histograms.iter().zip(beside) {
+                let h = Box::new(h.clone());
+                let v = if beside {
+                    Value::NativeBesideClassic(h)
+                } else {
+                    Value::Histogram(h)
+                };
+                out.push((series, h_ts(&v), v));
+            }
+        }
+        out
     }
 
     /// The batch as the encoder takes it: one entry per series.

@@ -37,6 +37,28 @@ pub enum Auth {
     },
 }
 
+/// Whether native histograms are offered to the receiver (`--native-histograms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NativeHistograms {
+    /// Sent as native histograms until the receiver says it does not take them
+    /// (`native histograms are disabled`); then [`HistogramFallback`] applies.
+    #[default]
+    Offer,
+    /// Never sent as native histograms: [`HistogramFallback`] applies from the start.
+    Never,
+}
+
+/// What a native histogram becomes where the receiver does not take it
+/// (`--native-histogram-fallback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HistogramFallback {
+    /// Classic `_bucket{le}`, `_count`, `_sum` series at the native bucket bounds.
+    #[default]
+    Classic,
+    /// Dropped and counted (`reason="histograms_refused"`); the run reports them lost.
+    Drop,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// e.g. `http://prometheus:9090/api/v1/write`.
@@ -64,6 +86,8 @@ pub struct Config {
     /// Write StaleNaN for every series at shutdown.
     pub staleness_markers: bool,
     pub user_agent: String,
+    pub native_histograms: NativeHistograms,
+    pub histogram_fallback: HistogramFallback,
 }
 
 impl Config {
@@ -84,6 +108,8 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             staleness_markers: true,
             user_agent: concat!("redline/", env!("CARGO_PKG_VERSION")).to_string(),
+            native_histograms: NativeHistograms::Offer,
+            histogram_fallback: HistogramFallback::Classic,
         }
     }
 }

@@ -11,8 +11,19 @@ use tokio::time::Instant;
 use crate::backoff::{BackoffPolicy, Waited};
 use crate::batch::Batch;
 use crate::encode::{compress, encode_write_request};
+use crate::negotiate::Negotiation;
 use crate::stats::{DropReason, Kind, Stats};
 use crate::transport::{Outcome, Transport};
+
+/// How one attempt at a batch ended.
+enum Delivered {
+    /// Taken, or refused for good (counted as dropped).
+    Done,
+    /// Still failing at the shutdown deadline.
+    GaveUp,
+    /// The receiver does not take native histograms; nothing of the batch was stored.
+    NativeRefused,
+}
 
 pub(crate) struct Delivery<T> {
     transport: Arc<T>,
@@ -20,6 +31,7 @@ pub(crate) struct Delivery<T> {
     /// Set when shutdown starts: from then on no request or wait runs past it.
     deadline: watch::Receiver<Option<Instant>>,
     retry: BackoffPolicy,
+    negotiation: Arc<Negotiation>,
     raw: Vec<u8>,
     compressed: Vec<u8>,
     encoder: snap::raw::Encoder,
@@ -31,12 +43,14 @@ impl<T: Transport> Delivery<T> {
         stats: Stats,
         deadline: watch::Receiver<Option<Instant>>,
         retry: BackoffPolicy,
+        negotiation: Arc<Negotiation>,
     ) -> Self {
         Self {
             transport,
             stats,
             deadline,
             retry,
+            negotiation,
             raw: Vec::new(),
             compressed: Vec::new(),
             encoder: snap::raw::Encoder::new(),
@@ -44,8 +58,30 @@ impl<T: Transport> Delivery<T> {
     }
 
     /// Sends one batch, retrying what can be retried. False when it was given up
-    /// at the shutdown deadline (counted by the caller's report).
+    /// at the shutdown deadline (counted by the caller's report). Native histograms go
+    /// only to a receiver that takes them: when it answers that it does not, the batch
+    /// is sent again without them (see [`Negotiation`]), so they never cost the floats.
     pub(crate) async fn send(&mut self, batch: &Batch) -> bool {
+        if batch.histograms > 0 && !self.negotiation.sends_native() {
+            return self.send_without_native(batch).await;
+        }
+        match self.send_as_is(batch).await {
+            Delivered::Done => true,
+            Delivered::GaveUp => false,
+            Delivered::NativeRefused => self.send_without_native(batch).await,
+        }
+    }
+
+    async fn send_without_native(&mut self, batch: &Batch) -> bool {
+        let rebuilt = self.negotiation.without_native(batch, &self.stats);
+        if rebuilt.len() == 0 {
+            return true;
+        }
+        // No histogram is left, so the receiver cannot refuse this one for that reason.
+        !matches!(self.send_as_is(&rebuilt).await, Delivered::GaveUp)
+    }
+
+    async fn send_as_is(&mut self, batch: &Batch) -> Delivered {
         self.raw.clear();
         encode_write_request(&batch.entries(), &mut self.raw);
         compress(&self.raw, &mut self.encoder, &mut self.compressed);
@@ -81,7 +117,24 @@ impl<T: Transport> Delivery<T> {
                             "remote-write recovered; batch delivered"
                         );
                     }
-                    return true;
+                    return Delivered::Done;
+                }
+                Outcome::Reject { status, body }
+                    if batch.histograms > 0
+                        && self
+                            .negotiation
+                            .refused_by(&format!("HTTP {status}: {body}")) =>
+                {
+                    self.stats.failed(Kind::Float, batch.floats);
+                    self.stats.failed(Kind::Histogram, batch.histograms);
+                    return Delivered::NativeRefused;
+                }
+                Outcome::Retry { cause, .. }
+                    if batch.histograms > 0 && self.negotiation.refused_by(&cause) =>
+                {
+                    self.stats.failed(Kind::Float, batch.floats);
+                    self.stats.failed(Kind::Histogram, batch.histograms);
+                    return Delivered::NativeRefused;
                 }
                 Outcome::Reject { status, body } => {
                     self.stats.failed(Kind::Float, batch.floats);
@@ -91,7 +144,7 @@ impl<T: Transport> Delivery<T> {
                     self.stats
                         .dropped(Kind::Histogram, DropReason::Rejected4xx, batch.histograms);
                     self.transport.log_rejection_once(status, &body);
-                    return true;
+                    return Delivered::Done;
                 }
                 Outcome::Retry { after, cause } => {
                     self.stats.failed(Kind::Float, batch.floats);
@@ -116,7 +169,7 @@ impl<T: Transport> Delivery<T> {
                     };
                     if waited == Waited::GaveUp {
                         self.give_up(batch);
-                        return false;
+                        return Delivered::GaveUp;
                     }
                     self.stats.retried(Kind::Float, batch.floats);
                     self.stats.retried(Kind::Histogram, batch.histograms);
@@ -164,7 +217,11 @@ mod tests {
         let stats = Stats::new();
         let (deadline, rx) = watch::channel(None);
         let policy = BackoffPolicy::new(10 * MS, 100 * MS);
-        let d = Delivery::new(transport.clone(), stats.clone(), rx, policy);
+        let negotiation = Arc::new(Negotiation::new(
+            crate::NativeHistograms::Offer,
+            crate::HistogramFallback::Classic,
+        ));
+        let d = Delivery::new(transport.clone(), stats.clone(), rx, policy, negotiation);
         (d, stats, deadline)
     }
 
@@ -202,6 +259,30 @@ mod tests {
             (4, 4, 0, 0)
         );
         assert_eq!(t.rejections_logged(), [(400, "out of order sample".into())]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_of_native_histograms_resends_the_floats_at_once_and_sticks() {
+        // Prometheus 2.42 without --enable-feature=native-histograms rolls the request back.
+        let t = Scripted::answering(vec![Outcome::Retry {
+            after: None,
+            cause: "HTTP 500: native histograms are disabled".into(),
+        }]);
+        let (mut d, stats, _deadline) = delivery(&t);
+        assert!(d.send(&batch()).await);
+        assert!(d.send(&batch()).await);
+        let got = t.received();
+        assert_eq!(got.len(), 3, "one refusal, then each batch once");
+        assert_eq!(got[0].1.timeseries[0].histograms.len(), 1);
+        for (_, again) in &got[1..] {
+            assert!(again.timeseries.iter().all(|ts| ts.histograms.is_empty()));
+            let floats: usize = again.timeseries.iter().map(|ts| ts.samples.len()).sum();
+            // 3 floats + the empty histogram's classic form (+Inf bucket, _count, _sum).
+            assert_eq!(floats, 6);
+        }
+        let st = stats.snapshot();
+        assert_eq!((st.sent, st.sent_histograms, st.dropped()), (12, 0, 0));
+        assert_eq!(st.retried, 0, "the refusal is not retried as it was");
     }
 
     #[tokio::test(start_paused = true)]

@@ -11,6 +11,7 @@
 
 pub mod backoff;
 mod batch;
+mod classic;
 mod clock;
 mod config;
 mod deliver;
@@ -18,6 +19,7 @@ mod encode;
 mod error;
 #[cfg(test)]
 mod golden;
+mod negotiate;
 pub mod prompb;
 #[cfg(test)]
 mod scripted;
@@ -30,7 +32,7 @@ pub mod write_v2;
 mod writer;
 
 pub use clock::now_millis;
-pub use config::{Auth, Config, Secret};
+pub use config::{Auth, Config, HistogramFallback, NativeHistograms, Secret};
 pub use encode::{Entry, compress, encode_write_request};
 pub use error::Error;
 pub use series::{

@@ -29,6 +29,9 @@ struct Known {
     wire: Series,
     last_ts: i64,
     kind: Kind,
+    /// A native histogram whose classic buckets are their own series: its end marker must
+    /// not become classic markers too (those series get their own, from their own shards).
+    beside_classic: bool,
 }
 
 pub(crate) struct Shard<T> {
@@ -115,6 +118,7 @@ impl<T: Transport> Shard<T> {
         self.stats.queue_length.dec_by(items.len() as i64);
         for item in items.drain(..) {
             let kind = item.kind();
+            let beside_classic = matches!(item.value, Value::NativeBesideClassic(_));
             let known = match self.known.get_mut(&item.series) {
                 Some(k) => k,
                 None => {
@@ -123,6 +127,7 @@ impl<T: Transport> Shard<T> {
                         wire,
                         last_ts: i64::MIN,
                         kind,
+                        beside_classic,
                     })
                 }
             };
@@ -132,6 +137,7 @@ impl<T: Transport> Shard<T> {
             }
             known.last_ts = item.timestamp;
             known.kind = kind;
+            known.beside_classic = beside_classic;
             batch.add(&known.wire, item.timestamp, item.value);
         }
     }
@@ -156,20 +162,31 @@ impl<T: Transport> Shard<T> {
         let known: Vec<_> = self
             .known
             .values()
-            .map(|k| (k.wire.clone(), (k.last_ts + 1).max(now), k.kind))
+            .map(|k| {
+                (
+                    k.wire.clone(),
+                    (k.last_ts + 1).max(now),
+                    k.kind,
+                    k.beside_classic,
+                )
+            })
             .collect();
         for chunk in known.chunks(self.max_samples) {
             batch.clear();
-            for (wire, ts, kind) in chunk {
-                let v = match kind {
-                    Kind::Float => Value::Float(stale_nan()),
-                    // A native-histogram series ends with a histogram whose sum is
-                    // StaleNaN, as Prometheus' own scrape loop writes it.
-                    Kind::Histogram => Value::Histogram(Box::new(Histogram {
+            for (wire, ts, kind, beside_classic) in chunk {
+                // A native-histogram series ends with a histogram whose sum is
+                // StaleNaN, as Prometheus' own scrape loop writes it.
+                let marker = || {
+                    Box::new(Histogram {
                         sum: stale_nan(),
                         timestamp: *ts,
                         ..Default::default()
-                    })),
+                    })
+                };
+                let v = match (kind, beside_classic) {
+                    (Kind::Float, _) => Value::Float(stale_nan()),
+                    (Kind::Histogram, false) => Value::Histogram(marker()),
+                    (Kind::Histogram, true) => Value::NativeBesideClassic(marker()),
                 };
                 batch.add(wire, *ts, v);
             }
@@ -209,7 +226,11 @@ mod tests {
         let stats = Stats::new();
         let (deadline, rx) = watch::channel(None);
         let policy = BackoffPolicy::new(10 * MS, 100 * MS);
-        let delivery = Delivery::new(t.clone(), stats.clone(), rx, policy);
+        let negotiation = Arc::new(crate::negotiate::Negotiation::new(
+            crate::NativeHistograms::Offer,
+            crate::HistogramFallback::Classic,
+        ));
+        let delivery = Delivery::new(t.clone(), stats.clone(), rx, policy, negotiation);
         let (queue, items) = mpsc::channel(1_000);
         let external: Arc<[Label]> = Arc::new([Label {
             name: "cluster".into(),

@@ -21,6 +21,8 @@ pub enum DropReason {
     /// Older than or equal to a sample already sent for the same series; sending it
     /// would make Prometheus reject the whole request.
     OutOfOrder,
+    /// A native histogram the receiver does not take, with `--native-histogram-fallback drop`.
+    HistogramsRefused,
 }
 
 impl DropReason {
@@ -30,13 +32,15 @@ impl DropReason {
             Self::Rejected4xx => "rejected_4xx",
             Self::ShutdownDeadline => "shutdown_deadline",
             Self::OutOfOrder => "out_of_order",
+            Self::HistogramsRefused => "histograms_refused",
         }
     }
-    const ALL: [DropReason; 4] = [
+    const ALL: [DropReason; 5] = [
         Self::QueueFull,
         Self::Rejected4xx,
         Self::ShutdownDeadline,
         Self::OutOfOrder,
+        Self::HistogramsRefused,
     ];
 }
 
@@ -67,7 +71,7 @@ pub struct Stats {
     sent: [Counter; 2],
     failed: [Counter; 2],
     retried: [Counter; 2],
-    dropped: [[Counter; 4]; 2],
+    dropped: [[Counter; 5]; 2],
     pub(crate) queue_length: Gauge,
     pub(crate) queue_capacity: Gauge,
     pub(crate) send_duration: Histogram,
@@ -85,6 +89,7 @@ pub struct StatsSnapshot {
     pub dropped_rejected: u64,
     pub dropped_shutdown: u64,
     pub dropped_out_of_order: u64,
+    pub dropped_histograms_refused: u64,
     pub queue_length: i64,
 }
 
@@ -94,6 +99,7 @@ impl StatsSnapshot {
             + self.dropped_rejected
             + self.dropped_shutdown
             + self.dropped_out_of_order
+            + self.dropped_histograms_refused
     }
 }
 
@@ -183,6 +189,7 @@ impl Stats {
             dropped_rejected: d(DropReason::Rejected4xx),
             dropped_shutdown: d(DropReason::ShutdownDeadline),
             dropped_out_of_order: d(DropReason::OutOfOrder),
+            dropped_histograms_refused: d(DropReason::HistogramsRefused),
             queue_length: self.queue_length.get(),
         }
     }

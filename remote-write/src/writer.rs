@@ -13,6 +13,7 @@ use crate::batch::{Item, Value};
 use crate::config::Config;
 use crate::deliver::Delivery;
 use crate::error::Error;
+use crate::negotiate::Negotiation;
 use crate::prompb::{Histogram, Label};
 use crate::send::Sender;
 use crate::series::Series;
@@ -39,6 +40,7 @@ pub struct RemoteWriter {
     stats: Stats,
     deadline: watch::Sender<Option<tokio::time::Instant>>,
     tasks: Vec<JoinHandle<ShardReport>>,
+    negotiation: Arc<Negotiation>,
 }
 
 impl RemoteWriter {
@@ -87,13 +89,22 @@ impl RemoteWriter {
         let per_shard = cfg.queue_capacity / cfg.shards;
         stats.queue_capacity.set((per_shard * cfg.shards) as i64);
         let (deadline, deadline_rx) = watch::channel(None);
+        let negotiation = Arc::new(Negotiation::new(
+            cfg.native_histograms,
+            cfg.histogram_fallback,
+        ));
         let mut shards = Vec::with_capacity(cfg.shards);
         let mut tasks = Vec::with_capacity(cfg.shards);
         for _ in 0..cfg.shards {
             let (tx, rx) = mpsc::channel(per_shard);
             shards.push(tx);
-            let delivery =
-                Delivery::new(transport.clone(), stats.clone(), deadline_rx.clone(), retry);
+            let delivery = Delivery::new(
+                transport.clone(),
+                stats.clone(),
+                deadline_rx.clone(),
+                retry,
+                negotiation.clone(),
+            );
             let shard = Shard::new(
                 rx,
                 delivery,
@@ -110,7 +121,29 @@ impl RemoteWriter {
             stats,
             deadline,
             tasks,
+            negotiation,
         })
+    }
+
+    /// False once the receiver said it does not take native histograms (or with
+    /// [`NativeHistograms::Never`](crate::NativeHistograms::Never)): a producer that has
+    /// the classic buckets of a histogram anyway can stop pushing its native form.
+    pub fn takes_native_histograms(&self) -> bool {
+        self.negotiation.sends_native()
+    }
+
+    /// As [`push_histogram`](Self::push_histogram), for a histogram whose classic
+    /// buckets the caller pushes too: where the receiver does not take native
+    /// histograms it is left out instead of being converted to classic series.
+    pub fn push_native_beside_classic(&self, series: &Series, histogram: Histogram) -> bool {
+        self.enqueue(
+            Item {
+                series: series.clone(),
+                timestamp: histogram.timestamp,
+                value: Value::NativeBesideClassic(Box::new(histogram)),
+            },
+            true,
+        )
     }
 
     pub fn stats(&self) -> &Stats {

@@ -87,8 +87,8 @@ pub const ITERATION_DURATION: Metric = Metric {
     labels: &["scenario", "step"],
     help: "Duration of a whole iteration (all its requests, without think time), from the intended start in open-model executors (k6: iteration_duration).",
 };
-/// k6 trend-stat gauges (`K6_PROMETHEUS_RW_TREND_STATS`), written only when asked for with
-/// `--trend-stats`: seconds, cumulative since the start of the step, per request name.
+/// k6 trend-stat gauges (`K6_PROMETHEUS_RW_TREND_STATS`), `p(99)` by default as k6 writes,
+/// others when asked for with `--trend-stats`: seconds, cumulative since the start of the step, per request name.
 /// `_p50` and `_p99` are catalogued with k6's own series in `rules.rs` (same names).
 macro_rules! trend_stat {
     ($id:ident, $name:literal, $stat:literal) => {

@@ -13,7 +13,7 @@ catalogue! {
     SAMPLES_RETRIED: Counter<KindLabel> = "redline_remote_write_samples_retried_total",
         "Samples sent again after a retryable failure (5xx, 429, connection error).";
     SAMPLES_DROPPED: Counter<KindReason> = "redline_remote_write_samples_dropped_total",
-        "Samples given up on, by reason (queue_full, rejected_4xx, shutdown_deadline, invalid).";
+        "Samples given up on, by reason (queue_full, rejected_4xx, shutdown_deadline, out_of_order, histograms_refused).";
     QUEUE_LENGTH: Gauge = "redline_remote_write_queue_length",
         "Samples waiting in the shard queues.";
     QUEUE_CAPACITY: Gauge = "redline_remote_write_queue_capacity",

@@ -87,8 +87,17 @@ pub struct HttpLoadArgs {
         default_value = crate::summary::DEFAULT_TREND_STATS
     )]
     pub summary_trend_stats: Vec<String>,
-    /// Also write k6 trend-stat gauges, like K6_PROMETHEUS_RW_TREND_STATS: e.g. `p(95),p(99),avg`.
-    #[arg(long, env = "REDLINE_HTTP_LOAD_TREND_STATS", value_delimiter = ',')]
+    /// k6 trend-stat gauges to write, like K6_PROMETHEUS_RW_TREND_STATS: e.g. `p(95),p(99),avg`.
+    /// The default is k6's remote-write output's default, `p(99)`
+    /// (`k6_http_req_duration_p99`), so k6's own dashboards find their series; the
+    /// `k6_http_req_duration_seconds` histograms are written beside them. An empty value
+    /// (`--trend-stats ''`) writes none.
+    #[arg(
+        long,
+        env = "REDLINE_HTTP_LOAD_TREND_STATS",
+        value_delimiter = ',',
+        default_value = "p(99)"
+    )]
     pub trend_stats: Vec<String>,
     /// Per-request timeout (overrides the scenario's).
     #[arg(long, env = "REDLINE_HTTP_LOAD_TIMEOUT", value_parser = crate::scenario::parse_duration)]
@@ -156,7 +165,7 @@ impl HttpLoadArgs {
             segment: None,
             segments: None,
             summary_export: None,
-            trend_stats: Vec::new(),
+            trend_stats: vec!["p(99)".into()],
             summary_trend_stats: crate::summary::DEFAULT_TREND_STATS
                 .split(',')
                 .map(String::from)

@@ -162,6 +162,11 @@ fn main() -> ExitCode {
         }
     };
     match rt.block_on(run(cli)) {
+        // Samples lost on the way to the receiver: the run's data is incomplete even
+        // though it passed (a failed threshold keeps its own code).
+        Ok(code) if code == ExitCode::SUCCESS && redline_runtime::samples_lost() > 0 => {
+            ExitCode::from(redline_runtime::SAMPLES_LOST_EXIT_CODE)
+        }
         Ok(code) => code,
         Err(e) => {
             eprintln!("redline: {e:#}");

@@ -135,3 +135,46 @@ fn pprof_diff_names_a_missing_file() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("/nonexistent/a.pb.gz"), "{err}");
 }
+
+#[test]
+fn a_run_whose_samples_never_arrive_exits_3_and_says_how_many() {
+    // Nothing listens on either port: the requests fail (the run itself completes) and the
+    // receiver is down for the whole run and the 1 s shutdown grace.
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (target, receiver) = (free(), free());
+    let out = redline()
+        .args([
+            "http-load",
+            "--vus",
+            "1",
+            "--iterations",
+            "3",
+            "--quiet",
+            "--no-summary",
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--shutdown-grace",
+            "1s",
+            "--remote-write-url",
+            &format!("http://127.0.0.1:{receiver}/api/v1/write"),
+            &format!("http://127.0.0.1:{target}/"),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("samples lost"))
+        .unwrap_or_else(|| panic!("no 'samples lost' line in:\n{stderr}"));
+    assert!(
+        line.contains("still unsent when the shutdown grace ended"),
+        "{line}"
+    );
+}

@@ -23,6 +23,26 @@ pub enum LogFormat {
     Json,
 }
 
+/// `--native-histograms`: see [`redline_remote_write::NativeHistograms`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum NativeHistogramsArg {
+    /// Send native histograms; fall back where the receiver says it does not take them.
+    #[default]
+    Offer,
+    /// Never send native histograms; the fallback applies from the start.
+    Never,
+}
+
+/// `--native-histogram-fallback`: see [`redline_remote_write::HistogramFallback`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum HistogramFallbackArg {
+    /// Classic `_bucket{le}`/`_count`/`_sum` series at the native bucket bounds.
+    #[default]
+    Classic,
+    /// Drop them; the run reports them lost (exit code 3).
+    Drop,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
     /// Prometheus remote-write endpoint, e.g. http://prometheus:9090/api/v1/write.
@@ -56,6 +76,19 @@ pub struct CommonArgs {
         default_value_t = 200_000
     )]
     pub remote_write_queue_capacity: usize,
+    /// Native histograms over remote-write: offered (dropped to the fallback where the
+    /// receiver answers "native histograms are disabled", as a stock Prometheus 2.x does),
+    /// or never sent.
+    #[arg(long, env = "REDLINE_NATIVE_HISTOGRAMS", value_enum, default_value_t)]
+    pub native_histograms: NativeHistogramsArg,
+    /// What a native histogram becomes where the receiver does not take it.
+    #[arg(
+        long,
+        env = "REDLINE_NATIVE_HISTOGRAM_FALLBACK",
+        value_enum,
+        default_value_t
+    )]
+    pub native_histogram_fallback: HistogramFallbackArg,
     /// How often the registry is collected and pushed.
     #[arg(long, env = "REDLINE_PUSH_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub push_interval: Duration,
@@ -94,6 +127,8 @@ impl Default for CommonArgs {
             insecure_skip_verify: false,
             remote_write_shards: 2,
             remote_write_queue_capacity: 200_000,
+            native_histograms: NativeHistogramsArg::Offer,
+            native_histogram_fallback: HistogramFallbackArg::Classic,
             push_interval: Duration::from_secs(1),
             testid: Some("test".into()),
             external_labels: Vec::new(),
@@ -162,6 +197,14 @@ impl CommonArgs {
             external_labels: self.external_labels.clone(),
             shards: self.remote_write_shards.max(1),
             queue_capacity: self.remote_write_queue_capacity,
+            native_histograms: match self.native_histograms {
+                NativeHistogramsArg::Offer => redline_remote_write::NativeHistograms::Offer,
+                NativeHistogramsArg::Never => redline_remote_write::NativeHistograms::Never,
+            },
+            histogram_fallback: match self.native_histogram_fallback {
+                HistogramFallbackArg::Classic => redline_remote_write::HistogramFallback::Classic,
+                HistogramFallbackArg::Drop => redline_remote_write::HistogramFallback::Drop,
+            },
             ..Config::new(url.clone())
         }))
     }

@@ -16,7 +16,12 @@ use crate::RuntimeError;
 #[derive(Debug, Clone)]
 pub enum Collected {
     Float(Series, f64),
+    /// A native histogram with no classic buckets: converted to classic series where the
+    /// receiver does not take native histograms.
     Histogram(Series, Box<prompb::Histogram>),
+    /// A native histogram whose classic buckets are collected too (as floats): left out
+    /// where the receiver does not take native histograms.
+    NativeBesideClassic(Series, Box<prompb::Histogram>),
 }
 
 /// Everything in `registry` as samples at `timestamp_ms`. Series that fail
@@ -58,10 +63,12 @@ pub fn collect(registry: &Registry, timestamp_ms: i64) -> Result<Vec<Collected>,
                 pm::MetricType::Histogram | pm::MetricType::GaugeHistogram => {
                     let Some(h) = &m.histogram else { continue };
                     if is_native(h) {
-                        out.push(Collected::Histogram(
-                            series(&f.name, None)?,
-                            Box::new(native(h, timestamp_ms)),
-                        ));
+                        let (s, n) = (series(&f.name, None)?, Box::new(native(h, timestamp_ms)));
+                        out.push(if h.bucket.is_empty() {
+                            Collected::Histogram(s, n)
+                        } else {
+                            Collected::NativeBesideClassic(s, n)
+                        });
                     }
                     if !h.bucket.is_empty() {
                         let mut saw_inf = false;
@@ -174,7 +181,9 @@ mod tests {
     ) -> Option<&'a Collected> {
         c.iter().find(|x| {
             let s = match x {
-                Collected::Float(s, _) | Collected::Histogram(s, _) => s,
+                Collected::Float(s, _)
+                | Collected::Histogram(s, _)
+                | Collected::NativeBesideClassic(s, _) => s,
             };
             s.name() == name && label.is_none_or(|(k, v)| s.label(k) == Some(v))
         })
@@ -216,7 +225,7 @@ mod tests {
             matches!(find(&got, "lat_seconds_count", None), Some(Collected::Float(_, v)) if *v == 4.0)
         );
         match find(&got, "lat_seconds", None).unwrap() {
-            Collected::Histogram(_, h) => {
+            Collected::NativeBesideClassic(_, h) => {
                 assert_eq!(h.count_value(), 4.0);
                 assert_eq!(h.schema, 3);
                 assert!((h.sum - 6.05).abs() < 1e-9);

@@ -34,14 +34,16 @@ mod args;
 mod catalogued;
 mod collect;
 mod error;
+mod lost;
 mod runtime;
 mod signals;
 mod telemetry;
 
-pub use args::{CommonArgs, LogFormat, parse_key_value};
+pub use args::{CommonArgs, HistogramFallbackArg, LogFormat, NativeHistogramsArg, parse_key_value};
 pub use catalogued::catalogue_mismatches;
 pub use collect::{Collected, collect};
 pub use error::RuntimeError;
+pub use lost::{SAMPLES_LOST_EXIT_CODE, samples_lost};
 pub use runtime::{FinishReport, Running, Runtime};
 pub use signals::shutdown_on_signal;
 pub use telemetry::init_tracing;

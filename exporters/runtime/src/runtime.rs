@@ -121,6 +121,7 @@ impl Runtime {
         });
         let signals = signals::install(self.shutdown.clone(), self.args.shutdown_grace);
         Ok(Running {
+            daemon: self.daemon,
             testid: self.testid,
             shutdown: self.shutdown,
             grace: self.args.shutdown_grace,
@@ -147,7 +148,17 @@ struct Pusher {
 #[derive(Default)]
 struct PushState {
     last_ts: i64,
-    previous: HashMap<Series, bool>,
+    previous: HashMap<Series, Pushed>,
+}
+
+/// What a series was pushed as, so its staleness marker is of the same kind.
+#[derive(Clone, Copy)]
+enum Pushed {
+    Float,
+    Histogram,
+    /// A native histogram beside its classic buckets: its marker is left out where the
+    /// receiver refuses native histograms, since the classic series get their own.
+    NativeBesideClassic,
 }
 
 impl Pusher {
@@ -170,31 +181,35 @@ impl Pusher {
             match s {
                 Collected::Float(series, v) => {
                     w.push(&series, ts, v);
-                    current.insert(series, false);
+                    current.insert(series, Pushed::Float);
                 }
                 Collected::Histogram(series, h) => {
                     w.push_histogram(&series, *h);
-                    current.insert(series, true);
+                    current.insert(series, Pushed::Histogram);
+                }
+                // Its classic buckets went as floats: no need to push what the receiver refuses.
+                Collected::NativeBesideClassic(_, _) if !w.takes_native_histograms() => {}
+                Collected::NativeBesideClassic(series, h) => {
+                    w.push_native_beside_classic(&series, *h);
+                    current.insert(series, Pushed::NativeBesideClassic);
                 }
             }
         }
-        for (gone, is_histogram) in state
+        for (gone, pushed) in state
             .previous
             .iter()
             .filter(|(s, _)| !current.contains_key(*s))
         {
-            if *is_histogram {
-                w.push_histogram(
-                    gone,
-                    redline_remote_write::prompb::Histogram {
-                        sum: stale_nan(),
-                        timestamp: ts,
-                        ..Default::default()
-                    },
-                );
-            } else {
-                w.push(gone, ts, stale_nan());
-            }
+            let marker = redline_remote_write::prompb::Histogram {
+                sum: stale_nan(),
+                timestamp: ts,
+                ..Default::default()
+            };
+            match pushed {
+                Pushed::Float => w.push(gone, ts, stale_nan()),
+                Pushed::Histogram => w.push_histogram(gone, marker),
+                Pushed::NativeBesideClassic => w.push_native_beside_classic(gone, marker),
+            };
         }
         state.previous = current;
     }
@@ -202,6 +217,7 @@ impl Pusher {
 
 /// After `start`: the daemon works, then calls [`finish`](Self::finish).
 pub struct Running {
+    daemon: &'static str,
     testid: String,
     shutdown: CancellationToken,
     grace: Duration,
@@ -281,6 +297,10 @@ impl Running {
                 completed = r.completed,
                 "remote-write finished"
             );
+            if let Some(line) = crate::lost::lost_line(&snap) {
+                crate::lost::record(snap.dropped());
+                eprintln!("redline {}: {line}", self.daemon);
+            }
             report.remote_write = Some(r);
             report.stats = Some(snap);
         }

@@ -290,3 +290,122 @@ async fn a_series_removed_from_the_registry_is_marked_stale_at_once() {
     assert_eq!(gone[0].label("step"), Some("2"));
     running.finish().await.unwrap();
 }
+
+/// A stock Prometheus 2 (receiver on, native histograms off) with the default flags: the
+/// floats arrive at once, a native-only histogram arrives as classic series at its native
+/// bucket bounds, a classic-and-native one as its classic buckets alone; nothing is lost.
+/// With `--native-histogram-fallback drop` the native-only histogram is counted lost.
+#[tokio::test]
+async fn a_stock_prometheus_2_gets_floats_and_classic_buckets_and_nothing_is_lost() {
+    use redline_runtime::{HistogramFallbackArg, samples_lost};
+    let Some(p) = Prometheus::builder()
+        .v2()
+        .stock()
+        .start_or_skip()
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    assert!(!p.takes_native_histograms());
+    for (testid, fallback) in [
+        ("rt-stock-classic", HistogramFallbackArg::Classic),
+        ("rt-stock-drop", HistogramFallbackArg::Drop),
+    ] {
+        let args = CommonArgs {
+            native_histogram_fallback: fallback,
+            ..CommonArgs::for_test(&p.write_url(), testid)
+        };
+        let mut rt = Runtime::new(&args, "runtime-test").unwrap();
+        let reqs = Counter::<u64>::default();
+        rt.registry()
+            .register("rt_stock_requests", "Requests", reqs.clone());
+        let native = Histogram::new_native(NativeHistogramConfig::with_schema(0));
+        rt.registry()
+            .register("rt_stock_native_seconds", "Native", native.clone());
+        let both =
+            Histogram::new_classic_and_native([0.1, 1.0], NativeHistogramConfig::with_schema(3));
+        rt.registry()
+            .register("rt_stock_both_seconds", "Both", both.clone());
+        // 0.75 is in native bucket (0.5, 1], 3.0 in (2, 4].
+        for v in [0.75, 0.75, 3.0] {
+            native.observe(v);
+            both.observe(v);
+        }
+        reqs.inc_by(7);
+        let lost_before = samples_lost();
+        let running = rt.start().await.unwrap();
+        // A few pushes: the first is refused for its histograms, the rest go as classic.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let report = running.finish().await.unwrap();
+        let stats = report.stats.unwrap();
+        let last = |q: &str| format!("last_over_time({q}{{testid=\"{testid}\"}}[5m])");
+        let value = |r: Vec<redline_testkit_prometheus::Series>| r.first().map(|s| s.float());
+        let got = p
+            .wait_for(
+                &last("rt_stock_requests_total"),
+                Duration::from_secs(10),
+                |r| !r.is_empty(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            value(got),
+            Some(7.0),
+            "{testid}: the floats are never held back"
+        );
+        assert_eq!(
+            value(p.query(&last("rt_stock_both_seconds_count")).await.unwrap()),
+            Some(3.0)
+        );
+        let both_buckets = p
+            .query(&last("rt_stock_both_seconds_bucket"))
+            .await
+            .unwrap();
+        let mut les: Vec<_> = both_buckets
+            .iter()
+            .filter_map(|s| s.label("le").map(str::to_string))
+            .collect();
+        les.sort();
+        assert_eq!(
+            les,
+            ["+Inf", "0.1", "1"],
+            "{testid}: the classic buckets alone"
+        );
+        let native_buckets = p
+            .query(&last("rt_stock_native_seconds_bucket"))
+            .await
+            .unwrap();
+        match fallback {
+            HistogramFallbackArg::Classic => {
+                assert_eq!(stats.dropped(), 0, "{stats:?}");
+                assert_eq!(samples_lost(), lost_before);
+                let le = |b: &str| {
+                    native_buckets
+                        .iter()
+                        .find(|s| s.label("le") == Some(b))
+                        .map(|s| s.float())
+                };
+                assert_eq!(
+                    (le("1"), le("4"), le("+Inf")),
+                    (Some(2.0), Some(3.0), Some(3.0)),
+                    "{native_buckets:?}"
+                );
+                assert_eq!(
+                    value(
+                        p.query(&last("rt_stock_native_seconds_count"))
+                            .await
+                            .unwrap()
+                    ),
+                    Some(3.0)
+                );
+            }
+            HistogramFallbackArg::Drop => {
+                assert!(native_buckets.is_empty(), "{native_buckets:?}");
+                assert!(stats.dropped_histograms_refused > 0, "{stats:?}");
+                assert_eq!(stats.dropped(), stats.dropped_histograms_refused);
+                assert_eq!(samples_lost() - lost_before, stats.dropped());
+            }
+        }
+    }
+}
