@@ -107,6 +107,19 @@ def without_verb(objs, kind, resource, verb):
     return out
 
 
+def without_verb_in_group(objs, group, verb):
+    """The RBAC objects with `verb` taken off the Role rule for API group `group`."""
+    out = copy.deepcopy(rbac_objects(objs))
+    hits = 0
+    for o in out:
+        for rule in o.get("rules", []) if o["kind"] == "Role" else []:
+            if group in rule.get("apiGroups", []) and verb in rule["verbs"]:
+                rule["verbs"].remove(verb)
+                hits += 1
+    assert hits == 1, (group, verb)
+    return out
+
+
 def can_i(kubectl, sa_user, *args):
     r = kubectl("auth", "can-i", f"--as={sa_user}", *args, check=False)
     return r.stdout.strip()
@@ -273,22 +286,37 @@ def test_pprof_sampler_discovers_and_reads_metrics_as_its_chart_account(chart, k
     user = f"system:serviceaccount:{release}:{sa}"
     wait("the RoleBinding in effect", lambda: can_i(kubectl, user, "list", "pods.metrics.k8s.io", "-n", target) == "yes", 30)
 
-    port = free_port()
-    env = daemon_env(container, config, admin_addr=f"127.0.0.1:{port}")
-    proc = subprocess.Popen([str(redline_exe()), *container["args"]], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        # The pod is found through the API (its KWOK IP serves nothing: the fetch fails,
-        # which is counted, not fatal) and its usage read through metrics.k8s.io.
-        text = wait("the target and its usage", lambda: (
-            (t := scrape(port)) and series(t, "redline_pprof_targets") == [1.0]
-            and series(t, "redline_pod_memory_working_set_bytes", 'container="app"')
-            and t), timeout=120)
-        assert series(text, "redline_pod_memory_working_set_bytes", 'container="app"') == [32 * 1048576.0]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err[-3000:]
-    assert token not in out and token not in err
+    def sample(until, what):
+        """Runs the sampler as the account until `until(metrics text)` holds; its stderr."""
+        port = free_port()
+        env = daemon_env(container, config, admin_addr=f"127.0.0.1:{port}")
+        proc = subprocess.Popen([str(redline_exe()), *container["args"]], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            text = wait(what, lambda: (t := scrape(port)) and until(t) and t, timeout=120)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-3000:]
+        assert token not in out and token not in err
+        return text, err
+
+    # The pod is found through the API (its KWOK IP serves nothing: the fetch fails, which
+    # is counted, not fatal) and its usage read through metrics.k8s.io.
+    text, err = sample(lambda t: series(t, "redline_pprof_targets") == [1.0]
+                       and series(t, "redline_pod_memory_working_set_bytes", 'container="app"'),
+                       "the target and its usage")
+    assert series(text, "redline_pod_memory_working_set_bytes", 'container="app"') == [32 * 1048576.0]
     assert "forbidden" not in err.lower(), err[-3000:]
     assert can_i(kubectl, user, "list", "pods", "-n", release) == "no"
+
+    # Without `list` on pods.metrics.k8s.io the reads are refused: counted as errors and
+    # logged as Forbidden, and discovery goes on.
+    apply(kubectl, without_verb_in_group(objs, "metrics.k8s.io", "list"))
+    wait("the narrower Role in effect",
+         lambda: can_i(kubectl, user, "list", "pods.metrics.k8s.io", "-n", target) == "no", 30)
+    text, err = sample(lambda t: series(t, "redline_pprof_targets") == [1.0]
+                       and series(t, "redline_pod_metrics_reads_total", 'result="error"'),
+                       "a refused usage read")
+    assert not series(text, "redline_pod_memory_working_set_bytes", 'container="app"')
+    assert "forbidden" in err.lower(), err[-3000:]
