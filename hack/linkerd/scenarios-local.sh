@@ -7,7 +7,8 @@
 # --verify-endpoints` per scenario, and `redline verdict` over alerts/destination.yml.
 # Run as `hack/linkerd-scenarios.sh --local`.
 #
-#   SCENARIOS="1 2 3 4 5"  which to run       HOLD=15s    each hold (the seed: 2m and 5m)
+#   SCENARIOS="1 2 3 4 5"  which to run       HOLD=15s    the max hold (the seed: 5m)
+#   FIRST_HOLD=30s the min hold (the seed: 2m)  BASELINE=45s scenario 1 (the seed: 30m)
 #   NODES=4                KWOK nodes         SETTLE=15   seconds after churn ends
 #   STATE=/tmp/...         cluster state dir (default: a temp dir, stopped at the end)
 #   REDLINE=path           the redline binary (default: cargo build -p redline, debug)
@@ -26,6 +27,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 SCENARIOS=${SCENARIOS:-1 2 3 4 5}
 HOLD=${HOLD:-15s}
+# The first (starting-size) hold also covers creating the pods and opening the streams.
+FIRST_HOLD=${FIRST_HOLD:-30s}
+BASELINE=${BASELINE:-45s}
 SETTLE=${SETTLE:-15}
 export NODES=${NODES:-4}
 state=${STATE:-$(mktemp -d "${TMPDIR:-/tmp}/redline-linkerd-local.XXXXXX")}
@@ -103,11 +107,22 @@ q() { # instant PromQL at time $2 (default now) -> the first value or "-"
 fmt() { awk -v v="$1" -v s="${2:-1}" -v d="${3:-2}" 'BEGIN { if (v == "-" || v == "NaN") print "-"; else printf "%.*f", d, v / s }'; }
 
 # --- one scenario ------------------------------------------------------------------------
-# scenario NUMBER LABEL SERVICES STREAMS_PER_SERVICE CHURN_ARGS...
-printf 'scenario\tlabel\tservices\tstreams_asked\tstreams_held\tp50_s\tp99_s\tcontroller_rss_mib\tchurn_events\tendpoints_check\tverdict\n' >"$OUT"
+# scenario NUMBER LABEL SERVICES STREAMS_PER_SERVICE STARTING_ENDPOINTS CHURN_ARGS...
+printf 'scenario\tlabel\tservices\tstreams_asked\tstreams_held\tcontroller_streams\tp50_s\tp99_s\tcontroller_rss_mib\tchurn_events\tendpoints_check\tverdict\n' >"$OUT"
+wait_endpoints() { # namespace count: until that many ready endpoints (bounded: 180 s)
+  local i got
+  for ((i = 0; i < 360; i++)); do
+    got=$("$kubectl" -n "$1" get endpointslices -o json |
+      jq '[.items[].endpoints[]? | select(.conditions.ready != false)] | length')
+    ((got >= $2)) && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
 scenario() {
-  local n=$1 label=$2 services=$3 per=$4
-  shift 4
+  local n=$1 label=$2 services=$3 per=$4 first=$5
+  shift 5
   local ns=scn-$n testid=$run-s$n start end rc_client rc_verdict check verdict
   log "scenario $n ($label): $services services x $per streams = $((services * per)) streams; churn $*"
   "$kubectl" delete namespace "$ns" --ignore-not-found --wait=true --timeout=120s >/dev/null
@@ -115,6 +130,14 @@ scenario() {
   local common=(--remote-write-url="$prom/api/v1/write" --push-interval=2s --testid="$testid"
     --external-label="scenario=$label" --log-format=text)
   start=$(date +%s)
+  # churn first: it creates the Services at their starting size; the clients connect once
+  # every EndpointSlice holds that size (the seed's clients watch existing services; a
+  # stream opened before its Service exists gets NotFound and counts a connection error).
+  REDLINE_LOG=warn "$REDLINE" churn "${common[@]}" --admin-addr="127.0.0.1:$(free_port)" \
+    --kubeconfig="$KUBECONFIG" --namespace="$ns" --services="$services" --run-id="$testid" \
+    --qps=200 --burst=400 --keep "$@" >"$state/churn-$n.log" 2>&1 &
+  local churn=$!
+  wait_endpoints "$ns" "$((services * first))" || log "scenario $n: the starting endpoints never all became ready"
   REDLINE_LOG=warn "$REDLINE" dst-client "${common[@]}" --admin-addr="127.0.0.1:$(free_port)" \
     --destination="$LINKERD_DST_ADDR" \
     --services="test-service-{1..$services}.$ns.svc.cluster.local:8080" \
@@ -122,10 +145,7 @@ scenario() {
     --verify-endpoints --converge-timeout=60s --backoff-max=1s \
     >"$state/dst-client-$n.log" 2>&1 &
   local client=$!
-  REDLINE_LOG=warn "$REDLINE" churn "${common[@]}" --admin-addr="127.0.0.1:$(free_port)" \
-    --kubeconfig="$KUBECONFIG" --namespace="$ns" --services="$services" --run-id="$testid" \
-    --qps=200 --burst=400 --keep "$@" >"$state/churn-$n.log" 2>&1 ||
-    log "scenario $n: churn failed: $(tail -3 "$state/churn-$n.log")"
+  wait "$churn" || log "scenario $n: churn failed: $(tail -3 "$state/churn-$n.log")"
   sleep "$SETTLE"
   kill -TERM "$client" 2>/dev/null || true
   rc_client=0
@@ -134,17 +154,19 @@ scenario() {
   if ((rc_client == 0)); then check=exact; else check="FAIL($rc_client)"; log "scenario $n: $(grep -i verify "$state/dst-client-$n.log" | tail -1)"; fi
   sleep 3 # one more evaluation of the rules over the last samples
   local w=$((end - start + 5))s sel="testid=\"$testid\""
-  local held p50 p99 rss events
+  local held ctrl p50 p99 rss events
   held=$(q "max_over_time(sum(destination_client_streams_active{$sel})[$w:2s])")
   p50=$(q "histogram_quantile(0.5, sum by (le) (increase(destination_client_update_latency_seconds_bucket{$sel}[$w])))")
   p99=$(q "histogram_quantile(0.99, sum by (le) (increase(destination_client_update_latency_seconds_bucket{$sel}[$w])))")
+  # The controller's own count: Get streams started and not yet handled (go-grpc-prometheus).
+  ctrl=$(q "max_over_time((sum(grpc_server_started_total{grpc_method=\"Get\"}) - sum(grpc_server_handled_total{grpc_method=\"Get\"}))[$w:2s])")
   rss=$(q "max_over_time(container_memory_working_set_bytes{job=\"linkerd-destination\"}[$w])")
   events=$(q "sum(max_over_time(redline_churn_scale_events_total{$sel}[$w]))")
   rc_verdict=0
   "$REDLINE" verdict --prometheus="$prom" --testid="$testid" --rules="$root/alerts" >"$state/verdict-$n.txt" 2>&1 || rc_verdict=$?
   if ((rc_verdict == 0)); then verdict=pass; else verdict="fail($rc_verdict)"; fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$label" "$services" "$((services * per))" \
-    "$(fmt "$held" 1 0)" "$(fmt "$p50")" "$(fmt "$p99")" "$(fmt "$rss" 1048576 1)" "$(fmt "$events" 1 0)" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$label" "$services" "$((services * per))" \
+    "$(fmt "$held" 1 0)" "$(fmt "$ctrl" 1 0)" "$(fmt "$p50")" "$(fmt "$p99")" "$(fmt "$rss" 1048576 1)" "$(fmt "$events" 1 0)" \
     "$check" "$verdict" | tee -a "$OUT"
   "$kubectl" delete namespace "$ns" --wait=false >/dev/null
 }
@@ -152,19 +174,19 @@ scenario() {
 for s in $SCENARIOS; do
   case $s in
     # 1 baseline: stable endpoints, streams held for the hold.
-    1) scenario 1 linkerd-baseline 10 10 --pattern=stable --endpoints-per-service=20 --duration="$HOLD" ;;
+    1) scenario 1 linkerd-baseline 10 10 20 --pattern=stable --endpoints-per-service=20 --duration="$BASELINE" ;;
     # 2 small oscillation (autoscaler): 10 services 2 <-> 20 (the seed: 10 <-> 200), 1 cycle.
-    2) scenario 2 linkerd-oscillate 10 10 --pattern=oscillate --min-endpoints=2 --max-endpoints=20 \
-      --min-hold="$HOLD" --max-hold="$HOLD" --jitter=2s --cycles=1 ;;
+    2) scenario 2 linkerd-oscillate 10 10 2 --pattern=oscillate --min-endpoints=2 --max-endpoints=20 \
+      --min-hold="$FIRST_HOLD" --max-hold="$HOLD" --jitter=2s --cycles=1 ;;
     # 3 large rollout (deep fan-out): 1 service 50 -> 100 -> 50, 200 streams (the seed: 500 -> 1,000, 1,000 clients).
-    3) scenario 3 linkerd-large-rollout 1 200 --pattern=oscillate --min-endpoints=50 --max-endpoints=100 \
-      --min-hold="$HOLD" --max-hold="$HOLD" --cycles=1 ;;
+    3) scenario 3 linkerd-large-rollout 1 200 50 --pattern=oscillate --min-endpoints=50 --max-endpoints=100 \
+      --min-hold="$FIRST_HOLD" --max-hold="$HOLD" --cycles=1 ;;
     # 4 many services (broad fan-out): 40 services 5 -> 10 -> 5, 10 streams each (the seed: 100 x 50 -> 100, 100 clients).
-    4) scenario 4 linkerd-many-services 40 10 --pattern=oscillate --min-endpoints=5 --max-endpoints=10 \
-      --min-hold="$HOLD" --max-hold="$HOLD" --cycles=1 ;;
+    4) scenario 4 linkerd-many-services 40 10 5 --pattern=oscillate --min-endpoints=5 --max-endpoints=10 \
+      --min-hold="$FIRST_HOLD" --max-hold="$HOLD" --cycles=1 ;;
     # 5 red line: 10 services 20 -> 40 -> 20 with jitter, 50 streams each (the seed: 50 x 100 -> 200, 500 clients = 25,000 streams).
-    5) scenario 5 linkerd-redline 10 50 --pattern=oscillate --min-endpoints=20 --max-endpoints=40 \
-      --min-hold="$HOLD" --max-hold="$HOLD" --jitter=5s --cycles=1 ;;
+    5) scenario 5 linkerd-redline 10 50 20 --pattern=oscillate --min-endpoints=20 --max-endpoints=40 \
+      --min-hold="$FIRST_HOLD" --max-hold="$HOLD" --jitter=5s --cycles=1 ;;
     *) log "unknown scenario '$s' (1-5)"; exit 2 ;;
   esac
 done

@@ -52,7 +52,11 @@ impl std::fmt::Display for Mismatch {
             "{} slot {}{}: {} missing {:?}, {} extra {:?}",
             self.service,
             self.slot,
-            if self.connected { "" } else { " (not connected)" },
+            if self.connected {
+                ""
+            } else {
+                " (not connected)"
+            },
             self.missing.len(),
             &self.missing[..self.missing.len().min(3)],
             self.extra.len(),

@@ -27,7 +27,9 @@ const SLOTS: u32 = 4;
 
 /// The controller started by hack/linkerd/up.sh: (Destination address, pid).
 fn linkerd() -> Option<(String, u32)> {
-    let dst = std::env::var("REDLINE_TEST_LINKERD_DST").ok().filter(|s| !s.is_empty());
+    let dst = std::env::var("REDLINE_TEST_LINKERD_DST")
+        .ok()
+        .filter(|s| !s.is_empty());
     let pid = std::env::var("REDLINE_TEST_LINKERD_PID")
         .ok()
         .and_then(|p| p.parse().ok());
@@ -159,10 +161,17 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
         let upd = m.update_latency.get_or_create(&s).clone();
         // 3 events (create, up, down) x every stream, each with a measured latency.
         assert_eq!(upd.count(), 3 * u64::from(SLOTS), "test-service-{i}");
-        assert!(upd.sum() > 0.0, "test-service-{i}: latencies are real times");
+        assert!(
+            upd.sum() > 0.0,
+            "test-service-{i}: latencies are real times"
+        );
         let ep = m.endpoint_latency.get_or_create(&s).clone();
         // Per stream: 2 added at creation, 4 added, 4 removed.
-        assert_eq!(ep.count(), u64::from(SLOTS) * (2 + 4 + 4), "test-service-{i}");
+        assert_eq!(
+            ep.count(),
+            u64::from(SLOTS) * (2 + 4 + 4),
+            "test-service-{i}"
+        );
         assert_eq!(m.events_unobserved.get_or_create(&s).get(), 0);
     }
     assert_eq!(m.streams_reset.get(), 0);
@@ -170,7 +179,10 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
     // Negative path: with the controller stopped, a scale-up reaches the API but no stream.
     let deployments: Api<Deployment> = Api::namespaced(kube.clone(), ns.name());
     let stopped = Stopped::new(pid);
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     let stamp = serde_json::json!({"seq": 100, "replicas": 4, "unixMs": ms, "run": "linkerd-e2e"});
     let annotations = BTreeMap::from([("redline.dev/churn-event", stamp.to_string())]);
     deployments
@@ -206,7 +218,10 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
         behind.mismatches
     );
     assert!(
-        client.pending_events().iter().any(|(s, n)| s == "test-service-1" && *n == 1),
+        client
+            .pending_events()
+            .iter()
+            .any(|(s, n)| s == "test-service-1" && *n == 1),
         "the event waits for the streams: {:?}",
         client.pending_events()
     );
@@ -215,17 +230,26 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
         .verify_endpoints(&kube, Duration::from_secs(60))
         .await
         .unwrap();
-    assert!(caught_up.mismatches.is_empty(), "{:?}", caught_up.mismatches);
+    assert!(
+        caught_up.mismatches.is_empty(),
+        "{:?}",
+        caught_up.mismatches
+    );
     let upd = m
         .update_latency
         .get_or_create(&Metrics::service("test-service-1"))
         .clone();
-    eventually("the stopped event's latency in every stream", Duration::from_secs(10), || {
-        upd.count() == 4 * u64::from(SLOTS)
-    })
+    eventually(
+        "the stopped event's latency in every stream",
+        Duration::from_secs(10),
+        || upd.count() == 4 * u64::from(SLOTS),
+    )
     .await;
     // The event waited at least the 6 s the controller was stopped.
-    assert!(upd.count() - upd.count_le(5.0) >= u64::from(SLOTS), "latency above the stop");
+    assert!(
+        upd.count() - upd.count_le(5.0) >= u64::from(SLOTS),
+        "latency above the stop"
+    );
     client.shutdown().await;
     ns.delete().await.unwrap();
 }
