@@ -247,6 +247,25 @@ def test_secrets_are_mounted_files(chart):
     assert job["spec"]["completionMode"] == "Indexed"
 
 
+def test_native_histogram_values_become_the_daemons_flags(chart):
+    def http_load_env(v):
+        job = next(o for _, o in render(chart, v) if o["kind"] == "Job"
+                   and o["metadata"]["labels"]["app.kubernetes.io/component"] == "http-load")
+        return {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    # The defaults are the binary's defaults: nothing to set.
+    env = http_load_env(all_on())
+    assert "REDLINE_NATIVE_HISTOGRAMS" not in env and "REDLINE_NATIVE_HISTOGRAM_FALLBACK" not in env
+    v = all_on()
+    v["remoteWrite"].update(nativeHistograms="never", nativeHistogramFallback="drop")
+    env = http_load_env(v)
+    assert env["REDLINE_NATIVE_HISTOGRAMS"] == "never"
+    assert env["REDLINE_NATIVE_HISTOGRAM_FALLBACK"] == "drop"
+    v["remoteWrite"]["nativeHistograms"] = "sometimes"
+    with pytest.raises(Exception, match="nativeHistograms"):
+        render(chart, v)
+
+
 # ---------------------------------------------------------------- alerts and dashboards
 
 def test_prometheus_rules_are_the_alert_files_and_pass_promtool(chart, tmp_path):

@@ -90,7 +90,7 @@ fn buckets(h: &Histogram) -> Vec<(f64, f64)> {
     if !custom {
         // Negative bucket i is [-base^i, -base^(i-1)): its upper bound is -base^(i-1).
         let mut neg = indexed(&h.negative_spans, &h.negative_deltas, &h.negative_counts);
-        neg.sort_by(|a, b| b.0.cmp(&a.0));
+        neg.sort_by_key(|&(i, _)| std::cmp::Reverse(i));
         out.extend(neg.into_iter().map(|(i, n)| (-upper(i - 1), n)));
         let zero = match h.zero_count {
             Some(histogram::ZeroCount::ZeroCountInt(n)) => n as f64,

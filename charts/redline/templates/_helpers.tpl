@@ -102,6 +102,14 @@ share a testid (Indexed Job segments, dst-client replicas).
 - name: REDLINE_REMOTE_WRITE_INSECURE_SKIP_VERIFY
   value: "true"
 {{- end }}
+{{- if and .nativeHistograms (ne .nativeHistograms "offer") }}
+- name: REDLINE_NATIVE_HISTOGRAMS
+  value: {{ .nativeHistograms | quote }}
+{{- end }}
+{{- if and .nativeHistogramFallback (ne .nativeHistogramFallback "classic") }}
+- name: REDLINE_NATIVE_HISTOGRAM_FALLBACK
+  value: {{ .nativeHistogramFallback | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end -}}
