@@ -28,8 +28,6 @@ pub(super) fn key_of(v: &Value) -> Key {
     (ns_of(v).to_string(), name_of(v).to_string())
 }
 
-/// Stable 10-character hash of a pod template, in the alphabet of real
-
 /// Keeps `lastTransitionTime` of conditions whose status did not change, so a status
 /// rewrite with the same facts is a no-op (and does not loop through the broadcast).
 pub(super) fn carry_condition_times(old: Option<&Value>, new: &mut [Value]) {
