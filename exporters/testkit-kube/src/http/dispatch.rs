@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use http::Method;
 use serde_json::Value;
 
+use super::body::{Outcome, parse_body};
 use super::list::{list, list_body, select};
 use super::query::truthy;
 use super::route::Target;
@@ -14,21 +15,6 @@ use crate::Shared;
 use crate::error::ApiError;
 use crate::resources::{self, ResourceType};
 use crate::store::Part;
-
-pub(super) fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
-    if body.is_empty() {
-        return Ok(Value::Null);
-    }
-    match serde_json::from_slice(body) {
-        Ok(v) => Ok(v),
-        // Apply patches may be YAML.
-        Err(e) if content_type.contains("yaml") => serde_norway::from_slice(body)
-            .map_err(|y| ApiError::bad_request(format!("invalid body: {e}; as YAML: {y}"))),
-        Err(e) => Err(ApiError::bad_request(format!("invalid JSON body: {e}"))),
-    }
-}
-
-pub(super) type Outcome = Result<(u16, Value), ApiError>;
 
 pub(super) fn dispatch(
     shared: &Shared,

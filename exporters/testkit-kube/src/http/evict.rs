@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::dispatch::Outcome;
+use super::body::Outcome;
 use crate::Shared;
 use crate::policy;
 use crate::resources;

@@ -1,6 +1,7 @@
 //! The HTTP/1.1 front: URL routing onto resources, verbs onto store operations, and
 //! Kubernetes-shaped responses (objects, lists, `Status` errors, watch streams).
 
+mod body;
 mod dispatch;
 mod evict;
 mod list;

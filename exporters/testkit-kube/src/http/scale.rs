@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use http::Method;
 use serde_json::{Value, json};
 
-use super::dispatch::{Outcome, parse_body};
+use super::body::{Outcome, parse_body};
 use crate::Shared;
 use crate::error::ApiError;
 use crate::resources;

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::dispatch::{Outcome, parse_body};
+use super::body::{Outcome, parse_body};
 use crate::Shared;
 use crate::error::ApiError;
 use crate::resources;
