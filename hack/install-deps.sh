@@ -35,6 +35,7 @@ if [[ $mode == test || $mode == bench ]]; then
   want_py pytest pytest
   want_py helm_python helm-python-sdk
   want_py kubernetes_validate kubernetes-validate
+  want_py docker docker         # docker-py's .dockerignore rules, for the build-context test
 fi
 if [[ $mode == bench ]]; then
   # hack/bench-http.sh's peers: nginx (1 worker, TLS + h2), wrk, h2load, GNU time for CPU and

@@ -46,3 +46,6 @@ if [[ -d charts/tests ]]; then
   echo "== chart tests"
   python3 -m pytest charts/tests -q
 fi
+
+echo "== Docker build context (.dockerignore under Docker's own rules)"
+python3 -m pytest hack/tests -q

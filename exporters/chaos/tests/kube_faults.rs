@@ -64,39 +64,14 @@ async fn deploy(server: &KubeApiServer, name: &str, replicas: i32, opted_in: boo
 }
 
 fn ready_pods(server: &KubeApiServer, app: &str) -> usize {
-    server
-        .list::<Pod>(Some(NS))
-        .iter()
-        .filter(|p| {
-            p.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("app"))
-                .map(String::as_str)
-                == Some(app)
-        })
-        .filter(|p| {
-            p.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-        })
-        .count()
+    server.ready_app_pods(NS, app)
 }
 
 fn uids(server: &KubeApiServer, app: &str) -> BTreeSet<String> {
     server
-        .list::<Pod>(Some(NS))
-        .iter()
-        .filter(|p| {
-            p.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("app"))
-                .map(String::as_str)
-                == Some(app)
-        })
-        .filter_map(|p| p.metadata.uid.clone())
+        .app_pods(NS, app)
+        .into_iter()
+        .filter_map(|p| p.metadata.uid)
         .collect()
 }
 
@@ -140,15 +115,13 @@ fn args(fault: FaultKind) -> ChaosArgs {
 async fn pod_kill_clocks_match_the_servers_delays_and_spare_pods_not_opted_in() {
     let ready_delay = Duration::from_secs(2);
     let endpoint_delay = Duration::from_millis(700);
-    let server = KubeApiServer::builder()
-        .kwok(
-            KwokConfig::default()
-                .pod_ready_delay(ready_delay)
-                .endpoint_delay(endpoint_delay),
-        )
-        .start()
-        .await
-        .unwrap();
+    let server = KubeApiServer::start_kwok_with(
+        KwokConfig::default()
+            .pod_ready_delay(ready_delay)
+            .endpoint_delay(endpoint_delay),
+    )
+    .await
+    .unwrap();
     deploy(&server, "web", 3, true).await;
     deploy(&server, "api", 2, false).await;
     settle(&server, &[("web", 3), ("api", 2)]).await;
@@ -336,15 +309,13 @@ fn cordoned(server: &KubeApiServer, node: &str) -> bool {
 
 #[tokio::test(start_paused = true)]
 async fn drain_retries_a_pdb_refusal_reschedules_and_uncordons() {
-    let server = KubeApiServer::builder()
-        .kwok(
-            KwokConfig::default()
-                .nodes(2)
-                .pod_ready_delay(Duration::from_secs(1)),
-        )
-        .start()
-        .await
-        .unwrap();
+    let server = KubeApiServer::start_kwok_with(
+        KwokConfig::default()
+            .nodes(2)
+            .pod_ready_delay(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap();
     label_node(&server, "kwok-node-0").await;
     deploy(&server, "web", 2, true).await;
     settle(&server, &[("web", 2)]).await;

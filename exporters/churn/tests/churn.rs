@@ -44,29 +44,14 @@ fn event(d: &Deployment) -> Value {
     serde_json::from_str(raw).unwrap()
 }
 
+/// KWOK hands out the pod IP as it marks the pod Ready, so Ready pods are the served ones.
 fn ready_pods(server: &KubeApiServer, app: &str) -> usize {
-    server
-        .list::<Pod>(Some(NS))
-        .iter()
-        .filter(|p| {
-            p.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("app"))
-                .map(String::as_str)
-                == Some(app)
-                && p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some()
-        })
-        .count()
+    server.ready_app_pods(NS, app)
 }
 
 #[tokio::test]
 async fn creates_kwok_workloads_keeps_them_and_cleans_up_by_run() {
-    let server = KubeApiServer::builder()
-        .kwok(KwokConfig::default())
-        .start()
-        .await
-        .unwrap();
+    let server = KubeApiServer::start_kwok().await.unwrap();
     // Goes through the kubeconfig path `redline churn` uses in a cluster.
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");

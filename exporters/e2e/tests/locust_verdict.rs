@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use redline_locust_exporter::LocustExporterArgs;
-use redline_testkit_prometheus::{Options, Prometheus};
+use redline_testkit_prometheus::{Options, Prometheus, free_port};
 use redline_verdict::{Verdict, VerdictArgs};
 
 const HEALTHY: &str = r#"
@@ -31,14 +31,6 @@ const ERRORING: &str = r#"
         self.client.get("/health?status=503&p=0.5", name="failing")
 "#;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn judge(locustfile: String, testid: &str) -> Verdict {
     let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
@@ -57,7 +49,7 @@ async fn judge(locustfile: String, testid: &str) -> Verdict {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("locustfile.py");
     std::fs::write(&file, locustfile).unwrap();
-    let web = free_port();
+    let web = free_port().unwrap();
     let mut locust = tokio::process::Command::new("locust")
         .arg("-f")
         .arg(&file)

@@ -7,8 +7,6 @@
 //! openssl is missing.
 
 mod common;
-#[path = "common/nginx_log.rs"]
-mod nginx_log;
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -16,11 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::nginx_log::LoggingNginx;
 use common::{run_yaml, sum_of};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use nginx_log::LoggingNginx;
 use redline_runtime::CommonArgs;
 
 /// What the HTTP/2 server saw on each connection: requests, and the most streams it had in

@@ -1,21 +1,12 @@
 //! Malformed, truncated and mistyped writes get a clear 4xx naming what was wrong, are
 //! counted by reason, crash nothing, and do not disturb the good writes around them.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use prost::Message;
 use redline_k6_relay::{K6RelayArgs, run};
 use redline_remote_write::prompb::{Label, Sample, TimeSeries, WriteRequest};
-use redline_testkit_prometheus::Prometheus;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use redline_testkit_prometheus::{Prometheus, free_port};
 
 fn series(labels: &[(&str, &str)], ts: i64, v: f64) -> TimeSeries {
     TimeSeries {
@@ -64,7 +55,7 @@ fn now_ms() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
     let prom = Prometheus::start().await.unwrap();
-    let port = free_port();
+    let port = free_port().unwrap();
     let mut args = K6RelayArgs::for_test(&prom.write_url(), "bad-input");
     args.listen = format!("127.0.0.1:{port}").parse().unwrap();
     args.drop_labels = vec!["url".into()];
@@ -209,8 +200,8 @@ async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
 /// than answering 204 for samples it cannot keep.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_without_a_disk_buffer_answers_503_and_counts_it() {
-    let dead = free_port();
-    let (port, admin) = (free_port(), free_port());
+    let dead = free_port().unwrap();
+    let (port, admin) = (free_port().unwrap(), free_port().unwrap());
     let mut args = K6RelayArgs::for_test(&format!("http://127.0.0.1:{dead}/api/v1/write"), "full");
     args.listen = format!("127.0.0.1:{port}").parse().unwrap();
     args.common.admin_addr = Some(format!("127.0.0.1:{admin}").parse().unwrap());

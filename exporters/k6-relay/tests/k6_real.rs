@@ -2,21 +2,12 @@
 //! same k6 run writing straight to Prometheus. The relay run must end with exactly k6's own
 //! request count; the direct run's losses are printed (the README quotes them).
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use redline_k6_relay::{K6RelayArgs, run};
-use redline_testkit_prometheus::{Options, Prometheus};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use redline_testkit_prometheus::{Options, Prometheus, free_port};
 
 fn k6(
     write_url: &str,
@@ -68,7 +59,7 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
 
-    let port = free_port();
+    let port = free_port().unwrap();
     let mut args = K6RelayArgs::for_test(&prom.write_url(), "relay-run");
     args.listen = format!("127.0.0.1:{port}").parse().unwrap();
     // A queue far smaller than the outage needs, so the disk buffer carries it.

@@ -2,7 +2,6 @@
 //! went wrong, nothing crashes, and once Locust answers properly the run is exported.
 
 use std::convert::Infallible;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,14 +12,7 @@ use hyper::service::service_fn;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use redline_locust_exporter::{LocustExporterArgs, run};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use redline_testkit_prometheus::free_port;
 
 fn report(state: &str, requests: u64) -> String {
     format!(
@@ -60,7 +52,7 @@ async fn fake_locust(listener: tokio::net::TcpListener, polls: Arc<AtomicUsize>)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn down_garbage_and_errors_are_counted_and_polling_carries_on() {
-    let (port, admin) = (free_port(), free_port());
+    let (port, admin) = (free_port().unwrap(), free_port().unwrap());
     let mut args = LocustExporterArgs::for_test(&format!("http://127.0.0.1:{port}"), None, "bad");
     args.common.admin_addr = Some(format!("127.0.0.1:{admin}").parse().unwrap());
     args.interval = Duration::from_millis(200);

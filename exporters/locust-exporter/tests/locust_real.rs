@@ -3,21 +3,12 @@
 //! totals in Prometheus equal Locust's own `--csv` stats and the p95 is Locust's.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use redline_locust_exporter::{LocustExporterArgs, run};
-use redline_testkit_prometheus::{Options, Prometheus};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use redline_testkit_prometheus::{Options, Prometheus, free_port};
 
 fn locust(args: &[&str]) -> tokio::process::Child {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/locustfile.py");
@@ -81,7 +72,7 @@ async fn locust_totals_and_p95_reach_prometheus_as_locust_counts_them() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (web, master_port) = (free_port(), free_port());
+    let (web, master_port) = (free_port().unwrap(), free_port().unwrap());
     let csv = dir.path().join("run");
     let host = format!("{}/api/v1/predict/1", target.url());
     let mut master = locust(&[

@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
+use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -232,6 +233,11 @@ impl KubeApiServer {
     /// A server with the KWOK + endpoints controllers at default settings.
     pub async fn start_kwok() -> Result<Self, Error> {
         Self::builder().kwok(KwokConfig::default()).start().await
+    }
+
+    /// A server with the KWOK + endpoints controllers at the given settings.
+    pub async fn start_kwok_with(kwok: KwokConfig) -> Result<Self, Error> {
+        Self::builder().kwok(kwok).start().await
     }
 
     pub fn builder() -> Builder {
@@ -459,6 +465,33 @@ impl KubeApiServer {
     /// The issued token, if this server issued it.
     pub fn lookup_token(&self, token: &str) -> Option<IssuedToken> {
         self.shared.tokens.lookup(token)
+    }
+
+    /// Pods in `ns` labelled `app=<app>`, the label the test workloads select on.
+    pub fn app_pods(&self, ns: &str, app: &str) -> Vec<Pod> {
+        self.list::<Pod>(Some(ns))
+            .into_iter()
+            .filter(|p| {
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("app"))
+                    .is_some_and(|v| v == app)
+            })
+            .collect()
+    }
+
+    /// How many of [`Self::app_pods`] have the Ready condition True.
+    pub fn ready_app_pods(&self, ns: &str, app: &str) -> usize {
+        self.app_pods(ns, app)
+            .iter()
+            .filter(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            })
+            .count()
     }
 
     /// Waits until `cond` holds, re-checking after every store change and every 10 ms

@@ -720,3 +720,319 @@ pub fn suffix(seq: u64) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{CONFIG_MAPS, DEPLOYMENTS, NAMESPACES};
+
+    fn deployment(name: &str, replicas: i64) -> Value {
+        json!({"metadata": {"name": name}, "spec": {"replicas": replicas}, "status": {"replicas": 9}})
+    }
+
+    fn rv_of(o: &Value) -> u64 {
+        meta_str(o, "resourceVersion").unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn create_fills_in_the_metadata_and_refuses_what_the_api_server_refuses() {
+        let s = Store::new(100, 16);
+        let before = s.current_rv();
+        let d = s
+            .create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main, None)
+            .unwrap();
+        assert_eq!(rv_of(&d), before + 1);
+        assert_eq!(s.current_rv(), before + 1);
+        assert_eq!(d["metadata"]["namespace"], "ns");
+        assert_eq!(d["metadata"]["generation"], 1);
+        assert_eq!(
+            (d["apiVersion"].as_str(), d["kind"].as_str()),
+            (Some("apps/v1"), Some("Deployment"))
+        );
+        assert!(
+            d.pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .is_some_and(|u| !u.is_empty())
+        );
+        assert!(
+            d.get("status").is_none(),
+            "the main resource cannot set status"
+        );
+        // A cluster-scoped object has no namespace, whatever the request said.
+        let n = s
+            .create(
+                &NAMESPACES,
+                "ignored",
+                json!({"metadata": {"name": "a"}}),
+                Part::Any,
+                None,
+            )
+            .unwrap();
+        assert!(n.pointer("/metadata/namespace").is_none());
+
+        let err = |r: Result<Arc<Value>, ApiError>| r.unwrap_err().code;
+        assert_eq!(
+            err(s.create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main, None)),
+            409
+        );
+        assert_eq!(
+            err(s.create(
+                &CONFIG_MAPS,
+                "ns",
+                json!({"metadata": {}}),
+                Part::Main,
+                None
+            )),
+            422
+        );
+        assert_eq!(
+            err(s.create(&CONFIG_MAPS, "ns", json!([1]), Part::Main, None)),
+            400
+        );
+        let elsewhere = json!({"metadata": {"name": "c", "namespace": "other"}});
+        assert_eq!(
+            err(s.create(&CONFIG_MAPS, "ns", elsewhere, Part::Main, None)),
+            400
+        );
+        let wrong_kind = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c"}});
+        assert_eq!(
+            err(s.create(&CONFIG_MAPS, "ns", wrong_kind, Part::Main, None)),
+            400
+        );
+
+        let gen_name = || json!({"metadata": {"generateName": "job-"}});
+        let a = s
+            .create(&CONFIG_MAPS, "ns", gen_name(), Part::Main, None)
+            .unwrap();
+        let b = s
+            .create(&CONFIG_MAPS, "ns", gen_name(), Part::Main, None)
+            .unwrap();
+        let (a, b) = (meta_str(&a, "name").unwrap(), meta_str(&b, "name").unwrap());
+        assert!(
+            a.starts_with("job-") && b.starts_with("job-") && a != b,
+            "{a} {b}"
+        );
+    }
+
+    #[test]
+    fn modify_skips_no_ops_bumps_generation_on_spec_changes_and_guards_the_rv() {
+        let s = Store::new(100, 16);
+        let mut rx = s.subscribe();
+        let d = s
+            .create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main, None)
+            .unwrap();
+        assert_eq!(rx.try_recv().unwrap().kind, EventType::Added);
+
+        let same = s
+            .replace(&DEPLOYMENTS, "ns", "web", (*d).clone(), Part::Main, None)
+            .unwrap();
+        assert!(
+            Arc::ptr_eq(&same, &d),
+            "an unchanged object is not written again"
+        );
+        assert!(rx.try_recv().is_err(), "and no event goes out");
+
+        let status = json!({"metadata": {"name": "web"}, "status": {"replicas": 1}});
+        let st = s
+            .replace(&DEPLOYMENTS, "ns", "web", status, Part::Status, None)
+            .unwrap();
+        assert_eq!(
+            (
+                st["metadata"]["generation"].as_i64(),
+                st["spec"]["replicas"].as_i64()
+            ),
+            (Some(1), Some(1))
+        );
+        assert_eq!(st["status"]["replicas"], 1);
+        assert_eq!(rv_of(&st), rv_of(&d) + 1);
+
+        let scaled = s
+            .merge_patch(
+                &DEPLOYMENTS,
+                "ns",
+                "web",
+                &json!({"spec": {"replicas": 3}, "status": {"replicas": 7}}),
+                Part::Main,
+                None,
+            )
+            .unwrap();
+        assert_eq!(scaled["metadata"]["generation"], 2);
+        assert_eq!(
+            scaled["status"]["replicas"], 1,
+            "the main resource keeps the old status"
+        );
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(ev.kind, EventType::Modified);
+        let ev = rx.try_recv().unwrap();
+        assert_eq!((ev.kind, ev.rv), (EventType::Modified, rv_of(&scaled)));
+        assert_eq!(ev.old.as_ref().unwrap()["spec"]["replicas"], 1);
+
+        // A write carrying an older resourceVersion loses.
+        let stale = (*d).clone();
+        let e = s
+            .replace(&DEPLOYMENTS, "ns", "web", stale, Part::Main, None)
+            .unwrap_err();
+        assert_eq!(e.code, 409);
+        let renamed = json!({"metadata": {"name": "api"}, "spec": {}});
+        assert_eq!(
+            s.replace(&DEPLOYMENTS, "ns", "web", renamed, Part::Main, None)
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            s.merge_patch(&DEPLOYMENTS, "ns", "gone", &json!({}), Part::Main, None)
+                .unwrap_err()
+                .code,
+            404
+        );
+    }
+
+    #[test]
+    fn delete_checks_its_precondition_and_reports_the_last_state() {
+        let s = Store::new(100, 16);
+        let d = s
+            .create(
+                &CONFIG_MAPS,
+                "ns",
+                json!({"metadata": {"name": "c"}}),
+                Part::Main,
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            s.delete(&CONFIG_MAPS, "ns", "c", Some("999"))
+                .unwrap_err()
+                .code,
+            409
+        );
+        let mut rx = s.subscribe();
+        let last = s
+            .delete(&CONFIG_MAPS, "ns", "c", meta_str(&d, "resourceVersion"))
+            .unwrap();
+        assert_eq!(rv_of(&last), rv_of(&d) + 1);
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(
+            (ev.kind, ev.rv, ev.name.as_str()),
+            (EventType::Deleted, rv_of(&last), "c")
+        );
+        assert!(s.get(&CONFIG_MAPS, "ns", "c").is_none());
+        assert_eq!(
+            s.delete(&CONFIG_MAPS, "ns", "c", None).unwrap_err().code,
+            404
+        );
+    }
+
+    #[test]
+    fn lists_are_per_type_and_namespace_in_name_order() {
+        let s = Store::new(100, 16);
+        for (ns, name) in [("b", "z"), ("a", "y"), ("b", "x")] {
+            s.create(
+                &CONFIG_MAPS,
+                ns,
+                json!({"metadata": {"name": name}}),
+                Part::Main,
+                None,
+            )
+            .unwrap();
+        }
+        s.create(&DEPLOYMENTS, "b", deployment("w", 1), Part::Main, None)
+            .unwrap();
+        let names = |ns: Option<&str>| -> Vec<String> {
+            let (items, rv) = s.list(&CONFIG_MAPS, ns);
+            assert_eq!(rv, s.current_rv());
+            items
+                .iter()
+                .map(|o| meta_str(o, "name").unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(names(Some("b")), ["x", "z"]);
+        assert_eq!(names(None), ["y", "x", "z"], "namespace, then name");
+        assert!(names(Some("c")).is_empty());
+    }
+
+    #[test]
+    fn history_serves_watch_resumes_until_it_is_compacted() {
+        let s = Store::new(3, 16);
+        let start = s.current_rv();
+        for i in 0..2 {
+            s.create(
+                &CONFIG_MAPS,
+                "ns",
+                json!({"metadata": {"name": format!("c{i}")}}),
+                Part::Main,
+                None,
+            )
+            .unwrap();
+        }
+        let (evs, now) = s.events_since(start).unwrap();
+        assert_eq!(
+            evs.iter().map(|e| e.rv).collect::<Vec<_>>(),
+            [start + 1, start + 2]
+        );
+        assert_eq!(now, start + 2);
+        // Two more writes push the oldest event out of a history of three.
+        for i in 2..4 {
+            s.create(
+                &CONFIG_MAPS,
+                "ns",
+                json!({"metadata": {"name": format!("c{i}")}}),
+                Part::Main,
+                None,
+            )
+            .unwrap();
+        }
+        assert_eq!(s.events_since(start).unwrap_err().code, 410);
+        assert_eq!(s.events_since(start + 1).unwrap().0.len(), 3);
+        s.compact();
+        assert_eq!(s.events_since(start + 3).unwrap_err().code, 410);
+        assert!(s.events_since(s.current_rv()).unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn subscribe_with_misses_nothing_after_its_snapshot() {
+        let s = Store::new(100, 16);
+        s.create(
+            &CONFIG_MAPS,
+            "ns",
+            json!({"metadata": {"name": "before"}}),
+            Part::Main,
+            None,
+        )
+        .unwrap();
+        let (mut rx, (rv, seen)) = s.subscribe_with(|v| (v.rv(), v.list(&CONFIG_MAPS, None).len()));
+        assert_eq!((rv, seen), (s.current_rv(), 1));
+        s.create(
+            &CONFIG_MAPS,
+            "ns",
+            json!({"metadata": {"name": "after"}}),
+            Part::Main,
+            None,
+        )
+        .unwrap();
+        let ev = rx.try_recv().unwrap();
+        assert_eq!((ev.name.as_str(), ev.rv), ("after", rv + 1));
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn upsert_creates_then_overwrites_without_a_precondition() {
+        let s = Store::new(100, 16);
+        let first = s
+            .upsert(
+                &CONFIG_MAPS,
+                json!({"metadata": {"name": "c", "namespace": "ns"}, "data": {"k": "1"}}),
+            )
+            .unwrap();
+        let stale = json!({"metadata": {"name": "c", "namespace": "ns", "resourceVersion": "1"}, "data": {"k": "2"}});
+        let second = s.upsert(&CONFIG_MAPS, stale).unwrap();
+        assert_eq!(second["data"]["k"], "2");
+        assert_eq!(rv_of(&second), rv_of(&first) + 1);
+        assert_eq!(
+            s.upsert(&CONFIG_MAPS, json!({"metadata": {}}))
+                .unwrap_err()
+                .code,
+            422
+        );
+    }
+}

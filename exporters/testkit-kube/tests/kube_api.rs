@@ -415,15 +415,13 @@ async fn wait_ready_endpoints(
 async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
     let ready_delay = Duration::from_secs(2);
     let endpoint_delay = Duration::from_secs(3);
-    let server = KubeApiServer::builder()
-        .kwok(
-            KwokConfig::default()
-                .pod_ready_delay(ready_delay)
-                .endpoint_delay(endpoint_delay),
-        )
-        .start()
-        .await
-        .unwrap();
+    let server = KubeApiServer::start_kwok_with(
+        KwokConfig::default()
+            .pod_ready_delay(ready_delay)
+            .endpoint_delay(endpoint_delay),
+    )
+    .await
+    .unwrap();
     let client = server.client().unwrap();
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), NS);
     let services: Api<Service> = Api::namespaced(client.clone(), NS);

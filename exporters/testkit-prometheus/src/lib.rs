@@ -27,5 +27,5 @@ pub use builder::Builder;
 pub use error::HarnessError;
 pub use options::Options;
 pub use receiver::Receiver;
-pub use server::Prometheus;
+pub use server::{Prometheus, free_port};
 pub use skip::{in_ci, skip_if_missing};

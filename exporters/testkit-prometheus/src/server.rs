@@ -31,7 +31,9 @@ pub struct Prometheus {
     native_histograms: bool,
 }
 
-fn free_port() -> std::io::Result<u16> {
+/// A loopback port nothing listens on right now (the OS picks it; the probe socket is
+/// closed again), for a server a test starts next.
+pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod nginx_log;
 pub mod prom;
 
 use std::path::PathBuf;

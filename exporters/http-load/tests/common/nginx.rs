@@ -21,86 +21,17 @@ pub struct Nginx {
 impl Nginx {
     /// `Err` says what is missing; tests print it and skip.
     pub fn start() -> Result<Self, String> {
-        for (tool, hint) in [
-            ("nginx", "apt-get install nginx-light"),
-            ("openssl", "apt-get install openssl"),
-        ] {
-            if Command::new(tool)
-                .arg("-v")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_err()
-            {
-                return Err(format!("`{tool}` is not on PATH ({hint})"));
-            }
-        }
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let d = dir.path();
-        let out = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                "-keyout",
-            ])
-            .arg(d.join("key.pem"))
-            .arg("-out")
-            .arg(d.join("cert.pem"))
-            .output()
-            .map_err(|e| format!("openssl: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "openssl req failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let (https, h2c) = (free_port(), free_port());
-        std::fs::write(d.join("nginx.conf"), config(d, https, h2c)).map_err(|e| e.to_string())?;
-        let child = Command::new("nginx")
-            .arg("-p")
-            .arg(d)
-            .arg("-c")
-            .arg(d.join("nginx.conf"))
-            .arg("-e")
-            .arg(d.join("error.log"))
-            .args(["-g", "daemon off; master_process off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("nginx: {e}"))?;
-        let mut n = Nginx {
+        self_signed(d)?;
+        let (https, h2c) = (free_addr()?, free_addr()?);
+        let child = serve(d, &config(d, https, h2c), &[https, h2c])?;
+        Ok(Nginx {
             child,
             https,
             h2c,
             _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while [https, h2c]
-            .iter()
-            .any(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_err())
-        {
-            if let Ok(Some(status)) = n.child.try_wait() {
-                let log =
-                    std::fs::read_to_string(n._dir.path().join("error.log")).unwrap_or_default();
-                return Err(format!("nginx exited ({status}): {log}"));
-            }
-            if Instant::now() > deadline {
-                return Err("nginx did not listen within 10 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(n)
+        })
     }
 
     pub fn https_url(&self) -> String {
@@ -119,9 +50,94 @@ impl Drop for Nginx {
     }
 }
 
-fn free_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+/// nginx and openssl are on PATH, or which one is missing and how to install it.
+fn tools() -> Result<(), String> {
+    for (tool, hint) in [
+        ("nginx", "apt-get install nginx-light"),
+        ("openssl", "apt-get install openssl"),
+    ] {
+        if Command::new(tool)
+            .arg("-v")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            return Err(format!("`{tool}` is not on PATH ({hint})"));
+        }
+    }
+    Ok(())
+}
+
+/// `cert.pem` and `key.pem` in `dir`: a self-signed P-256 certificate for localhost and
+/// 127.0.0.1, made by the openssl CLI.
+pub fn self_signed(dir: &Path) -> Result<(), String> {
+    tools()?;
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost"])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .map_err(|e| format!("openssl: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "openssl req failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// A loopback address nothing listens on right now.
+pub fn free_addr() -> Result<SocketAddr, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())
+}
+
+/// Runs nginx (one process, no daemon) with `conf` as `dir/nginx.conf`, its error log in
+/// `dir/error.log`, and waits up to 10 s until every address in `listens` accepts.
+pub fn serve(dir: &Path, conf: &str, listens: &[SocketAddr]) -> Result<Child, String> {
+    std::fs::write(dir.join("nginx.conf"), conf).map_err(|e| e.to_string())?;
+    let mut child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .args(["-g", "daemon off; master_process off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("nginx: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listens
+        .iter()
+        .any(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_err())
+    {
+        let failed = match child.try_wait() {
+            Ok(Some(status)) => Some(format!("nginx exited ({status})")),
+            _ if Instant::now() > deadline => Some("nginx did not listen within 10 s".into()),
+            _ => None,
+        };
+        if let Some(why) = failed {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            return Err(format!("{why}: {log}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(child)
 }
 
 fn config(d: &Path, https: SocketAddr, h2c: SocketAddr) -> String {

@@ -5,10 +5,11 @@
 //! openssl CLI. `Err` says what is missing, for tests to skip.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+
+use super::nginx::{free_addr, self_signed, serve};
 
 pub struct LoggingNginx {
     child: Child,
@@ -28,24 +29,8 @@ impl LoggingNginx {
     pub fn start() -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let d = dir.path();
-        let cert = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-            .args(["-subj", "/CN=localhost", "-keyout"])
-            .arg(d.join("key.pem"))
-            .arg("-out")
-            .arg(d.join("cert.pem"))
-            .output()
-            .map_err(|e| format!("openssl is not available ({e}): apt-get install openssl"))?;
-        if !cert.status.success() {
-            return Err(String::from_utf8_lossy(&cert.stderr).into_owned());
-        }
-        let port = || {
-            TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map_err(|e| e.to_string())
-        };
-        let https = port()?;
+        self_signed(d)?;
+        let https = free_addr()?;
         let p = d.display();
         let conf = format!(
             r#"
@@ -72,39 +57,12 @@ http {{
 }}
 "#
         );
-        std::fs::write(d.join("nginx.conf"), conf).map_err(|e| e.to_string())?;
-        let child = Command::new("nginx")
-            .arg("-p")
-            .arg(d)
-            .arg("-c")
-            .arg(d.join("nginx.conf"))
-            .arg("-e")
-            .arg(d.join("error.log"))
-            .args(["-g", "daemon off; master_process off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("nginx is not available ({e}): apt-get install nginx-light"))?;
-        let mut n = LoggingNginx { child, https, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect_timeout(&https, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = n.child.try_wait() {
-                return Err(format!("nginx exited ({status}): {}", n.error_log()));
-            }
-            if Instant::now() > deadline {
-                return Err("nginx did not listen within 10 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(n)
+        let child = serve(d, &conf, &[https])?;
+        Ok(LoggingNginx { child, https, dir })
     }
 
     pub fn https_url(&self) -> String {
         format!("https://{}", self.https)
-    }
-
-    fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
     }
 
     fn access_log(&self) -> PathBuf {
