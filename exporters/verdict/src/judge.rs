@@ -141,6 +141,11 @@ async fn judge(
         .filter(|a| a.verdict == "fail")
         .collect();
     let warned = report.alerts.iter().filter(|a| a.verdict == "warn").count();
+    let invalidating: Vec<&FiredAlert> = report
+        .alerts
+        .iter()
+        .filter(|a| a.labels.get("redline_invalid").map(String::as_str) == Some("true"))
+        .collect();
     let not_loaded: Vec<&str> = report
         .rules
         .iter()
@@ -155,6 +160,18 @@ async fn judge(
             fmt_count(inv.requests),
             inv.dominant_error,
             fmt_count(inv.dominant_count)
+        );
+    } else if !invalidating.is_empty() {
+        // A rule labelled `redline_invalid` says the run measured something other than the
+        // system (MaaS: Kuadrant limits not raised): neither a pass nor the system's failure.
+        let mut why: Vec<&str> = invalidating.iter().map(|a| a.summary.as_str()).collect();
+        why.sort();
+        why.dedup();
+        report.verdict = Verdict::Invalid;
+        report.reason = format!(
+            "invalid run: {} (rule {}); fix the setup and run again.",
+            why.join("; "),
+            invalidating[0].alertname
         );
     } else if !failed.is_empty() {
         let mut names: Vec<&str> = failed.iter().map(|a| a.alertname.as_str()).collect();

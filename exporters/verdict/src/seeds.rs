@@ -34,6 +34,7 @@ pub const SCENARIOS: &[SeedScenario] = &[
             HTTP_CORE[3],
             "RedlineErrorRatioBreaking",
             "RedlineRateLimited",
+            "RedlineRateLimitsNotRaised",
         ],
     },
     SeedScenario {
@@ -47,6 +48,7 @@ pub const SCENARIOS: &[SeedScenario] = &[
             "RedlineServerErrors",
             "RedlineSaturated",
             "RedlineRateLimited",
+            "RedlineRateLimitsNotRaised",
         ],
     },
     SeedScenario {
@@ -57,6 +59,7 @@ pub const SCENARIOS: &[SeedScenario] = &[
             HTTP_CORE[1],
             "RedlineTokenVolumeDegraded",
             "RedlineTokenVolumeBreaking",
+            "RedlineRateLimitsNotRaised",
         ],
     },
     SeedScenario {
