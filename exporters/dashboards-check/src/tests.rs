@@ -438,7 +438,9 @@ fn coverage_table_names_every_rule_and_where_it_fires() {
         };
         listed.insert(rule.to_string());
         if !rules.alerts.contains(*rule) {
-            problems.push(format!("COVERAGE.md names {rule}, which no rule file defines"));
+            problems.push(format!(
+                "COVERAGE.md names {rule}, which no rule file defines"
+            ));
             continue;
         }
         let Some(file) = cells.iter().find(|c| c.starts_with("tests/")) else {
@@ -452,7 +454,9 @@ fn coverage_table_names_every_rule_and_where_it_fires() {
             .and_then(|c| c.get(*rule).map(|(fires, _)| *fires))
             .unwrap_or(false);
         if !fires {
-            problems.push(format!("COVERAGE.md: {rule} does not fire in alerts/{file}"));
+            problems.push(format!(
+                "COVERAGE.md: {rule} does not fire in alerts/{file}"
+            ));
         }
     }
     for alert in &rules.alerts {

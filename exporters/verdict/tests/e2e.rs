@@ -526,3 +526,38 @@ mod chromium {
         (colours.len(), inked as f64 / pixels.max(1) as f64)
     }
 }
+
+/// The MaaS seed's first step raises the Kuadrant limits; a run that forgot is throttled
+/// (half its requests answered 429 here). Its verdict is INVALID (exit 2), naming the rule,
+/// not a pass (429s are kept out of the success ratio) and not the application's failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maas_run_throttled_by_unraised_limits_is_invalid() {
+    let prom = common::prometheus_with_rules().await;
+    let target = target(false).await;
+    let testid = "maas-limits-not-raised";
+    common::run(
+        &prom.write_url(),
+        testid,
+        "maas-rate",
+        &target.url(),
+        // RedlineRateLimitsNotRaised holds for 1 m once the 1 m ratio exists.
+        vec![step("1", 2, "/?sleep=20&status=429&p=0.5", 95)],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let report: Report = redline_verdict::evaluate(&args(&prom.url(), testid, dir.path()))
+        .await
+        .unwrap();
+    assert_eq!(report.verdict, Verdict::Invalid, "{}", report.reason);
+    assert_eq!(report.exit_code(), 2);
+    assert!(
+        report.reason.contains("RedlineRateLimitsNotRaised")
+            && report.reason.contains("Kuadrant limits were not raised"),
+        "{}",
+        report.reason
+    );
+    assert!(
+        report.invalid.is_none(),
+        "the requests did reach the target"
+    );
+}
