@@ -116,6 +116,16 @@ pub const SCENARIOS: &[SeedScenario] = &[
         ],
     },
     SeedScenario {
+        id: "linkerd-baseline",
+        source: "linkerd-destination-load-test-plan.md: Scenario 1",
+        rules: &[
+            "RedlineDstStreamsBelowRequested",
+            "RedlineDstStreamResets",
+            "RedlineDstConnectionErrors",
+            "RedlineDstMemoryNotReturning",
+        ],
+    },
+    SeedScenario {
         id: "linkerd-small-oscillation",
         source: "linkerd-destination-load-test-plan.md: Scenario 2",
         rules: &[
