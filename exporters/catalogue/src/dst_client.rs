@@ -21,6 +21,8 @@ catalogue! {
         "Update messages (add, remove, no_endpoints) received over all streams.";
     STREAMS_ACTIVE: Gauge = "destination_client_streams_active",
         "Get streams currently open.";
+    STREAMS_REQUESTED: Gauge = "destination_client_streams_requested",
+        "Get streams the run asked for (services x --streams-per-service), set before they open; RedlineDstStreamsBelowRequested compares streams_active with it.";
     STREAMS_CREATED: Counter = "destination_client_streams_created_total",
         "Get streams opened (initial and reconnections).";
     STREAMS_RESET: Counter = "destination_client_streams_reset_total",

@@ -208,6 +208,27 @@ pub const SAMPLER_AND_CHAOS: &[Metric] = &[
         &["scenario", "fault", "probe"],
         "Longest user-visible interruption of the run per fault and probe.",
     ),
+    // alerts/maas.yml: cluster series tied to the HTTP run writing at the time.
+    rec(
+        "redline:http_run_active",
+        RUN,
+        "1 for the HTTP run writing now (one per Prometheus), to tie cluster series to it.",
+    ),
+    rec(
+        "redline:node_cpu:ratio1m",
+        &["scenario", "instance"],
+        "Node CPU busy share over 1m (node-exporter), during the run.",
+    ),
+    rec(
+        "redline:pod_restarts:increase5m",
+        &["scenario", "namespace", "pod"],
+        "Container restarts of a pod in the last 5m (kube-state-metrics), during the run.",
+    ),
+    rec(
+        "redline:authorino_errors:ratio1m",
+        RUN,
+        "Authorino answers other than OK/UNAUTHENTICATED/PERMISSION_DENIED/NOT_FOUND over all, during the run.",
+    ),
 ];
 
 /// Alert thresholds (`alerts/thresholds.yml`): one series per scenario, `scenario="default"` always.
@@ -340,6 +361,22 @@ pub const THRESHOLDS: &[Metric] = &[
         "redline:threshold:hpa_peak_replicas",
         "Fewest Ready replicas a loaded HPA run must reach (KubeServe: 1 -> 2 -> 3+), else a warning.",
     ),
+    thr(
+        "redline:threshold:node_cpu_ratio",
+        "Node CPU busy share above this is a stress indicator (MaaS: 80 %).",
+    ),
+    thr(
+        "redline:threshold:pod_restarts",
+        "Pod restarts in 5 min during a run above this are a stress indicator.",
+    ),
+    thr(
+        "redline:threshold:authorino_error_ratio",
+        "Authorino error answers share above this is a stress indicator.",
+    ),
+    thr(
+        "redline:threshold:rate_limited_invalid_ratio",
+        "429 share above this makes a MaaS run invalid (limits not raised); Inf elsewhere.",
+    ),
     Metric {
         name: "redline:threshold:chaos_interruption_seconds",
         kind: Kind::Recorded,
@@ -414,6 +451,24 @@ pub const EXTERNAL: &[Metric] = &[
         kind: Kind::Gauge,
         labels: &["namespace", "horizontalpodautoscaler"],
         help: "kube-state-metrics: an HPA's maxReplicas.",
+    },
+    Metric {
+        name: "node_cpu_seconds_total",
+        kind: Kind::Counter,
+        labels: &["instance", "cpu", "mode"],
+        help: "node-exporter: CPU seconds per mode (MaaS node CPU > 80 %).",
+    },
+    Metric {
+        name: "kube_pod_container_status_restarts_total",
+        kind: Kind::Counter,
+        labels: &["namespace", "pod", "container"],
+        help: "kube-state-metrics: container restarts (MaaS API pod restarting).",
+    },
+    Metric {
+        name: "auth_server_response_status",
+        kind: Kind::Counter,
+        labels: &["status"],
+        help: "Authorino /server-metrics: answers by gRPC status (OK, UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, errors); a counter without _total, as Authorino names it.",
     },
     Metric {
         name: "ALERTS",

@@ -421,3 +421,49 @@ fn external_series_need_a_join_to_the_run() {
         r#"redline_hpa_replicas and on (namespace) redline_hpa_load_running{testid=~"$testid"}"#;
     assert_eq!(check_query("p", redline, true).len(), 1);
 }
+
+/// `alerts/COVERAGE.md` maps each seed criterion to its rule and the promtool file in which
+/// the rule fires: every rule it names exists and fires there, and every alert rule is listed,
+/// so a rule cannot be added without saying what it judges, nor the table name a dead judge.
+#[test]
+fn coverage_table_names_every_rule_and_where_it_fires() {
+    let rules = repo_rules();
+    let text = read(&repo_root().join("alerts/COVERAGE.md"));
+    let mut listed = BTreeSet::new();
+    let mut problems = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with("| ")) {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let Some(rule) = cells.iter().find(|c| c.starts_with("Redline")) else {
+            continue;
+        };
+        listed.insert(rule.to_string());
+        if !rules.alerts.contains(*rule) {
+            problems.push(format!(
+                "COVERAGE.md names {rule}, which no rule file defines"
+            ));
+            continue;
+        }
+        let Some(file) = cells.iter().find(|c| c.starts_with("tests/")) else {
+            problems.push(format!("COVERAGE.md: {rule} has no test file"));
+            continue;
+        };
+        let path = repo_root().join("alerts").join(file);
+        let fires = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| promtool_cases(&t).ok())
+            .and_then(|c| c.get(*rule).map(|(fires, _)| *fires))
+            .unwrap_or(false);
+        if !fires {
+            problems.push(format!(
+                "COVERAGE.md: {rule} does not fire in alerts/{file}"
+            ));
+        }
+    }
+    for alert in &rules.alerts {
+        if !listed.contains(alert) {
+            problems.push(format!("{alert} is not in alerts/COVERAGE.md"));
+        }
+    }
+    assert!(listed.len() >= 40, "only {} rules listed", listed.len());
+    assert_clean(&problems);
+}

@@ -184,6 +184,10 @@ impl DstClient {
                     .clone()
             })
             .collect();
+        // What the run asked for, before any opens: the judge compares streams_active with it.
+        metrics
+            .streams_requested
+            .set(i64::from(per_service) * authorities.len() as i64);
         let mut streams = JoinSet::new();
         let mut views = Vec::new();
         let pace = (args.open_rate > 0).then(|| Duration::from_secs(1) / args.open_rate);

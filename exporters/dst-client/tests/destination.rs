@@ -139,6 +139,11 @@ async fn streams_track_endpoint_sets_and_send_the_downward_api_token() {
         "sets of 3"
     );
     assert_eq!(m.streams_active.get(), 6);
+    assert_eq!(
+        m.streams_requested.get(),
+        6,
+        "services x streams per service"
+    );
     assert_eq!(m.streams_created.get(), 6);
     assert_eq!(m.connection_duration.count(), 6);
     let tokens = dst.context_tokens();

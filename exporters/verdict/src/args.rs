@@ -65,6 +65,12 @@ pub struct VerdictArgs {
     )]
     pub min_response_ratio: f64,
 
+    /// The seed scenario the run is (repeatable; e.g. maas-tokens, vps-load): every rule
+    /// that judges it must have had data, or the run is unjudged (exit 2). Scenarios whose
+    /// name is the run's `scenario` label are checked without it.
+    #[arg(long = "seed", env = "REDLINE_VERDICT_SEED", value_delimiter = ',')]
+    pub seeds: Vec<String>,
+
     /// Timeout of each Prometheus API request.
     #[arg(long, env = "REDLINE_VERDICT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
@@ -87,6 +93,7 @@ impl VerdictArgs {
             rules: None,
             bearer_token_file: None,
             min_response_ratio: 0.01,
+            seeds: Vec::new(),
             timeout: Duration::from_secs(30),
         }
     }

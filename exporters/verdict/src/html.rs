@@ -31,6 +31,7 @@ fn verdict_colour(v: Verdict) -> &'static str {
         Verdict::Fail => "#b3261e",
         Verdict::CouldNotEvaluate => "#555555",
         Verdict::Invalid => "#7a3fb0",
+        Verdict::Unjudged => "#555555",
     }
 }
 
@@ -446,6 +447,7 @@ pub fn render(report: &Report) -> String {
                 RuleOutcome::Failed => ("#b3261e", "failed"),
                 RuleOutcome::Error => ("#555555", "rule error"),
                 RuleOutcome::NotLoaded => ("#555555", "not loaded"),
+                RuleOutcome::NoData => ("#888888", "no data"),
             };
             let _ = writeln!(
                 h,

@@ -2,6 +2,7 @@
 //! reads what the rules decided and the step tables, and fills the [`Report`] with a
 //! verdict and its reason.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::args::VerdictArgs;
@@ -11,7 +12,7 @@ use crate::report::{
 };
 use crate::rules::AlertRule;
 use crate::window::{self, Window};
-use crate::{alerts, per_pod, rules, steps, validity};
+use crate::{alerts, inputs, per_pod, rules, seeds, steps, validity};
 
 /// Why the run cannot be judged; becomes the report's reason.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +63,7 @@ async fn judge(
             None => return Err(e.into()),
         },
     };
-    report.rules = rule_results(&loaded, local_rules.as_deref(), &[]);
+    report.rules = rule_results(&loaded, local_rules.as_deref(), &[], &BTreeMap::new());
     if loaded.is_empty() {
         return Err(Unjudgeable::Other(
             "Prometheus has no alert rule with a redline_verdict label loaded, so nothing can judge the run: add alerts/*.yml to its rule_files (or install the chart's PrometheusRule)".into(),
@@ -127,7 +128,9 @@ async fn judge(
     report.pods = per_pod::scaling(client, testid, win, res, &rows).await?;
     report.steps = rows;
     report.charts = charts;
-    report.rules = rule_results(&loaded, local_rules.as_deref(), &report.alerts);
+    let missing = inputs::missing(client, testid, &loaded, win.from, alerts_end, res).await?;
+    report.rules = rule_results(&loaded, local_rules.as_deref(), &report.alerts, &missing);
+    let unjudged = unjudged(client, args, win.from, alerts_end, res, &report.rules).await?;
     report.invalid = validity::check(client, testid, win, args.min_response_ratio).await?;
 
     // 6. The verdict: invalid before fail, so a run that never reached its target is not
@@ -138,6 +141,11 @@ async fn judge(
         .filter(|a| a.verdict == "fail")
         .collect();
     let warned = report.alerts.iter().filter(|a| a.verdict == "warn").count();
+    let invalidating: Vec<&FiredAlert> = report
+        .alerts
+        .iter()
+        .filter(|a| a.labels.get("redline_invalid").map(String::as_str) == Some("true"))
+        .collect();
     let not_loaded: Vec<&str> = report
         .rules
         .iter()
@@ -153,6 +161,18 @@ async fn judge(
             inv.dominant_error,
             fmt_count(inv.dominant_count)
         );
+    } else if !invalidating.is_empty() {
+        // A rule labelled `redline_invalid` says the run measured something other than the
+        // system (MaaS: Kuadrant limits not raised): neither a pass nor the system's failure.
+        let mut why: Vec<&str> = invalidating.iter().map(|a| a.summary.as_str()).collect();
+        why.sort();
+        why.dedup();
+        report.verdict = Verdict::Invalid;
+        report.reason = format!(
+            "invalid run: {} (rule {}); fix the setup and run again.",
+            why.join("; "),
+            invalidating[0].alertname
+        );
     } else if !failed.is_empty() {
         let mut names: Vec<&str> = failed.iter().map(|a| a.alertname.as_str()).collect();
         names.sort();
@@ -165,6 +185,12 @@ async fn judge(
             "alert rules in --rules are not loaded in Prometheus, so they judged nothing: {}",
             not_loaded.join(", ")
         );
+    } else if !unjudged.is_empty() {
+        report.verdict = Verdict::Unjudged;
+        report.reason = format!(
+            "unjudged: no fail alert fired, but rules this run's seed scenario is judged by had no data, so they judged nothing: {}",
+            unjudged.join("; ")
+        );
     } else {
         report.verdict = Verdict::Pass;
         report.reason = if warned > 0 {
@@ -172,7 +198,11 @@ async fn judge(
         } else {
             format!(
                 "no alert fired ({} rules judged the run)",
-                report.rules.len()
+                report
+                    .rules
+                    .iter()
+                    .filter(|r| r.outcome == RuleOutcome::Passed)
+                    .count()
             )
         };
     }
@@ -187,12 +217,61 @@ async fn judge(
     Ok(())
 }
 
+/// The seed scenarios the run is (`--seed`, and those named by its `scenario` labels), each
+/// with its rules that had no data: `scenario: Rule, Rule`.
+async fn unjudged(
+    client: &PromClient,
+    args: &VerdictArgs,
+    from: f64,
+    to: f64,
+    step: f64,
+    results: &[RuleResult],
+) -> Result<Vec<String>, PromError> {
+    let mut ids: BTreeSet<String> = args.seeds.iter().cloned().collect();
+    let labelled = client
+        .query_range(
+            &format!(
+                "count by (scenario) ({{testid={},scenario!=\"\"}})",
+                quote(&args.testid)
+            ),
+            from,
+            to,
+            step,
+        )
+        .await?;
+    ids.extend(labelled.iter().map(|s| s.label("scenario").to_string()));
+    let mut out = Vec::new();
+    for seed in ids.iter().filter_map(|id| seeds::lookup(id)) {
+        let blind: Vec<&str> = seed
+            .rules
+            .iter()
+            .copied()
+            .filter(|name| {
+                results
+                    .iter()
+                    .any(|r| r.rule.name == *name && r.outcome == RuleOutcome::NoData)
+            })
+            .collect();
+        if !blind.is_empty() {
+            out.push(format!(
+                "{} ({}): {}",
+                seed.id,
+                seed.source,
+                blind.join(", ")
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// One result per rule: the loaded ones with what they decided, plus the `--rules` ones
-/// Prometheus does not have.
+/// Prometheus does not have. A rule that did not fire and lacked an input (`missing`) is
+/// "no data", not "passed".
 fn rule_results(
     loaded: &[AlertRule],
     local: Option<&[AlertRule]>,
     fired: &[FiredAlert],
+    missing: &BTreeMap<String, Vec<String>>,
 ) -> Vec<RuleResult> {
     let mut out: Vec<RuleResult> = loaded
         .iter()
@@ -201,6 +280,8 @@ fn rule_results(
                 fired.iter().filter(|a| a.alertname == rule.name).collect();
             let outcome = if rule.health == "err" {
                 RuleOutcome::Error
+            } else if mine.is_empty() && missing.contains_key(&rule.name) {
+                RuleOutcome::NoData
             } else if mine.is_empty() {
                 RuleOutcome::Passed
             } else if rule.verdict == "fail" {
@@ -211,6 +292,10 @@ fn rule_results(
             let message = match outcome {
                 RuleOutcome::Error => format!("evaluation fails: {}", rule.last_error),
                 RuleOutcome::Passed => "did not fire".to_string(),
+                RuleOutcome::NoData => format!(
+                    "no data: the run wrote no {}",
+                    missing[&rule.name].join(", ")
+                ),
                 _ => mine
                     .iter()
                     .map(|a| a.summary.clone())
@@ -293,10 +378,17 @@ mod tests {
             rule("D", "warn", "err"),
         ];
         let local = [rule("A", "fail", ""), rule("E", "fail", "")];
+        let missing: BTreeMap<String, Vec<String>> = [
+            ("C".to_string(), vec!["{__name__=\"x\"}".to_string()]),
+            ("F".to_string(), vec!["{__name__=\"y\"}".to_string()]),
+        ]
+        .into();
+        let loaded = [loaded.as_slice(), &[rule("F", "warn", "ok")]].concat();
         let out = rule_results(
             &loaded,
             Some(&local),
-            &[fired("A", "fail"), fired("B", "warn")],
+            &[fired("A", "fail"), fired("B", "warn"), fired("F", "warn")],
+            &missing,
         );
         let by: BTreeMap<_, _> = out
             .iter()
@@ -304,9 +396,24 @@ mod tests {
             .collect();
         assert_eq!(by["A"], RuleOutcome::Failed);
         assert_eq!(by["B"], RuleOutcome::Warned);
-        assert_eq!(by["C"], RuleOutcome::Passed);
+        assert_eq!(
+            by["C"],
+            RuleOutcome::NoData,
+            "did not fire and had no input"
+        );
+        assert_eq!(
+            by["F"],
+            RuleOutcome::Warned,
+            "fired, so it had data whatever the check says"
+        );
         assert_eq!(by["D"], RuleOutcome::Error);
         assert_eq!(by["E"], RuleOutcome::NotLoaded);
-        assert_eq!(out.len(), 5);
+        assert_eq!(out.len(), 6);
+        let c = out.iter().find(|r| r.rule.name == "C").unwrap();
+        assert!(
+            c.message.contains("no data") && c.message.contains("x"),
+            "{}",
+            c.message
+        );
     }
 }

@@ -36,8 +36,14 @@ pub fn render(report: &Report) -> String {
         .count()
         + usize::from(matches!(
             report.verdict,
-            Verdict::CouldNotEvaluate | Verdict::Invalid
+            Verdict::CouldNotEvaluate | Verdict::Invalid | Verdict::Unjudged
         ));
+    // A rule that saw no data was not run: skipped, never a pass.
+    let skipped = report
+        .rules
+        .iter()
+        .filter(|r| r.outcome == RuleOutcome::NoData)
+        .count();
     let tests = report.rules.len() + 1;
     let duration = match (report.from, report.to) {
         (Some(f), Some(t)) => t - f,
@@ -51,7 +57,7 @@ pub fn render(report: &Report) -> String {
     );
     let _ = writeln!(
         x,
-        r#"  <testsuite name="redline.{}" tests="{tests}" failures="{failures}" errors="{errors}" skipped="0" time="{duration:.3}" timestamp="{}">"#,
+        r#"  <testsuite name="redline.{}" tests="{tests}" failures="{failures}" errors="{errors}" skipped="{skipped}" time="{duration:.3}" timestamp="{}">"#,
         escape(&report.testid),
         report.from.map(fmt_time).unwrap_or_default()
     );
@@ -72,11 +78,11 @@ pub fn render(report: &Report) -> String {
         r#"    <testcase classname="redline.run" name="run judged""#
     );
     match report.verdict {
-        Verdict::CouldNotEvaluate | Verdict::Invalid => {
-            let kind = if report.verdict == Verdict::Invalid {
-                "invalid"
-            } else {
-                "could-not-evaluate"
+        Verdict::CouldNotEvaluate | Verdict::Invalid | Verdict::Unjudged => {
+            let kind = match report.verdict {
+                Verdict::Invalid => "invalid",
+                Verdict::Unjudged => "unjudged",
+                _ => "could-not-evaluate",
             };
             let _ = writeln!(
                 x,
@@ -99,6 +105,10 @@ pub fn render(report: &Report) -> String {
         );
         let body = match r.outcome {
             RuleOutcome::Passed => None,
+            RuleOutcome::NoData => Some(format!(
+                "      <skipped message=\"{}\"/>",
+                escape(&r.message)
+            )),
             RuleOutcome::Failed => Some(format!(
                 "      <failure type=\"{}\" message=\"{} fired {} time(s) ({})\">{}</failure>",
                 escape(&r.rule.severity),

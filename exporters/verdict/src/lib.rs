@@ -21,20 +21,24 @@
 //!
 //! # Exit codes
 //! [`Verdict::exit_code`]: 0 pass (warnings allowed), 1 a `fail` alert fired, 2 could not
-//! evaluate (Prometheus unreachable, no rules, no data for the testid) or an invalid run (its
-//! requests never reached the target, [`validity`]). No data is never a pass.
+//! evaluate (Prometheus unreachable, no rules, no data for the testid), an invalid run (its
+//! requests never reached the target, [`validity`]) or an unjudged one (a rule its seed
+//! scenario is judged by had no data, [`seeds`]). No data is never a pass: a rule whose
+//! input series the run never wrote is "no data", not "passed".
 
 mod alerts;
 mod args;
 mod csv;
 mod error;
 mod html;
+mod inputs;
 mod judge;
 mod junit;
 mod per_pod;
 mod prom;
 mod report;
 mod rules;
+pub mod seeds;
 mod steps;
 pub mod template;
 mod text;
@@ -80,6 +84,15 @@ pub async fn evaluate(args: &VerdictArgs) -> Result<Report, VerdictError> {
             value: args.to.clone().unwrap_or_default(),
             message: "must be after --from".into(),
         });
+    }
+    for id in &args.seeds {
+        if seeds::lookup(id).is_none() {
+            return Err(VerdictError::BadArg {
+                flag: "seed",
+                value: id.clone(),
+                message: format!("unknown seed scenario; known: {}", seeds::ids()),
+            });
+        }
     }
     let local_rules = match &args.rules {
         Some(dir) => Some(rules::read_dir(dir)?),
@@ -147,7 +160,7 @@ mod tests {
             include_str!("per_pod.rs"),
         ];
         // Label names, not series.
-        let labels = ["redline_verdict", "redline_verdict_family"];
+        let labels = ["redline_verdict", "redline_verdict_family", "redline_invalid"];
         let mut checked = 0;
         for src in sources {
             for token in src.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')) {

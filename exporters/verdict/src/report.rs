@@ -23,6 +23,9 @@ pub enum Verdict {
     /// The run's requests never reached the target: the infrastructure failed, not the
     /// application.
     Invalid,
+    /// No fail alert fired, but a rule the run's seed scenario is judged by had no data:
+    /// the run was not judged on that criterion, so it did not pass it.
+    Unjudged,
 }
 
 impl Verdict {
@@ -30,7 +33,7 @@ impl Verdict {
         match self {
             Verdict::Pass => 0,
             Verdict::Fail => 1,
-            Verdict::CouldNotEvaluate | Verdict::Invalid => 2,
+            Verdict::CouldNotEvaluate | Verdict::Invalid | Verdict::Unjudged => 2,
         }
     }
 
@@ -40,6 +43,7 @@ impl Verdict {
             Verdict::Fail => "FAIL",
             Verdict::CouldNotEvaluate => "COULD NOT EVALUATE",
             Verdict::Invalid => "INVALID",
+            Verdict::Unjudged => "UNJUDGED",
         }
     }
 }
@@ -181,6 +185,9 @@ pub enum RuleOutcome {
     Error,
     /// In `--rules DIR` but not loaded in Prometheus: it judged nothing.
     NotLoaded,
+    /// Did not fire because the run wrote none of (or not all) the series it reads: it
+    /// saw nothing, which is not a pass.
+    NoData,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -275,5 +282,6 @@ mod tests {
         assert_eq!(Verdict::Fail.exit_code(), 1);
         assert_eq!(Verdict::CouldNotEvaluate.exit_code(), 2);
         assert_eq!(Verdict::Invalid.exit_code(), 2);
+        assert_eq!(Verdict::Unjudged.exit_code(), 2);
     }
 }

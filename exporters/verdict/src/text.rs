@@ -221,14 +221,22 @@ pub fn render(report: &Report) -> String {
         let count = |o: RuleOutcome| report.rules.iter().filter(|r| r.outcome == o).count();
         let _ = writeln!(
             out,
-            "Alert rules: {} judged — {} passed, {} warned, {} failed, {} errored, {} not loaded",
+            "Alert rules: {} loaded — {} passed, {} had no data, {} warned, {} failed, {} errored, {} not loaded",
             report.rules.len(),
             count(RuleOutcome::Passed),
+            count(RuleOutcome::NoData),
             count(RuleOutcome::Warned),
             count(RuleOutcome::Failed),
             count(RuleOutcome::Error),
             count(RuleOutcome::NotLoaded)
         );
+    }
+    for r in report
+        .rules
+        .iter()
+        .filter(|r| r.outcome == RuleOutcome::NoData)
+    {
+        let _ = writeln!(out, "  [no data] {}: {}", r.rule.name, r.message);
     }
     for a in &report.alerts {
         let _ = writeln!(

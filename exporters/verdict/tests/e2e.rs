@@ -112,10 +112,75 @@ async fn healthy_run_passes_with_a_filled_table_and_renders_in_chromium() {
 
     let rules = report["rules"].as_array().unwrap();
     assert!(rules.len() > 20, "every verdict rule is listed");
-    assert!(rules.iter().all(|r| r["outcome"] == "passed"));
-    let (cases, failures, errors, _) = junit_counts(dir.path());
+    // The HTTP rules saw the run and passed; the chaos, destination, fit and pprof rules had
+    // none of their series, so they are "no data", never "passed".
+    let outcome = |name: &str| {
+        rules
+            .iter()
+            .find(|r| r["rule"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed"))["outcome"]
+            .clone()
+    };
+    for name in [
+        "RedlineLatencyBreaking",
+        "RedlineErrorRatioBreaking",
+        "RedlineSuccessRateBreaking",
+    ] {
+        assert_eq!(outcome(name), "passed", "{name}");
+    }
+    for name in [
+        "RedlineChaosRecoveryTooLong",
+        "RedlineDstUpdateLatencyP95",
+        "RedlineFitOverBudget",
+        "RedlineHeapGrowth",
+        "RedlineTokenVolumeBreaking",
+    ] {
+        assert_eq!(outcome(name), "no_data", "{name}");
+    }
+    assert!(
+        rules
+            .iter()
+            .all(|r| r["outcome"] == "passed" || r["outcome"] == "no_data"),
+        "{rules:#?}"
+    );
+    let no_data = rules.iter().filter(|r| r["outcome"] == "no_data").count();
+    let (cases, failures, errors, xml) = junit_counts(dir.path());
     assert_eq!(cases, rules.len() + 1);
     assert_eq!((failures, errors), (0, 0));
+    assert_eq!(xml.matches("<skipped ").count(), no_data, "{xml}");
+    assert!(xml.contains(&format!(r#"skipped="{no_data}""#)), "{xml}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains(">no data</td>"),
+        "the HTML shows no data apart"
+    );
+
+    // The same run called a MaaS token-volume run: the rules that judge token volume saw
+    // nothing (no step counted tokens), so the run is unjudged (exit 2), not passed.
+    let mut a = args(&prom.url(), testid, dir.path());
+    a.seeds = vec!["maas-tokens".into()];
+    a.settle = Some(Duration::from_secs(0));
+    let tokens: Report = redline_verdict::evaluate(&a).await.unwrap();
+    assert_eq!(tokens.verdict, Verdict::Unjudged, "{}", tokens.reason);
+    assert_eq!(tokens.exit_code(), 2);
+    assert!(
+        tokens.reason.contains("RedlineTokenVolumeBreaking")
+            && !tokens.reason.contains("RedlineLatencyBreaking"),
+        "{}",
+        tokens.reason
+    );
+    let text = redline_verdict::render_text(&tokens);
+    assert!(
+        text.contains("VERDICT: UNJUDGED") && text.contains("[no data] RedlineTokenVolumeBreaking"),
+        "{text}"
+    );
+    // Called a MaaS burst run, every rule that judges a burst had data: a pass.
+    a.seeds = vec!["maas-burst".into()];
+    let burst: Report = redline_verdict::evaluate(&a).await.unwrap();
+    assert_eq!(burst.verdict, Verdict::Pass, "{}", burst.reason);
+    a.seeds = vec!["no-such-seed".into()];
+    let e = redline_verdict::evaluate(&a).await.unwrap_err().to_string();
+    assert!(e.contains("--seed") && e.contains("maas-tokens"), "{e}");
 
     chromium::check_report(&dir.path().join("report.html"), dir.path()).await;
 }
@@ -496,4 +561,39 @@ mod chromium {
         }
         (colours.len(), inked as f64 / pixels.max(1) as f64)
     }
+}
+
+/// The MaaS seed's first step raises the Kuadrant limits; a run that forgot is throttled
+/// (half its requests answered 429 here). Its verdict is INVALID (exit 2), naming the rule,
+/// not a pass (429s are kept out of the success ratio) and not the application's failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maas_run_throttled_by_unraised_limits_is_invalid() {
+    let prom = common::prometheus_with_rules().await;
+    let target = target(false).await;
+    let testid = "maas-limits-not-raised";
+    common::run(
+        &prom.write_url(),
+        testid,
+        "maas-rate",
+        &target.url(),
+        // RedlineRateLimitsNotRaised holds for 1 m once the 1 m ratio exists.
+        vec![step("1", 2, "/?sleep=20&status=429&p=0.5", 95)],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let report: Report = redline_verdict::evaluate(&args(&prom.url(), testid, dir.path()))
+        .await
+        .unwrap();
+    assert_eq!(report.verdict, Verdict::Invalid, "{}", report.reason);
+    assert_eq!(report.exit_code(), 2);
+    assert!(
+        report.reason.contains("RedlineRateLimitsNotRaised")
+            && report.reason.contains("Kuadrant limits were not raised"),
+        "{}",
+        report.reason
+    );
+    assert!(
+        report.invalid.is_none(),
+        "the requests did reach the target"
+    );
 }
