@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use redline_churn::api::Kube;
 use redline_churn::limiter::RateLimiter;
 use redline_churn::metrics::{Metrics, VerbCode};
 use redline_churn::objects::{Stamp, Template};
 use redline_churn::{ChurnArgs, EVENT_ANNOTATION, PatternName, RUN_LABEL};
 use redline_runtime::CommonArgs;
-use redline_testkit_kube::{Fault, FaultKind, KubeApiServer, KwokConfig, Verb};
+use redline_testkit_kube::{Fault, FaultKind, KubeApiServer, Verb};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
