@@ -106,6 +106,11 @@ pub const HTTP: &[Metric] = &[
         "The running step's level (redline_step_level, or Locust users with unit=users).",
     ),
     rec(
+        "redline:step_is_baseline",
+        &["scenario", "step", "unit"],
+        "The run's baseline step (its lowest level), which drift is not judged on.",
+    ),
+    rec(
         "redline:http_req_duration_seconds:p95_baseline",
         RUN,
         "Median p95 of the run's baseline step (the lowest-level, i.e. first, step).",

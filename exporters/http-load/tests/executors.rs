@@ -275,16 +275,19 @@ scenarios:
     .await;
     for s in ["closed", "open"] {
         let r = run.step(s, "1");
-        // Never below the injected sleep (units, and the target sleeps with deadlines);
-        // above it only by loopback overhead. Generous upper bounds for a loaded 2-core CI box.
-        assert!(r.p50_ms >= 50.0 && r.p50_ms < 56.0, "{s}: {r:?}");
-        assert!(r.p95_ms >= 50.0 && r.p95_ms < 75.0, "{s}: {r:?}");
+        // Never below the injected sleep (the target sleeps with deadlines), and in
+        // milliseconds: a unit slip (s vs ms) or a clock started at the wrong point is off by
+        // orders of magnitude. This is not a speed goal: the upper bounds leave room for a
+        // 2-core CI box under load (seen: p50 56 ms, p95 87 ms at load 25); precision against
+        // k6 is k6_compat's and the benchmark's job.
+        assert!(r.p50_ms >= 50.0 && r.p50_ms < 150.0, "{s}: {r:?}");
+        assert!(r.p95_ms >= 50.0 && r.p95_ms < 500.0, "{s}: {r:?}");
     }
     // Open model at 100/s × 50 ms needs ~5 VUs: all 200 iterations ran.
     assert_eq!(run.step("open", "1").iterations, 200);
     let med = run.summary_f64("http_req_duration", "med");
     assert!(
-        (50.0..56.0).contains(&med),
+        (50.0..150.0).contains(&med),
         "summary is in milliseconds like k6: {med}"
     );
 }
