@@ -123,6 +123,30 @@ impl Series {
         Self::from_sorted(sort_unique(kept, &name)?)
     }
 
+    /// Like [`Series::from_labels`], but metric and label names may be any non-empty UTF-8
+    /// (remote-write 2.0 and Prometheus 3 accept names such as `resource.cpu.usage`); only a
+    /// missing or empty `__name__`, an empty label name and duplicates are refused.
+    pub fn from_labels_utf8(labels: Vec<Label>) -> Result<Self, InvalidSeries> {
+        let name = labels
+            .iter()
+            .find(|l| l.name == "__name__" && !l.value.is_empty())
+            .map(|l| l.value.clone())
+            .ok_or(InvalidSeries::NoName)?;
+        let mut kept = Vec::with_capacity(labels.len());
+        for l in labels {
+            if l.name.is_empty() {
+                return Err(InvalidSeries::LabelName {
+                    series: name,
+                    label: l.name,
+                });
+            }
+            if !l.value.is_empty() {
+                kept.push(l);
+            }
+        }
+        Self::from_sorted(sort_unique(kept, &name)?)
+    }
+
     fn from_sorted(labels: Vec<Label>) -> Result<Self, InvalidSeries> {
         let mut encoded_labels = Vec::with_capacity(labels.len() * 24);
         let mut h = std::hash::DefaultHasher::new();

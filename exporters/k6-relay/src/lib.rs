@@ -20,6 +20,7 @@
 pub mod args;
 pub mod batch;
 pub mod decode;
+pub mod decode_v2;
 pub mod forward;
 pub mod labels;
 pub mod metrics;
