@@ -303,6 +303,33 @@ mod tests {
     }
 
     #[test]
+    fn utf8_names_are_taken_where_asked_and_an_empty_name_is_still_no_name() {
+        let l = |n: &str, v: &str| Label {
+            name: n.into(),
+            value: v.into(),
+        };
+        let wire = vec![l("__name__", "resource cpu.usage"), l("job name", "x")];
+        assert!(Series::from_labels(wire.clone()).is_err());
+        let s = Series::from_labels_utf8(wire).unwrap();
+        assert_eq!(s.name(), "resource cpu.usage");
+        assert_eq!(s.label("job name"), Some("x"));
+        for bad in [
+            vec![l("__name__", ""), l("job", "x")],
+            vec![l("job", "x")],
+            vec![],
+        ] {
+            assert_eq!(
+                Series::from_labels_utf8(bad).unwrap_err(),
+                InvalidSeries::NoName
+            );
+        }
+        assert!(matches!(
+            Series::from_labels_utf8(vec![l("__name__", "m"), l("a", "1"), l("a", "2")]),
+            Err(InvalidSeries::DuplicateLabel { .. })
+        ));
+    }
+
+    #[test]
     fn same_labels_in_any_order_are_one_series() {
         let a = Series::new("m", [("a", "1"), ("b", "2")]).unwrap();
         let b = Series::new("m", [("b", "2"), ("a", "1")]).unwrap();
