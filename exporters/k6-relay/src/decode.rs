@@ -132,7 +132,10 @@ mod tests {
     #[test]
     fn content_types() {
         let v1 = Ok(Protocol::V1);
-        assert_eq!(check_headers(Some("application/x-protobuf"), Some("snappy")), v1);
+        assert_eq!(
+            check_headers(Some("application/x-protobuf"), Some("snappy")),
+            v1
+        );
         assert_eq!(
             check_headers(
                 Some("application/x-protobuf;proto=prometheus.WriteRequest"),

@@ -49,7 +49,10 @@ pub fn decode_v2(raw: &[u8]) -> Result<DecodedV2, Rejection> {
             resolve(symbols, &e.labels_refs, index, "exemplar labels_refs")?;
         }
         if let Some(m) = &ts.metadata {
-            for (what, r) in [("metadata help_ref", m.help_ref), ("metadata unit_ref", m.unit_ref)] {
+            for (what, r) in [
+                ("metadata help_ref", m.help_ref),
+                ("metadata unit_ref", m.unit_ref),
+            ] {
                 symbol(symbols, r, index, what)?;
             }
         }
@@ -106,7 +109,7 @@ fn resolve(
     index: usize,
     what: &str,
 ) -> Result<Vec<Label>, Rejection> {
-    if refs.len() % 2 != 0 {
+    if !refs.len().is_multiple_of(2) {
         return Err(Rejection::BadSeries {
             index,
             message: format!("{what} has an odd length {} (name/value pairs)", refs.len()),
@@ -129,17 +132,28 @@ fn validate_histogram(h: &write_v2::Histogram) -> Result<(), String> {
     use write_v2::histogram::{Count, ZeroCount};
     let custom = h.schema == -53;
     if !custom && !(-4..=8).contains(&h.schema) {
-        return Err(format!("schema {} is neither -4..8 nor -53 (custom buckets)", h.schema));
+        return Err(format!(
+            "schema {} is neither -4..8 nor -53 (custom buckets)",
+            h.schema
+        ));
     }
     if custom {
-        if !h.negative_spans.is_empty() || !h.negative_deltas.is_empty() || !h.negative_counts.is_empty() {
+        if !h.negative_spans.is_empty()
+            || !h.negative_deltas.is_empty()
+            || !h.negative_counts.is_empty()
+        {
             return Err("custom-bucket histograms have no negative buckets".into());
         }
-        if h.custom_values.windows(2).any(|w| !(w[0] < w[1])) || h.custom_values.iter().any(|v| v.is_nan()) {
+        if h.custom_values.iter().any(|v| v.is_nan())
+            || h.custom_values.windows(2).any(|w| w[0] >= w[1])
+        {
             return Err("custom bucket bounds must be strictly increasing".into());
         }
     } else if !h.custom_values.is_empty() {
-        return Err(format!("custom bucket bounds given with schema {}", h.schema));
+        return Err(format!(
+            "custom bucket bounds given with schema {}",
+            h.schema
+        ));
     }
     let float = matches!(h.count, Some(Count::CountFloat(_)));
     let spans_len = |spans: &[write_v2::BucketSpan], side: &str| -> Result<usize, String> {
@@ -150,8 +164,18 @@ fn validate_histogram(h: &write_v2::Histogram) -> Result<(), String> {
     };
     let mut total = 0.0f64;
     for (side, spans, deltas, counts) in [
-        ("positive", &h.positive_spans, &h.positive_deltas, &h.positive_counts),
-        ("negative", &h.negative_spans, &h.negative_deltas, &h.negative_counts),
+        (
+            "positive",
+            &h.positive_spans,
+            &h.positive_deltas,
+            &h.positive_counts,
+        ),
+        (
+            "negative",
+            &h.negative_spans,
+            &h.negative_deltas,
+            &h.negative_counts,
+        ),
     ] {
         let n = spans_len(spans, side)?;
         if float {
@@ -162,7 +186,7 @@ fn validate_histogram(h: &write_v2::Histogram) -> Result<(), String> {
                     deltas.len()
                 ));
             }
-            if counts.iter().any(|c| !(*c >= 0.0)) {
+            if counts.iter().any(|c| c.is_nan() || *c < 0.0) {
                 return Err(format!("{side} bucket count below zero or NaN"));
             }
             total += counts.iter().sum::<f64>();
@@ -189,7 +213,7 @@ fn validate_histogram(h: &write_v2::Histogram) -> Result<(), String> {
         Some(ZeroCount::ZeroCountFloat(z)) => z,
         None => 0.0,
     };
-    if !(zero >= 0.0) {
+    if zero.is_nan() || zero < 0.0 {
         return Err("zero bucket count below zero or NaN".into());
     }
     total += zero;
@@ -200,12 +224,16 @@ fn validate_histogram(h: &write_v2::Histogram) -> Result<(), String> {
     };
     if h.sum.is_nan() {
         if total > count {
-            return Err(format!("count {count} is less than its buckets' total {total}"));
+            return Err(format!(
+                "count {count} is less than its buckets' total {total}"
+            ));
         }
     } else if !float && total != count {
         return Err(format!("count {count} is not its buckets' total {total}"));
     } else if float && total > count * (1.0 + 1e-9) {
-        return Err(format!("count {count} is less than its buckets' total {total}"));
+        return Err(format!(
+            "count {count} is less than its buckets' total {total}"
+        ));
     }
     Ok(())
 }

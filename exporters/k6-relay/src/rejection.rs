@@ -14,9 +14,7 @@ pub enum Rejection {
         "unsupported Content-Type {0:?}: remote-write is application/x-protobuf, with proto=prometheus.WriteRequest (1.0, the default) or proto=io.prometheus.write.v2.Request (2.0)"
     )]
     ContentType(String),
-    #[error(
-        "unsupported Content-Encoding {0:?}: remote-write bodies are snappy (block format)"
-    )]
+    #[error("unsupported Content-Encoding {0:?}: remote-write bodies are snappy (block format)")]
     ContentEncoding(String),
     #[error("body larger than {limit} bytes ({what})")]
     TooLarge { limit: usize, what: &'static str },

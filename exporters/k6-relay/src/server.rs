@@ -182,8 +182,14 @@ impl Written {
     fn insert_into(self, headers: &mut http::HeaderMap) {
         for (name, n) in [
             ("x-prometheus-remote-write-samples-written", self.samples),
-            ("x-prometheus-remote-write-histograms-written", self.histograms),
-            ("x-prometheus-remote-write-exemplars-written", self.exemplars),
+            (
+                "x-prometheus-remote-write-histograms-written",
+                self.histograms,
+            ),
+            (
+                "x-prometheus-remote-write-exemplars-written",
+                self.exemplars,
+            ),
         ] {
             headers.insert(name, header::HeaderValue::from(n));
         }

@@ -44,9 +44,18 @@ async fn a_2_0_request_arrives_counted_in_its_answer_and_a_bad_one_is_a_400() {
     };
     // Two series sharing interned symbols; one carries an exemplar the relay cannot forward.
     let req = Request {
-        symbols: ["", "__name__", "k6_http_reqs_total", "url", "/a", "/b", "trace_id", "t1"]
-            .map(String::from)
-            .to_vec(),
+        symbols: [
+            "",
+            "__name__",
+            "k6_http_reqs_total",
+            "url",
+            "/a",
+            "/b",
+            "trace_id",
+            "t1",
+        ]
+        .map(String::from)
+        .to_vec(),
         timeseries: vec![
             TimeSeries {
                 labels_refs: vec![1, 2, 3, 4],
@@ -95,7 +104,10 @@ async fn a_2_0_request_arrives_counted_in_its_answer_and_a_bad_one_is_a_400() {
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(written(&r, "Samples"), None);
     let text = r.text().await.unwrap();
-    assert!(text.contains("series 1") && text.contains("symbol 42"), "{text}");
+    assert!(
+        text.contains("series 1") && text.contains("symbol 42"),
+        "{text}"
+    );
 
     tokio::time::timeout(Duration::from_secs(30), relay)
         .await

@@ -28,7 +28,16 @@ fn histogram(count: u64, sum: f64) -> Histogram {
 
 fn one_series(ts: write_v2::TimeSeries) -> Request {
     Request {
-        symbols: symbols(&["", "__name__", "rpc_seconds", "job", "api", "trace_id", "abc", "help"]),
+        symbols: symbols(&[
+            "",
+            "__name__",
+            "rpc_seconds",
+            "job",
+            "api",
+            "trace_id",
+            "abc",
+            "help",
+        ]),
         timeseries: vec![ts],
     }
 }
@@ -104,7 +113,10 @@ fn references_outside_the_symbol_table_or_unpaired_are_a_400_naming_the_series()
         .unwrap_err();
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
         assert_eq!(e.reason(), "bad_series");
-        assert!(e.to_string().contains("series 0") && e.to_string().contains(says), "{e}");
+        assert!(
+            e.to_string().contains("series 0") && e.to_string().contains(says),
+            "{e}"
+        );
     }
     let e = decode(&one_series(write_v2::TimeSeries {
         labels_refs: vec![1, 2],
@@ -124,7 +136,10 @@ fn references_outside_the_symbol_table_or_unpaired_are_a_400_naming_the_series()
     // Not a v2 Request at all.
     let e = decode_v2(b"\x0a\xff\xff\xff\xff").unwrap_err();
     assert_eq!(e.reason(), "protobuf");
-    assert!(e.to_string().contains("io.prometheus.write.v2.Request"), "{e}");
+    assert!(
+        e.to_string().contains("io.prometheus.write.v2.Request"),
+        "{e}"
+    );
 }
 
 #[test]
