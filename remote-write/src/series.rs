@@ -123,6 +123,30 @@ impl Series {
         Self::from_sorted(sort_unique(kept, &name)?)
     }
 
+    /// Like [`Series::from_labels`], but metric and label names may be any non-empty UTF-8
+    /// (remote-write 2.0 and Prometheus 3 accept names such as `resource.cpu.usage`); only a
+    /// missing or empty `__name__`, an empty label name and duplicates are refused.
+    pub fn from_labels_utf8(labels: Vec<Label>) -> Result<Self, InvalidSeries> {
+        let name = labels
+            .iter()
+            .find(|l| l.name == "__name__" && !l.value.is_empty())
+            .map(|l| l.value.clone())
+            .ok_or(InvalidSeries::NoName)?;
+        let mut kept = Vec::with_capacity(labels.len());
+        for l in labels {
+            if l.name.is_empty() {
+                return Err(InvalidSeries::LabelName {
+                    series: name,
+                    label: l.name,
+                });
+            }
+            if !l.value.is_empty() {
+                kept.push(l);
+            }
+        }
+        Self::from_sorted(sort_unique(kept, &name)?)
+    }
+
     fn from_sorted(labels: Vec<Label>) -> Result<Self, InvalidSeries> {
         let mut encoded_labels = Vec::with_capacity(labels.len() * 24);
         let mut h = std::hash::DefaultHasher::new();
@@ -276,6 +300,33 @@ mod tests {
             .unwrap_err(),
             InvalidSeries::NoName
         );
+    }
+
+    #[test]
+    fn utf8_names_are_taken_where_asked_and_an_empty_name_is_still_no_name() {
+        let l = |n: &str, v: &str| Label {
+            name: n.into(),
+            value: v.into(),
+        };
+        let wire = vec![l("__name__", "resource cpu.usage"), l("job name", "x")];
+        assert!(Series::from_labels(wire.clone()).is_err());
+        let s = Series::from_labels_utf8(wire).unwrap();
+        assert_eq!(s.name(), "resource cpu.usage");
+        assert_eq!(s.label("job name"), Some("x"));
+        for bad in [
+            vec![l("__name__", ""), l("job", "x")],
+            vec![l("job", "x")],
+            vec![],
+        ] {
+            assert_eq!(
+                Series::from_labels_utf8(bad).unwrap_err(),
+                InvalidSeries::NoName
+            );
+        }
+        assert!(matches!(
+            Series::from_labels_utf8(vec![l("__name__", "m"), l("a", "1"), l("a", "2")]),
+            Err(InvalidSeries::DuplicateLabel { .. })
+        ));
     }
 
     #[test]

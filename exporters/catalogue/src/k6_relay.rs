@@ -14,7 +14,7 @@ catalogue! {
     REQUESTS: Counter<ResultLabel> = "redline_relay_requests_total",
         "Write requests received, by result: accepted, rejected (4xx, see redline_relay_rejected_requests_total) or unavailable (503: queue and disk buffer full).";
     REJECTED: Counter<ReasonLabel> = "redline_relay_rejected_requests_total",
-        "Write requests answered 4xx, by reason: content_type, content_encoding, too_large, snappy, protobuf, missing_name, bad_label, method, path.";
+        "Write requests answered 4xx, by reason: content_type, content_encoding, too_large, snappy, protobuf, missing_name, bad_label, bad_series, method, path.";
     RECEIVED_SAMPLES: Counter<KindLabel> = "redline_relay_received_samples_total",
         "Samples (kind=float) and native-histogram samples (kind=histogram) in accepted write requests.";
     FORWARDED_SAMPLES: Counter<KindLabel> = "redline_relay_forwarded_samples_total",

@@ -92,7 +92,8 @@ impl Batch {
             .expect("snappy can compress any buffer")
     }
 
-    /// A disk-buffer record back into a batch.
+    /// A disk-buffer record back into a batch. Its series were validated when the request
+    /// came in, under 1.0's or 2.0's (UTF-8) name rules, so the wider rules apply here.
     pub fn decode(record: &[u8]) -> Result<Self, String> {
         let raw = snap::raw::Decoder::new()
             .decompress_vec(record)
@@ -103,7 +104,7 @@ impl Batch {
             let s = batch.series.len() as u32;
             batch
                 .series
-                .push(Series::from_labels(ts.labels).map_err(|e| e.to_string())?);
+                .push(Series::from_labels_utf8(ts.labels).map_err(|e| e.to_string())?);
             for sample in ts.samples {
                 batch.push_float(s, sample.timestamp, sample.value);
             }

@@ -1,16 +1,28 @@
-//! A remote-write 1.0 request body → `WriteRequest`, or a rejection that says what was wrong.
+//! A remote-write request body → `WriteRequest`, or a rejection that says what was wrong.
+//! The Content-Type picks the protocol: 1.0 (`prometheus.WriteRequest`) is decoded here, 2.0
+//! (`io.prometheus.write.v2.Request`) by [`crate::decode_v2`] into the same 1.0 form.
 
 use prost::Message;
 use redline_remote_write::prompb::WriteRequest;
 
 use crate::rejection::Rejection;
 
-/// Accepts `application/x-protobuf` (optionally `;proto=prometheus.WriteRequest`) and a missing
-/// Content-Type (Prometheus' own receiver does too); Content-Encoding must be snappy or absent.
+/// Which remote-write message the body holds, from its Content-Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    V1,
+    V2,
+}
+
+/// Accepts `application/x-protobuf` with `proto=prometheus.WriteRequest` or no `proto` (1.0),
+/// `proto=io.prometheus.write.v2.Request` (2.0), and a missing Content-Type (1.0, as
+/// Prometheus' own receiver does); any other type or proto is a 415, which tells a 2.0 sender
+/// to fall back. Content-Encoding must be snappy or absent.
 pub fn check_headers(
     content_type: Option<&str>,
     content_encoding: Option<&str>,
-) -> Result<(), Rejection> {
+) -> Result<Protocol, Rejection> {
+    let mut protocol = Protocol::V1;
     if let Some(ct) = content_type {
         let mut parts = ct.split(';').map(str::trim);
         let media = parts.next().unwrap_or_default();
@@ -18,10 +30,12 @@ pub fn check_headers(
             return Err(Rejection::ContentType(ct.to_string()));
         }
         for p in parts {
-            if let Some(proto) = p.strip_prefix("proto=")
-                && proto != "prometheus.WriteRequest"
-            {
-                return Err(Rejection::ContentType(ct.to_string()));
+            if let Some(proto) = p.strip_prefix("proto=") {
+                protocol = match proto.trim_matches('"') {
+                    "prometheus.WriteRequest" => Protocol::V1,
+                    "io.prometheus.write.v2.Request" => Protocol::V2,
+                    _ => return Err(Rejection::ContentType(ct.to_string())),
+                };
             }
         }
     }
@@ -30,12 +44,12 @@ pub fn check_headers(
     {
         return Err(Rejection::ContentEncoding(enc.to_string()));
     }
-    Ok(())
+    Ok(protocol)
 }
 
-/// Decompresses and decodes. The decoded size is read from the snappy header and checked
-/// before anything is allocated, so a small hostile body cannot claim gigabytes.
-pub fn decode_body(body: &[u8], max_decoded: usize) -> Result<WriteRequest, Rejection> {
+/// Decompresses. The decoded size is read from the snappy header and checked before anything
+/// is allocated, so a small hostile body cannot claim gigabytes.
+pub fn decompress(body: &[u8], max_decoded: usize) -> Result<Vec<u8>, Rejection> {
     let len = snap::raw::decompress_len(body).map_err(|e| Rejection::Snappy(e.to_string()))?;
     if len > max_decoded {
         return Err(Rejection::TooLarge {
@@ -43,10 +57,16 @@ pub fn decode_body(body: &[u8], max_decoded: usize) -> Result<WriteRequest, Reje
             what: "decompressed",
         });
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(body)
-        .map_err(|e| Rejection::Snappy(e.to_string()))?;
-    WriteRequest::decode(raw.as_slice()).map_err(|e| Rejection::Protobuf(e.to_string()))
+        .map_err(|e| Rejection::Snappy(e.to_string()))
+}
+
+/// Decompresses and decodes a 1.0 body.
+pub fn decode_body(body: &[u8], max_decoded: usize) -> Result<WriteRequest, Rejection> {
+    let raw = decompress(body, max_decoded)?;
+    WriteRequest::decode(raw.as_slice())
+        .map_err(|e| Rejection::Protobuf(format!("prometheus.WriteRequest: {e}")))
 }
 
 #[cfg(test)]
@@ -111,22 +131,37 @@ mod tests {
 
     #[test]
     fn content_types() {
-        check_headers(Some("application/x-protobuf"), Some("snappy")).unwrap();
-        check_headers(
-            Some("application/x-protobuf;proto=prometheus.WriteRequest"),
-            None,
-        )
-        .unwrap();
-        check_headers(None, None).unwrap();
+        let v1 = Ok(Protocol::V1);
+        assert_eq!(
+            check_headers(Some("application/x-protobuf"), Some("snappy")),
+            v1
+        );
+        assert_eq!(
+            check_headers(
+                Some("application/x-protobuf;proto=prometheus.WriteRequest"),
+                None,
+            ),
+            v1
+        );
+        assert_eq!(check_headers(None, None), v1);
+        assert_eq!(
+            check_headers(
+                Some("application/x-protobuf; proto=io.prometheus.write.v2.Request"),
+                Some("snappy"),
+            ),
+            Ok(Protocol::V2)
+        );
         let e = check_headers(Some("application/json"), Some("snappy")).unwrap_err();
         assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert!(e.to_string().contains("application/json"), "{e}");
+        // A message this receiver does not know is a 415, the answer a sender falls back on.
         let e = check_headers(
-            Some("application/x-protobuf;proto=io.prometheus.write.v2.Request"),
+            Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"),
             None,
         )
         .unwrap_err();
         assert_eq!(e.reason(), "content_type");
+        assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let e = check_headers(Some("application/x-protobuf"), Some("gzip")).unwrap_err();
         assert_eq!(e.reason(), "content_encoding");
     }

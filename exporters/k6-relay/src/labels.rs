@@ -60,13 +60,27 @@ impl LabelRules {
     /// at the same timestamp are added up; for anything else the first is kept and the rest are
     /// counted in `collisions`.
     pub fn prepare(&self, req: WriteRequest) -> Result<Prepared, Rejection> {
+        self.prepare_with(req, Series::from_labels)
+    }
+
+    /// [`LabelRules::prepare`] for a remote-write 2.0 request, whose metric and label names
+    /// may be any UTF-8 (as Prometheus 3 takes them).
+    pub fn prepare_v2(&self, req: WriteRequest) -> Result<Prepared, Rejection> {
+        self.prepare_with(req, Series::from_labels_utf8)
+    }
+
+    fn prepare_with(
+        &self,
+        req: WriteRequest,
+        series_of: fn(Vec<Label>) -> Result<Series, InvalidSeries>,
+    ) -> Result<Prepared, Rejection> {
         let mut batch = Batch::default();
         let mut index: HashMap<Series, u32> = HashMap::new();
         let mut float_at: HashMap<(u32, i64), usize> = HashMap::new();
         let mut hist_at: HashMap<(u32, i64), ()> = HashMap::new();
         let mut collisions = 0u64;
         for (i, ts) in req.timeseries.into_iter().enumerate() {
-            let series = Series::from_labels(self.apply(ts.labels)).map_err(|e| match e {
+            let series = series_of(self.apply(ts.labels)).map_err(|e| match e {
                 InvalidSeries::NoName => Rejection::MissingName { index: i },
                 other => Rejection::BadLabel {
                     index: i,

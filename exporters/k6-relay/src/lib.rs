@@ -1,4 +1,4 @@
-//! `redline k6-relay`: a remote-write 1.0 receiver that sits beside k6 and forwards what k6
+//! `redline k6-relay`: a remote-write (1.0 and 2.0) receiver that sits beside k6 and forwards what k6
 //! writes through redline's remote-write queue.
 //!
 //! k6's `experimental-prometheus-rw` output sends one request per flush with no retry and no
@@ -10,7 +10,7 @@
 //!
 //! The parts, in the order a request meets them:
 //! - [`decode`]: content type, snappy, protobuf → a clear 4xx ([`rejection`]) naming what was
-//!   wrong;
+//!   wrong; [`decode_v2`]: a remote-write 2.0 request into the same 1.0 form;
 //! - [`labels`]: `testid` where missing, `--drop-label`, `--rename-label`, validation, into a
 //!   [`batch`];
 //! - [`forward`]: into the remote-write queue while it has room, else into the [`spill`] buffer;
@@ -20,6 +20,7 @@
 pub mod args;
 pub mod batch;
 pub mod decode;
+pub mod decode_v2;
 pub mod forward;
 pub mod labels;
 pub mod metrics;

@@ -11,19 +11,19 @@ pub const WRITE_PATH: &str = "/api/v1/write";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     #[error(
-        "unsupported Content-Type {0:?}: remote-write 1.0 is application/x-protobuf (remote-write 2.0 is not supported)"
+        "unsupported Content-Type {0:?}: remote-write is application/x-protobuf, with proto=prometheus.WriteRequest (1.0, the default) or proto=io.prometheus.write.v2.Request (2.0)"
     )]
     ContentType(String),
-    #[error(
-        "unsupported Content-Encoding {0:?}: remote-write 1.0 bodies are snappy (block format)"
-    )]
+    #[error("unsupported Content-Encoding {0:?}: remote-write bodies are snappy (block format)")]
     ContentEncoding(String),
     #[error("body larger than {limit} bytes ({what})")]
     TooLarge { limit: usize, what: &'static str },
     #[error("body is not snappy (block format) compressed: {0}")]
     Snappy(String),
-    #[error("body is not a protobuf prometheus.WriteRequest: {0}")]
+    #[error("body is not a valid protobuf {0}")]
     Protobuf(String),
+    #[error("series {index}: {message}")]
+    BadSeries { index: usize, message: String },
     #[error("series {index} has no __name__ label")]
     MissingName { index: usize },
     #[error("series {index}: {message}")]
@@ -44,6 +44,7 @@ impl Rejection {
             Self::Protobuf(_) => "protobuf",
             Self::MissingName { .. } => "missing_name",
             Self::BadLabel { .. } => "bad_label",
+            Self::BadSeries { .. } => "bad_series",
             Self::Method(_) => "method",
             Self::Path(_) => "path",
         }
@@ -59,7 +60,7 @@ impl Rejection {
         }
     }
 
-    pub const REASONS: [&'static str; 9] = [
+    pub const REASONS: [&'static str; 10] = [
         "content_type",
         "content_encoding",
         "too_large",
@@ -67,6 +68,7 @@ impl Rejection {
         "protobuf",
         "missing_name",
         "bad_label",
+        "bad_series",
         "method",
         "path",
     ];
