@@ -117,6 +117,22 @@ def test_kubeserve_baseline_is_one_pod_two_users_five_minutes(chart):
     assert_kubeserve_mix(s)
 
 
+def test_maas_token_volume_releases_are_steps_of_one_sweep(chart):
+    """Each token count is its own release; the values make each one a step of one sweep
+    (http-load's --step-level/--step-unit), the 10-token run by default, others by --set."""
+    values = values_of("maas-token-volume")
+    s = component(render(chart, values), "Job", "http-load")
+    env = env_of(s)
+    assert (env["REDLINE_HTTP_LOAD_STEP_LEVEL"], env["REDLINE_HTTP_LOAD_STEP_UNIT"]) == ("10", "tokens")
+    values["httpLoad"]["sweepStep"]["level"] = 250
+    env = env_of(component(render(chart, values), "Job", "http-load"))
+    assert env["REDLINE_HTTP_LOAD_STEP_LEVEL"] == "250"
+    # A unit without a level is refused at install time, naming the value.
+    values["httpLoad"]["sweepStep"]["level"] = ""
+    with pytest.raises(Exception, match="httpLoad.sweepStep.level"):
+        render(chart, values)
+
+
 def test_kubeserve_hpa_ramps_5_10_20_users_under_the_seed_hpa(chart):
     objs = render(chart, values_of("kubeserve-hpa"))
     assert_seed_hpa(objs)

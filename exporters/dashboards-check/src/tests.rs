@@ -35,6 +35,7 @@ fn every_dashboard_is_clean() {
         "destination-fanout.json",
         "activator-pprof.json",
         "chaos.json",
+        "maas.json",
     ] {
         assert!(
             names.iter().any(|n| n == expected),

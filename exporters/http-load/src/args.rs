@@ -64,6 +64,18 @@ pub struct HttpLoadArgs {
     )]
     pub scenario_name: String,
 
+    /// This whole run is one step of a sweep that spans runs (e.g. MaaS token volume, where
+    /// the level is cluster state set between runs): the step label of its only step.
+    /// Default: `<unit>-<level>`. Runs of one sweep share one testid.
+    #[arg(long, env = "REDLINE_HTTP_LOAD_STEP_NAME")]
+    pub step_name: Option<String>,
+    /// The sweep step's level, written as `redline_step_level` (e.g. 10 active tokens).
+    #[arg(long, env = "REDLINE_HTTP_LOAD_STEP_LEVEL")]
+    pub step_level: Option<f64>,
+    /// The sweep step's unit, the `unit` label of `redline_step_level` (e.g. `tokens`).
+    #[arg(long, env = "REDLINE_HTTP_LOAD_STEP_UNIT")]
+    pub step_unit: Option<String>,
+
     /// Bearer tokens file (`token` or `tier,token` per line); overrides the scenario's tokens.
     #[arg(long, env = "REDLINE_HTTP_LOAD_TOKENS_FILE")]
     pub tokens_file: Option<PathBuf>,
@@ -161,6 +173,9 @@ impl HttpLoadArgs {
             body: None,
             name: None,
             scenario_name: "default".into(),
+            step_name: None,
+            step_level: None,
+            step_unit: None,
             tokens_file: None,
             segment: None,
             segments: None,
@@ -200,6 +215,15 @@ impl HttpLoadArgs {
                 Segment::new(i, n)
             }
         }
+    }
+
+    /// The sweep step the flags declare, if any.
+    pub fn sweep_step(&self) -> Result<Option<crate::sweep::SweepStep>, String> {
+        crate::sweep::SweepStep::from_flags(
+            self.step_name.as_deref(),
+            self.step_level,
+            self.step_unit.as_deref(),
+        )
     }
 
     /// The connection flags, as a scenario file's options will carry them.

@@ -518,7 +518,7 @@ pub fn step_labels(plan: &ScenarioPlan) -> Vec<crate::metrics::StepLabel> {
         .map(|s: &StepPlan| crate::metrics::StepLabel {
             label: s.label.clone(),
             level: s.level,
-            unit: s.unit.as_str(),
+            unit: s.unit.as_str().to_owned(),
         })
         .collect()
 }

@@ -29,6 +29,7 @@ pub mod scenario;
 pub mod segment;
 mod stream;
 pub mod summary;
+pub mod sweep;
 pub mod tokens;
 pub mod vu;
 mod wire;
@@ -169,6 +170,7 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
         next_request: 0,
         next_check: 0,
     };
+    let sweep = args.sweep_step().map_err(HttpLoadError::Usage)?;
     let mut scenarios = Vec::new();
     for (i, (name, s)) in file.scenarios.iter().enumerate() {
         let requests = request::compile(name, s, file.base_url.as_deref(), &file.headers, &mut ids)
@@ -192,7 +194,11 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
         let plan = plan::compile(name, s, segment);
         labels.scenarios.push(name.clone());
         labels.scenario_tags.push(requests.tags.clone());
-        labels.steps.push(engine::step_labels(&plan));
+        let mut steps = engine::step_labels(&plan);
+        if let Some(sw) = &sweep {
+            sw.apply(name, &mut steps).map_err(HttpLoadError::Usage)?;
+        }
+        labels.steps.push(steps);
         for r in &requests.list {
             labels.requests.push(RequestLabel {
                 scenario: i as u16,

@@ -273,7 +273,7 @@ fn step_rows(m: &Metrics, snap: &Shard, timings: &[StepTiming]) -> Vec<StepRow> 
             scenario: lb.scenarios[t.scenario as usize].clone(),
             step: st.label.clone(),
             level: st.level,
-            unit: st.unit.to_owned(),
+            unit: st.unit.clone(),
             duration_s: secs,
             requests: n,
             actual_rps: n as f64 / secs.max(1e-9),
@@ -377,11 +377,11 @@ pub fn render(s: &Summary) -> String {
             "dropped"
         );
         for r in &s.steps {
-            let level = format!(
-                "{}{}",
-                r.level,
-                if r.unit == "rate" { "/s" } else { " vus" }
-            );
+            let level = if r.unit == "rate" {
+                format!("{}/s", r.level)
+            } else {
+                format!("{} {}", r.level, r.unit)
+            };
             let _ = writeln!(
                 out,
                 "  {:<14} {:<6} {:>10} {:>10} {:>9.1} {:>10} {:>10} {:>8.2}% {:>7} {:>8} {:>7}",

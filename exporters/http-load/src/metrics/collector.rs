@@ -302,7 +302,7 @@ fn live_gauges(enc: &mut DescriptorEncoder, m: &Metrics) -> Written {
             rate.push((l.clone(), g.rate()));
         }
         let mut with_unit = l;
-        with_unit.push(("unit", st.unit));
+        with_unit.push(("unit", st.unit.as_str()));
         level.push((with_unit, st.level));
     }
     gauge(enc, cat::VUS.name, cat::VUS.family_help(), &vus)?;

@@ -26,7 +26,8 @@ pub type Tags = Vec<(String, String)>;
 pub struct StepLabel {
     pub label: String,
     pub level: f64,
-    pub unit: &'static str,
+    /// `vus` or `rate` from the executor, or a sweep step's own unit (`tokens`).
+    pub unit: String,
 }
 
 #[derive(Debug, Clone)]
@@ -66,7 +67,7 @@ impl Labels {
             steps: vec![vec![StepLabel {
                 label: "1".into(),
                 level: 1.0,
-                unit: "vus",
+                unit: "vus".into(),
             }]],
             requests: vec![RequestLabel {
                 scenario: 0,
