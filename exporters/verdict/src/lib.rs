@@ -160,7 +160,11 @@ mod tests {
             include_str!("per_pod.rs"),
         ];
         // Label names, not series.
-        let labels = ["redline_verdict", "redline_verdict_family", "redline_invalid"];
+        let labels = [
+            "redline_verdict",
+            "redline_verdict_family",
+            "redline_invalid",
+        ];
         let mut checked = 0;
         for src in sources {
             for token in src.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')) {
