@@ -150,8 +150,11 @@ mod tests {
             .port("profiling", 9090)
             .with_service()
             .yaml();
-        let docs: Vec<serde_json::Value> =
-            documents(&yaml).unwrap().into_iter().map(|d| d.value).collect();
+        let docs: Vec<serde_json::Value> = documents(&yaml)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.value)
+            .collect();
         assert_eq!(docs.len(), 2, "{yaml}");
         let pod = &docs[0]["spec"]["template"];
         assert_eq!(docs[0]["spec"]["replicas"], 3);

@@ -457,10 +457,7 @@ async fn metrics_k8s_io_serves_the_usage_kwok_reports() {
     let busy = web("busy", 1)
         .annotation("kwok.x-k8s.io/usage-cpu", "250m")
         .annotation("kwok.x-k8s.io/usage-memory", "64Mi");
-    cluster
-        .apply_yaml(Some(&n), &busy.yaml())
-        .await
-        .unwrap();
+    cluster.apply_yaml(Some(&n), &busy.yaml()).await.unwrap();
     // metrics-server scrapes every 10 s and needs two scrapes for a CPU rate.
     let (cpu, memory) = wait_until(
         "PodMetrics for the busy pod",
