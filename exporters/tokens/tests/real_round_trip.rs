@@ -17,7 +17,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use common::args;
+use common::{args, data_lines};
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::Api;
@@ -79,16 +79,6 @@ impl Captured {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
-}
-
-fn data_lines(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (t, k) = l.split_once(',').expect("tier,token");
-            (t.to_string(), k.to_string())
-        })
-        .collect()
 }
 
 #[tokio::test]
