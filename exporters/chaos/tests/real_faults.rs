@@ -22,7 +22,7 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use redline_chaos::selector::Selector;
 use redline_chaos::{ChaosArgs, FaultKind, run_with};
-use redline_testkit_cluster::{Cluster, wait_until};
+use redline_testkit_cluster::{Cluster, KwokDeployment, wait_until};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -31,30 +31,10 @@ const OPT_IN: &str = "redline.dev/chaos";
 
 /// A Deployment and its Service on KWOK's nodes; pods carry the chaos opt-in label.
 fn web(name: &str, replicas: u32) -> String {
-    format!(
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata:
-      labels: {{app: {name}, {OPT_IN}: enabled}}
-    spec:
-      nodeSelector: {{type: kwok}}
-      tolerations: [{{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}}]
-      containers: [{{name: app, image: fake-image, ports: [{{name: http, containerPort: 8080}}]}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: {name}}}
-spec:
-  selector: {{app: {name}}}
-  ports: [{{name: http, port: 80, targetPort: http}}]
-"#
-    )
+    KwokDeployment::new(name, replicas)
+        .label(OPT_IN, "enabled")
+        .with_service()
+        .yaml()
 }
 
 fn args(ns: &str, fault: FaultKind) -> ChaosArgs {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use redline_fit::{FitArgs, UsageStatus, fit_with};
 use redline_testkit_cluster::{Cluster, documents, wait_until};
 use serde_json::{Value, json};
-use support::{NAMESPACE, fixtures};
+use support::{NAMESPACE, fit_the_fixtures, fixtures};
 
 /// metrics-server scrapes every 10 s and needs two scrapes for a CPU rate.
 const METRICS: Duration = Duration::from_secs(120);
@@ -63,16 +63,7 @@ async fn a_live_namespace_reads_as_its_manifests_with_the_pods_real_usage() {
     cluster.apply_yaml(Some(ns.name()), &objects).await.unwrap();
     let client = cluster.client_without_retry().await.unwrap();
 
-    let from_files = fit_with(
-        &FitArgs {
-            namespace: Some(NAMESPACE.into()),
-            manifests: Some(fixtures()),
-            ..FitArgs::defaults()
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    let from_files = fit_the_fixtures().await;
     let args = FitArgs {
         namespace: Some(ns.name().into()),
         ..FitArgs::defaults()

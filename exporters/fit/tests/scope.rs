@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
 use redline_fit::{FitArgs, UsageStatus, fit_with};
 use redline_testkit_kube::ContainerUsage;
-use support::{NAMESPACE, fixtures, seed_cluster};
+use support::{NAMESPACE, fit_the_fixtures, fixtures, seed_cluster};
 
 fn names(report: &redline_fit::FitReport) -> Vec<String> {
     report
@@ -77,16 +77,7 @@ async fn a_cluster_run_counts_the_current_namespace_unless_told_all() {
 
 #[tokio::test]
 async fn manifests_leave_kube_system_daemonsets_out_unless_told_all() {
-    let scoped = fit_with(
-        &FitArgs {
-            namespace: Some(NAMESPACE.into()),
-            manifests: Some(fixtures()),
-            ..FitArgs::defaults()
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    let scoped = fit_the_fixtures().await;
     assert!(!names(&scoped).iter().any(|n| n.contains("node-exporter")));
     assert_eq!(
         scoped.skipped_namespaces.get("kube-system"),

@@ -19,36 +19,23 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use redline_pprof_sampler::{PprofSamplerArgs, RunOptions, SamplerConfig};
 use redline_runtime::CommonArgs;
-use redline_testkit_cluster::{Cluster, wait_until};
+use redline_testkit_cluster::{Cluster, KwokDeployment, wait_until};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 /// metrics-server scrapes every 10 s; the scheduler and KWOK take a moment more.
 const CONVERGE: Duration = Duration::from_secs(120);
 
+/// Pods on the nodes' network (so the sampler reaches their profiling port on the node's
+/// address) with KWOK-reported usage.
 fn workload(name: &str, replicas: u32, port: u16) -> String {
-    format!(
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-      annotations: {{kwok.x-k8s.io/usage-cpu: 250m, kwok.x-k8s.io/usage-memory: 64Mi}}
-    spec:
-      hostNetwork: true
-      nodeSelector: {{type: kwok}}
-      tolerations: [{{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}}]
-      containers:
-      - name: {name}
-        image: fake-image
-        ports: [{{name: profiling, containerPort: {port}}}]
-"#
-    )
+    KwokDeployment::new(name, replicas)
+        .annotation("kwok.x-k8s.io/usage-cpu", "250m")
+        .annotation("kwok.x-k8s.io/usage-memory", "64Mi")
+        .host_network()
+        .container(name)
+        .port("profiling", port)
+        .yaml()
 }
 
 async fn scrape(admin: std::net::SocketAddr) -> Option<String> {

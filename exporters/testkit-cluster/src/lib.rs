@@ -21,7 +21,7 @@
 //!
 //! Files, lowest first: `error`, `wait`, `exposition` (no cluster); `cluster` (finding it,
 //! the admin client); then one `impl Cluster` each: `namespace`, `service_account`,
-//! `apply`, `queries`, `apiserver`.
+//! `apply`, `queries`, `apiserver`; `workload` (the YAML of a Deployment on KWOK's nodes).
 
 mod apiserver;
 mod apply;
@@ -32,6 +32,7 @@ mod namespace;
 mod queries;
 mod service_account;
 mod wait;
+mod workload;
 
 pub use apiserver::{ApiServerPprof, PPROF_READER, RequestCounts};
 pub use apply::{Document, FIELD_MANAGER, documents};
@@ -42,3 +43,4 @@ pub use namespace::{DELETE_TIMEOUT, TEST_NAMESPACE_LABEL, TestNamespace};
 pub use queries::is_running_and_ready;
 pub use service_account::{ServiceAccountClient, TOKEN_SECONDS};
 pub use wait::{POLL_INTERVAL, wait_until};
+pub use workload::KwokDeployment;

@@ -15,38 +15,14 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
 use kube::api::{EvictParams, ListParams, PostParams};
-use redline_testkit_cluster::{Cluster, wait_until};
+use redline_testkit_cluster::{Cluster, KwokDeployment, wait_until};
 
 /// A Deployment's pods on KWOK's nodes converge in seconds; this bounds a loaded machine.
 const CONVERGE: Duration = Duration::from_secs(120);
 
 /// A Deployment (and Service, same name) whose pods land on KWOK's nodes.
-fn web(name: &str, replicas: u32, annotations: &str) -> String {
-    format!(
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-      annotations: {{{annotations}}}
-    spec:
-      nodeSelector: {{type: kwok}}
-      tolerations: [{{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}}]
-      containers: [{{name: app, image: fake-image, ports: [{{containerPort: 8080}}]}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: {name}}}
-spec:
-  selector: {{app: {name}}}
-  ports: [{{port: 80, targetPort: 8080}}]
-"#
-    )
+fn web(name: &str, replicas: u32) -> KwokDeployment {
+    KwokDeployment::new(name, replicas).with_service()
 }
 
 fn pod_ips(pods: &[Pod]) -> Vec<String> {
@@ -126,7 +102,7 @@ async fn a_deployment_gets_ready_pods_and_endpoints_that_follow_its_scale() {
     let ns = cluster.namespace("smoke-scale").await.unwrap();
     let n = ns.name().to_string();
     cluster
-        .apply_yaml(Some(&n), &web("web", 3, ""))
+        .apply_yaml(Some(&n), &web("web", 3).yaml())
         .await
         .unwrap();
 
@@ -147,7 +123,7 @@ async fn a_deployment_gets_ready_pods_and_endpoints_that_follow_its_scale() {
     for replicas in [3usize, 5, 0] {
         if replicas != 3 {
             cluster
-                .apply_yaml(Some(&n), &web("web", replicas as u32, ""))
+                .apply_yaml(Some(&n), &web("web", replicas as u32).yaml())
                 .await
                 .unwrap();
         }
@@ -300,7 +276,7 @@ async fn an_eviction_waits_for_the_disruption_budget() {
         )
     };
     cluster
-        .apply_yaml(Some(&n), &web("guarded", 3, ""))
+        .apply_yaml(Some(&n), &web("guarded", 3).yaml())
         .await
         .unwrap();
     cluster.apply_yaml(Some(&n), &pdb(3)).await.unwrap();
@@ -478,11 +454,10 @@ async fn metrics_k8s_io_serves_the_usage_kwok_reports() {
     }
     let ns = cluster.namespace("smoke-metrics").await.unwrap();
     let n = ns.name().to_string();
-    let usage = r#""kwok.x-k8s.io/usage-cpu": "250m", "kwok.x-k8s.io/usage-memory": "64Mi""#;
-    cluster
-        .apply_yaml(Some(&n), &web("busy", 1, usage))
-        .await
-        .unwrap();
+    let busy = web("busy", 1)
+        .annotation("kwok.x-k8s.io/usage-cpu", "250m")
+        .annotation("kwok.x-k8s.io/usage-memory", "64Mi");
+    cluster.apply_yaml(Some(&n), &busy.yaml()).await.unwrap();
     // metrics-server scrapes every 10 s and needs two scrapes for a CPU rate.
     let (cpu, memory) = wait_until(
         "PodMetrics for the busy pod",

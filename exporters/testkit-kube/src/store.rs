@@ -730,6 +730,18 @@ mod tests {
         json!({"metadata": {"name": name}, "spec": {"replicas": replicas}, "status": {"replicas": 9}})
     }
 
+    /// Creates an empty ConfigMap `ns/name`: the smallest object a store test can write.
+    fn config_map(s: &Store, ns: &str, name: &str) -> Arc<Value> {
+        s.create(
+            &CONFIG_MAPS,
+            ns,
+            json!({"metadata": {"name": name}}),
+            Part::Main,
+            None,
+        )
+        .unwrap()
+    }
+
     fn rv_of(o: &Value) -> u64 {
         meta_str(o, "resourceVersion").unwrap().parse().unwrap()
     }
@@ -927,14 +939,7 @@ mod tests {
     fn lists_are_per_type_and_namespace_in_name_order() {
         let s = Store::new(100, 16);
         for (ns, name) in [("b", "z"), ("a", "y"), ("b", "x")] {
-            s.create(
-                &CONFIG_MAPS,
-                ns,
-                json!({"metadata": {"name": name}}),
-                Part::Main,
-                None,
-            )
-            .unwrap();
+            config_map(&s, ns, name);
         }
         s.create(&DEPLOYMENTS, "b", deployment("w", 1), Part::Main, None)
             .unwrap();
@@ -956,14 +961,7 @@ mod tests {
         let s = Store::new(3, 16);
         let start = s.current_rv();
         for i in 0..2 {
-            s.create(
-                &CONFIG_MAPS,
-                "ns",
-                json!({"metadata": {"name": format!("c{i}")}}),
-                Part::Main,
-                None,
-            )
-            .unwrap();
+            config_map(&s, "ns", &format!("c{i}"));
         }
         let (evs, now) = s.events_since(start).unwrap();
         assert_eq!(
@@ -973,14 +971,7 @@ mod tests {
         assert_eq!(now, start + 2);
         // Two more writes push the oldest event out of a history of three.
         for i in 2..4 {
-            s.create(
-                &CONFIG_MAPS,
-                "ns",
-                json!({"metadata": {"name": format!("c{i}")}}),
-                Part::Main,
-                None,
-            )
-            .unwrap();
+            config_map(&s, "ns", &format!("c{i}"));
         }
         assert_eq!(s.events_since(start).unwrap_err().code, 410);
         assert_eq!(s.events_since(start + 1).unwrap().0.len(), 3);
@@ -992,24 +983,10 @@ mod tests {
     #[test]
     fn subscribe_with_misses_nothing_after_its_snapshot() {
         let s = Store::new(100, 16);
-        s.create(
-            &CONFIG_MAPS,
-            "ns",
-            json!({"metadata": {"name": "before"}}),
-            Part::Main,
-            None,
-        )
-        .unwrap();
+        config_map(&s, "ns", "before");
         let (mut rx, (rv, seen)) = s.subscribe_with(|v| (v.rv(), v.list(&CONFIG_MAPS, None).len()));
         assert_eq!((rv, seen), (s.current_rv(), 1));
-        s.create(
-            &CONFIG_MAPS,
-            "ns",
-            json!({"metadata": {"name": "after"}}),
-            Part::Main,
-            None,
-        )
-        .unwrap();
+        config_map(&s, "ns", "after");
         let ev = rx.try_recv().unwrap();
         assert_eq!((ev.name.as_str(), ev.rv), ("after", rv + 1));
         assert!(rx.try_recv().is_err());

@@ -107,6 +107,24 @@ impl QueryApi {
         .await
     }
 
+    /// The whole JSON answer of `GET /api/v1/{path}` with `params` (`alerts`, `series`,
+    /// `rules`...: the endpoints that do not return a query result); not checked for
+    /// `status`, so a test can assert on errors too.
+    pub(crate) async fn get_json(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<serde_json::Value, HarnessError> {
+        Ok(self
+            .http
+            .get(format!("{}/api/v1/{path}", self.base_url))
+            .query(params)
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+
     /// Polls `q` until `ok` accepts its result or `limit` passes; returns the last result.
     pub(crate) async fn wait_for(
         &self,

@@ -232,6 +232,16 @@ impl Prometheus {
         Ok(r.first().map(Series::float))
     }
 
+    /// The whole JSON answer of `GET /api/v1/{path}` with `params`, for the endpoints that
+    /// are not queries (`alerts`, `series`, `rules`...).
+    pub async fn api(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<serde_json::Value, HarnessError> {
+        self.api.get_json(path, params).await
+    }
+
     /// Polls `q` until `ok` accepts its result or `limit` passes; returns the last result.
     pub async fn wait_for(
         &self,

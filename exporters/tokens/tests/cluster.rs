@@ -1,36 +1,16 @@
 //! `redline tokens` through the real kube client against the in-process API server.
 
+mod common;
+
 use std::time::Duration;
 
-use clap::Parser;
+use common::{args, data_lines};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use redline_testkit_kube::{Fault, FaultKind, KubeApiServer, Verb};
-use redline_tokens::{Report, TokensArgs, TokensError, run_with_client};
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: TokensArgs,
-}
-
-fn args(argv: &[&str]) -> TokensArgs {
-    Cli::try_parse_from(std::iter::once("tokens").chain(argv.iter().copied()))
-        .unwrap()
-        .args
-}
+use redline_tokens::{Report, TokensError, run_with_client};
 
 async fn run(server: &KubeApiServer, argv: &[&str]) -> Result<Report, TokensError> {
     run_with_client(args(argv), server.client().unwrap()).await
-}
-
-fn data_lines(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (t, k) = l.split_once(',').expect("tier,token");
-            (t.to_string(), k.to_string())
-        })
-        .collect()
 }
 
 #[tokio::test]

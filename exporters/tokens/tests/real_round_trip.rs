@@ -10,30 +10,20 @@
 //! CI=true it fails). The in-process imitation keeps what a real server cannot show on
 //! demand (injected 403s): `cluster.rs`.
 
+mod common;
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use clap::Parser;
+use common::{args, data_lines};
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 use redline_testkit_cluster::Cluster;
-use redline_tokens::{Report, TokensArgs, TokensError, run_with_client};
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: TokensArgs,
-}
-
-fn args(argv: &[&str]) -> TokensArgs {
-    Cli::try_parse_from(std::iter::once("tokens").chain(argv.iter().copied()))
-        .unwrap()
-        .args
-}
+use redline_tokens::{Report, TokensError, run_with_client};
 
 async fn run(cluster: &Cluster, argv: &[&str]) -> Result<Report, TokensError> {
     run_with_client(args(argv), cluster.client()).await
@@ -89,16 +79,6 @@ impl Captured {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
-}
-
-fn data_lines(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (t, k) = l.split_once(',').expect("tier,token");
-            (t.to_string(), k.to_string())
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -48,17 +48,9 @@ async fn summaries_render_their_values_as_prometheus_does() {
     .expect("prometheus");
 
     // Bounded wait until every alert is active.
-    let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     let alerts = loop {
-        let v: serde_json::Value = client
-            .get(format!("{}/api/v1/alerts", prom.url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = prom.api("alerts", &[]).await.unwrap();
         let a = v["data"]["alerts"].as_array().cloned().unwrap_or_default();
         if a.len() >= want || Instant::now() > deadline {
             break a;

@@ -64,59 +64,39 @@ fn within(got: Option<f64>, want: f64, tol: f64, what: &str) {
 
 /// Per step, the actual RPS as the verdict computed it before steps recorded their spans:
 /// the counters' increase over the span from the first to the last push of the level series.
-async fn old_style_rps(prom: &str, testid: &str) -> std::collections::BTreeMap<String, f64> {
-    let get = |q: String, range: bool| {
-        let url = format!(
-            "{prom}/api/v1/{}",
-            if range { "query_range" } else { "query" }
-        );
-        async move {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs_f64();
-            let mut form = vec![("query", q), ("time", format!("{now}"))];
-            if range {
-                form = vec![
-                    ("query", form[0].1.clone()),
-                    ("start", format!("{}", now - 900.0)),
-                    ("end", format!("{now}")),
-                    ("step", "1".into()),
-                ];
-            }
-            let v: serde_json::Value = reqwest::Client::new()
-                .post(url)
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["data"]["result"].as_array().cloned().unwrap_or_default()
-        }
-    };
+async fn old_style_rps(
+    prom: &redline_testkit_prometheus::Prometheus,
+    testid: &str,
+) -> std::collections::BTreeMap<String, f64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     let t = format!("testid=\"{testid}\"");
-    let num = |x: &serde_json::Value| x.as_str().unwrap().parse::<f64>().unwrap();
-    let spans = get(format!("timestamp(redline_step_level{{{t}}})"), true).await;
-    let inc = get(
-        format!("sum by (step) (max_over_time(k6_http_reqs_total{{{t}}}[15m]) - min_over_time(k6_http_reqs_total{{{t}}}[15m]))"),
-        false,
-    )
-    .await;
+    let spans = prom
+        .query_range(
+            &format!("timestamp(redline_step_level{{{t}}})"),
+            now - 900.0,
+            now,
+            1.0,
+        )
+        .await
+        .unwrap();
+    let inc = prom
+        .query_at(
+            &format!("sum by (step) (max_over_time(k6_http_reqs_total{{{t}}}[15m]) - min_over_time(k6_http_reqs_total{{{t}}}[15m]))"),
+            now,
+        )
+        .await
+        .unwrap();
     let mut out = std::collections::BTreeMap::new();
     for s in &spans {
-        let step = s["metric"]["step"].as_str().unwrap().to_string();
-        let ts: Vec<f64> = s["values"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| num(&p[1]))
-            .collect();
+        let step = s.label("step").unwrap().to_string();
+        let ts: Vec<f64> = s.values.iter().map(|(_, v)| v.parse().unwrap()).collect();
         let span = ts.iter().cloned().fold(f64::MIN, f64::max)
             - ts.iter().cloned().fold(f64::MAX, f64::min);
-        if let Some(i) = inc.iter().find(|i| i["metric"]["step"] == step.as_str()) {
-            out.insert(step, num(&i["value"][1]) / span);
+        if let Some(i) = inc.iter().find(|i| i.label("step") == Some(step.as_str())) {
+            out.insert(step, i.float() / span);
         }
     }
     out
@@ -157,7 +137,7 @@ async fn per_step_figures_and_verdict_are_the_same_at_1s_and_5s_push() {
             .unwrap();
     let mut classes = Vec::new();
     for (name, (own, report)) in [("1s", &fast), ("5s", &slow)] {
-        let old = old_style_rps(&prom.url(), &format!("push-{name}")).await;
+        let old = old_style_rps(&prom, &format!("push-{name}")).await;
         assert_eq!(own.len(), 3, "{name}: http-load steps");
         assert_eq!(
             report.steps.len(),

@@ -24,6 +24,21 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vps")
 }
 
+/// The report of the seed's manifests read from files, scoped to the app's namespace: what
+/// a live namespace and the scoping rules are compared with.
+pub async fn fit_the_fixtures() -> redline_fit::FitReport {
+    redline_fit::fit_with(
+        &redline_fit::FitArgs {
+            namespace: Some(NAMESPACE.into()),
+            manifests: Some(fixtures()),
+            ..redline_fit::FitArgs::defaults()
+        },
+        None,
+    )
+    .await
+    .unwrap()
+}
+
 /// The Deployments of one fixture file.
 pub fn fixture_deployments(file: &str) -> Vec<Deployment> {
     let text = std::fs::read_to_string(fixtures().join(file)).unwrap();

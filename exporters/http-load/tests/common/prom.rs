@@ -8,15 +8,7 @@ use redline_testkit_prometheus::Prometheus;
 
 /// The label sets (`__name__` included) of the series that match `selector`.
 pub async fn label_sets(prom: &Prometheus, selector: &str) -> Vec<BTreeMap<String, String>> {
-    let v: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/series", prom.url()))
-        .form(&[("match[]", selector)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = prom.api("series", &[("match[]", selector)]).await.unwrap();
     v["data"]
         .as_array()
         .unwrap_or_else(|| panic!("{selector}: {v}"))
