@@ -176,14 +176,17 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
     }
     assert_eq!(m.streams_reset.get(), 0);
 
-    // Negative path: with the controller stopped, a scale-up reaches the API but no stream.
+    // Negative path: with the controller stopped, a scale-down reaches the API but no stream.
+    // (A scale-down, not up: resumed, Linkerd 2.14 may handle the EndpointSlice update before
+    // its pod informer holds new pods and drop those addresses for good, a finding recorded in
+    // hack/linkerd/README.md; removals need no pod lookup, so this path tests the stop alone.)
     let deployments: Api<Deployment> = Api::namespaced(kube.clone(), ns.name());
     let stopped = Stopped::new(pid);
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    let stamp = serde_json::json!({"seq": 100, "replicas": 4, "unixMs": ms, "run": "linkerd-e2e"});
+    let stamp = serde_json::json!({"seq": 100, "replicas": 1, "unixMs": ms, "run": "linkerd-e2e"});
     let annotations = BTreeMap::from([("redline.dev/churn-event", stamp.to_string())]);
     deployments
         .patch(
@@ -191,7 +194,7 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
             &PatchParams::default(),
             &Patch::Merge(serde_json::json!({
                 "metadata": {"annotations": annotations},
-                "spec": {"replicas": 4},
+                "spec": {"replicas": 1},
             })),
         )
         .await
@@ -202,7 +205,7 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
         .verify_endpoints(&kube, Duration::from_secs(1))
         .await
         .unwrap();
-    assert_eq!(behind.api_endpoints, 4 + 2, "the API holds the scale-up");
+    assert_eq!(behind.api_endpoints, 1 + 2, "the API holds the scale-down");
     assert_eq!(
         behind.mismatches.len(),
         SLOTS as usize,
@@ -213,7 +216,7 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
         behind
             .mismatches
             .iter()
-            .all(|x| x.service == "test-service-1" && x.missing.len() == 2 && x.extra.is_empty()),
+            .all(|x| x.service == "test-service-1" && x.missing.is_empty() && x.extra.len() == 1),
         "{:?}",
         behind.mismatches
     );
@@ -226,27 +229,10 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
         client.pending_events()
     );
     drop(stopped);
-    let mut caught_up = client
+    let caught_up = client
         .verify_endpoints(&kube, Duration::from_secs(60))
         .await
         .unwrap();
-    if !caught_up.mismatches.is_empty() {
-        // Seen on a loaded machine: resumed, Linkerd 2.14 handles the EndpointSlice update
-        // before its pod informer holds the new pods, drops those addresses, and sends
-        // nothing more until the slice changes again (hack/linkerd/README.md, Findings).
-        // That is the controller's view, which dst-client reports faithfully; touch the
-        // slice once so the controller re-reads it, then every stream must converge.
-        eprintln!(
-            "linkerd_destination: after SIGCONT the controller left streams behind for 60 s \
-             ({:?}); touching the EndpointSlice once (a Linkerd 2.14 finding, not dst-client's)",
-            caught_up.mismatches
-        );
-        touch_endpoint_slices(&kube, ns.name(), "test-service-1").await;
-        caught_up = client
-            .verify_endpoints(&kube, Duration::from_secs(30))
-            .await
-            .unwrap();
-    }
     assert!(
         caught_up.mismatches.is_empty(),
         "{:?}",
@@ -271,32 +257,3 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
     ns.delete().await.unwrap();
 }
 
-/// Annotates the service's EndpointSlices (a metadata-only update: the controllers leave it
-/// alone, watchers get an update event).
-async fn touch_endpoint_slices(kube: &kube::Client, ns: &str, service: &str) {
-    use k8s_openapi::api::discovery::v1::EndpointSlice;
-    use kube::api::ListParams;
-    let slices: Api<EndpointSlice> = Api::namespaced(kube.clone(), ns);
-    let list = slices
-        .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={service}")))
-        .await
-        .unwrap();
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        .to_string();
-    for slice in list {
-        let name = slice.metadata.name.unwrap_or_default();
-        slices
-            .patch(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(serde_json::json!({
-                    "metadata": {"annotations": {"redline.dev/touched": ms}},
-                })),
-            )
-            .await
-            .unwrap();
-    }
-}
