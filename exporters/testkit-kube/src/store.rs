@@ -246,6 +246,7 @@ impl Store {
             return Err(ApiError::bad_request("the body must be a JSON object"));
         }
         check_type(res, &obj)?;
+        fold_string_data(res, &mut obj);
         let ns = if res.namespaced { ns } else { "" };
         if let Some(body_ns) = meta_str(&obj, "namespace")
             && res.namespaced
@@ -347,6 +348,7 @@ impl Store {
             return Err(ApiError::bad_request("the object must be a JSON object"));
         }
         check_type(res, &new)?;
+        fold_string_data(res, &mut new);
         if let Some(rv) = meta_str(&new, "resourceVersion").filter(|r| !r.is_empty())
             && Some(rv) != meta_str(&old, "resourceVersion")
         {
@@ -689,6 +691,29 @@ fn check_type(res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// A Secret's `stringData` is write-only: the real server merges it into `data` (base64,
+/// winning over the same key there) and never stores or returns it.
+fn fold_string_data(res: &ResourceType, obj: &mut Value) {
+    if res.kind != "Secret" {
+        return;
+    }
+    let Some(m) = obj.as_object_mut() else { return };
+    let Some(Value::Object(strings)) = m.remove("stringData") else {
+        return;
+    };
+    let data = m.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    let data = data.as_object_mut().expect("just made a map");
+    for (k, v) in strings {
+        let bytes = v.as_str().unwrap_or_default().as_bytes().to_vec();
+        // ByteString serialises as standard base64, the wire form of `data`.
+        let encoded = serde_json::to_value(k8s_openapi::ByteString(bytes)).unwrap_or_default();
+        data.insert(k, encoded);
+    }
 }
 
 fn set_type(res: &ResourceType, obj: &mut Value) {
