@@ -557,17 +557,8 @@ impl Store {
                             })
                         })
                         .collect();
-                    let list = conflicts
-                        .iter()
-                        .map(|c| format!("- {}: .{}", c.manager, c.path.join(".")))
-                        .collect::<Vec<_>>()
-                        .join("\n");
-                    ApiError::new(
-                        409,
-                        "Conflict",
-                        format!("Apply failed with {} conflicts: conflicts with other managers:\n{list}", conflicts.len()),
-                    )
-                    .with_details(json!({"name": name, "kind": qualified, "causes": causes}))
+                    ApiError::new(409, "Conflict", conflict_message(&conflicts))
+                        .with_details(json!({"name": name, "kind": qualified, "causes": causes}))
                 },
             )
         })
@@ -691,6 +682,38 @@ fn check_type(res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// The real server's words for a server-side apply conflict (apiserver's "Apply failed
+/// with N conflict(s)" around structured-merge-diff's list), so a log reads the same.
+fn conflict_message(conflicts: &[patch::FieldConflict]) -> String {
+    let field = |c: &patch::FieldConflict| format!(".{}", c.path.join("."));
+    let list = match conflicts {
+        [one] => format!("conflict with \"{}\": {}", one.manager, field(one)),
+        _ => {
+            let mut by_manager: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for c in conflicts {
+                by_manager.entry(&c.manager).or_default().push(field(c));
+            }
+            let mut b = String::from("conflicts with");
+            for (manager, paths) in &by_manager {
+                b.push_str(&if by_manager.len() == 1 {
+                    format!(" \"{manager}\"")
+                } else {
+                    format!("\n\"{manager}\"")
+                });
+                for p in paths {
+                    b.push_str(&format!("\n- {p}"));
+                }
+            }
+            b
+        }
+    };
+    let n = conflicts.len();
+    format!(
+        "Apply failed with {n} conflict{}: {list}",
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 /// A Secret's `stringData` is write-only: the real server merges it into `data` (base64,

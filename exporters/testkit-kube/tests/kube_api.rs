@@ -136,6 +136,14 @@ fn service(name: &str) -> Service {
     .expect("valid service")
 }
 
+/// The Status `reason` of an API error (clients branch on it, not only on the code).
+fn api_reason(e: &kube::Error) -> Option<&str> {
+    match e {
+        kube::Error::Api(s) => Some(s.reason.as_str()),
+        _ => None,
+    }
+}
+
 fn api_code(e: &kube::Error) -> Option<u16> {
     match e {
         kube::Error::Api(s) => Some(s.code),
@@ -199,6 +207,15 @@ async fn apply_get_scale_list_and_delete_collection(b: &Backend) {
         .await
         .unwrap_err();
     assert_eq!(api_code(&err), Some(409));
+    assert_eq!(api_reason(&err), Some("Conflict"));
+    // The message names who owns which field, in the real server's words.
+    match &err {
+        kube::Error::Api(s) => assert_eq!(
+            s.message,
+            r#"Apply failed with 1 conflict: conflict with "churn": .spec.replicas"#
+        ),
+        other => panic!("{other}"),
+    }
 
     // Scale subresource.
     let scale = api
@@ -218,10 +235,10 @@ async fn apply_get_scale_list_and_delete_collection(b: &Backend) {
         "1700000000.000",
         "stamped annotations survive a scale"
     );
-    assert_eq!(
-        api.get_scale("svc-a").await.unwrap().spec.unwrap().replicas,
-        Some(4)
-    );
+    let scale = api.get_scale("svc-a").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(4));
+    // The label selector in its string form, what an HPA reads.
+    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=svc-a"));
 
     for name in ["svc-b", "svc-c"] {
         api.create(&PostParams::default(), &deployment(name, 1))
@@ -283,7 +300,9 @@ async fn apply_get_scale_list_and_delete_collection(b: &Backend) {
             .items
             .is_empty()
     );
-    assert_eq!(api_code(&api.get("svc-a").await.unwrap_err()), Some(404));
+    let err = api.get("svc-a").await.unwrap_err();
+    assert_eq!(api_code(&err), Some(404));
+    assert_eq!(api_reason(&err), Some("NotFound"));
 }
 
 /// A Secret, which no controller writes: on a real server a Deployment's status changes
@@ -299,14 +318,12 @@ async fn create_conflicts_and_stale_replace(b: &Backend) {
         .create(&PostParams::default(), &secret("1"))
         .await
         .unwrap();
-    assert_eq!(
-        api_code(
-            &api.create(&PostParams::default(), &secret("1"))
-                .await
-                .unwrap_err()
-        ),
-        Some(409)
-    );
+    let err = api
+        .create(&PostParams::default(), &secret("1"))
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(409));
+    assert_eq!(api_reason(&err), Some("AlreadyExists"));
     // stringData is write-only: the server folds it into data.
     assert_eq!(s.data.as_ref().unwrap()["k"], ByteString(b"1".to_vec()));
     assert!(s.string_data.is_none());
@@ -323,6 +340,7 @@ async fn create_conflicts_and_stale_replace(b: &Backend) {
         .await
         .unwrap_err();
     assert_eq!(api_code(&err), Some(409));
+    assert_eq!(api_reason(&err), Some("Conflict"));
     assert_eq!(
         api.get("s").await.unwrap().data.unwrap()["k"],
         ByteString(b"2".to_vec())
@@ -786,6 +804,12 @@ async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it(b: &Backend) {
         .await
         .unwrap_err();
     assert_eq!(api_code(&err), Some(429));
+    assert_eq!(api_reason(&err), Some("TooManyRequests"));
+    let err = pods
+        .evict("no-such-pod", &EvictParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(404));
 
     pdbs.patch(
         "web",
