@@ -275,6 +275,29 @@ async fn apply_get_scale_list_and_delete_collection(b: &Backend) {
         ),
         ["svc-b", "svc-c"]
     );
+    for (selector, want) in [
+        ("!nope,app notin (svc-a)", &["svc-b", "svc-c"][..]),
+        (
+            "redline.io/churn=true,app",
+            &["svc-a", "svc-b", "svc-c"][..],
+        ),
+        ("nope", &[][..]),
+    ] {
+        let got = names(
+            api.list(&ListParams::default().labels(selector))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(got, want, "{selector}");
+    }
+    assert_eq!(
+        names(
+            api.list(&ListParams::default().fields("metadata.name=svc-b"))
+                .await
+                .unwrap()
+        ),
+        ["svc-b"]
+    );
     // Paging: kube follows continue tokens when asked for small pages.
     let page = api.list(&ListParams::default().limit(2)).await.unwrap();
     assert_eq!(page.items.len(), 2);
@@ -341,10 +364,25 @@ async fn create_conflicts_and_stale_replace(b: &Backend) {
         .unwrap_err();
     assert_eq!(api_code(&err), Some(409));
     assert_eq!(api_reason(&err), Some("Conflict"));
-    assert_eq!(
-        api.get("s").await.unwrap().data.unwrap()["k"],
-        ByteString(b"2".to_vec())
-    );
+    let current = api.get("s").await.unwrap();
+    assert_eq!(current.data.unwrap()["k"], ByteString(b"2".to_vec()));
+    // A delete whose precondition is stale is refused too; a current one goes through.
+    let precondition = |rv: Option<String>| DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            resource_version: rv,
+            uid: None,
+        }),
+        ..DeleteParams::default()
+    };
+    let err = api
+        .delete("s", &precondition(stale.metadata.resource_version.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(409));
+    api.delete("s", &precondition(current.metadata.resource_version))
+        .await
+        .unwrap();
+    assert!(api.get_opt("s").await.unwrap().is_none());
 }
 
 // Imitation only: faults injected on demand.
