@@ -304,7 +304,11 @@ impl Store {
         m.insert("uid".into(), json!(uid(g.uid_seq)));
         m.insert("resourceVersion".into(), json!(g.rv.to_string()));
         m.insert("creationTimestamp".into(), now.clone());
-        m.insert("generation".into(), json!(1));
+        if tracks_generation(res) {
+            m.insert("generation".into(), json!(1));
+        } else {
+            m.remove("generation");
+        }
         m.remove("managedFields");
         m.remove("deletionTimestamp");
         set_type(res, &mut obj);
@@ -434,10 +438,12 @@ impl Store {
         {
             let m = new["metadata"].as_object_mut().expect("restored above");
             m.insert("resourceVersion".into(), json!(rv.to_string()));
-            m.insert(
-                "generation".into(),
-                json!(if bump { generation + 1 } else { generation }),
-            );
+            if tracks_generation(res) {
+                m.insert(
+                    "generation".into(),
+                    json!(if bump { generation + 1 } else { generation }),
+                );
+            }
         }
         if !owners.is_empty() {
             set_managed_fields(&mut new, &owners, res, &now);
@@ -682,6 +688,16 @@ fn check_type(res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// Whether the real server keeps `metadata.generation` for this kind: its registry
+/// strategies set it for workloads and policies, not for plain data or core
+/// bookkeeping objects (a ServiceAccount or Secret has none).
+fn tracks_generation(res: &ResourceType) -> bool {
+    !matches!(
+        res.kind,
+        "Namespace" | "Node" | "Service" | "ServiceAccount" | "Secret" | "ConfigMap"
+    )
 }
 
 /// The real server's words for a server-side apply conflict (apiserver's "Apply failed

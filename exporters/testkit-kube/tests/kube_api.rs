@@ -350,6 +350,8 @@ async fn create_conflicts_and_stale_replace(b: &Backend) {
     // stringData is write-only: the server folds it into data.
     assert_eq!(s.data.as_ref().unwrap()["k"], ByteString(b"1".to_vec()));
     assert!(s.string_data.is_none());
+    // Plain data has no generation on the real server.
+    assert_eq!(s.metadata.generation, None);
 
     let mut first = s.clone();
     first.data = Some([("k".to_string(), ByteString(b"2".to_vec()))].into());
@@ -1015,7 +1017,8 @@ async fn plain_types_round_trip_network_policies_and_secrets(b: &Backend) {
         "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Ingress", "Egress"]},
     }))
     .unwrap();
-    nps.create(&PostParams::default(), &np).await.unwrap();
+    let created = nps.create(&PostParams::default(), &np).await.unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
     assert_eq!(
         nps.list(&ListParams::default().labels("redline.io/chaos"))
             .await
