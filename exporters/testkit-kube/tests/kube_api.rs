@@ -381,9 +381,13 @@ async fn create_conflicts_and_stale_replace(b: &Backend) {
         .await
         .unwrap_err();
     assert_eq!(api_code(&err), Some(409));
-    api.delete("s", &precondition(current.metadata.resource_version))
+    let deleted = api
+        .delete("s", &precondition(current.metadata.resource_version))
         .await
         .unwrap();
+    // A Secret is gone at once, and the server says so with a Status, not the object.
+    let status = deleted.right().expect("a Status");
+    assert_eq!(status.details.unwrap().name, "s");
     assert!(api.get_opt("s").await.unwrap().is_none());
 }
 
