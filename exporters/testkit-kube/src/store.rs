@@ -246,6 +246,7 @@ impl Store {
             return Err(ApiError::bad_request("the body must be a JSON object"));
         }
         check_type(res, &obj)?;
+        fold_string_data(res, &mut obj);
         let ns = if res.namespaced { ns } else { "" };
         if let Some(body_ns) = meta_str(&obj, "namespace")
             && res.namespaced
@@ -303,7 +304,11 @@ impl Store {
         m.insert("uid".into(), json!(uid(g.uid_seq)));
         m.insert("resourceVersion".into(), json!(g.rv.to_string()));
         m.insert("creationTimestamp".into(), now.clone());
-        m.insert("generation".into(), json!(1));
+        if tracks_generation(res) {
+            m.insert("generation".into(), json!(1));
+        } else {
+            m.remove("generation");
+        }
         m.remove("managedFields");
         m.remove("deletionTimestamp");
         set_type(res, &mut obj);
@@ -347,6 +352,7 @@ impl Store {
             return Err(ApiError::bad_request("the object must be a JSON object"));
         }
         check_type(res, &new)?;
+        fold_string_data(res, &mut new);
         if let Some(rv) = meta_str(&new, "resourceVersion").filter(|r| !r.is_empty())
             && Some(rv) != meta_str(&old, "resourceVersion")
         {
@@ -432,10 +438,12 @@ impl Store {
         {
             let m = new["metadata"].as_object_mut().expect("restored above");
             m.insert("resourceVersion".into(), json!(rv.to_string()));
-            m.insert(
-                "generation".into(),
-                json!(if bump { generation + 1 } else { generation }),
-            );
+            if tracks_generation(res) {
+                m.insert(
+                    "generation".into(),
+                    json!(if bump { generation + 1 } else { generation }),
+                );
+            }
         }
         if !owners.is_empty() {
             set_managed_fields(&mut new, &owners, res, &now);
@@ -555,17 +563,8 @@ impl Store {
                             })
                         })
                         .collect();
-                    let list = conflicts
-                        .iter()
-                        .map(|c| format!("- {}: .{}", c.manager, c.path.join(".")))
-                        .collect::<Vec<_>>()
-                        .join("\n");
-                    ApiError::new(
-                        409,
-                        "Conflict",
-                        format!("Apply failed with {} conflicts: conflicts with other managers:\n{list}", conflicts.len()),
-                    )
-                    .with_details(json!({"name": name, "kind": qualified, "causes": causes}))
+                    ApiError::new(409, "Conflict", conflict_message(&conflicts))
+                        .with_details(json!({"name": name, "kind": qualified, "causes": causes}))
                 },
             )
         })
@@ -689,6 +688,71 @@ fn check_type(res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// Whether the real server keeps `metadata.generation` for this kind: its registry
+/// strategies set it for workloads and policies, not for plain data or core
+/// bookkeeping objects (a ServiceAccount or Secret has none).
+fn tracks_generation(res: &ResourceType) -> bool {
+    !matches!(
+        res.kind,
+        "Namespace" | "Node" | "Service" | "ServiceAccount" | "Secret" | "ConfigMap"
+    )
+}
+
+/// The real server's words for a server-side apply conflict (apiserver's "Apply failed
+/// with N conflict(s)" around structured-merge-diff's list), so a log reads the same.
+fn conflict_message(conflicts: &[patch::FieldConflict]) -> String {
+    let field = |c: &patch::FieldConflict| format!(".{}", c.path.join("."));
+    let list = match conflicts {
+        [one] => format!("conflict with \"{}\": {}", one.manager, field(one)),
+        _ => {
+            let mut by_manager: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for c in conflicts {
+                by_manager.entry(&c.manager).or_default().push(field(c));
+            }
+            let mut b = String::from("conflicts with");
+            for (manager, paths) in &by_manager {
+                b.push_str(&if by_manager.len() == 1 {
+                    format!(" \"{manager}\"")
+                } else {
+                    format!("\n\"{manager}\"")
+                });
+                for p in paths {
+                    b.push_str(&format!("\n- {p}"));
+                }
+            }
+            b
+        }
+    };
+    let n = conflicts.len();
+    format!(
+        "Apply failed with {n} conflict{}: {list}",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
+/// A Secret's `stringData` is write-only: the real server merges it into `data` (base64,
+/// winning over the same key there) and never stores or returns it.
+fn fold_string_data(res: &ResourceType, obj: &mut Value) {
+    if res.kind != "Secret" {
+        return;
+    }
+    let Some(m) = obj.as_object_mut() else { return };
+    let Some(Value::Object(strings)) = m.remove("stringData") else {
+        return;
+    };
+    let data = m.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    let data = data.as_object_mut().expect("just made a map");
+    for (k, v) in strings {
+        let bytes = v.as_str().unwrap_or_default().as_bytes().to_vec();
+        // ByteString serialises as standard base64, the wire form of `data`.
+        let encoded = serde_json::to_value(k8s_openapi::ByteString(bytes)).unwrap_or_default();
+        data.insert(k, encoded);
+    }
 }
 
 fn set_type(res: &ResourceType, obj: &mut Value) {

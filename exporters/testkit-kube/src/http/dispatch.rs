@@ -76,7 +76,7 @@ pub(super) fn dispatch(
                 .and_then(Value::as_str);
             store
                 .delete(res, ns, name, pre)
-                .map(|o| (200, (*o).clone()))
+                .map(|o| (200, deleted_response(res, &o)))
         }
         (&Method::DELETE, None, None) => {
             let (items, rv) = select(shared, t, q)?;
@@ -154,4 +154,30 @@ fn patch(
             ),
         )),
     }
+}
+
+/// What a DELETE of one object answers. The real server returns the object for kinds
+/// whose registry asks for it (Pods, Services, ServiceAccounts; Namespaces, whose
+/// deletion is not immediate) and a Success Status for the rest (checked against a real
+/// server for Deployments, PodDisruptionBudgets, NetworkPolicies, Secrets and ConfigMaps;
+/// kinds not checked keep the object).
+fn deleted_response(res: &ResourceType, object: &Value) -> Value {
+    if !matches!(
+        res.kind,
+        "Deployment" | "PodDisruptionBudget" | "NetworkPolicy" | "Secret" | "ConfigMap"
+    ) {
+        return object.clone();
+    }
+    serde_json::json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": object.pointer("/metadata/name").cloned().unwrap_or_default(),
+            "group": res.group,
+            "kind": res.plural,
+            "uid": object.pointer("/metadata/uid").cloned().unwrap_or_default(),
+        },
+    })
 }
