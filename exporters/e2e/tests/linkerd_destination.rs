@@ -256,4 +256,3 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
     client.shutdown().await;
     ns.delete().await.unwrap();
 }
-
