@@ -449,11 +449,15 @@ async fn injected_faults_surface() {
     assert_eq!(server.request_count(Verb::Get, "deployments"), 6);
 }
 
-/// Adds, spec changes and deletes in order, filtered by label. Status-only modifications
-/// (a real deployment controller writes several) are not what this is about: a MODIFIED
-/// that leaves `spec.replicas` where it was is skipped.
-async fn watch_streams_adds_scales_and_deletes(b: &Backend) {
-    let api: Api<Deployment> = b.api();
+/// Opens a watch on `app=w` from the current resourceVersion (returned too), then creates `w`
+/// and `other`, scales `w` to 2 and deletes it: the life both watch tests read back.
+async fn watch_w_through_its_life(
+    api: &Api<Deployment>,
+    timeout_secs: u32,
+) -> (
+    String,
+    futures::stream::BoxStream<'static, kube::Result<WatchEvent<Deployment>>>,
+) {
     let before = api
         .list(&ListParams::default())
         .await
@@ -461,8 +465,11 @@ async fn watch_streams_adds_scales_and_deletes(b: &Backend) {
         .metadata
         .resource_version
         .unwrap();
-    let mut stream = api
-        .watch(&WatchParams::default().labels("app=w").timeout(30), &before)
+    let stream = api
+        .watch(
+            &WatchParams::default().labels("app=w").timeout(timeout_secs),
+            &before,
+        )
         .await
         .unwrap()
         .boxed();
@@ -480,6 +487,15 @@ async fn watch_streams_adds_scales_and_deletes(b: &Backend) {
     .await
     .unwrap();
     api.delete("w", &DeleteParams::default()).await.unwrap();
+    (before, stream)
+}
+
+/// Adds, spec changes and deletes in order, filtered by label. Status-only modifications
+/// (a real deployment controller writes several) are not what this is about: a MODIFIED
+/// that leaves `spec.replicas` where it was is skipped.
+async fn watch_streams_adds_scales_and_deletes(b: &Backend) {
+    let api: Api<Deployment> = b.api();
+    let (_, mut stream) = watch_w_through_its_life(&api, 30).await;
     let mut seen = Vec::new();
     let mut replicas = None;
     let deadline = tokio::time::Instant::now() + CONVERGE;
@@ -520,32 +536,7 @@ async fn watch_streams_events_bookmarks_and_410() {
         .await
         .unwrap();
     let api: Api<Deployment> = Api::namespaced(server.client().unwrap(), NS);
-    let before = api
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
-    let mut stream = api
-        .watch(&WatchParams::default().labels("app=w").timeout(10), &before)
-        .await
-        .unwrap()
-        .boxed();
-    api.create(&PostParams::default(), &deployment("w", 1))
-        .await
-        .unwrap();
-    api.create(&PostParams::default(), &deployment("other", 1))
-        .await
-        .unwrap();
-    api.patch_scale(
-        "w",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"replicas": 2}})),
-    )
-    .await
-    .unwrap();
-    api.delete("w", &DeleteParams::default()).await.unwrap();
+    let (before, mut stream) = watch_w_through_its_life(&api, 10).await;
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while seen.len() < 4 && tokio::time::Instant::now() < deadline {
