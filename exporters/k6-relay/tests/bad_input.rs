@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use prost::Message;
-use redline_k6_relay::{K6RelayArgs, run};
+use redline_k6_relay::K6RelayArgs;
 use redline_remote_write::prompb::{Label, Sample, TimeSeries, WriteRequest};
 use redline_testkit_prometheus::{Prometheus, free_port};
+
+mod common;
 
 fn series(labels: &[(&str, &str)], ts: i64, v: f64) -> TimeSeries {
     TimeSeries {
@@ -55,14 +57,8 @@ fn now_ms() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
     let prom = Prometheus::start().await.unwrap();
-    let port = free_port().unwrap();
-    let mut args = K6RelayArgs::for_test(&prom.write_url(), "bad-input");
-    args.listen = format!("127.0.0.1:{port}").parse().unwrap();
-    args.drop_labels = vec!["url".into()];
-    args.idle_exit = Duration::from_secs(1);
-    let relay = tokio::spawn(run(args));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let url = format!("http://127.0.0.1:{port}/api/v1/write");
+    let relay = common::start(common::args_into(&prom, "bad-input")).await;
+    let url = relay.url.clone();
     let http = reqwest::Client::new();
     let pb = "application/x-protobuf";
 
@@ -145,7 +141,7 @@ async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
     let r = http.get(&url).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 405);
     let r = http
-        .post(format!("http://127.0.0.1:{port}/write"))
+        .post(format!("{}/write", relay.origin))
         .body(valid.clone())
         .send()
         .await
@@ -154,11 +150,7 @@ async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
 
     // The relay still takes good writes after all that.
     assert_eq!(post(&http, &url, pb, valid).await.0, 204);
-    tokio::time::timeout(Duration::from_secs(30), relay)
-        .await
-        .expect("relay exits after --idle-exit")
-        .unwrap()
-        .unwrap();
+    relay.ends_when_idle().await;
 
     let got = prom
         .query("max_over_time(k6_http_reqs_total[5m])")
@@ -201,17 +193,15 @@ async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_without_a_disk_buffer_answers_503_and_counts_it() {
     let dead = free_port().unwrap();
-    let (port, admin) = (free_port().unwrap(), free_port().unwrap());
+    let admin = free_port().unwrap();
     let mut args = K6RelayArgs::for_test(&format!("http://127.0.0.1:{dead}/api/v1/write"), "full");
-    args.listen = format!("127.0.0.1:{port}").parse().unwrap();
     args.common.admin_addr = Some(format!("127.0.0.1:{admin}").parse().unwrap());
     args.common.remote_write_shards = 1;
     args.common.remote_write_queue_capacity = 20;
     args.common.shutdown_grace = Duration::from_millis(500);
     args.idle_exit = Duration::from_secs(3);
-    let relay = tokio::spawn(run(args));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let url = format!("http://127.0.0.1:{port}/api/v1/write");
+    let relay = common::start(args).await;
+    let url = relay.url.clone();
     let http = reqwest::Client::new();
     let t0 = now_ms();
     let mut statuses = Vec::new();
@@ -262,9 +252,5 @@ async fn a_full_queue_without_a_disk_buffer_answers_503_and_counts_it() {
         value("redline_relay_dropped_samples_total{kind=\"float\",reason=\"queue_full\""),
         (unavailable * 5) as f64
     );
-    tokio::time::timeout(Duration::from_secs(30), relay)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    relay.ends_when_idle().await;
 }

@@ -2,12 +2,11 @@
 //! behind the relay with the relay's label rules applied, the answer's written-headers count
 //! what was taken, and a malformed 2.0 request is a 400 that keeps nothing of it.
 
-use std::time::Duration;
-
 use prost::Message;
-use redline_k6_relay::{K6RelayArgs, run};
 use redline_remote_write::write_v2::{Exemplar, Request, Sample, TimeSeries};
-use redline_testkit_prometheus::{Prometheus, free_port};
+use redline_testkit_prometheus::Prometheus;
+
+mod common;
 
 const V2: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
 
@@ -26,14 +25,8 @@ fn written(r: &reqwest::Response, what: &str) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_2_0_request_arrives_counted_in_its_answer_and_a_bad_one_is_a_400() {
     let prom = Prometheus::start().await.unwrap();
-    let port = free_port().unwrap();
-    let mut args = K6RelayArgs::for_test(&prom.write_url(), "rw2");
-    args.listen = format!("127.0.0.1:{port}").parse().unwrap();
-    args.drop_labels = vec!["url".into()];
-    args.idle_exit = Duration::from_secs(1);
-    let relay = tokio::spawn(run(args));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let url = format!("http://127.0.0.1:{port}/api/v1/write");
+    let relay = common::start(common::args_into(&prom, "rw2")).await;
+    let url = relay.url.clone();
     let http = reqwest::Client::new();
     let t0 = redline_remote_write::now_millis();
 
@@ -109,11 +102,7 @@ async fn a_2_0_request_arrives_counted_in_its_answer_and_a_bad_one_is_a_400() {
         "{text}"
     );
 
-    tokio::time::timeout(Duration::from_secs(30), relay)
-        .await
-        .expect("relay exits after --idle-exit")
-        .unwrap()
-        .unwrap();
+    relay.ends_when_idle().await;
     let got = prom
         .query("max_over_time(k6_http_reqs_total[5m])")
         .await
