@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub mod promtool;
+pub mod reads;
 
 /// Template variables every dashboard must define.
 pub const REQUIRED_VARIABLES: &[&str] = &["datasource", "testid", "scenario", "step"];
