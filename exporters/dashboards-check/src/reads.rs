@@ -41,6 +41,53 @@ pub fn series_read(alerts_dir: &Path, dashboards_dir: &Path) -> Result<Reads, St
     Ok(reads)
 }
 
+/// Recorded series → the expressions of the rules in `alerts_dir/*.yml` that record it.
+pub fn recording_rules(alerts_dir: &Path) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for path in files(alerts_dir, ".yml") {
+        let name = file_name(&path);
+        let file: RuleFile = serde_norway::from_str(&read(&path)?)
+            .map_err(|e| format!("{name}: not a rule file: {e}"))?;
+        for r in file.groups.iter().flat_map(|g| &g.rules) {
+            if let Some(record) = &r.record {
+                out.entry(record.clone()).or_default().push(r.expr.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `expr` without its `offset` modifiers: what a rule that compares now with minutes ago
+/// computes over data younger than its offset, so a test that runs for seconds can evaluate
+/// it (a label join that never matches still returns nothing).
+pub fn without_offsets(expr: &str) -> String {
+    let mut out = String::with_capacity(expr.len());
+    let mut rest = expr;
+    while let Some(i) = rest.find("offset") {
+        let (before, after) = rest.split_at(i);
+        let word_start = before
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || c == ']' || c == '}' || c == ')');
+        let tail = &after["offset".len()..];
+        let duration = tail.trim_start();
+        let spaced = duration.len() < tail.len();
+        let len = duration
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or(duration.len());
+        if word_start && spaced && len > 0 {
+            out.push_str(before.trim_end());
+            rest = &duration[len..];
+        } else {
+            out.push_str(before);
+            out.push_str("offset");
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn add(reads: &mut Reads, origin: &str, expr: &str) -> Result<(), String> {
     for s in selected(expr).map_err(|e| format!("{origin}: does not parse ({e}): {expr}"))? {
         reads.entry(s.metric).or_default().insert(origin.to_string());
@@ -94,6 +141,19 @@ mod tests {
                 ("r:x", vec!["x.yml: g/A"]),
             ]
         );
+    }
+
+    #[test]
+    fn offsets_are_removed_and_nothing_else() {
+        assert_eq!(
+            without_offsets("min_over_time(x[5m]) / min_over_time(x[5m] offset 5m)"),
+            "min_over_time(x[5m]) / min_over_time(x[5m])"
+        );
+        assert_eq!(
+            without_offsets("a and on (t) (b offset 1m) + c{offset_label=\"1\"}"),
+            "a and on (t) (b) + c{offset_label=\"1\"}"
+        );
+        assert_eq!(without_offsets("offsets_total"), "offsets_total");
     }
 
     #[test]

@@ -114,6 +114,17 @@ res!(
     true,
     true
 );
+// Stored and served only: no controller here acts on them (hpa-watch reads them; the real
+// HPA controller is in hack/cluster).
+res!(
+    HPAS,
+    "autoscaling",
+    "v2",
+    "horizontalpodautoscalers",
+    "HorizontalPodAutoscaler",
+    true,
+    true
+);
 
 pub static POD_METRICS: ResourceType = ResourceType {
     group: "metrics.k8s.io",
@@ -138,6 +149,7 @@ pub static ALL: &[&ResourceType] = &[
     &ENDPOINT_SLICES,
     &NETWORK_POLICIES,
     &PDBS,
+    &HPAS,
     &POD_METRICS,
 ];
 

@@ -1,5 +1,8 @@
 //! The daemon runs of the liveness test (every_series_is_live.rs), one function per daemon
-//! or pair, each writing into the one Prometheus under its own testid, each bounded in time.
+//! or pair, each writing into the one Prometheus under its own testid, each bounded in time;
+//! [`external`] serves the series redline does not write.
+
+pub mod external;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -15,7 +18,7 @@ use redline_locust_exporter::LocustExporterArgs;
 use redline_pprof_sampler::{PprofSamplerArgs, RunOptions};
 use redline_runtime::CommonArgs;
 use redline_testkit_destination::DestinationServer;
-use redline_testkit_kube::{ContainerUsage, KubeApiServer, KwokConfig};
+use redline_testkit_kube::{ContainerUsage, Fault, FaultKind, KubeApiServer, KwokConfig, Verb};
 use redline_testkit_prometheus::{Prometheus, free_port};
 use tokio_util::sync::CancellationToken;
 
@@ -64,6 +67,8 @@ pub async fn http_load(prom: &Prometheus, dir: &Path) {
     std::fs::write(&file, scenario).unwrap();
     let mut args = HttpLoadArgs::for_test(CommonArgs::for_test(&prom.write_url(), "live-http"));
     args.scenario = Some(file);
+    // k6's trend-stat gauges, the p50/p95/p99 rules' source for k6 runs.
+    args.trend_stats = ["p(50)", "p(95)", "p(99)"].map(String::from).to_vec();
     tokio::time::timeout(Duration::from_secs(60), redline_http_load::execute(args))
         .await
         .expect("http-load ends after its two steps")
@@ -123,7 +128,9 @@ const NS: &str = "live";
 
 /// churn oscillating two services on the in-process API server (KWOK mode) while dst-client
 /// watches them through the in-process Destination server; a second dst-client whose
-/// controller address refuses connections writes the connection-error series.
+/// controller address refuses connections writes the connection-error series, a third whose
+/// convergence window is shorter than the endpoint delay the unobserved-event series, and
+/// two API errors injected into churn's Deployment patches its API-error series.
 pub async fn destination(prom: &Prometheus) {
     let kube = KubeApiServer::builder()
         .kwok(KwokConfig::default().endpoint_delay(Duration::from_millis(200)))
@@ -132,7 +139,7 @@ pub async fn destination(prom: &Prometheus) {
         .unwrap();
     let dst = DestinationServer::start(&kube).await.unwrap();
     let services = "test-service-{1..2}.live.svc.cluster.local:8080";
-    let client = |url: &str, testid: &str| {
+    let client = |url: &str, testid: &str, converge: Duration| {
         let mut a = DstClientArgs::new(
             CommonArgs::for_test(&prom.write_url(), testid),
             url,
@@ -142,22 +149,36 @@ pub async fn destination(prom: &Prometheus) {
         a.backoff_min = Duration::from_millis(50);
         a.backoff_max = Duration::from_millis(500);
         a.duration = Some(Duration::from_secs(8));
+        a.converge_timeout = converge;
         a
     };
+    let patient = Duration::from_secs(5);
     let watching = redline_dst_client::run_with(
-        client(&dst.url(), "live-destination"),
+        client(&dst.url(), "live-destination", patient),
         Some(kube.client().unwrap()),
         CancellationToken::new(),
     );
     let refused = format!("http://127.0.0.1:{}", free_port().unwrap());
     let failing = redline_dst_client::run_with(
-        client(&refused, "live-destination-refused"),
+        client(&refused, "live-destination-refused", patient),
         None,
         CancellationToken::new(),
     );
+    let hasty = redline_dst_client::run_with(
+        client(&dst.url(), "live-destination-hasty", Duration::from_millis(50)),
+        Some(kube.client().unwrap()),
+        CancellationToken::new(),
+    );
+    kube.inject(
+        Fault::new(FaultKind::InternalError, 2)
+            .verb(Verb::Patch)
+            .resource("deployments"),
+    );
+    // Its own testid: two daemons of one process under one testid would write the same
+    // runtime series (samples, queue) and Prometheus would refuse the second as out of order.
     let mut c = redline_churn::ChurnArgs::with_common(CommonArgs::for_test(
         &prom.write_url(),
-        "live-destination",
+        "live-churn",
     ));
     c.namespace = NS.into();
     c.create_namespace = true;
@@ -181,13 +202,13 @@ pub async fn destination(prom: &Prometheus) {
         )
         .await
     };
-    let (w, f, ch) = tokio::time::timeout(
-        Duration::from_secs(60),
-        async { tokio::join!(watching, failing, churn) },
-    )
+    let (w, f, h, ch) = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(watching, failing, hasty, churn)
+    })
     .await
     .expect("dst-client and churn end by themselves");
     w.unwrap();
+    h.unwrap();
     // Refused connections are retried until --duration: the run itself succeeds.
     f.unwrap();
     ch.unwrap();
@@ -432,6 +453,11 @@ pub async fn chaos(prom: &Prometheus) {
     a.recovery_poll = Duration::from_millis(100);
     a.recovery_timeout = Duration::from_secs(30);
     a.grace_period = Some(0);
+    // Two faults 3 s apart: the first one's recovery series are still fresh when the rules
+    // evaluate (a run that ends at its first recovery would leave them there only briefly).
+    a.every = Some(Duration::from_secs(3));
+    a.max_faults = 2;
+    a.duration = Duration::from_secs(8);
     // Let the pod become Ready before it is killed.
     tokio::time::sleep(Duration::from_secs(2)).await;
     tokio::time::timeout(
