@@ -90,7 +90,10 @@ pub fn without_offsets(expr: &str) -> String {
 
 fn add(reads: &mut Reads, origin: &str, expr: &str) -> Result<(), String> {
     for s in selected(expr).map_err(|e| format!("{origin}: does not parse ({e}): {expr}"))? {
-        reads.entry(s.metric).or_default().insert(origin.to_string());
+        reads
+            .entry(s.metric)
+            .or_default()
+            .insert(origin.to_string());
     }
     Ok(())
 }

@@ -31,6 +31,16 @@ async fn every_series_a_rule_or_panel_reads_is_written_by_a_daemon_or_external()
     let reads = series_read(&root.join("alerts"), &root.join("dashboards")).unwrap();
     assert!(reads.len() > 50, "only {} series read", reads.len());
     let rules: Vec<_> = redline_dashboards_check::files(&root.join("alerts"), ".yml");
+    for (name, keys) in live::external::served() {
+        let m = EXTERNAL.iter().find(|m| m.name == name).unwrap_or_else(|| {
+            panic!("the external feed serves {name}, which is not catalogued as external")
+        });
+        assert!(
+            keys.iter().all(|k| m.labels.contains(&k.as_str())),
+            "the external feed's {name} has labels {keys:?}, the catalogue {:?}",
+            m.labels
+        );
+    }
     let recorded = recording_rules(&root.join("alerts")).unwrap();
     let prom = Prometheus::start_with(Options {
         rule_files: rules,
@@ -76,7 +86,11 @@ async fn every_series_a_rule_or_panel_reads_is_written_by_a_daemon_or_external()
             let mut live = false;
             for e in exprs.iter().filter(|e| e.contains("offset")) {
                 let q = without_offsets(e);
-                live |= !prom.query_range(&q, start, now(), 1.0).await.unwrap().is_empty();
+                live |= !prom
+                    .query_range(&q, start, now(), 1.0)
+                    .await
+                    .unwrap()
+                    .is_empty();
             }
             if live {
                 offset_free.push(series.clone());

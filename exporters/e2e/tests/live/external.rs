@@ -75,3 +75,22 @@ pub async fn serve() -> String {
         "- job_name: external-sources\n  scrape_interval: 1s\n  static_configs:\n  - targets: ['127.0.0.1:{port}']"
     )
 }
+
+/// Each series the feed serves as (name, label keys): the test checks that every one is a
+/// catalogued external series with catalogued labels, so the feed cannot stand in for a
+/// series redline itself must write.
+pub fn served() -> Vec<(String, Vec<String>)> {
+    exposition(0)
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (name, rest) = l.split_once('{').expect("every served series has labels");
+            let labels = rest.split_once('}').expect("closed label set").0;
+            let keys = labels
+                .split(',')
+                .map(|kv| kv.split_once('=').expect("key=value").0.to_string())
+                .collect();
+            (name.to_string(), keys)
+        })
+        .collect()
+}

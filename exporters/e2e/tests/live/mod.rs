@@ -165,7 +165,11 @@ pub async fn destination(prom: &Prometheus) {
         CancellationToken::new(),
     );
     let hasty = redline_dst_client::run_with(
-        client(&dst.url(), "live-destination-hasty", Duration::from_millis(50)),
+        client(
+            &dst.url(),
+            "live-destination-hasty",
+            Duration::from_millis(50),
+        ),
         Some(kube.client().unwrap()),
         CancellationToken::new(),
     );
@@ -416,14 +420,17 @@ pub async fn hpa(prom: &Prometheus) {
     let scale = async {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let patch = serde_json::json!({"spec": {"replicas": 2}});
-        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(kube.client().unwrap(), "live-hpa")
-            .patch(
-                "kubeserve",
-                &kube::api::PatchParams::default(),
-                &kube::api::Patch::Merge(&patch),
-            )
-            .await
-            .unwrap();
+        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
+            kube.client().unwrap(),
+            "live-hpa",
+        )
+        .patch(
+            "kubeserve",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
     };
     let (report, ()) = tokio::time::timeout(Duration::from_secs(60), async {
         tokio::join!(watch, scale)
@@ -462,7 +469,11 @@ pub async fn chaos(prom: &Prometheus) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     tokio::time::timeout(
         Duration::from_secs(60),
-        redline_chaos::run_with(a, Some(kube.client_without_retry().unwrap()), CancellationToken::new()),
+        redline_chaos::run_with(
+            a,
+            Some(kube.client_without_retry().unwrap()),
+            CancellationToken::new(),
+        ),
     )
     .await
     .expect("chaos ends after its fault recovered")
