@@ -35,6 +35,7 @@ mod inputs;
 mod judge;
 mod junit;
 mod per_pod;
+mod sa_creation;
 mod prom;
 mod report;
 mod rules;
@@ -158,6 +159,7 @@ mod tests {
             include_str!("report.rs"),
             include_str!("judge.rs"),
             include_str!("per_pod.rs"),
+            include_str!("sa_creation.rs"),
         ];
         // Label names, not series.
         let labels = [

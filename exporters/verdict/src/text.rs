@@ -207,6 +207,21 @@ pub fn render(report: &Report) -> String {
         }
         let _ = writeln!(out, "  {}\n", p.note);
     }
+    if !report.service_account_creation.is_empty() {
+        let _ = writeln!(out, "ServiceAccount creation per step (redline tokens create)");
+        for s in &report.service_account_creation {
+            let _ = writeln!(
+                out,
+                "  {}: {} ServiceAccounts, mean {}, p50 {}, p95 {}",
+                s.step,
+                fmt_count(s.service_accounts),
+                seconds(s.mean_seconds),
+                seconds(s.p50_seconds),
+                seconds(s.p95_seconds)
+            );
+        }
+        let _ = writeln!(out);
+    }
     if let Some(inv) = &report.invalid {
         let _ = writeln!(
             out,

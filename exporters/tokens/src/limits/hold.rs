@@ -50,13 +50,16 @@ impl Policies {
             Err(kube::Error::Discovery(kube::error::DiscoveryError::MissingApiGroup(_))) => None,
             Err(e) => return Err(LimitsError::Discovery(e)),
         };
+        // Each kind at its own most stable version: not the group's preferred version
+        // alone, which holds only RateLimitPolicy (v1) while TokenRateLimitPolicy is v1alpha1.
+        let served = group.map(|g| g.resources_by_stability()).unwrap_or_default();
         let mut resources = BTreeMap::new();
         for kind in kinds {
-            let (resource, _) = group
-                .as_ref()
-                .and_then(|g| g.recommended_kind(kind.kind()))
+            let (resource, _) = served
+                .iter()
+                .find(|(r, _)| r.kind == kind.kind())
                 .ok_or(LimitsError::NotServed { kind: kind.kind() })?;
-            resources.insert(kind, resource);
+            resources.insert(kind, resource.clone());
         }
         Ok(Self {
             client,
