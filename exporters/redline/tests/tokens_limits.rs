@@ -35,7 +35,11 @@ async fn sigterm_and_sigint_restore_the_originals() {
     };
     let kinds = cluster.install_kuadrant_crds().await.unwrap();
     let ns = cluster.namespace("limits-signal").await.unwrap();
-    let trlp = &kinds.iter().find(|(k, _)| k == "TokenRateLimitPolicy").unwrap().1;
+    let trlp = &kinds
+        .iter()
+        .find(|(k, _)| k == "TokenRateLimitPolicy")
+        .unwrap()
+        .1;
     cluster
         .apply_yaml(Some(ns.name()), &seed_policies(trlp))
         .await
@@ -62,17 +66,26 @@ async fn sigterm_and_sigint_restore_the_originals() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let raised = wait_until("the limits raised by the binary", Duration::from_secs(60), async || {
-            let now = state(&cluster, ns.name(), &kinds).await;
-            (now["TokenRateLimitPolicy"]["spec"]["limits"]["free-user-tokens"]["rates"][0]["limit"]
-                == json!(10_000_000))
-            .then_some(now)
-        })
-        .await;
+        let raised =
+            wait_until(
+                "the limits raised by the binary",
+                Duration::from_secs(60),
+                async || {
+                    let now = state(&cluster, ns.name(), &kinds).await;
+                    (now["TokenRateLimitPolicy"]["spec"]["limits"]["free-user-tokens"]["rates"][0]
+                        ["limit"]
+                        == json!(10_000_000))
+                    .then_some(now)
+                },
+            )
+            .await;
         if raised.is_err() {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
-            panic!("never raised; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "never raised; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let raised = raised.unwrap();
         assert_eq!(
@@ -88,7 +101,10 @@ async fn sigterm_and_sigint_restore_the_originals() {
         );
         let deadline = Instant::now() + Duration::from_secs(30);
         while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "SIG{signal}: still running after 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "SIG{signal}: still running after 30 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         let out = child.wait_with_output().unwrap();
@@ -99,8 +115,14 @@ async fn sigterm_and_sigint_restore_the_originals() {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(stdout.contains("restored to the originals: the run was stopped"), "{stdout}");
-        assert!(stdout.contains("spec.limits.free-user-tokens.rates[0]"), "{stdout}");
+        assert!(
+            stdout.contains("restored to the originals: the run was stopped"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("spec.limits.free-user-tokens.rates[0]"),
+            "{stdout}"
+        );
         assert_eq!(
             state(&cluster, ns.name(), &kinds).await,
             before,

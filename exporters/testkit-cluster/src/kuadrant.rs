@@ -89,9 +89,11 @@ impl Cluster {
         name: &str,
     ) -> Result<serde_json::Value> {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let (resource, _) =
-            kube::discovery::pinned_kind(&self.client, &GroupVersionKind::gvk(group, version, kind))
-                .await?;
+        let (resource, _) = kube::discovery::pinned_kind(
+            &self.client,
+            &GroupVersionKind::gvk(group, version, kind),
+        )
+        .await?;
         let api: Api<DynamicObject> = Api::namespaced_with(self.client(), namespace, &resource);
         Ok(serde_json::to_value(api.get(name).await?)?)
     }
@@ -105,7 +107,10 @@ impl Cluster {
             let yaml = std::fs::read_to_string(dir.join(file))?;
             for crd in self.apply_yaml(None, &yaml).await? {
                 let spec = &crd.data["spec"];
-                let kind = spec["names"]["kind"].as_str().unwrap_or_default().to_string();
+                let kind = spec["names"]["kind"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 let version = spec["versions"][0]["name"].as_str().unwrap_or_default();
                 kinds.push((kind, format!("kuadrant.io/{version}")));
             }

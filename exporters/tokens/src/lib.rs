@@ -22,9 +22,7 @@ mod output;
 mod report;
 mod status;
 
-pub use args::{
-    CleanupArgs, CreateArgs, LimitsArgs, SetArgs, TierSpec, TokensArgs, TokensCommand,
-};
+pub use args::{CleanupArgs, CreateArgs, LimitsArgs, SetArgs, TierSpec, TokensArgs, TokensCommand};
 pub use metrics::Metrics;
 pub use report::{CleanupReport, CreateReport, Report, SecretStatus, StatusReport, TierSummary};
 
@@ -163,7 +161,9 @@ pub async fn run_with_client(
                 .namespace
                 .clone()
                 .unwrap_or_else(|| client.default_namespace().to_string());
-            limits_with_runtime(client, &ns, &l).await.map(Report::Limits)
+            limits_with_runtime(client, &ns, &l)
+                .await
+                .map(Report::Limits)
         }
     }
 }

@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use redline_testkit_cluster::{
-    Cluster, SEED_RATE_LIMIT_POLICY, SEED_TOKEN_RATE_LIMIT_POLICY, TestNamespace,
-    seed_policies, wait_until,
+    Cluster, SEED_RATE_LIMIT_POLICY, SEED_TOKEN_RATE_LIMIT_POLICY, TestNamespace, seed_policies,
+    wait_until,
 };
 use redline_tokens::limits::{
     Ended, Hold, LimitsError, ORIGINAL_ANNOTATION, Raise, parse_raise, raise_hold_restore,
@@ -50,7 +50,11 @@ async fn setup(prefix: &str) -> Option<Setup> {
     let cluster = Cluster::shared().await?;
     let kinds = cluster.install_kuadrant_crds().await.unwrap();
     let ns = cluster.namespace(prefix).await.unwrap();
-    let trlp = &kinds.iter().find(|(k, _)| k == "TokenRateLimitPolicy").unwrap().1;
+    let trlp = &kinds
+        .iter()
+        .find(|(k, _)| k == "TokenRateLimitPolicy")
+        .unwrap()
+        .1;
     cluster
         .apply_yaml(Some(ns.name()), &seed_policies(trlp))
         .await
@@ -110,9 +114,17 @@ async fn raise_is_stored_by_the_real_server_and_a_stop_restores_the_exact_origin
         .unwrap();
     // Read back from the server: what its schema validation let through and stored.
     for limit in ["free", "premium", "enterprise"] {
-        assert_eq!(s.first_limit("RateLimitPolicy", RLP, limit).await, json!(10000), "{limit}");
+        assert_eq!(
+            s.first_limit("RateLimitPolicy", RLP, limit).await,
+            json!(10000),
+            "{limit}"
+        );
     }
-    for limit in ["free-user-tokens", "premium-user-tokens", "enterprise-user-tokens"] {
+    for limit in [
+        "free-user-tokens",
+        "premium-user-tokens",
+        "enterprise-user-tokens",
+    ] {
         assert_eq!(
             s.first_limit("TokenRateLimitPolicy", TRLP, limit).await,
             json!(10_000_000),
@@ -125,7 +137,10 @@ async fn raise_is_stored_by_the_real_server_and_a_stop_restores_the_exact_origin
         json!([{"limit": 10000, "window": "2m"}, {"limit": 100, "window": "1h"}]),
         "only the first rate is raised"
     );
-    assert_eq!(raised["spec"]["limits"]["free"]["when"], before["RateLimitPolicy"]["spec"]["limits"]["free"]["when"]);
+    assert_eq!(
+        raised["spec"]["limits"]["free"]["when"],
+        before["RateLimitPolicy"]["spec"]["limits"]["free"]["when"]
+    );
     assert!(raised["metadata"]["annotations"][ORIGINAL_ANNOTATION].is_string());
     assert_eq!(raised["metadata"]["annotations"]["team"], json!("maas"));
 
@@ -136,10 +151,24 @@ async fn raise_is_stored_by_the_real_server_and_a_stop_restores_the_exact_origin
         .unwrap()
         .unwrap();
     assert_eq!(report.ended, Ended::Stopped);
-    assert_eq!(report.policies.iter().map(|p| p.changes.len()).sum::<usize>(), 6);
+    assert_eq!(
+        report
+            .policies
+            .iter()
+            .map(|p| p.changes.len())
+            .sum::<usize>(),
+        6
+    );
     let text = report.to_string();
-    assert!(text.contains("spec.limits.free.rates[0]") && text.contains("5 / 2m"), "{text}");
-    assert_eq!(s.state().await, before, "the restore put back exactly the originals");
+    assert!(
+        text.contains("spec.limits.free.rates[0]") && text.contains("5 / 2m"),
+        "{text}"
+    );
+    assert_eq!(
+        s.state().await,
+        before,
+        "the restore put back exactly the originals"
+    );
     s.ns.delete().await.unwrap();
 }
 
@@ -167,16 +196,28 @@ async fn the_run_command_is_held_around_and_its_exit_restores() {
         let client = s.cluster.client();
         let ns = s.ns.name().to_string();
         async move {
-            raise_hold_restore(client, &ns, &seed_raises(), &hold, &CancellationToken::new(), || {})
-                .await
+            raise_hold_restore(
+                client,
+                &ns,
+                &seed_raises(),
+                &hold,
+                &CancellationToken::new(),
+                || {},
+            )
+            .await
         }
     });
-    wait_until("the run command started", Duration::from_secs(60), async || {
-        started.exists().then_some(())
-    })
+    wait_until(
+        "the run command started",
+        Duration::from_secs(60),
+        async || started.exists().then_some(()),
+    )
     .await
     .unwrap();
-    assert_eq!(s.first_limit("RateLimitPolicy", RLP, "premium").await, json!(10000));
+    assert_eq!(
+        s.first_limit("RateLimitPolicy", RLP, "premium").await,
+        json!(10000)
+    );
     std::fs::write(&finish, "").unwrap();
     let result = tokio::time::timeout(Duration::from_secs(60), run)
         .await
@@ -212,10 +253,20 @@ async fn a_value_the_schema_refuses_names_the_field_and_undoes_the_raise_before_
     .await
     .unwrap_err()
     .to_string();
-    assert!(e.contains("spec.limits.free-user-tokens.rates[0].window"), "{e}");
-    assert!(e.contains("tokenratelimitpolicy/gateway-token-rate-limits"), "{e}");
+    assert!(
+        e.contains("spec.limits.free-user-tokens.rates[0].window"),
+        "{e}"
+    );
+    assert!(
+        e.contains("tokenratelimitpolicy/gateway-token-rate-limits"),
+        "{e}"
+    );
     assert!(e.contains(s.ns.name()), "{e}");
-    assert_eq!(s.state().await, before, "the RateLimitPolicy raised first was put back");
+    assert_eq!(
+        s.state().await,
+        before,
+        "the RateLimitPolicy raised first was put back"
+    );
 
     // A limit the policy does not have: named, with the ones it has.
     let e = raise_hold_restore(
@@ -229,7 +280,10 @@ async fn a_value_the_schema_refuses_names_the_field_and_undoes_the_raise_before_
     .await
     .unwrap_err()
     .to_string();
-    assert!(e.contains("spec.limits.gold: no such limit (the policy has: enterprise, free, premium)"), "{e}");
+    assert!(
+        e.contains("spec.limits.gold: no such limit (the policy has: enterprise, free, premium)"),
+        "{e}"
+    );
     s.ns.delete().await.unwrap();
 }
 
@@ -247,16 +301,27 @@ async fn a_raise_left_by_a_killed_run_is_refused_twice_and_undone_by_restore() {
         let ns = s.ns.name().to_string();
         let raises = raises.clone();
         async move {
-            raise_hold_restore(client, &ns, &raises, &Hold::default(), &CancellationToken::new(), || {
-                raised_tx.send(()).unwrap()
-            })
+            raise_hold_restore(
+                client,
+                &ns,
+                &raises,
+                &Hold::default(),
+                &CancellationToken::new(),
+                || raised_tx.send(()).unwrap(),
+            )
             .await
         }
     });
-    tokio::time::timeout(Duration::from_secs(60), raised_rx).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(60), raised_rx)
+        .await
+        .unwrap()
+        .unwrap();
     run.abort();
     let _ = run.await;
-    assert_eq!(s.first_limit("RateLimitPolicy", RLP, "free").await, json!(10000));
+    assert_eq!(
+        s.first_limit("RateLimitPolicy", RLP, "free").await,
+        json!(10000)
+    );
 
     // A second run must not take the raised values for the originals.
     let e = raise_hold_restore(
@@ -272,7 +337,12 @@ async fn a_raise_left_by_a_killed_run_is_refused_twice_and_undone_by_restore() {
     .to_string();
     assert!(e.contains("already raised"), "{e}");
 
-    let policies: Vec<_> = raises.iter().map(|r| r.policy.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let policies: Vec<_> = raises
+        .iter()
+        .map(|r| r.policy.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     restore_left_raised(s.cluster.client(), s.ns.name(), &policies)
         .await
         .unwrap();

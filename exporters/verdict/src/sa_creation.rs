@@ -116,7 +116,11 @@ mod tests {
     fn steps_follow_the_table_and_unknown_ones_come_last() {
         let rows = [row("tokens-10", 10.0), row("tokens-50", 50.0)];
         let got = pair(
-            &[series("tokens-50", 50.0), series("tokens-10", 10.0), series("tokens-9", 9.0)],
+            &[
+                series("tokens-50", 50.0),
+                series("tokens-10", 10.0),
+                series("tokens-9", 9.0),
+            ],
             &[series("tokens-10", 0.5), series("tokens-50", 5.0)],
             &[series("tokens-10", 0.04), series("tokens-50", 0.09)],
             &[series("tokens-10", 0.08), series("tokens-50", f64::NAN)],
@@ -126,7 +130,10 @@ mod tests {
         assert_eq!(steps, ["tokens-10", "tokens-50", "tokens-9"]);
         assert_eq!(got[0].mean_seconds, Some(0.05));
         assert_eq!(got[0].level, Some(10.0));
-        assert_eq!(got[1].p95_seconds, None, "NaN (no observations) is not a figure");
+        assert_eq!(
+            got[1].p95_seconds, None,
+            "NaN (no observations) is not a figure"
+        );
         assert_eq!(got[2].mean_seconds, None);
         assert_eq!(got[2].service_accounts, 9.0);
     }

@@ -41,8 +41,7 @@ pub fn rps(v: Option<f64>) -> String {
 /// Cells of one table row, in the seeds' column order.
 pub fn cells(r: &StepRow) -> Vec<String> {
     let mut class = r.class().as_str().to_string();
-    if r
-        .alerts
+    if r.alerts
         .iter()
         .any(|a| a == crate::steps::LATENCY_RISING_ALERT)
     {
@@ -215,7 +214,10 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "  {}\n", p.note);
     }
     if !report.service_account_creation.is_empty() {
-        let _ = writeln!(out, "ServiceAccount creation per step (redline tokens create)");
+        let _ = writeln!(
+            out,
+            "ServiceAccount creation per step (redline tokens create)"
+        );
         for s in &report.service_account_creation {
             let _ = writeln!(
                 out,
@@ -304,7 +306,12 @@ mod tests {
             alerts: vec!["RedlineSaturated".into()],
             ..StepRow::default()
         };
-        let class = |r: &StepRow| cells(r).into_iter().find(|c| c.starts_with("Degraded")).unwrap();
+        let class = |r: &StepRow| {
+            cells(r)
+                .into_iter()
+                .find(|c| c.starts_with("Degraded"))
+                .unwrap()
+        };
         assert_eq!(class(&r), "Degraded (Saturated)");
         r.alerts.push(crate::steps::LATENCY_RISING_ALERT.into());
         assert_eq!(class(&r), "Degraded (Saturated, latency rising)");

@@ -88,12 +88,18 @@ async fn each_steps_service_account_creation_is_in_the_verdict() {
     for s in sa {
         let mean = s.mean_seconds.unwrap();
         assert!(mean > 0.0 && mean < 10.0, "{s:?}");
-        assert!(s.p50_seconds.unwrap() > 0.0 && s.p95_seconds.unwrap() >= s.p50_seconds.unwrap(), "{s:?}");
+        assert!(
+            s.p50_seconds.unwrap() > 0.0 && s.p95_seconds.unwrap() >= s.p50_seconds.unwrap(),
+            "{s:?}"
+        );
         assert!(s.level.is_some(), "paired with the step table's row: {s:?}");
     }
     let text = redline_verdict::render_text(&report);
     assert!(text.contains("ServiceAccount creation per step"), "{text}");
-    assert!(text.contains("tokens-4: 4 ServiceAccounts, mean "), "{text}");
+    assert!(
+        text.contains("tokens-4: 4 ServiceAccounts, mean "),
+        "{text}"
+    );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["service_account_creation"][1]["step"], "tokens-4");
     assert_eq!(json["service_account_creation"][1]["service_accounts"], 4.0);

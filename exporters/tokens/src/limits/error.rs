@@ -37,9 +37,7 @@ pub enum LimitsError {
     },
     #[error("the run's command failed ({status}); the limits were restored")]
     CommandFailed { status: std::process::ExitStatus },
-    #[error(
-        "NOT RESTORED — put these back by hand or run `redline tokens limits --restore`: {0}"
-    )]
+    #[error("NOT RESTORED — put these back by hand or run `redline tokens limits --restore`: {0}")]
     Restore(String),
 }
 

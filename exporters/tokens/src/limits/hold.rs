@@ -52,7 +52,9 @@ impl Policies {
         };
         // Each kind at its own most stable version: not the group's preferred version
         // alone, which holds only RateLimitPolicy (v1) while TokenRateLimitPolicy is v1alpha1.
-        let served = group.map(|g| g.resources_by_stability()).unwrap_or_default();
+        let served = group
+            .map(|g| g.resources_by_stability())
+            .unwrap_or_default();
         let mut resources = BTreeMap::new();
         for kind in kinds {
             let (resource, _) = served
@@ -142,7 +144,10 @@ impl Policies {
         for (policy, originals) in raised.iter().rev() {
             if let Err(e) = self.restore(policy, originals).await {
                 tracing::error!(error = %e, "restore failed");
-                failed.push(format!("{e}; originals: {}", serde_json::to_string(originals).unwrap_or_default()));
+                failed.push(format!(
+                    "{e}; originals: {}",
+                    serde_json::to_string(originals).unwrap_or_default()
+                ));
             }
         }
         if failed.is_empty() {
@@ -214,8 +219,7 @@ pub async fn restore_left_raised(
     namespace: &str,
     policies_named: &[PolicyRef],
 ) -> Result<LimitsReport, LimitsError> {
-    let policies =
-        Policies::new(client, namespace, policies_named.iter().map(|p| p.kind)).await?;
+    let policies = Policies::new(client, namespace, policies_named.iter().map(|p| p.kind)).await?;
     let mut raised = Vec::new();
     for policy in policies_named {
         let object = policies.get(policy).await?;

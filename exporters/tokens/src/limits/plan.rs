@@ -19,7 +19,11 @@ pub const ORIGINAL_ANNOTATION: &str = "redline.dev/limits-original";
 
 /// Where a policy keeps its named limits: RateLimitPolicy has implicit defaults
 /// (`spec.limits`) or explicit `spec.defaults.limits` / `spec.overrides.limits`.
-const LIMIT_MAPS: [&str; 3] = ["/spec/limits", "/spec/defaults/limits", "/spec/overrides/limits"];
+const LIMIT_MAPS: [&str; 3] = [
+    "/spec/limits",
+    "/spec/defaults/limits",
+    "/spec/overrides/limits",
+];
 
 /// Original `rates` arrays by JSON pointer (e.g. `/spec/limits/free/rates`).
 pub type Originals = BTreeMap<String, Value>;
@@ -165,7 +169,10 @@ pub fn plan_raise(object: &Value, raises: &[&Raise]) -> Result<RaisePlan, PlanEr
     let kept = serde_json::to_string(&originals).expect("JSON values serialise");
     insert(
         &mut patch,
-        &format!("/metadata/annotations/{}", ORIGINAL_ANNOTATION.replace('/', "~1")),
+        &format!(
+            "/metadata/annotations/{}",
+            ORIGINAL_ANNOTATION.replace('/', "~1")
+        ),
         Value::String(kept),
     );
     Ok(RaisePlan {
@@ -183,7 +190,10 @@ pub fn plan_restore(originals: &Originals) -> Value {
     }
     insert(
         &mut patch,
-        &format!("/metadata/annotations/{}", ORIGINAL_ANNOTATION.replace('/', "~1")),
+        &format!(
+            "/metadata/annotations/{}",
+            ORIGINAL_ANNOTATION.replace('/', "~1")
+        ),
         Value::Null,
     );
     patch
@@ -194,10 +204,9 @@ pub fn originals_of(object: &Value) -> Result<Originals, PlanError> {
     let text = annotation(object).ok_or(PlanError::NotRaised)?;
     let originals: Originals =
         serde_json::from_str(text).map_err(|e| PlanError::BadAnnotation(e.to_string()))?;
-    if let Some(bad) = originals
-        .keys()
-        .find(|p| !LIMIT_MAPS.iter().any(|m| p.starts_with(&format!("{m}/"))) || !p.ends_with("/rates"))
-    {
+    if let Some(bad) = originals.keys().find(|p| {
+        !LIMIT_MAPS.iter().any(|m| p.starts_with(&format!("{m}/"))) || !p.ends_with("/rates")
+    }) {
         // Never patch a path outside the limits, whatever the annotation says.
         return Err(PlanError::BadAnnotation(format!(
             "{bad:?} is not the rates of a limit"
@@ -238,27 +247,41 @@ mod tests {
         // `when` is not in the patch, so a merge patch leaves it alone.
         assert!(plan.patch["spec"]["limits"]["free"].get("when").is_none());
         let kept: Originals = serde_json::from_str(
-            plan.patch["metadata"]["annotations"][ORIGINAL_ANNOTATION].as_str().unwrap(),
+            plan.patch["metadata"]["annotations"][ORIGINAL_ANNOTATION]
+                .as_str()
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(kept, plan.originals);
-        assert_eq!(kept["/spec/limits/free/rates"], policy()["spec"]["limits"]["free"]["rates"]);
+        assert_eq!(
+            kept["/spec/limits/free/rates"],
+            policy()["spec"]["limits"]["free"]["rates"]
+        );
         assert_eq!(plan.changes[1].field, "spec.limits.premium.rates[0]");
         assert_eq!(plan.changes[1].original_limit, json!(20));
 
         let restore = plan_restore(&plan.originals);
-        assert_eq!(restore["spec"], json!({"limits": {
-            "free": {"rates": policy()["spec"]["limits"]["free"]["rates"]},
-            "premium": {"rates": [{"limit": 20, "window": "2m"}]},
-        }}));
-        assert_eq!(restore["metadata"]["annotations"][ORIGINAL_ANNOTATION], Value::Null);
+        assert_eq!(
+            restore["spec"],
+            json!({"limits": {
+                "free": {"rates": policy()["spec"]["limits"]["free"]["rates"]},
+                "premium": {"rates": [{"limit": 20, "window": "2m"}]},
+            }})
+        );
+        assert_eq!(
+            restore["metadata"]["annotations"][ORIGINAL_ANNOTATION],
+            Value::Null
+        );
     }
 
     #[test]
     fn a_missing_limit_names_the_field_and_what_there_is() {
         let r = parse_raise("rlp/g:enterprise=1").unwrap();
         let e = plan_raise(&policy(), &[&r]).unwrap_err().to_string();
-        assert_eq!(e, "spec.limits.enterprise: no such limit (the policy has: free, premium)");
+        assert_eq!(
+            e,
+            "spec.limits.enterprise: no such limit (the policy has: free, premium)"
+        );
         let mut empty = policy();
         empty["spec"]["limits"]["free"]["rates"] = json!([]);
         let r = parse_raise("rlp/g:free=1").unwrap();
@@ -278,7 +301,10 @@ mod tests {
         assert_eq!(originals_of(&policy()), Err(PlanError::NotRaised));
         raised["metadata"]["annotations"][ORIGINAL_ANNOTATION] =
             json!(r#"{"/metadata/labels": []}"#);
-        assert!(matches!(originals_of(&raised), Err(PlanError::BadAnnotation(_))));
+        assert!(matches!(
+            originals_of(&raised),
+            Err(PlanError::BadAnnotation(_))
+        ));
     }
 
     #[test]
@@ -288,6 +314,9 @@ mod tests {
         // A limit name may hold '/': it is escaped in the pointer, kept in the field name.
         let plan = plan_raise(&p, &[&r]).unwrap();
         assert_eq!(plan.changes[0].field, "spec.defaults.limits.a/b.rates[0]");
-        assert_eq!(plan.patch["spec"]["defaults"]["limits"]["a/b"]["rates"][0]["limit"], json!(2));
+        assert_eq!(
+            plan.patch["spec"]["defaults"]["limits"]["a/b"]["rates"][0]["limit"],
+            json!(2)
+        );
     }
 }

@@ -63,9 +63,7 @@ pub fn parse_policy(s: &str) -> Result<PolicyRef, String> {
         format!("{s:?}: expected KIND/NAME, e.g. ratelimitpolicy/gateway-rate-limits")
     })?;
     let kind = PolicyKind::parse(kind.trim()).ok_or_else(|| {
-        format!(
-            "{s:?}: kind {kind:?} is not ratelimitpolicy (rlp) or tokenratelimitpolicy (trlp)"
-        )
+        format!("{s:?}: kind {kind:?} is not ratelimitpolicy (rlp) or tokenratelimitpolicy (trlp)")
     })?;
     let name = name.trim();
     let valid = !name.is_empty()
@@ -137,7 +135,10 @@ mod tests {
         let t = parse_raise("trlp/gateway-token-rate-limits:free-user-tokens=10000000/1m").unwrap();
         assert_eq!(t.policy.kind, PolicyKind::TokenRateLimitPolicy);
         assert_eq!(t.window.as_deref(), Some("1m"));
-        assert_eq!(t.policy.to_string(), "tokenratelimitpolicy/gateway-token-rate-limits");
+        assert_eq!(
+            t.policy.to_string(),
+            "tokenratelimitpolicy/gateway-token-rate-limits"
+        );
     }
 
     #[test]
@@ -150,7 +151,11 @@ mod tests {
         assert!(e.contains("authpolicy"), "{e}");
         let e = parse_raise("rlp/X_Y:free=1").unwrap_err();
         assert!(e.contains("not a Kubernetes object name"), "{e}");
-        assert!(parse_raise("rlp/x").unwrap_err().contains("KIND/NAME:LIMIT=VALUE"));
+        assert!(
+            parse_raise("rlp/x")
+                .unwrap_err()
+                .contains("KIND/NAME:LIMIT=VALUE")
+        );
         assert!(parse_raise("rlp/x:free=5/").unwrap_err().contains("window"));
     }
 }
