@@ -363,8 +363,12 @@ def test_kuadrant_limits_sidecar_raises_and_restores_as_its_chart_account(chart,
         "requests": [{"url": "http://127.0.0.1:1/"}]}}},
         "kuadrantLimits": {"enabled": True, "namespace": gateway, "raise": raises}}}
     objs = render(chart, values, namespace=release)
+    # The Job with its native sidecar (an init container with restartPolicy: Always) is
+    # accepted by the real API server's validation.
+    job = component(objs, "Job", "http-load")
+    kubectl("apply", "--dry-run=server", "-n", release, "-f", "-", stdin=yaml.safe_dump(job))
     apply(kubectl, rbac_objects(objs))
-    side = component(objs, "Job", "http-load")["spec"]["template"]["spec"]["initContainers"][0]
+    side = job["spec"]["template"]["spec"]["initContainers"][0]
     sa = component(objs, "ServiceAccount", "http-load")["metadata"]["name"]
     config, token = token_kubeconfig(kubectl, tmp_path, release, sa)
     user = f"system:serviceaccount:{release}:{sa}"
