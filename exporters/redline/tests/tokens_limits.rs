@@ -66,19 +66,18 @@ async fn sigterm_and_sigint_restore_the_originals() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let raised =
-            wait_until(
-                "the limits raised by the binary",
-                Duration::from_secs(60),
-                async || {
-                    let now = state(&cluster, ns.name(), &kinds).await;
-                    (now["TokenRateLimitPolicy"]["spec"]["limits"]["free-user-tokens"]["rates"][0]
+        let raised = wait_until(
+            "the limits raised by the binary",
+            Duration::from_secs(60),
+            async || {
+                let now = state(&cluster, ns.name(), &kinds).await;
+                (now["TokenRateLimitPolicy"]["spec"]["limits"]["free-user-tokens"]["rates"][0]
                         ["limit"]
                         == json!(10_000_000))
                     .then_some(now)
-                },
-            )
-            .await;
+            },
+        )
+        .await;
         if raised.is_err() {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();

@@ -8,6 +8,8 @@
 //!   per-tier table and, with `--remote-write-url`, pushed as series.
 //! - `status` counts ServiceAccounts per tier and reports the nearest expiry.
 //! - `cleanup` deletes the set's ServiceAccounts and Secrets by label, idempotently.
+//! - `limits` raises Kuadrant's RateLimitPolicy/TokenRateLimitPolicy limits around a run
+//!   and restores the originals after it (the plan's first and last step; [`limits`]).
 //!
 //! Tokens leave this crate only through the file and the Secret: they are held in a
 //! type without `Display` whose `Debug` is redacted, and no report, log line or error
