@@ -228,6 +228,62 @@ def test_rbac_is_least_privilege(chart):
     assert {r["resources"][0] for r in cluster[0]["rules"]} == {"nodes", "pods", "pods/eviction"}
 
 
+SEED_RAISES = ["ratelimitpolicy/gateway-rate-limits:free=10000",
+               "ratelimitpolicy/gateway-rate-limits:premium=10000",
+               "tokenratelimitpolicy/gateway-token-rate-limits:free-user-tokens=10000000/1m"]
+
+
+def test_kuadrant_limits_are_a_sidecar_around_the_load_with_get_patch_on_the_named_policies(chart):
+    v = all_on()
+    v["httpLoad"]["kuadrantLimits"] = {"enabled": True, "namespace": "openshift-ingress",
+                                       "raise": SEED_RAISES}
+    objs = render(chart, v)
+    job = next(o for _, o in objs if o["kind"] == "Job"
+               and o["metadata"]["labels"]["app.kubernetes.io/component"] == "http-load")
+    spec = job["spec"]["template"]["spec"]
+    (side,) = spec["initContainers"]
+    # A native sidecar: started first, ready (limits raised) before the load starts, and
+    # stopped by the kubelet once the load container has ended.
+    assert side["restartPolicy"] == "Always"
+    assert side["args"][:2] == ["tokens", "limits"]
+    assert side["startupProbe"]["httpGet"]["path"] == "/ready"
+    port = side["ports"][0]["containerPort"]
+    assert port == 9471 and f"0.0.0.0:{port}" in side["args"]
+    assert port not in [p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])]
+    env = {e["name"]: e.get("value") for e in side["env"]}
+    assert env["REDLINE_LIMITS_NAMESPACE"] == "openshift-ingress"
+    assert env["REDLINE_LIMITS_RAISE"] == ",".join(SEED_RAISES)
+    rules = rules_of(objs, "http-load")
+    assert rules == [("Role", "openshift-ingress", {
+        "apiGroups": ["kuadrant.io"],
+        "resources": ["ratelimitpolicies", "tokenratelimitpolicies"],
+        "resourceNames": ["gateway-rate-limits", "gateway-token-rate-limits"],
+        "verbs": ["get", "patch"]})]
+    binding = next(o for _, o in objs if o["kind"] == "RoleBinding"
+                   and o["metadata"]["labels"]["app.kubernetes.io/component"] == "http-load")
+    assert binding["metadata"]["namespace"] == "openshift-ingress"
+    assert binding["subjects"][0]["namespace"] == "load"
+    sa = next(o for _, o in objs if o["kind"] == "ServiceAccount"
+              and o["metadata"]["labels"]["app.kubernetes.io/component"] == "http-load")
+    assert sa["automountServiceAccountToken"] is True
+    # Off: no sidecar, no Role, no token.
+    objs = render(chart, all_on())
+    job = next(o for _, o in objs if o["kind"] == "Job"
+               and o["metadata"]["labels"]["app.kubernetes.io/component"] == "http-load")
+    assert "initContainers" not in job["spec"]["template"]["spec"]
+    assert rules_of(objs, "http-load") == []
+
+
+def test_kuadrant_limits_refuse_no_raise_and_a_malformed_one(chart):
+    v = all_on()
+    v["httpLoad"]["kuadrantLimits"] = {"enabled": True, "raise": []}
+    with pytest.raises(Exception, match="httpLoad.kuadrantLimits.raise"):
+        render(chart, v)
+    v["httpLoad"]["kuadrantLimits"] = {"enabled": True, "raise": ["authpolicy/x:free=1"]}
+    with pytest.raises(Exception, match="kuadrantLimits"):
+        render(chart, v)
+
+
 def test_secrets_are_mounted_files(chart):
     v = all_on()
     v["httpLoad"]["tokens"] = {"secretName": "maas-tokens"}

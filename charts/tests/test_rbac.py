@@ -320,3 +320,98 @@ def test_pprof_sampler_discovers_and_reads_metrics_as_its_chart_account(chart, k
                        "a refused usage read")
     assert not series(text, "redline_pod_memory_working_set_bytes", 'container="app"')
     assert "forbidden" in err.lower(), err[-3000:]
+
+
+# ------------------------------------------------------------------------------ kuadrant limits
+
+def seed_policies(token_api_version):
+    """The MaaS seed's "Current Rate Limits" as its two Kuadrant policies."""
+    target = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "maas"}
+    rate = lambda n, w: {"rates": [{"limit": n, "window": w}]}
+    return [
+        {"apiVersion": "kuadrant.io/v1", "kind": "RateLimitPolicy",
+         "metadata": {"name": "gateway-rate-limits"},
+         "spec": {"targetRef": target, "limits": {"free": rate(5, "2m"), "premium": rate(20, "2m"),
+                                                  "enterprise": rate(50, "2m")}}},
+        {"apiVersion": token_api_version, "kind": "TokenRateLimitPolicy",
+         "metadata": {"name": "gateway-token-rate-limits"},
+         "spec": {"targetRef": target, "limits": {"free-user-tokens": rate(100, "1m")}}},
+    ]
+
+
+@pytest.fixture(scope="module")
+def kuadrant_crds(kubectl):
+    """Kuadrant's published CRDs (hack/kuadrant-crds.sh); returns TokenRateLimitPolicy's apiVersion."""
+    folder = Path(subprocess.run([str(ROOT / "hack" / "kuadrant-crds.sh")], check=True,
+                                 capture_output=True, text=True).stdout.strip())
+    versions = {}
+    for name in ("ratelimitpolicies", "tokenratelimitpolicies"):
+        path = folder / f"kuadrant.io_{name}.yaml"
+        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+        kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}.kuadrant.io")
+        versions[name] = yaml.safe_load(path.read_text())["spec"]["versions"][0]["name"]
+    return f"kuadrant.io/{versions['tokenratelimitpolicies']}"
+
+
+def test_kuadrant_limits_sidecar_raises_and_restores_as_its_chart_account(chart, kubectl, kuadrant_crds, namespaces, tmp_path):
+    release, gateway = namespaces("rel"), namespaces("gw")
+    kubectl("apply", "-n", gateway, "-f", "-", stdin=yaml.safe_dump_all(seed_policies(kuadrant_crds)))
+    raises = ["ratelimitpolicy/gateway-rate-limits:free=10000",
+              "tokenratelimitpolicy/gateway-token-rate-limits:free-user-tokens=10000000"]
+    values = {"httpLoad": {"enabled": True, "scenario": {"scenarios": {"s": {
+        "executor": "shared-iterations", "vus": 1, "iterations": 1,
+        "requests": [{"url": "http://127.0.0.1:1/"}]}}},
+        "kuadrantLimits": {"enabled": True, "namespace": gateway, "raise": raises}}}
+    objs = render(chart, values, namespace=release)
+    # The Job with its native sidecar (an init container with restartPolicy: Always) is
+    # accepted by the real API server's validation.
+    job = component(objs, "Job", "http-load")
+    kubectl("apply", "--dry-run=server", "-n", release, "-f", "-", stdin=yaml.safe_dump(job))
+    apply(kubectl, rbac_objects(objs))
+    side = job["spec"]["template"]["spec"]["initContainers"][0]
+    sa = component(objs, "ServiceAccount", "http-load")["metadata"]["name"]
+    config, token = token_kubeconfig(kubectl, tmp_path, release, sa)
+    user = f"system:serviceaccount:{release}:{sa}"
+    wait("the RoleBinding in effect", lambda: can_i(
+        kubectl, user, "patch", "ratelimitpolicies.kuadrant.io/gateway-rate-limits", "-n", gateway) == "yes", 30)
+
+    def policies():
+        return {o["kind"]: {"spec": o["spec"], "annotations": o["metadata"].get("annotations", {})}
+                for o in json.loads(kubectl("get", "ratelimitpolicies,tokenratelimitpolicies",
+                                            "-n", gateway, "-o", "json").stdout)["items"]}
+
+    def sidecar():
+        """The sidecar's args and env, out of cluster: a loopback admin port instead of 0.0.0.0."""
+        port = free_port()
+        args = [f"127.0.0.1:{port}" if a.startswith("0.0.0.0:") else a for a in side["args"]]
+        return args, daemon_env(side, config, admin_addr=f"127.0.0.1:{port}")
+
+    before = policies()
+    args, env = sidecar()
+    proc = subprocess.Popen([str(redline_exe()), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        raised = wait("the limits raised", lambda: (p := policies())["RateLimitPolicy"]["spec"]["limits"]
+                      ["free"]["rates"][0]["limit"] == 10000 and p, timeout=60)
+    finally:
+        # What the kubelet sends the sidecar once the load container has ended.
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-3000:]
+    assert token not in out and token not in err
+    assert "forbidden" not in err.lower(), err[-3000:]
+    assert raised["TokenRateLimitPolicy"]["spec"]["limits"]["free-user-tokens"]["rates"][0]["limit"] == 10000000
+    assert policies() == before, "SIGTERM restored the exact originals"
+
+    # Without `patch` the raise is refused (nothing is left raised), and the account can
+    # touch no other policy.
+    apply(kubectl, without_verb(objs, "Role", "ratelimitpolicies", "patch"))
+    wait("the narrower Role in effect", lambda: can_i(
+        kubectl, user, "patch", "ratelimitpolicies.kuadrant.io/gateway-rate-limits", "-n", gateway) == "no", 30)
+    args, env = sidecar()
+    r = subprocess.run([str(redline_exe()), *args], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "forbidden" in r.stderr.lower() and "gateway-rate-limits" in r.stderr, r.stderr[-3000:]
+    assert policies() == before
+    assert can_i(kubectl, user, "get", "ratelimitpolicies.kuadrant.io/other", "-n", gateway) == "no"
+    assert can_i(kubectl, user, "get", "ratelimitpolicies.kuadrant.io/gateway-rate-limits", "-n", release) == "no"

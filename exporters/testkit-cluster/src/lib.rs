@@ -21,13 +21,14 @@
 //!
 //! Files, lowest first: `error`, `wait`, `exposition` (no cluster); `cluster` (finding it,
 //! the admin client); then one `impl Cluster` each: `namespace`, `service_account`,
-//! `apply`, `queries`, `apiserver`; `workload` (the YAML of a Deployment on KWOK's nodes).
+//! `apply`, `queries`, `apiserver`, `kuadrant`; `workload` (the YAML of a Deployment on KWOK's nodes).
 
 mod apiserver;
 mod apply;
 mod cluster;
 mod error;
 mod exposition;
+mod kuadrant;
 mod namespace;
 mod queries;
 mod service_account;
@@ -39,6 +40,10 @@ pub use apply::{Document, FIELD_MANAGER, documents};
 pub use cluster::{Cluster, KUBECONFIG_ENV, MISSING_CLUSTER};
 pub use error::{Error, Result};
 pub use exposition::{Sample, samples};
+pub use kuadrant::{
+    KUADRANT_CRD_FILES, SEED_RATE_LIMIT_POLICY, SEED_TOKEN_RATE_LIMIT_POLICY, kuadrant_crd_dir,
+    seed_policies,
+};
 pub use namespace::{DELETE_TIMEOUT, TEST_NAMESPACE_LABEL, TestNamespace};
 pub use queries::is_running_and_ready;
 pub use service_account::{ServiceAccountClient, TOKEN_SECONDS};

@@ -20,13 +20,17 @@ pub enum TokensCommand {
     Status(SetArgs),
     /// Delete every ServiceAccount and Secret of a token set (idempotent).
     Cleanup(CleanupArgs),
+    /// Raise Kuadrant RateLimitPolicy/TokenRateLimitPolicy limits for a run, hold them,
+    /// and restore the originals after it (also on SIGTERM/SIGINT).
+    Limits(Box<LimitsArgs>),
 }
 
 impl TokensArgs {
-    /// The runtime flags, for the binary's tracing setup; only `create` has them.
+    /// The runtime flags, for the binary's tracing setup; `create` and `limits` have them.
     pub fn common(&self) -> Option<&CommonArgs> {
         match &self.command {
             TokensCommand::Create(c) => Some(&c.common),
+            TokensCommand::Limits(l) => Some(&l.common),
             _ => None,
         }
     }
@@ -79,6 +83,44 @@ pub struct CreateArgs {
     pub concurrency: usize,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitsArgs {
+    /// Namespace of the policies (default: the kubeconfig's), e.g. openshift-ingress.
+    #[arg(long, short = 'n', env = "REDLINE_LIMITS_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// KIND/NAME:LIMIT=VALUE[/WINDOW] (repeatable): the first rate of the policy's limit
+    /// LIMIT becomes VALUE (and WINDOW) for the run, e.g.
+    /// `ratelimitpolicy/gateway-rate-limits:free=10000`,
+    /// `tokenratelimitpolicy/gateway-token-rate-limits:free-user-tokens=10000000`.
+    #[arg(
+        long = "raise",
+        env = "REDLINE_LIMITS_RAISE",
+        value_delimiter = ',',
+        value_parser = crate::limits::parse_raise,
+        required_unless_present = "restore"
+    )]
+    pub raises: Vec<crate::limits::Raise>,
+    /// Hold the raise this long, then restore (default: until the command after `--`
+    /// exits, or until SIGTERM/SIGINT).
+    #[arg(long, env = "REDLINE_LIMITS_DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// KIND/NAME (repeatable): only restore the originals a run that could not restore
+    /// left in the policy's annotation (it was SIGKILLed, its node was lost).
+    #[arg(
+        long = "restore",
+        value_delimiter = ',',
+        value_parser = crate::limits::parse_policy,
+        conflicts_with_all = ["raises", "duration", "command"]
+    )]
+    pub restore: Vec<crate::limits::PolicyRef>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The run: started once the limits are raised; they are restored when it exits, and
+    /// a SIGTERM/SIGINT is passed on to it before they are.
+    #[arg(last = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -8,6 +8,8 @@
 //!   per-tier table and, with `--remote-write-url`, pushed as series.
 //! - `status` counts ServiceAccounts per tier and reports the nearest expiry.
 //! - `cleanup` deletes the set's ServiceAccounts and Secrets by label, idempotently.
+//! - `limits` raises Kuadrant's RateLimitPolicy/TokenRateLimitPolicy limits around a run
+//!   and restores the originals after it (the plan's first and last step; [`limits`]).
 //!
 //! Tokens leave this crate only through the file and the Secret: they are held in a
 //! type without `Display` whose `Debug` is redacted, and no report, log line or error
@@ -16,12 +18,13 @@
 mod args;
 mod cleanup;
 mod create;
+pub mod limits;
 mod metrics;
 mod output;
 mod report;
 mod status;
 
-pub use args::{CleanupArgs, CreateArgs, SetArgs, TierSpec, TokensArgs, TokensCommand};
+pub use args::{CleanupArgs, CreateArgs, LimitsArgs, SetArgs, TierSpec, TokensArgs, TokensCommand};
 pub use metrics::Metrics;
 pub use report::{CleanupReport, CreateReport, Report, SecretStatus, StatusReport, TierSummary};
 
@@ -103,6 +106,8 @@ pub enum TokensError {
     Incomplete { failed: usize, requested: usize },
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Limits(#[from] limits::LimitsError),
 }
 
 pub(crate) fn api_error(action: &'static str) -> impl Fn(kube::Error) -> TokensError {
@@ -153,7 +158,43 @@ pub async fn run_with_client(
             let ns = namespace(&c.set);
             cleanup::cleanup(client, &ns, &c).await.map(Report::Cleanup)
         }
+        TokensCommand::Limits(l) => {
+            let ns = l
+                .namespace
+                .clone()
+                .unwrap_or_else(|| client.default_namespace().to_string());
+            limits_with_runtime(client, &ns, &l)
+                .await
+                .map(Report::Limits)
+        }
     }
+}
+
+/// The hold runs under the runtime: its signal handler is what turns SIGTERM/SIGINT
+/// into a restore, and its `/ready` turns true once the limits are raised (the chart's
+/// sidecar startup probe, so the load starts only then).
+async fn limits_with_runtime(
+    client: kube::Client,
+    namespace: &str,
+    args: &LimitsArgs,
+) -> Result<limits::LimitsReport, TokensError> {
+    if !args.restore.is_empty() {
+        return Ok(limits::restore_left_raised(client, namespace, &args.restore).await?);
+    }
+    let rt = Runtime::new(&args.common, "tokens")?;
+    let running = rt.start().await?;
+    let stop = running.shutdown_token();
+    let hold = limits::Hold {
+        command: args.command.clone(),
+        duration: args.duration,
+        grace: args.common.shutdown_grace,
+    };
+    let result = limits::raise_hold_restore(client, namespace, &args.raises, &hold, &stop, || {
+        running.set_ready(true)
+    })
+    .await;
+    running.finish().await?;
+    Ok(result?)
 }
 
 /// With a remote-write URL the run goes through the runtime (push loop, final flush);

@@ -108,6 +108,7 @@ pub enum Report {
     Create(CreateReport),
     Status(StatusReport),
     Cleanup(CleanupReport),
+    Limits(crate::limits::LimitsReport),
 }
 
 fn secs(d: Duration) -> String {
@@ -225,6 +226,7 @@ impl fmt::Display for Report {
             Report::Create(r) => r.fmt(f),
             Report::Status(r) => r.fmt(f),
             Report::Cleanup(r) => r.fmt(f),
+            Report::Limits(r) => r.fmt(f),
         }
     }
 }

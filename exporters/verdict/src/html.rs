@@ -343,6 +343,25 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(h, "</ul>");
     }
 
+    if !report.service_account_creation.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h2>ServiceAccount creation per step</h2>\n<table>\n<tr><th>Step</th><th>ServiceAccounts</th><th>mean</th><th>p50</th><th>p95</th></tr>"
+        );
+        for s in &report.service_account_creation {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&s.step),
+                crate::report::fmt_count(s.service_accounts),
+                seconds(s.mean_seconds),
+                seconds(s.p50_seconds),
+                seconds(s.p95_seconds)
+            );
+        }
+        let _ = writeln!(h, "</table>");
+    }
+
     if let (Some(t0), Some(t1)) = (report.from, report.to) {
         let bands: Vec<Band> = report
             .steps

@@ -12,7 +12,7 @@ use crate::report::{
 };
 use crate::rules::AlertRule;
 use crate::window::{self, Window};
-use crate::{alerts, inputs, per_pod, rules, seeds, steps, validity};
+use crate::{alerts, inputs, per_pod, rules, sa_creation, seeds, steps, validity};
 
 /// Why the run cannot be judged; becomes the report's reason.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +126,7 @@ async fn judge(
     let (rows, charts) = steps::table(client, testid, win, res, &report.alerts).await?;
     report.findings = steps::findings(&rows);
     report.pods = per_pod::scaling(client, testid, win, res, &rows).await?;
+    report.service_account_creation = sa_creation::per_step(client, testid, win, &rows).await?;
     report.steps = rows;
     report.charts = charts;
     let missing = inputs::missing(client, testid, &loaded, win.from, alerts_end, res).await?;

@@ -38,6 +38,7 @@ mod per_pod;
 mod prom;
 mod report;
 mod rules;
+mod sa_creation;
 pub mod seeds;
 mod steps;
 pub mod template;
@@ -158,6 +159,7 @@ mod tests {
             include_str!("report.rs"),
             include_str!("judge.rs"),
             include_str!("per_pod.rs"),
+            include_str!("sa_creation.rs"),
         ];
         // Label names, not series.
         let labels = [

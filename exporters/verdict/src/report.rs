@@ -158,6 +158,19 @@ pub struct PodScaling {
     pub note: String,
 }
 
+/// ServiceAccount creation of one step of a token-volume run (`sa_creation.rs`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SaCreationStep {
+    pub step: String,
+    /// The step's level in the table (active tokens), when the table has the step.
+    pub level: Option<f64>,
+    /// ServiceAccounts whose creation was timed for the step.
+    pub service_accounts: f64,
+    pub mean_seconds: Option<f64>,
+    pub p50_seconds: Option<f64>,
+    pub p95_seconds: Option<f64>,
+}
+
 /// An alert that fired for the testid in the window.
 #[derive(Debug, Clone, Serialize)]
 pub struct FiredAlert {
@@ -223,6 +236,9 @@ pub struct Report {
     pub findings: Vec<Findings>,
     /// RPS per pod per step, when `redline hpa-watch` counted the replicas.
     pub pods: Option<PodScaling>,
+    /// ServiceAccount creation time per step (MaaS token volume); empty when the run made
+    /// no tokens under its testid.
+    pub service_account_creation: Vec<SaCreationStep>,
     pub rules: Vec<RuleResult>,
     pub alerts: Vec<FiredAlert>,
     pub charts: Vec<ChartSeries>,
@@ -247,6 +263,7 @@ impl Report {
             steps: Vec::new(),
             findings: Vec::new(),
             pods: None,
+            service_account_creation: Vec::new(),
             rules: Vec::new(),
             alerts: Vec::new(),
             charts: Vec::new(),

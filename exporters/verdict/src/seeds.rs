@@ -47,6 +47,8 @@ pub const SCENARIOS: &[SeedScenario] = &[
             HTTP_CORE[3],
             "RedlineServerErrors",
             "RedlineSaturated",
+            // The seed's Saturated in full: "Actual RPS < target, latency increasing".
+            "RedlineSaturatedLatencyRising",
             "RedlineRateLimited",
             "RedlineRateLimitsNotRaised",
         ],

@@ -19,7 +19,15 @@ use crate::report::{ChartSeries, Findings, FiredAlert, StepClass, StepRow};
 use crate::window::Window;
 
 /// Alerts that mean "could not send the asked rate" (the MaaS rate test's Saturated).
-const SATURATION_ALERTS: &[&str] = &["RedlineSaturated", "RedlineDroppedIterations"];
+const SATURATION_ALERTS: &[&str] = &[
+    "RedlineSaturated",
+    "RedlineDroppedIterations",
+    LATENCY_RISING_ALERT,
+];
+
+/// The MaaS rate test's whole Saturated ("actual RPS < target, latency increasing"):
+/// short of the rate while p95 rose over the baseline step's (alerts/maas.yml).
+pub const LATENCY_RISING_ALERT: &str = "RedlineSaturatedLatencyRising";
 
 type Key = (String, String);
 
@@ -509,6 +517,30 @@ mod tests {
         assert_eq!(f.recommended_safe_limit, None);
         assert_eq!(f.breaking_point.as_deref(), Some("10 VUs"));
         assert!(f.note.contains("lower levels"));
+    }
+
+    #[test]
+    fn the_saturation_point_is_the_lowest_level_short_of_its_rate() {
+        let mut rows = vec![
+            row(100.0, StepClass::Degraded, 40.0),
+            row(5.0, StepClass::Healthy, 0.0),
+            row(50.0, StepClass::Degraded, 30.0),
+            row(20.0, StepClass::Healthy, 10.0),
+        ];
+        for r in &mut rows {
+            r.unit = "rps".into();
+        }
+        // Recorded out of level order: 100 is saturated first in time, 50 is the lower level.
+        rows[0].saturated = true;
+        rows[2].saturated = true;
+        let f = &findings(&rows)[0];
+        assert_eq!(f.saturation_point.as_deref(), Some("50 req/s"));
+        assert_eq!(f.degradation_starts_at.as_deref(), Some("50 req/s"));
+        assert_eq!(f.recommended_safe_limit.as_deref(), Some("20 req/s"));
+        // No step short of its rate: no saturation point, whatever else degraded.
+        rows[0].saturated = false;
+        rows[2].saturated = false;
+        assert_eq!(findings(&rows)[0].saturation_point, None);
     }
 
     #[test]

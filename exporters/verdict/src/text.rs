@@ -41,7 +41,13 @@ pub fn rps(v: Option<f64>) -> String {
 /// Cells of one table row, in the seeds' column order.
 pub fn cells(r: &StepRow) -> Vec<String> {
     let mut class = r.class().as_str().to_string();
-    if r.saturated {
+    if r.alerts
+        .iter()
+        .any(|a| a == crate::steps::LATENCY_RISING_ALERT)
+    {
+        // The seed's Saturated in full: short of the rate and latency increasing.
+        class.push_str(" (Saturated, latency rising)");
+    } else if r.saturated {
         class.push_str(" (Saturated)");
     }
     // `~`: the step's span is guessed from pushed samples, so its rate is approximate.
@@ -207,6 +213,24 @@ pub fn render(report: &Report) -> String {
         }
         let _ = writeln!(out, "  {}\n", p.note);
     }
+    if !report.service_account_creation.is_empty() {
+        let _ = writeln!(
+            out,
+            "ServiceAccount creation per step (redline tokens create)"
+        );
+        for s in &report.service_account_creation {
+            let _ = writeln!(
+                out,
+                "  {}: {} ServiceAccounts, mean {}, p50 {}, p95 {}",
+                s.step,
+                fmt_count(s.service_accounts),
+                seconds(s.mean_seconds),
+                seconds(s.p50_seconds),
+                seconds(s.p95_seconds)
+            );
+        }
+        let _ = writeln!(out);
+    }
     if let Some(inv) = &report.invalid {
         let _ = writeln!(
             out,
@@ -271,6 +295,26 @@ mod tests {
         assert_eq!(seconds(None), "—");
         assert_eq!(percent(Some(0.995)), "99.50%");
         assert_eq!(count_and_share(Some(3.0), Some(0.5)), "3 (50.00%)");
+    }
+
+    #[test]
+    fn a_saturated_step_says_whether_its_latency_rose() {
+        use crate::report::{StepClass, StepRow};
+        let mut r = StepRow {
+            class: Some(StepClass::Degraded),
+            saturated: true,
+            alerts: vec!["RedlineSaturated".into()],
+            ..StepRow::default()
+        };
+        let class = |r: &StepRow| {
+            cells(r)
+                .into_iter()
+                .find(|c| c.starts_with("Degraded"))
+                .unwrap()
+        };
+        assert_eq!(class(&r), "Degraded (Saturated)");
+        r.alerts.push(crate::steps::LATENCY_RISING_ALERT.into());
+        assert_eq!(class(&r), "Degraded (Saturated, latency rising)");
     }
 
     #[test]
