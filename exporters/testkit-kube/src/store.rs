@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use crate::defaults;
 use crate::error::ApiError;
 use crate::patch::{self, Ownership};
 use crate::resources::ResourceType;
@@ -247,6 +248,7 @@ impl Store {
         }
         check_type(res, &obj)?;
         fold_string_data(res, &mut obj);
+        defaults::apply(res, &mut obj);
         let ns = if res.namespaced { ns } else { "" };
         if let Some(body_ns) = meta_str(&obj, "namespace")
             && res.namespaced
@@ -353,6 +355,7 @@ impl Store {
         }
         check_type(res, &new)?;
         fold_string_data(res, &mut new);
+        defaults::apply(res, &mut new);
         if let Some(rv) = meta_str(&new, "resourceVersion").filter(|r| !r.is_empty())
             && Some(rv) != meta_str(&old, "resourceVersion")
         {

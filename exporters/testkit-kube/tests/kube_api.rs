@@ -94,12 +94,13 @@ macro_rules! on_both {
 }
 
 on_both!(
-    apply_get_scale_list_and_delete_collection,
+    apply_get_list_and_delete_collection,
     create_conflicts_and_stale_replace,
     watch_streams_adds_scales_and_deletes,
     eviction_is_refused_by_a_pdb_until_the_budget_allows_it,
     token_request_issues_a_token_with_expiry,
     plain_types_round_trip_network_policies_and_secrets,
+    deployments_are_defaulted_as_the_real_server_does,
 );
 
 fn deployment(name: &str, replicas: i32) -> Deployment {
@@ -151,7 +152,7 @@ fn api_code(e: &kube::Error) -> Option<u16> {
     }
 }
 
-async fn apply_get_scale_list_and_delete_collection(b: &Backend) {
+async fn apply_get_list_and_delete_collection(b: &Backend) {
     let api: Api<Deployment> = b.api();
 
     let pp = PatchParams::apply("churn").force();
@@ -216,29 +217,6 @@ async fn apply_get_scale_list_and_delete_collection(b: &Backend) {
         ),
         other => panic!("{other}"),
     }
-
-    // Scale subresource.
-    let scale = api
-        .patch_scale(
-            "svc-a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 4}})),
-        )
-        .await
-        .unwrap();
-    assert_eq!(scale.spec.unwrap().replicas, Some(4));
-    let d = api.get("svc-a").await.unwrap();
-    assert_eq!(d.spec.replicas, Some(4));
-    assert_eq!(d.metadata.generation, Some(2));
-    assert_eq!(
-        d.metadata.annotations.unwrap()["redline.io/scaled-at"],
-        "1700000000.000",
-        "stamped annotations survive a scale"
-    );
-    let scale = api.get_scale("svc-a").await.unwrap();
-    assert_eq!(scale.spec.unwrap().replicas, Some(4));
-    // The label selector in its string form, what an HPA reads.
-    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=svc-a"));
 
     for name in ["svc-b", "svc-c"] {
         api.create(&PostParams::default(), &deployment(name, 1))
@@ -391,6 +369,45 @@ async fn create_conflicts_and_stale_replace(b: &Backend) {
     assert!(api.get_opt("s").await.unwrap().is_none());
 }
 
+// Real only: what the imitation no longer serves because no daemon test needs it there.
+
+/// The scale subresource, as an HPA or `kubectl scale` uses it.
+#[tokio::test]
+async fn the_scale_subresource_reads_and_writes_a_deployments_replicas() {
+    let Some(b) = Backend::real().await else {
+        return;
+    };
+    let api: Api<Deployment> = b.api();
+    api.patch(
+        "svc-a",
+        &PatchParams::apply("churn").force(),
+        &Patch::Apply(deployment("svc-a", 2)),
+    )
+    .await
+    .unwrap();
+    let scale = api
+        .patch_scale(
+            "svc-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(4));
+    let d = api.get("svc-a").await.unwrap();
+    assert_eq!(d.spec.replicas, Some(4));
+    assert_eq!(d.metadata.generation, Some(2));
+    assert_eq!(
+        d.metadata.annotations.unwrap()["redline.io/scaled-at"],
+        "1700000000.000",
+        "stamped annotations survive a scale"
+    );
+    let scale = api.get_scale("svc-a").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(4));
+    // The label selector in its string form, what an HPA reads.
+    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=svc-a"));
+}
+
 // Imitation only: faults injected on demand.
 #[tokio::test]
 async fn injected_faults_surface() {
@@ -435,9 +452,13 @@ async fn injected_faults_surface() {
         api_code(&api.list(&ListParams::default()).await.unwrap_err()),
         Some(500)
     );
-    server.inject(Fault::new(FaultKind::Conflict, 1).resource("deployments/scale"));
+    server.inject(
+        Fault::new(FaultKind::Conflict, 1)
+            .verb(Verb::Patch)
+            .resource("deployments"),
+    );
     let err = api
-        .patch_scale(
+        .patch(
             "d",
             &PatchParams::default(),
             &Patch::Merge(json!({"spec": {"replicas": 1}})),
@@ -479,7 +500,7 @@ async fn watch_w_through_its_life(
     api.create(&PostParams::default(), &deployment("other", 1))
         .await
         .unwrap();
-    api.patch_scale(
+    api.patch(
         "w",
         &PatchParams::default(),
         &Patch::Merge(json!({"spec": {"replicas": 2}})),
@@ -689,7 +710,7 @@ async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
 
     let start = tokio::time::Instant::now();
     deploys
-        .patch_scale(
+        .patch(
             "svc-a",
             &PatchParams::default(),
             &Patch::Merge(json!({"spec": {"replicas": 3}})),
@@ -787,7 +808,7 @@ async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
 
     // Scaling to zero empties the slice but keeps it as a placeholder.
     deploys
-        .patch_scale(
+        .patch(
             "svc-a",
             &PatchParams::default(),
             &Patch::Merge(json!({"spec": {"replicas": 0}})),
@@ -964,10 +985,6 @@ async fn token_request_issues_a_token_with_expiry(b: &Backend) {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         3600
     );
-    if let Some(server) = &b._imitation {
-        let issued = server.lookup_token(token).unwrap();
-        assert_eq!(issued.expires_at, exp);
-    }
     let missing = sas
         .create_token_request("nobody", &PostParams::default(), &req)
         .await
@@ -1034,4 +1051,83 @@ async fn plain_types_round_trip_network_policies_and_secrets(b: &Backend) {
     .unwrap();
     let created = secrets.create(&PostParams::default(), &s).await.unwrap();
     assert!(created.metadata.name.unwrap().starts_with("tok-"));
+}
+
+/// What the server fills in on a Deployment (its spec and its pod template's), read back
+/// after a create, a server-side apply and a merge patch. Clients that read a Deployment
+/// back (churn's event stamps, chaos' recovery, hpa-watch) see these on a real cluster.
+async fn deployments_are_defaulted_as_the_real_server_does(b: &Backend) {
+    let api: Api<Deployment> = b.api();
+    let minimal = |name: &str, image: &str| -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"nodeSelector": {"type": "kwok"},
+                                           "containers": [{"name": "app", "image": image,
+                                                           "ports": [{"containerPort": 8080}]}]}}},
+        }))
+        .unwrap()
+    };
+    let spec_of = |d: &Deployment| serde_json::to_value(&d.spec).unwrap();
+    let created = api
+        .create(&PostParams::default(), &minimal("plain", "fake"))
+        .await
+        .unwrap();
+    let spec = spec_of(&created);
+    assert_eq!(spec["replicas"], 1);
+    assert_eq!(spec["revisionHistoryLimit"], 10);
+    assert_eq!(spec["progressDeadlineSeconds"], 600);
+    assert_eq!(
+        spec["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+    );
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Always");
+    assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+    assert_eq!(pod["dnsPolicy"], "ClusterFirst");
+    assert_eq!(pod["schedulerName"], "default-scheduler");
+    assert_eq!(pod["securityContext"], json!({}));
+    let c = &pod["containers"][0];
+    // No tag is `latest`: pulled every time.
+    assert_eq!(c["imagePullPolicy"], "Always");
+    assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
+    assert_eq!(c["terminationMessagePolicy"], "File");
+    assert_eq!(c["ports"][0]["protocol"], "TCP");
+
+    // Server-side apply of a Recreate Deployment with a tagged image: no rollingUpdate part,
+    // IfNotPresent, and what was sent is kept.
+    let mut recreate = minimal("recreate", "fake:1.0");
+    recreate.spec.replicas = Some(0);
+    recreate.spec.strategy = Some(serde_json::from_value(json!({"type": "Recreate"})).unwrap());
+    let applied = api
+        .patch(
+            "recreate",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(recreate),
+        )
+        .await
+        .unwrap();
+    let spec = spec_of(&applied);
+    assert_eq!(spec["replicas"], 0);
+    assert_eq!(spec["strategy"], json!({"type": "Recreate"}));
+    assert_eq!(
+        spec["template"]["spec"]["containers"][0]["imagePullPolicy"],
+        "IfNotPresent"
+    );
+
+    // A patch back to RollingUpdate with only maxSurge: the other bound is defaulted.
+    let patched = api
+        .patch(
+            "recreate",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"strategy": {"type": "RollingUpdate",
+                                                       "rollingUpdate": {"maxSurge": 1}}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        spec_of(&patched)["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 1}})
+    );
 }

@@ -1,5 +1,6 @@
 //! Verbs onto store operations: get, create, replace, patch, delete (one or a
-//! collection), and the subresources' handlers.
+//! collection), and the subresources' handlers (status, eviction, token; a Deployment's
+//! scale subresource is served by the real control plane only).
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use super::body::{Outcome, parse_body};
 use super::list::{list, list_body, select};
 use super::query::truthy;
 use super::route::Target;
-use super::{evict, scale, tokens};
+use super::{evict, tokens};
 use crate::Shared;
 use crate::error::ApiError;
 use crate::resources::{self, ResourceType};
@@ -98,9 +99,6 @@ pub(super) fn dispatch(
                 }
             }
             Ok((200, list_body(res, deleted, rv, None)))
-        }
-        (_, Some(name), Some("scale")) if res.key == resources::DEPLOYMENTS.key => {
-            scale::scale(shared, method, ns, name, q, content_type, body)
         }
         (&Method::POST, Some(name), Some("eviction")) if res.key == resources::PODS.key => {
             evict::evict(shared, ns, name)
