@@ -10,7 +10,7 @@
 //! ```
 //!
 //! What is modelled: typed CRUD, list paging, label/field selectors, watch with
-//! resume/bookmarks/410, server-side apply with field ownership, merge patches, status
+//! resume/bookmarks/410, server-side apply (forced, without field ownership), merge patches, status
 //! subresources, Pod eviction with PDBs,
 //! TokenRequest, PodMetrics, fault injection, and (KWOK mode) controllers
 //! that turn Deployments into ready Pods and Services into EndpointSlices.
@@ -367,7 +367,7 @@ impl KubeApiServer {
         let res = Self::res_of::<K>()?;
         self.shared
             .store
-            .merge_patch(res, ns, name, patch, store::Part::Any, None)?;
+            .merge_patch(res, ns, name, patch, store::Part::Any)?;
         Ok(())
     }
 

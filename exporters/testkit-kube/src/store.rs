@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::defaults;
 use crate::error::ApiError;
-use crate::patch::{self, Ownership};
+use crate::patch;
 use crate::resources::ResourceType;
 
 /// (resource, namespace, name); the namespace is "" for cluster-scoped objects.
@@ -46,13 +46,8 @@ pub struct Event {
     pub old: Option<Arc<Value>>,
 }
 
-struct Stored {
-    object: Arc<Value>,
-    owners: Ownership,
-}
-
 struct Inner {
-    objects: BTreeMap<ObjKey, Stored>,
+    objects: BTreeMap<ObjKey, Arc<Value>>,
     rv: u64,
     history: VecDeque<Arc<Event>>,
     history_cap: usize,
@@ -68,7 +63,7 @@ pub struct Store {
     events: broadcast::Sender<Arc<Event>>,
 }
 
-/// Where a write comes from, for field management and status handling.
+/// Where a write comes from, for status handling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     /// The main resource: status changes are ignored for types with a status subresource.
@@ -219,29 +214,13 @@ impl Store {
         let _ = self.events.send(ev);
     }
 
-    /// Creates an object. `manager` records field ownership (None for internal writes).
+    /// Creates an object.
     pub fn create(
-        &self,
-        res: &'static ResourceType,
-        ns: &str,
-        obj: Value,
-        part: Part,
-        manager: Option<&str>,
-    ) -> Result<Arc<Value>, ApiError> {
-        let mut owners = Ownership::new();
-        if let Some(mgr) = manager {
-            patch::record_update(&mut owners, mgr, patch::leaf_paths(&obj));
-        }
-        self.create_owned(res, ns, obj, part, owners)
-    }
-
-    fn create_owned(
         &self,
         res: &'static ResourceType,
         ns: &str,
         mut obj: Value,
         part: Part,
-        owners: Ownership,
     ) -> Result<Arc<Value>, ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request("the body must be a JSON object"));
@@ -314,23 +293,14 @@ impl Store {
         m.remove("managedFields");
         m.remove("deletionTimestamp");
         set_type(res, &mut obj);
-        if !owners.is_empty() {
-            set_managed_fields(&mut obj, &owners, res, &now);
-        }
         let object = Arc::new(obj);
-        g.objects.insert(
-            key.clone(),
-            Stored {
-                object: object.clone(),
-                owners,
-            },
-        );
+        g.objects.insert(key.clone(), object.clone());
         self.commit(&mut g, res, key, EventType::Added, object.clone(), None);
         Ok(object)
     }
 
     /// Read-modify-write of one object under the store lock. `f` gets the current
-    /// object and ownership and returns the new object; an unchanged result is not
+    /// object and returns the new one; an unchanged result is not
     /// written (no rv bump, no event), as the real server skips no-op updates.
     pub fn modify(
         &self,
@@ -338,18 +308,17 @@ impl Store {
         ns: &str,
         name: &str,
         part: Part,
-        f: impl FnOnce(&Value, &mut Ownership) -> Result<Value, ApiError>,
+        f: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Arc<Value>, ApiError> {
         let ns = if res.namespaced { ns } else { "" };
         let key = (res.key, ns.to_string(), name.to_string());
         let mut g = self.lock();
-        let stored = g
+        let old = g
             .objects
-            .get_mut(&key)
-            .ok_or_else(|| ApiError::not_found(&res.qualified(), name))?;
-        let old = stored.object.clone();
-        let mut owners = stored.owners.clone();
-        let mut new = f(&old, &mut owners)?;
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(&res.qualified(), name))?
+            .clone();
+        let mut new = f(&old)?;
         if !new.is_object() {
             return Err(ApiError::bad_request("the object must be a JSON object"));
         }
@@ -426,13 +395,11 @@ impl Store {
             }
         }
         set_type(res, &mut new);
-        let owners_changed = owners != g.objects[&key].owners;
-        if new == *old && !owners_changed {
+        if new == *old {
             return Ok(old);
         }
         g.rv += 1;
         let rv = g.rv;
-        let now = now_time();
         let generation = old
             .pointer("/metadata/generation")
             .and_then(Value::as_i64)
@@ -448,13 +415,8 @@ impl Store {
                 );
             }
         }
-        if !owners.is_empty() {
-            set_managed_fields(&mut new, &owners, res, &now);
-        }
         let object = Arc::new(new);
-        let stored = g.objects.get_mut(&key).expect("looked up above");
-        stored.object = object.clone();
-        stored.owners = owners;
+        g.objects.insert(key.clone(), object.clone());
         self.commit(
             &mut g,
             res,
@@ -474,14 +436,8 @@ impl Store {
         name: &str,
         body: Value,
         part: Part,
-        manager: Option<&str>,
     ) -> Result<Arc<Value>, ApiError> {
-        self.modify(res, ns, name, part, |old, owners| {
-            if let Some(mgr) = manager {
-                patch::record_update(owners, mgr, patch::changed_paths(old, &body));
-            }
-            Ok(body)
-        })
+        self.modify(res, ns, name, part, |_| Ok(body))
     }
 
     /// JSON merge patch (and strategic merge patch, treated the same).
@@ -492,29 +448,25 @@ impl Store {
         name: &str,
         patch_body: &Value,
         part: Part,
-        manager: Option<&str>,
     ) -> Result<Arc<Value>, ApiError> {
-        self.modify(res, ns, name, part, |old, owners| {
+        self.modify(res, ns, name, part, |old| {
             let mut new = (*old).clone();
             // A resourceVersion in a patch is a precondition; the rest merges.
             patch::merge_patch(&mut new, patch_body);
-            if let Some(mgr) = manager {
-                patch::record_update(owners, mgr, patch::changed_paths(old, &new));
-            }
             Ok(new)
         })
     }
 
-    /// Server-side apply; creates the object when it does not exist.
-    #[allow(clippy::too_many_arguments)]
+    /// Server-side apply as the daemons use it (one manager, whole objects, forced):
+    /// creates the object when it does not exist, else merges the applied fields onto it.
+    /// Field ownership is not modelled (no managedFields, no conflicts, and a field left
+    /// out of a later apply is not removed): that is tested on the real server only.
     pub fn apply(
         &self,
         res: &'static ResourceType,
         ns: &str,
         name: &str,
-        applied: Value,
-        manager: &str,
-        force: bool,
+        mut applied: Value,
         part: Part,
     ) -> Result<Arc<Value>, ApiError> {
         check_type(res, &applied)?;
@@ -525,51 +477,33 @@ impl Store {
                 "the name of the object ({n}) does not match the name on the URL ({name})"
             )));
         }
-        if self.get(res, ns, name).is_none() {
-            let mut owners = Ownership::new();
-            let mut obj = patch::server_side_apply(None, &mut owners, manager, &applied, true)
-                .map_err(|_| ApiError::internal("conflict while creating"))?;
+        // SSA treats a resourceVersion in the body as a precondition only.
+        let precondition = meta_str(&applied, "resourceVersion").map(str::to_string);
+        if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        if precondition.is_none() && self.get(res, ns, name).is_none() {
+            let mut obj = applied.clone();
             if !obj.get("metadata").is_some_and(Value::is_object) {
                 obj["metadata"] = json!({});
             }
-            let m = obj["metadata"].as_object_mut().expect("just made a map");
-            m.remove("resourceVersion");
-            m.insert("name".into(), json!(name));
-            match self.create_owned(res, ns, obj, part, owners) {
+            obj["metadata"]["name"] = json!(name);
+            match self.create(res, ns, obj, part) {
                 // Lost a race with another creator: apply onto theirs below.
                 Err(e) if e.code == 409 => {}
                 other => return other,
             }
         }
         let qualified = res.qualified();
-        self.modify(res, ns, name, part, |old, owners| {
-            let mut applied = applied;
-            // SSA treats a resourceVersion in the body as a precondition only.
-            let precondition = meta_str(&applied, "resourceVersion").map(str::to_string);
-            if let Some(rv) = precondition {
-                if Some(rv.as_str()) != meta_str(old, "resourceVersion") {
-                    return Err(ApiError::conflict(&qualified, name));
-                }
-                if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.remove("resourceVersion");
-                }
+        self.modify(res, ns, name, part, |old| {
+            if let Some(rv) = precondition
+                && Some(rv.as_str()) != meta_str(old, "resourceVersion")
+            {
+                return Err(ApiError::conflict(&qualified, name));
             }
-            patch::server_side_apply(Some(old), owners, manager, &applied, force).map_err(
-                |conflicts| {
-                    let causes: Vec<Value> = conflicts
-                        .iter()
-                        .map(|c| {
-                            json!({
-                                "reason": "FieldManagerConflict",
-                                "message": format!("conflict with \"{}\"", c.manager),
-                                "field": format!(".{}", c.path.join(".")),
-                            })
-                        })
-                        .collect();
-                    ApiError::new(409, "Conflict", conflict_message(&conflicts))
-                        .with_details(json!({"name": name, "kind": qualified, "causes": causes}))
-                },
-            )
+            let mut new = old.clone();
+            patch::merge_patch(&mut new, &applied);
+            Ok(new)
         })
     }
 
@@ -589,13 +523,13 @@ impl Store {
             .get(&key)
             .ok_or_else(|| ApiError::not_found(&res.qualified(), name))?;
         if let Some(rv) = precondition_rv
-            && Some(rv) != meta_str(&stored.object, "resourceVersion")
+            && Some(rv) != meta_str(stored, "resourceVersion")
         {
             return Err(ApiError::conflict(&res.qualified(), name));
         }
         let stored = g.objects.remove(&key).expect("looked up above");
         g.rv += 1;
-        let mut last = (*stored.object).clone();
+        let mut last = (*stored).clone();
         last["metadata"]["resourceVersion"] = json!(g.rv.to_string());
         let last = Arc::new(last);
         self.commit(
@@ -604,7 +538,7 @@ impl Store {
             key,
             EventType::Deleted,
             last.clone(),
-            Some(stored.object),
+            Some(stored),
         );
         Ok(last)
     }
@@ -620,9 +554,9 @@ impl Store {
             if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.remove("resourceVersion");
             }
-            self.modify(res, &ns, &name, Part::Any, |_, _| Ok(obj))
+            self.modify(res, &ns, &name, Part::Any, |_| Ok(obj))
         } else {
-            self.create(res, &ns, obj, Part::Any, None)
+            self.create(res, &ns, obj, Part::Any)
         }
     }
 }
@@ -703,38 +637,6 @@ fn tracks_generation(res: &ResourceType) -> bool {
     )
 }
 
-/// The real server's words for a server-side apply conflict (apiserver's "Apply failed
-/// with N conflict(s)" around structured-merge-diff's list), so a log reads the same.
-fn conflict_message(conflicts: &[patch::FieldConflict]) -> String {
-    let field = |c: &patch::FieldConflict| format!(".{}", c.path.join("."));
-    let list = match conflicts {
-        [one] => format!("conflict with \"{}\": {}", one.manager, field(one)),
-        _ => {
-            let mut by_manager: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-            for c in conflicts {
-                by_manager.entry(&c.manager).or_default().push(field(c));
-            }
-            let mut b = String::from("conflicts with");
-            for (manager, paths) in &by_manager {
-                b.push_str(&if by_manager.len() == 1 {
-                    format!(" \"{manager}\"")
-                } else {
-                    format!("\n\"{manager}\"")
-                });
-                for p in paths {
-                    b.push_str(&format!("\n- {p}"));
-                }
-            }
-            b
-        }
-    };
-    let n = conflicts.len();
-    format!(
-        "Apply failed with {n} conflict{}: {list}",
-        if n == 1 { "" } else { "s" }
-    )
-}
-
 /// A Secret's `stringData` is write-only: the real server merges it into `data` (base64,
 /// winning over the same key there) and never stores or returns it.
 fn fold_string_data(res: &ResourceType, obj: &mut Value) {
@@ -763,11 +665,6 @@ fn set_type(res: &ResourceType, obj: &mut Value) {
         m.insert("apiVersion".into(), json!(res.api_version()));
         m.insert("kind".into(), json!(res.kind));
     }
-}
-
-fn set_managed_fields(obj: &mut Value, owners: &Ownership, res: &ResourceType, now: &Value) {
-    set_type(res, obj);
-    obj["metadata"]["managedFields"] = patch::managed_fields(owners, &res.api_version(), now);
 }
 
 fn uid(seq: u64) -> String {
@@ -804,7 +701,6 @@ mod tests {
             ns,
             json!({"metadata": {"name": name}}),
             Part::Main,
-            None,
         )
         .unwrap()
     }
@@ -818,7 +714,7 @@ mod tests {
         let s = Store::new(100, 16);
         let before = s.current_rv();
         let d = s
-            .create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main, None)
+            .create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main)
             .unwrap();
         assert_eq!(rv_of(&d), before + 1);
         assert_eq!(s.current_rv(), before + 1);
@@ -844,14 +740,13 @@ mod tests {
                 "ignored",
                 json!({"metadata": {"name": "a"}}),
                 Part::Any,
-                None,
             )
             .unwrap();
         assert!(n.pointer("/metadata/namespace").is_none());
 
         let err = |r: Result<Arc<Value>, ApiError>| r.unwrap_err().code;
         assert_eq!(
-            err(s.create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main, None)),
+            err(s.create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main)),
             409
         );
         assert_eq!(
@@ -865,26 +760,26 @@ mod tests {
             422
         );
         assert_eq!(
-            err(s.create(&CONFIG_MAPS, "ns", json!([1]), Part::Main, None)),
+            err(s.create(&CONFIG_MAPS, "ns", json!([1]), Part::Main)),
             400
         );
         let elsewhere = json!({"metadata": {"name": "c", "namespace": "other"}});
         assert_eq!(
-            err(s.create(&CONFIG_MAPS, "ns", elsewhere, Part::Main, None)),
+            err(s.create(&CONFIG_MAPS, "ns", elsewhere, Part::Main)),
             400
         );
         let wrong_kind = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c"}});
         assert_eq!(
-            err(s.create(&CONFIG_MAPS, "ns", wrong_kind, Part::Main, None)),
+            err(s.create(&CONFIG_MAPS, "ns", wrong_kind, Part::Main)),
             400
         );
 
         let gen_name = || json!({"metadata": {"generateName": "job-"}});
         let a = s
-            .create(&CONFIG_MAPS, "ns", gen_name(), Part::Main, None)
+            .create(&CONFIG_MAPS, "ns", gen_name(), Part::Main)
             .unwrap();
         let b = s
-            .create(&CONFIG_MAPS, "ns", gen_name(), Part::Main, None)
+            .create(&CONFIG_MAPS, "ns", gen_name(), Part::Main)
             .unwrap();
         let (a, b) = (meta_str(&a, "name").unwrap(), meta_str(&b, "name").unwrap());
         assert!(
@@ -898,12 +793,12 @@ mod tests {
         let s = Store::new(100, 16);
         let mut rx = s.subscribe();
         let d = s
-            .create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main, None)
+            .create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main)
             .unwrap();
         assert_eq!(rx.try_recv().unwrap().kind, EventType::Added);
 
         let same = s
-            .replace(&DEPLOYMENTS, "ns", "web", (*d).clone(), Part::Main, None)
+            .replace(&DEPLOYMENTS, "ns", "web", (*d).clone(), Part::Main)
             .unwrap();
         assert!(
             Arc::ptr_eq(&same, &d),
@@ -913,7 +808,7 @@ mod tests {
 
         let status = json!({"metadata": {"name": "web"}, "status": {"replicas": 1}});
         let st = s
-            .replace(&DEPLOYMENTS, "ns", "web", status, Part::Status, None)
+            .replace(&DEPLOYMENTS, "ns", "web", status, Part::Status)
             .unwrap();
         assert_eq!(
             (
@@ -932,7 +827,6 @@ mod tests {
                 "web",
                 &json!({"spec": {"replicas": 3}, "status": {"replicas": 7}}),
                 Part::Main,
-                None,
             )
             .unwrap();
         assert_eq!(scaled["metadata"]["generation"], 2);
@@ -949,18 +843,18 @@ mod tests {
         // A write carrying an older resourceVersion loses.
         let stale = (*d).clone();
         let e = s
-            .replace(&DEPLOYMENTS, "ns", "web", stale, Part::Main, None)
+            .replace(&DEPLOYMENTS, "ns", "web", stale, Part::Main)
             .unwrap_err();
         assert_eq!(e.code, 409);
         let renamed = json!({"metadata": {"name": "api"}, "spec": {}});
         assert_eq!(
-            s.replace(&DEPLOYMENTS, "ns", "web", renamed, Part::Main, None)
+            s.replace(&DEPLOYMENTS, "ns", "web", renamed, Part::Main)
                 .unwrap_err()
                 .code,
             400
         );
         assert_eq!(
-            s.merge_patch(&DEPLOYMENTS, "ns", "gone", &json!({}), Part::Main, None)
+            s.merge_patch(&DEPLOYMENTS, "ns", "gone", &json!({}), Part::Main)
                 .unwrap_err()
                 .code,
             404
@@ -976,7 +870,6 @@ mod tests {
                 "ns",
                 json!({"metadata": {"name": "c"}}),
                 Part::Main,
-                None,
             )
             .unwrap();
         assert_eq!(
@@ -1008,7 +901,7 @@ mod tests {
         for (ns, name) in [("b", "z"), ("a", "y"), ("b", "x")] {
             config_map(&s, ns, name);
         }
-        s.create(&DEPLOYMENTS, "b", deployment("w", 1), Part::Main, None)
+        s.create(&DEPLOYMENTS, "b", deployment("w", 1), Part::Main)
             .unwrap();
         let names = |ns: Option<&str>| -> Vec<String> {
             let (items, rv) = s.list(&CONFIG_MAPS, ns);

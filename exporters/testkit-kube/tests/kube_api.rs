@@ -5,8 +5,11 @@
 //! control plane of `hack/cluster/up.sh` (`REDLINE_TEST_KUBECONFIG`, each test in its own
 //! namespace), so the imitation cannot drift from the real server unnoticed. Without a
 //! cluster the real half prints one loud line and returns (under `CI=true` it fails). The
-//! tests after `on_both!` need what only the imitation can show on demand (injected faults,
-//! 429 with Retry-After, dropped watches, compaction, paused time, KWOK internals).
+//! tests after `on_both!` run on one of the two: on the real server only, what the imitation
+//! no longer serves because no daemon test needs it there (the scale subresource, field
+//! ownership in server-side apply); on the imitation only, what only it can show on demand
+//! (injected faults, 429 with Retry-After, dropped watches, compaction, paused time, KWOK
+//! internals).
 
 use std::time::Duration;
 
@@ -163,28 +166,15 @@ async fn apply_get_list_and_delete_collection(b: &Backend) {
     let meta = &d.metadata;
     assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
     assert_eq!(meta.generation, Some(1));
-    assert_eq!(
-        meta.managed_fields.as_ref().unwrap()[0].manager.as_deref(),
-        Some("churn")
-    );
 
-    // Re-applying the same intent is a no-op: the spec is not touched, nor is the manager's
-    // entry. (The Deployment's resourceVersion is no witness on a real server, whose
-    // deployment controller writes its status meanwhile: the Service below is.)
+    // Re-applying the same intent is a no-op: the spec is not touched. (The Deployment's
+    // resourceVersion is no witness on a real server, whose deployment controller writes
+    // its status meanwhile: the Service below is.)
     let again = api
         .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
         .await
         .unwrap();
     assert_eq!(again.metadata.generation, Some(1));
-    let churn_entry = |d: &Deployment| {
-        d.metadata
-            .managed_fields
-            .iter()
-            .flatten()
-            .find(|m| m.manager.as_deref() == Some("churn"))
-            .cloned()
-    };
-    assert_eq!(churn_entry(&again), churn_entry(&d));
     let services: Api<Service> = b.api();
     let s1 = services
         .patch("svc-a", &pp, &Patch::Apply(service("svc-a")))
@@ -195,28 +185,6 @@ async fn apply_get_list_and_delete_collection(b: &Backend) {
         .await
         .unwrap();
     assert_eq!(s2.metadata.resource_version, s1.metadata.resource_version);
-
-    // Another manager changing an owned field without force conflicts.
-    let other = PatchParams::apply("someone-else");
-    let err = api
-        .patch(
-            "svc-a",
-            &other,
-            &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "spec": {"replicas": 5}})),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(api_code(&err), Some(409));
-    assert_eq!(api_reason(&err), Some("Conflict"));
-    // The message names who owns which field, in the real server's words.
-    match &err {
-        kube::Error::Api(s) => assert_eq!(
-            s.message,
-            r#"Apply failed with 1 conflict: conflict with "churn": .spec.replicas"#
-        ),
-        other => panic!("{other}"),
-    }
 
     for name in ["svc-b", "svc-c"] {
         api.create(&PostParams::default(), &deployment(name, 1))
@@ -406,6 +374,61 @@ async fn the_scale_subresource_reads_and_writes_a_deployments_replicas() {
     assert_eq!(scale.spec.unwrap().replicas, Some(4));
     // The label selector in its string form, what an HPA reads.
     assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=svc-a"));
+}
+
+/// Field ownership: managedFields name each manager, and another manager changing an
+/// owned field without force is refused with the real server's words.
+#[tokio::test]
+async fn server_side_apply_records_managers_and_refuses_a_conflict() {
+    let Some(b) = Backend::real().await else {
+        return;
+    };
+    let api: Api<Deployment> = b.api();
+    let pp = PatchParams::apply("churn").force();
+    let d = api
+        .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
+        .await
+        .unwrap();
+    assert_eq!(
+        d.metadata.managed_fields.as_ref().unwrap()[0].manager.as_deref(),
+        Some("churn")
+    );
+    let churn_entry = |d: &Deployment| {
+        d.metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .find(|m| m.manager.as_deref() == Some("churn"))
+            .cloned()
+    };
+    let again = api
+        .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
+        .await
+        .unwrap();
+    assert_eq!(churn_entry(&again), churn_entry(&d));
+
+    // Another manager changing an owned field without force conflicts.
+    let other = PatchParams::apply("someone-else");
+    let err = api
+        .patch(
+            "svc-a",
+            &other,
+            &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(409));
+    assert_eq!(api_reason(&err), Some("Conflict"));
+    // The message names who owns which field, in the real server's words.
+    match &err {
+        kube::Error::Api(s) => assert_eq!(
+            s.message,
+            r#"Apply failed with 1 conflict: conflict with "churn": .spec.replicas"#
+        ),
+        other => panic!("{other}"),
+    }
+
 }
 
 // Imitation only: faults injected on demand.

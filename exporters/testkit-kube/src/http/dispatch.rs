@@ -27,7 +27,6 @@ pub(super) fn dispatch(
 ) -> Outcome {
     let res = t.res;
     let ns = t.namespace.as_deref().unwrap_or("");
-    let manager = q.get("fieldManager").map(String::as_str);
     if res.virtual_only {
         return match (method, &t.name) {
             (&Method::GET, None) => shared.pod_metrics_list(t.namespace.as_deref(), q),
@@ -48,7 +47,7 @@ pub(super) fn dispatch(
         (&Method::POST, None, None) => {
             let obj = parse_body(content_type, body)?;
             store
-                .create(res, ns, obj, Part::Main, Some(manager.unwrap_or("unknown")))
+                .create(res, ns, obj, Part::Main)
                 .map(|o| (201, (*o).clone()))
         }
         (&Method::PUT, Some(name), sub @ (None | Some("status"))) => {
@@ -59,7 +58,7 @@ pub(super) fn dispatch(
                 Part::Main
             };
             store
-                .replace(res, ns, name, obj, part, Some(manager.unwrap_or("unknown")))
+                .replace(res, ns, name, obj, part)
                 .map(|o| (200, (*o).clone()))
         }
         (&Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
@@ -134,15 +133,17 @@ fn patch(
     let ct = content_type.split(';').next().unwrap_or_default().trim();
     match ct {
         "application/apply-patch+yaml" => {
-            let manager = manager.filter(|m| !m.is_empty()).ok_or_else(|| {
-                ApiError::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
-            })?;
+            if manager.is_none_or(str::is_empty) {
+                return Err(ApiError::bad_request(
+                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                ));
+            }
             store
-                .apply(res, ns, name, p, manager, truthy(q, "force"), part)
+                .apply(res, ns, name, p, part)
                 .map(|o| (200, (*o).clone()))
         }
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => store
-            .merge_patch(res, ns, name, &p, part, Some(manager.unwrap_or("unknown")))
+            .merge_patch(res, ns, name, &p, part)
             .map(|o| (200, (*o).clone())),
         other => Err(ApiError::new(
             415,

@@ -295,7 +295,7 @@ impl Endpoints {
                         ns,
                         name_of(&s),
                         Part::Any,
-                        |old, _| {
+                        |old| {
                             let mut new = (*old).clone();
                             new["endpoints"] = Value::Array(eps);
                             new["ports"] = ports.clone();
@@ -317,7 +317,7 @@ impl Endpoints {
                     });
                     if let Err(e) = self
                         .store
-                        .create(&ENDPOINT_SLICES, ns, obj, Part::Any, None)
+                        .create(&ENDPOINT_SLICES, ns, obj, Part::Any)
                     {
                         tracing::warn!(error = %e, "kwok could not create an EndpointSlice");
                     }

@@ -133,7 +133,7 @@ impl Workload {
                 "apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
                 "status": {"phase": "Pending", "qosClass": "BestEffort"},
             });
-            if let Err(e) = self.store.create(&PODS, ns, pod, Part::Any, None) {
+            if let Err(e) = self.store.create(&PODS, ns, pod, Part::Any) {
                 tracing::warn!(error = %e, "kwok could not create a pod");
             }
             return;
@@ -159,7 +159,7 @@ impl Workload {
             .count() as i64;
         let ready = pods.iter().filter(|p| pod_is_ready(p)).count() as i64;
         let desired = desired as i64;
-        let _ = self.store.modify(&DEPLOYMENTS, ns, name, Part::Status, |old, _| {
+        let _ = self.store.modify(&DEPLOYMENTS, ns, name, Part::Status, |old| {
             let mut status = serde_json::Map::new();
             status.insert(
                 "observedGeneration".into(),

@@ -21,7 +21,7 @@ impl Workload {
                 .unwrap_or(1);
             let _ = self
                 .store
-                .modify(&PDBS, ns, name_of(&pdb), Part::Status, |old, _| {
+                .modify(&PDBS, ns, name_of(&pdb), Part::Status, |old| {
                     let mut status = b.status_json(generation);
                     if let Some(cs) = status.get_mut("conditions").and_then(Value::as_array_mut) {
                         carry_condition_times(old.pointer("/status/conditions"), cs);
