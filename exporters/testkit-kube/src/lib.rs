@@ -11,7 +11,7 @@
 //!
 //! What is modelled: typed CRUD, list paging, label/field selectors, watch with
 //! resume/bookmarks/410, server-side apply (forced, without field ownership), merge patches, status
-//! subresources, Pod eviction with PDBs,
+//! subresources, Pod eviction (no PodDisruptionBudgets: a refusal is an injected 429),
 //! TokenRequest, PodMetrics, fault injection, and (KWOK mode) controllers
 //! that turn Deployments into ready Pods and Services into EndpointSlices.
 
@@ -21,7 +21,6 @@ mod faults;
 mod http;
 mod kwok;
 mod patch;
-mod policy;
 mod resources;
 mod selectors;
 mod store;

@@ -105,15 +105,6 @@ res!(
     true,
     false
 );
-res!(
-    PDBS,
-    "policy",
-    "v1",
-    "poddisruptionbudgets",
-    "PodDisruptionBudget",
-    true,
-    true
-);
 
 pub static POD_METRICS: ResourceType = ResourceType {
     group: "metrics.k8s.io",
@@ -137,7 +128,6 @@ pub static ALL: &[&ResourceType] = &[
     &DEPLOYMENTS,
     &ENDPOINT_SLICES,
     &NETWORK_POLICIES,
-    &PDBS,
     &POD_METRICS,
 ];
 

@@ -7,7 +7,7 @@
 //! cluster the real half prints one loud line and returns (under `CI=true` it fails). The
 //! tests after `on_both!` run on one of the two: on the real server only, what the imitation
 //! no longer serves because no daemon test needs it there (the scale subresource, field
-//! ownership in server-side apply); on the imitation only, what only it can show on demand
+//! ownership in server-side apply, PodDisruptionBudgets); on the imitation only, what only it can show on demand
 //! (injected faults, 429 with Retry-After, dropped watches, compaction, paused time, KWOK
 //! internals).
 
@@ -100,7 +100,7 @@ on_both!(
     apply_get_list_and_delete_collection,
     create_conflicts_and_stale_replace,
     watch_streams_adds_scales_and_deletes,
-    eviction_is_refused_by_a_pdb_until_the_budget_allows_it,
+    eviction_deletes_the_pod_and_a_missing_pod_is_404,
     token_request_issues_a_token_with_expiry,
     plain_types_round_trip_network_policies_and_secrets,
     deployments_are_defaulted_as_the_real_server_does,
@@ -429,6 +429,81 @@ async fn server_side_apply_records_managers_and_refuses_a_conflict() {
         other => panic!("{other}"),
     }
 
+}
+
+/// A PodDisruptionBudget, its status as the disruption controller computes it, and the
+/// eviction it refuses (429) until the budget allows one.
+#[tokio::test]
+async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it() {
+    let Some(b) = Backend::real().await else {
+        return;
+    };
+    let b = &b;
+    let deploys: Api<Deployment> = b.api();
+    let pods: Api<Pod> = Api::namespaced(b.client_without_retry.clone(), &b.ns);
+    let pdbs: Api<PodDisruptionBudget> = b.api();
+    deploys
+        .create(&PostParams::default(), &deployment("web", 2))
+        .await
+        .unwrap();
+    let pdb: PodDisruptionBudget = serde_json::from_value(json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
+    }))
+    .unwrap();
+    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
+    // The budget's status, as the disruption controller computes it.
+    let budget = async |healthy: i32, allowed: i32| {
+        wait_until(
+            &format!("PDB web: {healthy} healthy, {allowed} disruptions allowed"),
+            CONVERGE,
+            async || {
+                let st = pdbs.get("web").await.ok()?.status?;
+                (st.current_healthy == Some(healthy) && st.disruptions_allowed == Some(allowed))
+                    .then_some(())
+            },
+        )
+        .await
+        .unwrap()
+    };
+    budget(2, 0).await;
+    let victim = pods.list(&ListParams::default()).await.unwrap().items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+    let err = pods
+        .evict(&victim, &EvictParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(429));
+    assert_eq!(api_reason(&err), Some("TooManyRequests"));
+
+    pdbs.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"minAvailable": 1}})),
+    )
+    .await
+    .unwrap();
+    budget(2, 1).await;
+    let status = pods.evict(&victim, &EvictParams::default()).await.unwrap();
+    assert_eq!(status.code, 201);
+    wait_until(
+        &format!("evicted pod {victim} gone"),
+        CONVERGE,
+        async || matches!(pods.get_opt(&victim).await, Ok(None)).then_some(()),
+    )
+    .await
+    .unwrap();
+    // The replacement comes back.
+    wait_until("a replacement pod", CONVERGE, async || {
+        let st = deploys.get("web").await.ok()?.status?;
+        (st.ready_replicas == Some(2)).then_some(())
+    })
+    .await
+    .unwrap();
 }
 
 // Imitation only: faults injected on demand.
@@ -843,61 +918,27 @@ async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
     assert!(server.list::<Pod>(Some(NS)).is_empty());
 }
 
-async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it(b: &Backend) {
+/// Eviction without a budget: the pod goes and its Deployment replaces it; a missing pod
+/// is a 404. (A PodDisruptionBudget's refusal is the real server's: see below.)
+async fn eviction_deletes_the_pod_and_a_missing_pod_is_404(b: &Backend) {
     let deploys: Api<Deployment> = b.api();
     let pods: Api<Pod> = Api::namespaced(b.client_without_retry.clone(), &b.ns);
-    let pdbs: Api<PodDisruptionBudget> = b.api();
     deploys
         .create(&PostParams::default(), &deployment("web", 2))
         .await
         .unwrap();
-    let pdb: PodDisruptionBudget = serde_json::from_value(json!({
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-        "metadata": {"name": "web"},
-        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
-    }))
+    let victim = wait_until("a web pod", CONVERGE, async || {
+        let list = pods.list(&ListParams::default()).await.ok()?;
+        list.items.into_iter().next()?.metadata.name
+    })
+    .await
     .unwrap();
-    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
-    // The budget's status, as the disruption controller computes it.
-    let budget = async |healthy: i32, allowed: i32| {
-        wait_until(
-            &format!("PDB web: {healthy} healthy, {allowed} disruptions allowed"),
-            CONVERGE,
-            async || {
-                let st = pdbs.get("web").await.ok()?.status?;
-                (st.current_healthy == Some(healthy) && st.disruptions_allowed == Some(allowed))
-                    .then_some(())
-            },
-        )
-        .await
-        .unwrap()
-    };
-    budget(2, 0).await;
-    let victim = pods.list(&ListParams::default()).await.unwrap().items[0]
-        .metadata
-        .name
-        .clone()
-        .unwrap();
-    let err = pods
-        .evict(&victim, &EvictParams::default())
-        .await
-        .unwrap_err();
-    assert_eq!(api_code(&err), Some(429));
-    assert_eq!(api_reason(&err), Some("TooManyRequests"));
     let err = pods
         .evict("no-such-pod", &EvictParams::default())
         .await
         .unwrap_err();
     assert_eq!(api_code(&err), Some(404));
-
-    pdbs.patch(
-        "web",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"minAvailable": 1}})),
-    )
-    .await
-    .unwrap();
-    budget(2, 1).await;
+    assert_eq!(api_reason(&err), Some("NotFound"));
     let status = pods.evict(&victim, &EvictParams::default()).await.unwrap();
     assert_eq!(status.code, 201);
     wait_until(
@@ -907,7 +948,6 @@ async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it(b: &Backend) {
     )
     .await
     .unwrap();
-    // The replacement comes back.
     wait_until("a replacement pod", CONVERGE, async || {
         let st = deploys.get("web").await.ok()?.status?;
         (st.ready_replicas == Some(2)).then_some(())

@@ -158,12 +158,12 @@ fn patch(
 /// What a DELETE of one object answers. The real server returns the object for kinds
 /// whose registry asks for it (Pods, Services, ServiceAccounts; Namespaces, whose
 /// deletion is not immediate) and a Success Status for the rest (checked against a real
-/// server for Deployments, PodDisruptionBudgets, NetworkPolicies, Secrets and ConfigMaps;
+/// server for Deployments, NetworkPolicies, Secrets and ConfigMaps;
 /// kinds not checked keep the object).
 fn deleted_response(res: &ResourceType, object: &Value) -> Value {
     if !matches!(
         res.kind,
-        "Deployment" | "PodDisruptionBudget" | "NetworkPolicy" | "Secret" | "ConfigMap"
+        "Deployment" | "NetworkPolicy" | "Secret" | "ConfigMap"
     ) {
         return object.clone();
     }

@@ -11,8 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::KwokConfig;
-use super::object::{Key, key_of, name_of, uid_of};
-use crate::policy::pod_is_ready;
+use super::object::{Key, key_of, name_of, pod_is_ready, uid_of};
 use crate::resources::{ENDPOINT_SLICES, PODS, SERVICES};
 use crate::selectors::LabelSelector;
 use crate::store::{Event, EventType, Part, Store};

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::Workload;
-use crate::kwok::object::{carry_condition_times, name_of, uid_of};
-use crate::policy::{owner_deployment, pod_is_ready};
+use crate::kwok::object::{carry_condition_times, name_of, owner_deployment, pod_is_ready, uid_of};
 use crate::resources::{DEPLOYMENTS, PODS};
 use crate::store::Part;
 
