@@ -139,7 +139,7 @@ impl Store {
 
     pub fn get(&self, res: &'static ResourceType, ns: &str, name: &str) -> Option<Arc<Value>> {
         let key = (res.key, ns.to_string(), name.to_string());
-        self.lock().objects.get(&key).map(|s| s.object.clone())
+        self.lock().objects.get(&key).cloned()
     }
 
     pub fn get_or_404(
@@ -600,7 +600,7 @@ fn list_locked(g: &Inner, res: &'static ResourceType, ns: Option<&str>) -> Vec<A
             g.objects
                 .range(lo..)
                 .take_while(|(k, _)| k.0 == pk && k.1 == ns)
-                .map(|(_, s)| s.object.clone())
+                .map(|(_, s)| s.clone())
                 .collect()
         }
         None => {
@@ -608,7 +608,7 @@ fn list_locked(g: &Inner, res: &'static ResourceType, ns: Option<&str>) -> Vec<A
             g.objects
                 .range(lo..)
                 .take_while(|(k, _)| k.0 == pk)
-                .map(|(_, s)| s.object.clone())
+                .map(|(_, s)| s.clone())
                 .collect()
         }
     }
@@ -754,8 +754,7 @@ mod tests {
                 &CONFIG_MAPS,
                 "ns",
                 json!({"metadata": {}}),
-                Part::Main,
-                None
+                Part::Main
             )),
             422
         );

@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use super::body::{Outcome, parse_body};
 use super::list::{list, list_body, select};
-use super::query::truthy;
 use super::route::Target;
 use super::{evict, tokens};
 use crate::Shared;
