@@ -43,7 +43,6 @@ pub use error::{ApiError, Error};
 pub use faults::{Fault, FaultKind, Verb};
 pub use kwok::KwokConfig;
 pub use resources::ResourceType;
-pub use selectors::{FieldSelector, LabelSelector};
 pub use store::{Event, EventType, Store};
 
 /// The served resource type of a typed k8s-openapi object, for raw [`Store`] access.
@@ -90,18 +89,8 @@ impl Builder {
         self
     }
 
-    pub fn history(mut self, events: usize) -> Self {
-        self.config.history = events;
-        self
-    }
-
     pub fn bookmark_interval(mut self, every: Duration) -> Self {
         self.config.bookmark_interval = every;
-        self
-    }
-
-    pub fn config(mut self, config: ServerConfig) -> Self {
-        self.config = config;
         self
     }
 
