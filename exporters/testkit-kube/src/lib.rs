@@ -43,6 +43,7 @@ pub use error::{ApiError, Error};
 pub use faults::{Fault, FaultKind, Verb};
 pub use kwok::KwokConfig;
 pub use resources::ResourceType;
+use selectors::LabelSelector;
 pub use store::{Event, EventType, Store};
 
 /// The served resource type of a typed k8s-openapi object, for raw [`Store`] access.

@@ -67,10 +67,6 @@ impl LabelSelector {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.reqs.is_empty() && !self.matches_nothing
-    }
-
     /// Matches against a label map (`metadata.labels`, possibly absent).
     pub fn matches(&self, labels: Option<&Value>) -> bool {
         if self.matches_nothing {
@@ -91,7 +87,6 @@ impl LabelSelector {
     pub fn matches_object(&self, obj: &Value) -> bool {
         self.matches(obj.pointer("/metadata/labels"))
     }
-
 }
 
 /// Splits on commas that are not inside `( )`.

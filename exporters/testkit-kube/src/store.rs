@@ -750,12 +750,7 @@ mod tests {
             409
         );
         assert_eq!(
-            err(s.create(
-                &CONFIG_MAPS,
-                "ns",
-                json!({"metadata": {}}),
-                Part::Main
-            )),
+            err(s.create(&CONFIG_MAPS, "ns", json!({"metadata": {}}), Part::Main)),
             422
         );
         assert_eq!(

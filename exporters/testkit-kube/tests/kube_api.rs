@@ -390,7 +390,9 @@ async fn server_side_apply_records_managers_and_refuses_a_conflict() {
         .await
         .unwrap();
     assert_eq!(
-        d.metadata.managed_fields.as_ref().unwrap()[0].manager.as_deref(),
+        d.metadata.managed_fields.as_ref().unwrap()[0]
+            .manager
+            .as_deref(),
         Some("churn")
     );
     let churn_entry = |d: &Deployment| {
@@ -428,7 +430,6 @@ async fn server_side_apply_records_managers_and_refuses_a_conflict() {
         ),
         other => panic!("{other}"),
     }
-
 }
 
 /// A PodDisruptionBudget, its status as the disruption controller computes it, and the

@@ -289,18 +289,14 @@ impl Endpoints {
             let labels = json!({SERVICE_NAME: svc_name, MANAGED_BY: MANAGER});
             match slice {
                 Some(s) => {
-                    let _ = self.store.modify(
-                        &ENDPOINT_SLICES,
-                        ns,
-                        name_of(&s),
-                        Part::Any,
-                        |old| {
-                            let mut new = (*old).clone();
-                            new["endpoints"] = Value::Array(eps);
-                            new["ports"] = ports.clone();
-                            Ok(new)
-                        },
-                    );
+                    let _ =
+                        self.store
+                            .modify(&ENDPOINT_SLICES, ns, name_of(&s), Part::Any, |old| {
+                                let mut new = (*old).clone();
+                                new["endpoints"] = Value::Array(eps);
+                                new["ports"] = ports.clone();
+                                Ok(new)
+                            });
                 }
                 None => {
                     let obj = json!({
@@ -314,10 +310,7 @@ impl Endpoints {
                         "endpoints": eps,
                         "ports": ports.clone(),
                     });
-                    if let Err(e) = self
-                        .store
-                        .create(&ENDPOINT_SLICES, ns, obj, Part::Any)
-                    {
+                    if let Err(e) = self.store.create(&ENDPOINT_SLICES, ns, obj, Part::Any) {
                         tracing::warn!(error = %e, "kwok could not create an EndpointSlice");
                     }
                 }
