@@ -93,7 +93,8 @@ def pod_container(obj):
 
 
 def without_verb(objs, kind, resource, verb):
-    """The RBAC objects with `verb` taken off the rule for `resource` in the `kind`."""
+    """The RBAC objects with `verb` taken off the rule for `resource` in the `kind` (a rule
+    left with no verb goes: the API server refuses an empty one)."""
     out = copy.deepcopy(rbac_objects(objs))
     hits = 0
     for o in out:
@@ -103,6 +104,7 @@ def without_verb(objs, kind, resource, verb):
             if resource in rule.get("resources", []) and verb in rule["verbs"]:
                 rule["verbs"].remove(verb)
                 hits += 1
+        o["rules"] = [r for r in o["rules"] if r["verbs"]]
     assert hits == 1, (kind, resource, verb)
     return out
 
