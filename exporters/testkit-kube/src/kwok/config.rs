@@ -60,4 +60,9 @@ impl KwokConfig {
         self.endpoint_delay = d;
         self
     }
+
+    pub fn max_endpoints_per_slice(mut self, n: usize) -> Self {
+        self.max_endpoints_per_slice = n.max(1);
+        self
+    }
 }
