@@ -70,15 +70,6 @@ res!(
 );
 res!(SECRETS, "", "v1", "secrets", "Secret", true, false);
 res!(
-    CONFIG_MAPS,
-    "",
-    "v1",
-    "configmaps",
-    "ConfigMap",
-    true,
-    false
-);
-res!(
     DEPLOYMENTS,
     "apps",
     "v1",
@@ -124,7 +115,6 @@ pub static ALL: &[&ResourceType] = &[
     &SERVICES,
     &SERVICE_ACCOUNTS,
     &SECRETS,
-    &CONFIG_MAPS,
     &DEPLOYMENTS,
     &ENDPOINT_SLICES,
     &NETWORK_POLICIES,

@@ -633,7 +633,7 @@ fn check_type(res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
 fn tracks_generation(res: &ResourceType) -> bool {
     !matches!(
         res.kind,
-        "Namespace" | "Node" | "Service" | "ServiceAccount" | "Secret" | "ConfigMap"
+        "Namespace" | "Node" | "Service" | "ServiceAccount" | "Secret"
     )
 }
 
@@ -688,16 +688,16 @@ pub fn suffix(seq: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{CONFIG_MAPS, DEPLOYMENTS, NAMESPACES};
+    use crate::resources::{DEPLOYMENTS, NAMESPACES, SECRETS};
 
     fn deployment(name: &str, replicas: i64) -> Value {
         json!({"metadata": {"name": name}, "spec": {"replicas": replicas}, "status": {"replicas": 9}})
     }
 
-    /// Creates an empty ConfigMap `ns/name`: the smallest object a store test can write.
-    fn config_map(s: &Store, ns: &str, name: &str) -> Arc<Value> {
+    /// Creates an empty Secret `ns/name`: the smallest object a store test can write.
+    fn secret(s: &Store, ns: &str, name: &str) -> Arc<Value> {
         s.create(
-            &CONFIG_MAPS,
+            &SECRETS,
             ns,
             json!({"metadata": {"name": name}}),
             Part::Main,
@@ -750,31 +750,19 @@ mod tests {
             409
         );
         assert_eq!(
-            err(s.create(&CONFIG_MAPS, "ns", json!({"metadata": {}}), Part::Main)),
+            err(s.create(&SECRETS, "ns", json!({"metadata": {}}), Part::Main)),
             422
         );
-        assert_eq!(
-            err(s.create(&CONFIG_MAPS, "ns", json!([1]), Part::Main)),
-            400
-        );
+        assert_eq!(err(s.create(&SECRETS, "ns", json!([1]), Part::Main)), 400);
         let elsewhere = json!({"metadata": {"name": "c", "namespace": "other"}});
-        assert_eq!(
-            err(s.create(&CONFIG_MAPS, "ns", elsewhere, Part::Main)),
-            400
-        );
-        let wrong_kind = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c"}});
-        assert_eq!(
-            err(s.create(&CONFIG_MAPS, "ns", wrong_kind, Part::Main)),
-            400
-        );
+        assert_eq!(err(s.create(&SECRETS, "ns", elsewhere, Part::Main)), 400);
+        let wrong_kind =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert_eq!(err(s.create(&SECRETS, "ns", wrong_kind, Part::Main)), 400);
 
         let gen_name = || json!({"metadata": {"generateName": "job-"}});
-        let a = s
-            .create(&CONFIG_MAPS, "ns", gen_name(), Part::Main)
-            .unwrap();
-        let b = s
-            .create(&CONFIG_MAPS, "ns", gen_name(), Part::Main)
-            .unwrap();
+        let a = s.create(&SECRETS, "ns", gen_name(), Part::Main).unwrap();
+        let b = s.create(&SECRETS, "ns", gen_name(), Part::Main).unwrap();
         let (a, b) = (meta_str(&a, "name").unwrap(), meta_str(&b, "name").unwrap());
         assert!(
             a.starts_with("job-") && b.starts_with("job-") && a != b,
@@ -860,21 +848,19 @@ mod tests {
         let s = Store::new(100, 16);
         let d = s
             .create(
-                &CONFIG_MAPS,
+                &SECRETS,
                 "ns",
                 json!({"metadata": {"name": "c"}}),
                 Part::Main,
             )
             .unwrap();
         assert_eq!(
-            s.delete(&CONFIG_MAPS, "ns", "c", Some("999"))
-                .unwrap_err()
-                .code,
+            s.delete(&SECRETS, "ns", "c", Some("999")).unwrap_err().code,
             409
         );
         let mut rx = s.subscribe();
         let last = s
-            .delete(&CONFIG_MAPS, "ns", "c", meta_str(&d, "resourceVersion"))
+            .delete(&SECRETS, "ns", "c", meta_str(&d, "resourceVersion"))
             .unwrap();
         assert_eq!(rv_of(&last), rv_of(&d) + 1);
         let ev = rx.try_recv().unwrap();
@@ -882,23 +868,20 @@ mod tests {
             (ev.kind, ev.rv, ev.name.as_str()),
             (EventType::Deleted, rv_of(&last), "c")
         );
-        assert!(s.get(&CONFIG_MAPS, "ns", "c").is_none());
-        assert_eq!(
-            s.delete(&CONFIG_MAPS, "ns", "c", None).unwrap_err().code,
-            404
-        );
+        assert!(s.get(&SECRETS, "ns", "c").is_none());
+        assert_eq!(s.delete(&SECRETS, "ns", "c", None).unwrap_err().code, 404);
     }
 
     #[test]
     fn lists_are_per_type_and_namespace_in_name_order() {
         let s = Store::new(100, 16);
         for (ns, name) in [("b", "z"), ("a", "y"), ("b", "x")] {
-            config_map(&s, ns, name);
+            secret(&s, ns, name);
         }
         s.create(&DEPLOYMENTS, "b", deployment("w", 1), Part::Main)
             .unwrap();
         let names = |ns: Option<&str>| -> Vec<String> {
-            let (items, rv) = s.list(&CONFIG_MAPS, ns);
+            let (items, rv) = s.list(&SECRETS, ns);
             assert_eq!(rv, s.current_rv());
             items
                 .iter()
@@ -915,7 +898,7 @@ mod tests {
         let s = Store::new(3, 16);
         let start = s.current_rv();
         for i in 0..2 {
-            config_map(&s, "ns", &format!("c{i}"));
+            secret(&s, "ns", &format!("c{i}"));
         }
         let (evs, now) = s.events_since(start).unwrap();
         assert_eq!(
@@ -925,7 +908,7 @@ mod tests {
         assert_eq!(now, start + 2);
         // Two more writes push the oldest event out of a history of three.
         for i in 2..4 {
-            config_map(&s, "ns", &format!("c{i}"));
+            secret(&s, "ns", &format!("c{i}"));
         }
         assert_eq!(s.events_since(start).unwrap_err().code, 410);
         assert_eq!(s.events_since(start + 1).unwrap().0.len(), 3);
@@ -937,10 +920,10 @@ mod tests {
     #[test]
     fn subscribe_with_misses_nothing_after_its_snapshot() {
         let s = Store::new(100, 16);
-        config_map(&s, "ns", "before");
-        let (mut rx, (rv, seen)) = s.subscribe_with(|v| (v.rv(), v.list(&CONFIG_MAPS, None).len()));
+        secret(&s, "ns", "before");
+        let (mut rx, (rv, seen)) = s.subscribe_with(|v| (v.rv(), v.list(&SECRETS, None).len()));
         assert_eq!((rv, seen), (s.current_rv(), 1));
-        config_map(&s, "ns", "after");
+        secret(&s, "ns", "after");
         let ev = rx.try_recv().unwrap();
         assert_eq!((ev.name.as_str(), ev.rv), ("after", rv + 1));
         assert!(rx.try_recv().is_err());
@@ -951,16 +934,16 @@ mod tests {
         let s = Store::new(100, 16);
         let first = s
             .upsert(
-                &CONFIG_MAPS,
+                &SECRETS,
                 json!({"metadata": {"name": "c", "namespace": "ns"}, "data": {"k": "1"}}),
             )
             .unwrap();
         let stale = json!({"metadata": {"name": "c", "namespace": "ns", "resourceVersion": "1"}, "data": {"k": "2"}});
-        let second = s.upsert(&CONFIG_MAPS, stale).unwrap();
+        let second = s.upsert(&SECRETS, stale).unwrap();
         assert_eq!(second["data"]["k"], "2");
         assert_eq!(rv_of(&second), rv_of(&first) + 1);
         assert_eq!(
-            s.upsert(&CONFIG_MAPS, json!({"metadata": {}}))
+            s.upsert(&SECRETS, json!({"metadata": {}}))
                 .unwrap_err()
                 .code,
             422

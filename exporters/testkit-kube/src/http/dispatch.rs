@@ -157,13 +157,10 @@ fn patch(
 /// What a DELETE of one object answers. The real server returns the object for kinds
 /// whose registry asks for it (Pods, Services, ServiceAccounts; Namespaces, whose
 /// deletion is not immediate) and a Success Status for the rest (checked against a real
-/// server for Deployments, NetworkPolicies, Secrets and ConfigMaps;
+/// server for Deployments, NetworkPolicies and Secrets;
 /// kinds not checked keep the object).
 fn deleted_response(res: &ResourceType, object: &Value) -> Value {
-    if !matches!(
-        res.kind,
-        "Deployment" | "NetworkPolicy" | "Secret" | "ConfigMap"
-    ) {
+    if !matches!(res.kind, "Deployment" | "NetworkPolicy" | "Secret") {
         return object.clone();
     }
     serde_json::json!({
