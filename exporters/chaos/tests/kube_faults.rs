@@ -1,6 +1,6 @@
 //! Kubernetes faults through the real `kube` client against the in-process API server in
 //! KWOK mode: deletions, evictions refused (an injected 429, as a budget answers) then allowed,
-//! cordon/uncordon, scope and opt-in, dry runs (NetworkPolicies included), and
+//! cordon/uncordon, dry runs (NetworkPolicies included), and
 //! recovery clocks that match the server's configured readiness and endpoint delays (exact
 //! timing under paused time, which a real server cannot give). The same faults against
 //! the real control plane, partition included, are in `real_faults.rs`.
@@ -11,8 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use redline_chaos::selector::Selector;
-use redline_chaos::{ChaosArgs, ChaosError, FaultKind, run_with};
+use redline_chaos::{ChaosArgs, FaultKind, run_with};
 use redline_testkit_kube::{Fault, FaultKind as TestkitFault, KubeApiServer, KwokConfig, Verb};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -170,68 +169,6 @@ async fn pod_kill_clocks_match_the_servers_delays_and_spare_pods_not_opted_in() 
         "endpoints clock {endpoints:?}, expected {want:?}"
     );
     assert!(f.timed_out.is_empty());
-}
-
-#[tokio::test(start_paused = true)]
-async fn selector_and_role_narrow_the_victims_and_a_selector_without_opt_in_finds_nothing() {
-    let server = KubeApiServer::start_kwok().await.unwrap();
-    deploy(&server, "db", 2, true).await;
-    deploy(&server, "api", 2, false).await;
-    settle(&server, &[("db", 2), ("api", 2)]).await;
-    // Mark one db pod as primary.
-    let primary = server
-        .list::<Pod>(Some(NS))
-        .into_iter()
-        .find(|p| p.metadata.labels.as_ref().unwrap()["app"] == "db")
-        .unwrap();
-    let primary_name = primary.metadata.name.clone().unwrap();
-    server
-        .patch_json::<Pod>(
-            NS,
-            &primary_name,
-            &json!({"metadata": {"labels": {"role": "master"}}}),
-        )
-        .unwrap();
-
-    let mut a = args(FaultKind::PodKill);
-    a.pick = redline_chaos::faults::pod_kill::Pick::Role;
-    a.fault_label = Some("db-failover".into());
-    let report = run_with(
-        a,
-        Some(server.client_without_retry().unwrap()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.faults[0].target, primary_name);
-    assert_eq!(report.faults[0].fault, "db-failover");
-    assert!(server.get::<Pod>(NS, &primary_name).is_none());
-
-    // api pods match the selector but are not opted in: nothing to kill.
-    let mut a = args(FaultKind::PodKill);
-    a.selector = "app=api".parse::<Selector>().unwrap();
-    let err = run_with(
-        a,
-        Some(server.client_without_retry().unwrap()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, ChaosError::NoTarget(_)), "{err}");
-    assert_eq!(server.request_count(Verb::Delete, "pods"), 1);
-
-    // ... unless the opt-in is waived.
-    let mut a = args(FaultKind::PodKill);
-    a.selector = "app=api".parse::<Selector>().unwrap();
-    a.ignore_opt_in = true;
-    let report = run_with(
-        a,
-        Some(server.client_without_retry().unwrap()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    assert!(report.faults[0].target.starts_with("api-"));
 }
 
 #[tokio::test(start_paused = true)]

@@ -346,20 +346,6 @@ impl KubeApiServer {
         Ok(())
     }
 
-    /// Applies a JSON merge patch to an object's status (or anything else) directly.
-    pub fn patch_json<K: k8s_openapi::Resource>(
-        &self,
-        ns: &str,
-        name: &str,
-        patch: &Value,
-    ) -> Result<(), Error> {
-        let res = Self::res_of::<K>()?;
-        self.shared
-            .store
-            .merge_patch(res, ns, name, patch, store::Part::Any)?;
-        Ok(())
-    }
-
     /// Arms a fault for the next matching requests.
     pub fn inject(&self, fault: Fault) {
         self.shared.faults.push(fault);
