@@ -93,7 +93,8 @@ def pod_container(obj):
 
 
 def without_verb(objs, kind, resource, verb):
-    """The RBAC objects with `verb` taken off the rule for `resource` in the `kind`."""
+    """The RBAC objects with `verb` taken off the rule for `resource` in the `kind` (a rule
+    left with no verb goes: the API server refuses an empty one)."""
     out = copy.deepcopy(rbac_objects(objs))
     hits = 0
     for o in out:
@@ -103,6 +104,7 @@ def without_verb(objs, kind, resource, verb):
             if resource in rule.get("resources", []) and verb in rule["verbs"]:
                 rule["verbs"].remove(verb)
                 hits += 1
+        o["rules"] = [r for r in o["rules"] if r["verbs"]]
     assert hits == 1, (kind, resource, verb)
     return out
 
@@ -415,3 +417,55 @@ def test_kuadrant_limits_sidecar_raises_and_restores_as_its_chart_account(chart,
     assert policies() == before
     assert can_i(kubectl, user, "get", "ratelimitpolicies.kuadrant.io/other", "-n", gateway) == "no"
     assert can_i(kubectl, user, "get", "ratelimitpolicies.kuadrant.io/gateway-rate-limits", "-n", release) == "no"
+
+
+# ------------------------------------------------------------------------------ hpa-watch
+
+LOAD_JOB = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "load"},
+            # No KWOK toleration: its pod stays Pending and the Job active (started).
+            "spec": {"backoffLimit": 0, "template": {"spec": {
+                "restartPolicy": "Never", "containers": [{"name": "load", "image": "fake"}]}}}}
+
+
+def test_hpa_watch_times_the_hpa_as_its_chart_account(chart, kubectl, namespaces, tmp_path):
+    ns = namespaces("hpa")
+    values = {"hpa": {"enabled": True, "target": {"name": "web"},
+                      "watch": {"poll": "500ms", "duration": "4s", "linger": "1s"}}}
+    objs = render(chart, values, namespace=ns)
+    apply(kubectl, rbac_objects(objs) + [component(objs, "HorizontalPodAutoscaler", "hpa")])
+    kubectl("apply", "-n", ns, "-f", "-", stdin=yaml.safe_dump_all([web("web", 1), LOAD_JOB]))
+    wait("the web pod Ready", lambda: len(ready_pods(kubectl, ns, "app=web")) == 1)
+    wait("the load Job started", lambda: json.loads(kubectl(
+        "get", "job", "load", "-n", ns, "-o", "json").stdout).get("status", {}).get("startTime"))
+    container = pod_container(component(objs, "Job", "hpa-watch"))
+    sa = component(objs, "ServiceAccount", "hpa-watch")["metadata"]["name"]
+    config, token = token_kubeconfig(kubectl, tmp_path, ns, sa)
+    user = f"system:serviceaccount:{ns}:{sa}"
+    wait("the RoleBinding in effect", lambda: can_i(kubectl, user, "list", "pods", "-n", ns) == "yes", 30)
+    hpa = component(objs, "HorizontalPodAutoscaler", "hpa")["metadata"]["name"]
+
+    # The chart names the load Job only when http-load is in the release: here the test does.
+    r = run_daemon(container, config, token, REDLINE_HPA_LOAD_JOB="load")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "forbidden" not in r.stderr.lower(), r.stderr[-3000:]
+    assert f"HPA {ns}/{hpa} -> Deployment/web" in r.stdout, r.stdout
+    assert "replicas at the load's start: 1" in r.stdout, r.stdout
+
+    # Without `get` on Jobs the load's start cannot be read: refused (and logged), so
+    # nothing is timed.
+    apply(kubectl, without_verb(objs, "Role", "jobs", "get"))
+    wait("the narrower Role in effect", lambda: can_i(kubectl, user, "get", "jobs", "-n", ns) == "no", 30)
+    r = run_daemon(container, config, token, REDLINE_HPA_LOAD_JOB="load")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "forbidden" in r.stderr.lower(), r.stderr[-3000:]
+    assert "the load never started" in r.stdout, r.stdout
+
+    # Without `list` on pods the replicas cannot be counted: the run fails with Forbidden.
+    apply(kubectl, without_verb(objs, "Role", "pods", "list"))
+    wait("the narrower Role in effect", lambda: can_i(kubectl, user, "list", "pods", "-n", ns) == "no", 30)
+    r = run_daemon(container, config, token)
+    assert r.returncode != 0
+    assert "forbidden" in r.stderr.lower() and "pods" in r.stderr, r.stderr[-3000:]
+    # Reads only, and nothing outside its namespace.
+    assert can_i(kubectl, user, "patch", "horizontalpodautoscalers", "-n", ns) == "no"
+    assert can_i(kubectl, user, "get", "horizontalpodautoscalers", "-n", "default") == "no"

@@ -1,6 +1,6 @@
 //! Kubernetes faults through the real `kube` client against the in-process API server in
-//! KWOK mode: deletions, evictions refused by a PodDisruptionBudget then allowed,
-//! cordon/uncordon, scope and opt-in, dry runs (NetworkPolicies included), and
+//! KWOK mode: deletions, evictions refused (an injected 429, as a budget answers) then allowed,
+//! cordon/uncordon, dry runs (NetworkPolicies included), and
 //! recovery clocks that match the server's configured readiness and endpoint delays (exact
 //! timing under paused time, which a real server cannot give). The same faults against
 //! the real control plane, partition included, are in `real_faults.rs`.
@@ -10,11 +10,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use redline_chaos::selector::Selector;
-use redline_chaos::{ChaosArgs, ChaosError, FaultKind, run_with};
-use redline_testkit_kube::{KubeApiServer, KwokConfig, Verb};
+use redline_chaos::{ChaosArgs, FaultKind, run_with};
+use redline_testkit_kube::{Fault, FaultKind as TestkitFault, KubeApiServer, KwokConfig, Verb};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -174,68 +172,6 @@ async fn pod_kill_clocks_match_the_servers_delays_and_spare_pods_not_opted_in() 
 }
 
 #[tokio::test(start_paused = true)]
-async fn selector_and_role_narrow_the_victims_and_a_selector_without_opt_in_finds_nothing() {
-    let server = KubeApiServer::start_kwok().await.unwrap();
-    deploy(&server, "db", 2, true).await;
-    deploy(&server, "api", 2, false).await;
-    settle(&server, &[("db", 2), ("api", 2)]).await;
-    // Mark one db pod as primary.
-    let primary = server
-        .list::<Pod>(Some(NS))
-        .into_iter()
-        .find(|p| p.metadata.labels.as_ref().unwrap()["app"] == "db")
-        .unwrap();
-    let primary_name = primary.metadata.name.clone().unwrap();
-    server
-        .patch_json::<Pod>(
-            NS,
-            &primary_name,
-            &json!({"metadata": {"labels": {"role": "master"}}}),
-        )
-        .unwrap();
-
-    let mut a = args(FaultKind::PodKill);
-    a.pick = redline_chaos::faults::pod_kill::Pick::Role;
-    a.fault_label = Some("db-failover".into());
-    let report = run_with(
-        a,
-        Some(server.client_without_retry().unwrap()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.faults[0].target, primary_name);
-    assert_eq!(report.faults[0].fault, "db-failover");
-    assert!(server.get::<Pod>(NS, &primary_name).is_none());
-
-    // api pods match the selector but are not opted in: nothing to kill.
-    let mut a = args(FaultKind::PodKill);
-    a.selector = "app=api".parse::<Selector>().unwrap();
-    let err = run_with(
-        a,
-        Some(server.client_without_retry().unwrap()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, ChaosError::NoTarget(_)), "{err}");
-    assert_eq!(server.request_count(Verb::Delete, "pods"), 1);
-
-    // ... unless the opt-in is waived.
-    let mut a = args(FaultKind::PodKill);
-    a.selector = "app=api".parse::<Selector>().unwrap();
-    a.ignore_opt_in = true;
-    let report = run_with(
-        a,
-        Some(server.client_without_retry().unwrap()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    assert!(report.faults[0].target.starts_with("api-"));
-}
-
-#[tokio::test(start_paused = true)]
 async fn dry_runs_change_nothing() {
     let server = KubeApiServer::builder()
         .kwok(KwokConfig::default().nodes(2))
@@ -308,7 +244,7 @@ fn cordoned(server: &KubeApiServer, node: &str) -> bool {
 }
 
 #[tokio::test(start_paused = true)]
-async fn drain_retries_a_pdb_refusal_reschedules_and_uncordons() {
+async fn drain_retries_refused_evictions_reschedules_and_uncordons() {
     let server = KubeApiServer::start_kwok_with(
         KwokConfig::default()
             .nodes(2)
@@ -326,28 +262,19 @@ async fn drain_retries_a_pdb_refusal_reschedules_and_uncordons() {
         .map(|p| p.metadata.name.unwrap())
         .collect();
     assert!(!on_node0.is_empty(), "round-robin put a pod on node 0");
-    let pdb: PodDisruptionBudget = serde_json::from_value(json!({
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
-        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
-    }))
-    .unwrap();
-    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(server.client().unwrap(), NS);
-    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
-
-    // The budget relents 2.5 s into the drain.
-    let relent = {
-        let pdbs = pdbs.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(2500)).await;
-            pdbs.patch(
-                "web",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"spec": {"minAvailable": 1}})),
-            )
-            .await
-            .unwrap();
-        })
-    };
+    // A budget refusing the first two rounds of evictions: the 429 a PodDisruptionBudget
+    // answers (the real budget is in real_faults.rs), here on a schedule paused time can
+    // hold the drain's backoff to.
+    server.inject(
+        Fault::new(
+            TestkitFault::TooManyRequests {
+                retry_after_secs: 0,
+            },
+            2 * on_node0.len() as u32,
+        )
+        .verb(Verb::Create)
+        .resource("pods/eviction"),
+    );
     let mut a = args(FaultKind::NodeDrain);
     a.node = Some("kwok-node-0".into());
     a.hold = Duration::from_secs(10);
@@ -364,7 +291,6 @@ async fn drain_retries_a_pdb_refusal_reschedules_and_uncordons() {
         "node cordoned"
     );
     let report = run.await.unwrap().unwrap();
-    relent.await.unwrap();
     let f = &report.faults[0];
     assert_eq!(f.target, "kwok-node-0");
     // Attempts at 0 s and 1 s are refused, the one at 3 s goes through.

@@ -1,6 +1,7 @@
 //! chaos's Kubernetes faults against the real control plane of hack/cluster: pod-kill
 //! answered by the real ReplicaSet and EndpointSlice controllers (recovery clocks
-//! checked against the server's own timestamps), node-drain through the real Eviction
+//! checked against the server's own timestamps; its selector, role pick and opt-in
+//! narrowing the victims), node-drain through the real Eviction
 //! API with a PodDisruptionBudget the disruption controller first holds shut (429) and
 //! then opens, the cordon visible on the Node, and partition's NetworkPolicies created
 //! and removed (nothing enforces them here: there is no CNI; see the README).
@@ -67,6 +68,87 @@ fn secs(a: SystemTime, b: SystemTime) -> f64 {
         Ok(d) => d.as_secs_f64(),
         Err(e) => -e.duration().as_secs_f64(),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selector_and_role_narrow_the_victims_and_a_selector_without_opt_in_finds_nothing() {
+    let Some(cluster) = Cluster::shared().await else {
+        return;
+    };
+    let ns = cluster.namespace("chaos-scope").await.unwrap();
+    let api_yaml = KwokDeployment::new("api", 2).with_service().yaml();
+    for yaml in [web("db", 2), api_yaml] {
+        cluster.apply_yaml(Some(ns.name()), &yaml).await.unwrap();
+    }
+    settle(&cluster, ns.name(), "db", 2).await;
+    settle(&cluster, ns.name(), "api", 2).await;
+    let pods: Api<Pod> = Api::namespaced(cluster.client(), ns.name());
+    let client = cluster.client_without_retry().await.unwrap();
+    // Mark one db pod as primary.
+    let primary = cluster.ready_pods(ns.name(), "app=db").await.unwrap()[0].clone();
+    let primary_name = primary.metadata.name.clone().unwrap();
+    pods.patch(
+        &primary_name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"role": "master"}}})),
+    )
+    .await
+    .unwrap();
+
+    let mut a = args(ns.name(), FaultKind::PodKill);
+    a.pick = redline_chaos::faults::pod_kill::Pick::Role;
+    a.fault_label = Some("db-failover".into());
+    a.grace_period = Some(0);
+    let report = run_with(a, Some(client.clone()), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(report.faults[0].target, primary_name);
+    assert_eq!(report.faults[0].fault, "db-failover");
+    let primary_uid = uid(&primary);
+    let db_now: BTreeSet<String> = pods
+        .list(&ListParams::default().labels("app=db"))
+        .await
+        .unwrap()
+        .iter()
+        .map(uid)
+        .collect();
+    assert!(!db_now.contains(&primary_uid), "the primary was killed");
+
+    // api pods match the selector but are not opted in: nothing to kill.
+    let api_before: BTreeSet<String> = cluster
+        .ready_pods(ns.name(), "app=api")
+        .await
+        .unwrap()
+        .iter()
+        .map(uid)
+        .collect();
+    let mut a = args(ns.name(), FaultKind::PodKill);
+    a.selector = "app=api".parse::<Selector>().unwrap();
+    let err = run_with(a, Some(client.clone()), CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, redline_chaos::ChaosError::NoTarget(_)),
+        "{err}"
+    );
+    let api_after: BTreeSet<String> = pods
+        .list(&ListParams::default().labels("app=api"))
+        .await
+        .unwrap()
+        .iter()
+        .map(uid)
+        .collect();
+    assert_eq!(api_after, api_before, "no api pod touched");
+
+    // ... unless the opt-in is waived.
+    let mut a = args(ns.name(), FaultKind::PodKill);
+    a.selector = "app=api".parse::<Selector>().unwrap();
+    a.ignore_opt_in = true;
+    a.grace_period = Some(0);
+    let report = run_with(a, Some(client), CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(report.faults[0].target.starts_with("api-"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

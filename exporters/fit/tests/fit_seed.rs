@@ -1,12 +1,10 @@
 //! `redline fit` reproduces the seed's hand arithmetic (vps-load-and-chaos-summary.md) from
-//! fixture manifests of its workloads, and reads the same numbers from a cluster.
+//! fixture manifests of its workloads. The same numbers read from a live namespace of the
+//! real control plane are in `real_cluster.rs`.
 
 use std::path::PathBuf;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, PostParams};
 use redline_fit::{Budget, FitArgs, Output, Verdict, fit_with};
-use redline_testkit_kube::KubeApiServer;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vps")
@@ -112,28 +110,4 @@ async fn without_the_selector_monitoring_and_load_generators_eat_the_budget() {
     );
     assert!(!report.workloads.iter().any(|w| w.name == "node-exporter"));
     assert_eq!(report.budgets[2].verdict, Verdict::DoesNotFit);
-}
-
-#[tokio::test]
-async fn reads_the_same_numbers_from_a_cluster() {
-    let server = KubeApiServer::start().await.unwrap();
-    let client = server.client().unwrap();
-    let api: Api<Deployment> = Api::namespaced(client.clone(), "jewelry-shop");
-    let text = std::fs::read_to_string(fixtures().join("app.yaml")).unwrap();
-    for doc in text.split("\n---\n").skip(1) {
-        let v: serde_json::Value = serde_norway::from_str(doc).unwrap();
-        if v["kind"] == "Deployment" {
-            let d: Deployment = serde_json::from_value(v).unwrap();
-            api.create(&PostParams::default(), &d).await.unwrap();
-        }
-    }
-    let from_cluster = fit_with(&args(None, APP_ONLY), Some(&client))
-        .await
-        .unwrap();
-    let from_files = fit_with(&args(Some(fixtures().join("app.yaml")), APP_ONLY), None)
-        .await
-        .unwrap();
-    // The test server serves no StatefulSets: those kinds are skipped, not an error.
-    assert_eq!(from_cluster.workloads, from_files.workloads);
-    assert_eq!(from_cluster.cpu_requests_millis, 1000 + 250 + 400 + 500);
 }

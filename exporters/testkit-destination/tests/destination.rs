@@ -51,7 +51,7 @@ async fn cluster(replicas: i32) -> (KubeApiServer, Api<Deployment>) {
 
 async fn scale(deploys: &Api<Deployment>, n: i32) {
     deploys
-        .patch_scale(
+        .patch(
             "svc-a",
             &PatchParams::default(),
             &Patch::Merge(json!({"spec": {"replicas": n}})),

@@ -10,21 +10,20 @@
 //! ```
 //!
 //! What is modelled: typed CRUD, list paging, label/field selectors, watch with
-//! resume/bookmarks/410, server-side apply with field ownership, merge patches, the
-//! Deployment scale subresource, status subresources, Pod eviction with PDBs,
-//! TokenRequest/TokenReview, PodMetrics, fault injection, and (KWOK mode) controllers
+//! resume/bookmarks/410, server-side apply (forced, without field ownership), merge patches, status
+//! subresources, Pod eviction (no PodDisruptionBudgets: a refusal is an injected 429),
+//! TokenRequest, PodMetrics, fault injection, and (KWOK mode) controllers
 //! that turn Deployments into ready Pods and Services into EndpointSlices.
 
+mod defaults;
 mod error;
 mod faults;
 mod http;
 mod kwok;
 mod patch;
-mod policy;
 mod resources;
 mod selectors;
 mod store;
-mod tokens;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -44,9 +43,8 @@ pub use error::{ApiError, Error};
 pub use faults::{Fault, FaultKind, Verb};
 pub use kwok::KwokConfig;
 pub use resources::ResourceType;
-pub use selectors::{FieldSelector, LabelSelector};
+use selectors::LabelSelector;
 pub use store::{Event, EventType, Store};
-pub use tokens::IssuedToken;
 
 /// The served resource type of a typed k8s-openapi object, for raw [`Store`] access.
 pub fn resource_type<K: k8s_openapi::Resource>() -> Option<&'static ResourceType> {
@@ -92,18 +90,8 @@ impl Builder {
         self
     }
 
-    pub fn history(mut self, events: usize) -> Self {
-        self.config.history = events;
-        self
-    }
-
     pub fn bookmark_interval(mut self, every: Duration) -> Self {
         self.config.bookmark_interval = every;
-        self
-    }
-
-    pub fn config(mut self, config: ServerConfig) -> Self {
-        self.config = config;
         self
     }
 
@@ -137,7 +125,6 @@ impl ContainerUsage {
 pub(crate) struct Shared {
     pub(crate) store: Arc<Store>,
     pub(crate) faults: faults::Faults,
-    pub(crate) tokens: tokens::Tokens,
     pub(crate) config: ServerConfig,
     pub(crate) active_watches: AtomicUsize,
     watch_cancel: Mutex<CancellationToken>,
@@ -253,7 +240,6 @@ impl KubeApiServer {
         let shared = Arc::new(Shared {
             store,
             faults: faults::Faults::default(),
-            tokens: tokens::Tokens::default(),
             config: config.clone(),
             active_watches: AtomicUsize::new(0),
             watch_cancel: Mutex::new(CancellationToken::new()),
@@ -360,31 +346,9 @@ impl KubeApiServer {
         Ok(())
     }
 
-    /// Applies a JSON merge patch to an object's status (or anything else) directly.
-    pub fn patch_json<K: k8s_openapi::Resource>(
-        &self,
-        ns: &str,
-        name: &str,
-        patch: &Value,
-    ) -> Result<(), Error> {
-        let res = Self::res_of::<K>()?;
-        self.shared
-            .store
-            .merge_patch(res, ns, name, patch, store::Part::Any, None)?;
-        Ok(())
-    }
-
     /// Arms a fault for the next matching requests.
     pub fn inject(&self, fault: Fault) {
         self.shared.faults.push(fault);
-    }
-
-    /// Fails the next `times` requests (of any kind) with 429 and `Retry-After`.
-    pub fn fail_next_with_429(&self, times: u32, retry_after_secs: u32) {
-        self.inject(Fault::new(
-            FaultKind::TooManyRequests { retry_after_secs },
-            times,
-        ));
     }
 
     /// Fails the next `times` requests (of any kind) with 500.
@@ -447,24 +411,6 @@ impl KubeApiServer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert((ns.to_string(), pod.to_string()), containers);
-    }
-
-    pub fn clear_pod_metrics(&self, ns: &str, pod: &str) {
-        self.shared
-            .metrics
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&(ns.to_string(), pod.to_string()));
-    }
-
-    /// Tokens issued through TokenRequest so far.
-    pub fn issued_tokens(&self) -> Vec<IssuedToken> {
-        self.shared.tokens.all()
-    }
-
-    /// The issued token, if this server issued it.
-    pub fn lookup_token(&self, token: &str) -> Option<IssuedToken> {
-        self.shared.tokens.lookup(token)
     }
 
     /// Pods in `ns` labelled `app=<app>`, the label the test workloads select on.

@@ -70,15 +70,6 @@ res!(
 );
 res!(SECRETS, "", "v1", "secrets", "Secret", true, false);
 res!(
-    CONFIG_MAPS,
-    "",
-    "v1",
-    "configmaps",
-    "ConfigMap",
-    true,
-    false
-);
-res!(
     DEPLOYMENTS,
     "apps",
     "v1",
@@ -104,15 +95,6 @@ res!(
     "NetworkPolicy",
     true,
     false
-);
-res!(
-    PDBS,
-    "policy",
-    "v1",
-    "poddisruptionbudgets",
-    "PodDisruptionBudget",
-    true,
-    true
 );
 // Stored and served only: no controller here acts on them (hpa-watch reads them; the real
 // HPA controller is in hack/cluster).
@@ -144,11 +126,9 @@ pub static ALL: &[&ResourceType] = &[
     &SERVICES,
     &SERVICE_ACCOUNTS,
     &SECRETS,
-    &CONFIG_MAPS,
     &DEPLOYMENTS,
     &ENDPOINT_SLICES,
     &NETWORK_POLICIES,
-    &PDBS,
     &HPAS,
     &POD_METRICS,
 ];

@@ -1,5 +1,5 @@
-//! Label and field selectors, in both the query-string form (`labelSelector=`) and the
-//! object form (`metav1.LabelSelector` with matchLabels/matchExpressions).
+//! Label and field selectors in the query-string form (`labelSelector=`,
+//! `fieldSelector=`), and a Service's `spec.selector` map.
 
 use serde_json::Value;
 
@@ -67,63 +67,6 @@ impl LabelSelector {
         }
     }
 
-    /// The object form (`matchLabels` + `matchExpressions`). An absent selector selects
-    /// nothing; an empty one selects everything, as in policy/v1 and apps/v1.
-    pub fn from_object(sel: Option<&Value>) -> Result<Self, ApiError> {
-        let Some(sel) = sel.filter(|v| !v.is_null()) else {
-            return Ok(Self {
-                reqs: Vec::new(),
-                matches_nothing: true,
-            });
-        };
-        let mut reqs = Vec::new();
-        if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
-            for (k, v) in m {
-                reqs.push(Requirement {
-                    key: k.clone(),
-                    op: Op::Eq(v.as_str().unwrap_or_default().to_string()),
-                });
-            }
-        }
-        if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
-            for e in exprs {
-                let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
-                let values: Vec<String> = e
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let op = match e.get("operator").and_then(Value::as_str) {
-                    Some("In") => Op::In(values),
-                    Some("NotIn") => Op::NotIn(values),
-                    Some("Exists") => Op::Exists,
-                    Some("DoesNotExist") => Op::NotExists,
-                    other => {
-                        return Err(ApiError::invalid(format!(
-                            "unsupported selector operator {other:?}"
-                        )));
-                    }
-                };
-                reqs.push(Requirement {
-                    key: key.to_string(),
-                    op,
-                });
-            }
-        }
-        Ok(Self {
-            reqs,
-            matches_nothing: false,
-        })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.reqs.is_empty() && !self.matches_nothing
-    }
-
     /// Matches against a label map (`metadata.labels`, possibly absent).
     pub fn matches(&self, labels: Option<&Value>) -> bool {
         if self.matches_nothing {
@@ -143,22 +86,6 @@ impl LabelSelector {
     /// Matches an object by its `metadata.labels`.
     pub fn matches_object(&self, obj: &Value) -> bool {
         self.matches(obj.pointer("/metadata/labels"))
-    }
-
-    /// The query-string form, as the Scale subresource reports it in `status.selector`.
-    pub fn to_query(&self) -> String {
-        self.reqs
-            .iter()
-            .map(|r| match &r.op {
-                Op::Eq(v) => format!("{}={v}", r.key),
-                Op::NotEq(v) => format!("{}!={v}", r.key),
-                Op::In(vs) => format!("{} in ({})", r.key, vs.join(",")),
-                Op::NotIn(vs) => format!("{} notin ({})", r.key, vs.join(",")),
-                Op::Exists => r.key.clone(),
-                Op::NotExists => format!("!{}", r.key),
-            })
-            .collect::<Vec<_>>()
-            .join(",")
     }
 }
 
@@ -298,14 +225,11 @@ mod tests {
     }
 
     #[test]
-    fn object_forms_match() {
-        let sel = json!({"matchLabels": {"app": "web"},
-            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]});
-        let s = LabelSelector::from_object(Some(&sel)).unwrap();
+    fn a_service_selector_without_labels_matches_nothing() {
+        let s = LabelSelector::from_map(Some(&json!({"app": "web"})));
         assert!(s.matches(Some(&json!({"app": "web", "tier": "front"}))));
-        assert!(!s.matches(Some(&json!({"app": "web"}))));
+        assert!(!s.matches(Some(&json!({"app": "api"}))));
         assert!(!LabelSelector::from_map(None).matches(Some(&json!({}))));
-        assert_eq!(s.to_query(), "app=web,tier in (front)");
     }
 
     #[test]

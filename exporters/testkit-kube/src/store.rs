@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use crate::defaults;
 use crate::error::ApiError;
-use crate::patch::{self, Ownership};
+use crate::patch;
 use crate::resources::ResourceType;
 
 /// (resource, namespace, name); the namespace is "" for cluster-scoped objects.
@@ -45,13 +46,8 @@ pub struct Event {
     pub old: Option<Arc<Value>>,
 }
 
-struct Stored {
-    object: Arc<Value>,
-    owners: Ownership,
-}
-
 struct Inner {
-    objects: BTreeMap<ObjKey, Stored>,
+    objects: BTreeMap<ObjKey, Arc<Value>>,
     rv: u64,
     history: VecDeque<Arc<Event>>,
     history_cap: usize,
@@ -67,7 +63,7 @@ pub struct Store {
     events: broadcast::Sender<Arc<Event>>,
 }
 
-/// Where a write comes from, for field management and status handling.
+/// Where a write comes from, for status handling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     /// The main resource: status changes are ignored for types with a status subresource.
@@ -143,7 +139,7 @@ impl Store {
 
     pub fn get(&self, res: &'static ResourceType, ns: &str, name: &str) -> Option<Arc<Value>> {
         let key = (res.key, ns.to_string(), name.to_string());
-        self.lock().objects.get(&key).map(|s| s.object.clone())
+        self.lock().objects.get(&key).cloned()
     }
 
     pub fn get_or_404(
@@ -218,35 +214,20 @@ impl Store {
         let _ = self.events.send(ev);
     }
 
-    /// Creates an object. `manager` records field ownership (None for internal writes).
+    /// Creates an object.
     pub fn create(
-        &self,
-        res: &'static ResourceType,
-        ns: &str,
-        obj: Value,
-        part: Part,
-        manager: Option<&str>,
-    ) -> Result<Arc<Value>, ApiError> {
-        let mut owners = Ownership::new();
-        if let Some(mgr) = manager {
-            patch::record_update(&mut owners, mgr, patch::leaf_paths(&obj));
-        }
-        self.create_owned(res, ns, obj, part, owners)
-    }
-
-    fn create_owned(
         &self,
         res: &'static ResourceType,
         ns: &str,
         mut obj: Value,
         part: Part,
-        owners: Ownership,
     ) -> Result<Arc<Value>, ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request("the body must be a JSON object"));
         }
         check_type(res, &obj)?;
         fold_string_data(res, &mut obj);
+        defaults::apply(res, &mut obj);
         let ns = if res.namespaced { ns } else { "" };
         if let Some(body_ns) = meta_str(&obj, "namespace")
             && res.namespaced
@@ -312,23 +293,14 @@ impl Store {
         m.remove("managedFields");
         m.remove("deletionTimestamp");
         set_type(res, &mut obj);
-        if !owners.is_empty() {
-            set_managed_fields(&mut obj, &owners, res, &now);
-        }
         let object = Arc::new(obj);
-        g.objects.insert(
-            key.clone(),
-            Stored {
-                object: object.clone(),
-                owners,
-            },
-        );
+        g.objects.insert(key.clone(), object.clone());
         self.commit(&mut g, res, key, EventType::Added, object.clone(), None);
         Ok(object)
     }
 
     /// Read-modify-write of one object under the store lock. `f` gets the current
-    /// object and ownership and returns the new object; an unchanged result is not
+    /// object and returns the new one; an unchanged result is not
     /// written (no rv bump, no event), as the real server skips no-op updates.
     pub fn modify(
         &self,
@@ -336,23 +308,23 @@ impl Store {
         ns: &str,
         name: &str,
         part: Part,
-        f: impl FnOnce(&Value, &mut Ownership) -> Result<Value, ApiError>,
+        f: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Arc<Value>, ApiError> {
         let ns = if res.namespaced { ns } else { "" };
         let key = (res.key, ns.to_string(), name.to_string());
         let mut g = self.lock();
-        let stored = g
+        let old = g
             .objects
-            .get_mut(&key)
-            .ok_or_else(|| ApiError::not_found(&res.qualified(), name))?;
-        let old = stored.object.clone();
-        let mut owners = stored.owners.clone();
-        let mut new = f(&old, &mut owners)?;
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(&res.qualified(), name))?
+            .clone();
+        let mut new = f(&old)?;
         if !new.is_object() {
             return Err(ApiError::bad_request("the object must be a JSON object"));
         }
         check_type(res, &new)?;
         fold_string_data(res, &mut new);
+        defaults::apply(res, &mut new);
         if let Some(rv) = meta_str(&new, "resourceVersion").filter(|r| !r.is_empty())
             && Some(rv) != meta_str(&old, "resourceVersion")
         {
@@ -423,13 +395,11 @@ impl Store {
             }
         }
         set_type(res, &mut new);
-        let owners_changed = owners != g.objects[&key].owners;
-        if new == *old && !owners_changed {
+        if new == *old {
             return Ok(old);
         }
         g.rv += 1;
         let rv = g.rv;
-        let now = now_time();
         let generation = old
             .pointer("/metadata/generation")
             .and_then(Value::as_i64)
@@ -445,13 +415,8 @@ impl Store {
                 );
             }
         }
-        if !owners.is_empty() {
-            set_managed_fields(&mut new, &owners, res, &now);
-        }
         let object = Arc::new(new);
-        let stored = g.objects.get_mut(&key).expect("looked up above");
-        stored.object = object.clone();
-        stored.owners = owners;
+        g.objects.insert(key.clone(), object.clone());
         self.commit(
             &mut g,
             res,
@@ -471,14 +436,8 @@ impl Store {
         name: &str,
         body: Value,
         part: Part,
-        manager: Option<&str>,
     ) -> Result<Arc<Value>, ApiError> {
-        self.modify(res, ns, name, part, |old, owners| {
-            if let Some(mgr) = manager {
-                patch::record_update(owners, mgr, patch::changed_paths(old, &body));
-            }
-            Ok(body)
-        })
+        self.modify(res, ns, name, part, |_| Ok(body))
     }
 
     /// JSON merge patch (and strategic merge patch, treated the same).
@@ -489,29 +448,25 @@ impl Store {
         name: &str,
         patch_body: &Value,
         part: Part,
-        manager: Option<&str>,
     ) -> Result<Arc<Value>, ApiError> {
-        self.modify(res, ns, name, part, |old, owners| {
+        self.modify(res, ns, name, part, |old| {
             let mut new = (*old).clone();
             // A resourceVersion in a patch is a precondition; the rest merges.
             patch::merge_patch(&mut new, patch_body);
-            if let Some(mgr) = manager {
-                patch::record_update(owners, mgr, patch::changed_paths(old, &new));
-            }
             Ok(new)
         })
     }
 
-    /// Server-side apply; creates the object when it does not exist.
-    #[allow(clippy::too_many_arguments)]
+    /// Server-side apply as the daemons use it (one manager, whole objects, forced):
+    /// creates the object when it does not exist, else merges the applied fields onto it.
+    /// Field ownership is not modelled (no managedFields, no conflicts, and a field left
+    /// out of a later apply is not removed): that is tested on the real server only.
     pub fn apply(
         &self,
         res: &'static ResourceType,
         ns: &str,
         name: &str,
-        applied: Value,
-        manager: &str,
-        force: bool,
+        mut applied: Value,
         part: Part,
     ) -> Result<Arc<Value>, ApiError> {
         check_type(res, &applied)?;
@@ -522,51 +477,33 @@ impl Store {
                 "the name of the object ({n}) does not match the name on the URL ({name})"
             )));
         }
-        if self.get(res, ns, name).is_none() {
-            let mut owners = Ownership::new();
-            let mut obj = patch::server_side_apply(None, &mut owners, manager, &applied, true)
-                .map_err(|_| ApiError::internal("conflict while creating"))?;
+        // SSA treats a resourceVersion in the body as a precondition only.
+        let precondition = meta_str(&applied, "resourceVersion").map(str::to_string);
+        if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        if precondition.is_none() && self.get(res, ns, name).is_none() {
+            let mut obj = applied.clone();
             if !obj.get("metadata").is_some_and(Value::is_object) {
                 obj["metadata"] = json!({});
             }
-            let m = obj["metadata"].as_object_mut().expect("just made a map");
-            m.remove("resourceVersion");
-            m.insert("name".into(), json!(name));
-            match self.create_owned(res, ns, obj, part, owners) {
+            obj["metadata"]["name"] = json!(name);
+            match self.create(res, ns, obj, part) {
                 // Lost a race with another creator: apply onto theirs below.
                 Err(e) if e.code == 409 => {}
                 other => return other,
             }
         }
         let qualified = res.qualified();
-        self.modify(res, ns, name, part, |old, owners| {
-            let mut applied = applied;
-            // SSA treats a resourceVersion in the body as a precondition only.
-            let precondition = meta_str(&applied, "resourceVersion").map(str::to_string);
-            if let Some(rv) = precondition {
-                if Some(rv.as_str()) != meta_str(old, "resourceVersion") {
-                    return Err(ApiError::conflict(&qualified, name));
-                }
-                if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.remove("resourceVersion");
-                }
+        self.modify(res, ns, name, part, |old| {
+            if let Some(rv) = precondition
+                && Some(rv.as_str()) != meta_str(old, "resourceVersion")
+            {
+                return Err(ApiError::conflict(&qualified, name));
             }
-            patch::server_side_apply(Some(old), owners, manager, &applied, force).map_err(
-                |conflicts| {
-                    let causes: Vec<Value> = conflicts
-                        .iter()
-                        .map(|c| {
-                            json!({
-                                "reason": "FieldManagerConflict",
-                                "message": format!("conflict with \"{}\"", c.manager),
-                                "field": format!(".{}", c.path.join(".")),
-                            })
-                        })
-                        .collect();
-                    ApiError::new(409, "Conflict", conflict_message(&conflicts))
-                        .with_details(json!({"name": name, "kind": qualified, "causes": causes}))
-                },
-            )
+            let mut new = old.clone();
+            patch::merge_patch(&mut new, &applied);
+            Ok(new)
         })
     }
 
@@ -586,13 +523,13 @@ impl Store {
             .get(&key)
             .ok_or_else(|| ApiError::not_found(&res.qualified(), name))?;
         if let Some(rv) = precondition_rv
-            && Some(rv) != meta_str(&stored.object, "resourceVersion")
+            && Some(rv) != meta_str(stored, "resourceVersion")
         {
             return Err(ApiError::conflict(&res.qualified(), name));
         }
         let stored = g.objects.remove(&key).expect("looked up above");
         g.rv += 1;
-        let mut last = (*stored.object).clone();
+        let mut last = (*stored).clone();
         last["metadata"]["resourceVersion"] = json!(g.rv.to_string());
         let last = Arc::new(last);
         self.commit(
@@ -601,7 +538,7 @@ impl Store {
             key,
             EventType::Deleted,
             last.clone(),
-            Some(stored.object),
+            Some(stored),
         );
         Ok(last)
     }
@@ -617,9 +554,9 @@ impl Store {
             if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.remove("resourceVersion");
             }
-            self.modify(res, &ns, &name, Part::Any, |_, _| Ok(obj))
+            self.modify(res, &ns, &name, Part::Any, |_| Ok(obj))
         } else {
-            self.create(res, &ns, obj, Part::Any, None)
+            self.create(res, &ns, obj, Part::Any)
         }
     }
 }
@@ -663,7 +600,7 @@ fn list_locked(g: &Inner, res: &'static ResourceType, ns: Option<&str>) -> Vec<A
             g.objects
                 .range(lo..)
                 .take_while(|(k, _)| k.0 == pk && k.1 == ns)
-                .map(|(_, s)| s.object.clone())
+                .map(|(_, s)| s.clone())
                 .collect()
         }
         None => {
@@ -671,7 +608,7 @@ fn list_locked(g: &Inner, res: &'static ResourceType, ns: Option<&str>) -> Vec<A
             g.objects
                 .range(lo..)
                 .take_while(|(k, _)| k.0 == pk)
-                .map(|(_, s)| s.object.clone())
+                .map(|(_, s)| s.clone())
                 .collect()
         }
     }
@@ -696,39 +633,7 @@ fn check_type(res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
 fn tracks_generation(res: &ResourceType) -> bool {
     !matches!(
         res.kind,
-        "Namespace" | "Node" | "Service" | "ServiceAccount" | "Secret" | "ConfigMap"
-    )
-}
-
-/// The real server's words for a server-side apply conflict (apiserver's "Apply failed
-/// with N conflict(s)" around structured-merge-diff's list), so a log reads the same.
-fn conflict_message(conflicts: &[patch::FieldConflict]) -> String {
-    let field = |c: &patch::FieldConflict| format!(".{}", c.path.join("."));
-    let list = match conflicts {
-        [one] => format!("conflict with \"{}\": {}", one.manager, field(one)),
-        _ => {
-            let mut by_manager: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-            for c in conflicts {
-                by_manager.entry(&c.manager).or_default().push(field(c));
-            }
-            let mut b = String::from("conflicts with");
-            for (manager, paths) in &by_manager {
-                b.push_str(&if by_manager.len() == 1 {
-                    format!(" \"{manager}\"")
-                } else {
-                    format!("\n\"{manager}\"")
-                });
-                for p in paths {
-                    b.push_str(&format!("\n- {p}"));
-                }
-            }
-            b
-        }
-    };
-    let n = conflicts.len();
-    format!(
-        "Apply failed with {n} conflict{}: {list}",
-        if n == 1 { "" } else { "s" }
+        "Namespace" | "Node" | "Service" | "ServiceAccount" | "Secret"
     )
 }
 
@@ -762,11 +667,6 @@ fn set_type(res: &ResourceType, obj: &mut Value) {
     }
 }
 
-fn set_managed_fields(obj: &mut Value, owners: &Ownership, res: &ResourceType, now: &Value) {
-    set_type(res, obj);
-    obj["metadata"]["managedFields"] = patch::managed_fields(owners, &res.api_version(), now);
-}
-
 fn uid(seq: u64) -> String {
     format!("7e57c0de-0000-4000-8000-{seq:012x}")
 }
@@ -788,20 +688,19 @@ pub fn suffix(seq: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{CONFIG_MAPS, DEPLOYMENTS, NAMESPACES};
+    use crate::resources::{DEPLOYMENTS, NAMESPACES, SECRETS};
 
     fn deployment(name: &str, replicas: i64) -> Value {
         json!({"metadata": {"name": name}, "spec": {"replicas": replicas}, "status": {"replicas": 9}})
     }
 
-    /// Creates an empty ConfigMap `ns/name`: the smallest object a store test can write.
-    fn config_map(s: &Store, ns: &str, name: &str) -> Arc<Value> {
+    /// Creates an empty Secret `ns/name`: the smallest object a store test can write.
+    fn secret(s: &Store, ns: &str, name: &str) -> Arc<Value> {
         s.create(
-            &CONFIG_MAPS,
+            &SECRETS,
             ns,
             json!({"metadata": {"name": name}}),
             Part::Main,
-            None,
         )
         .unwrap()
     }
@@ -815,7 +714,7 @@ mod tests {
         let s = Store::new(100, 16);
         let before = s.current_rv();
         let d = s
-            .create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main, None)
+            .create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main)
             .unwrap();
         assert_eq!(rv_of(&d), before + 1);
         assert_eq!(s.current_rv(), before + 1);
@@ -841,48 +740,29 @@ mod tests {
                 "ignored",
                 json!({"metadata": {"name": "a"}}),
                 Part::Any,
-                None,
             )
             .unwrap();
         assert!(n.pointer("/metadata/namespace").is_none());
 
         let err = |r: Result<Arc<Value>, ApiError>| r.unwrap_err().code;
         assert_eq!(
-            err(s.create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main, None)),
+            err(s.create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main)),
             409
         );
         assert_eq!(
-            err(s.create(
-                &CONFIG_MAPS,
-                "ns",
-                json!({"metadata": {}}),
-                Part::Main,
-                None
-            )),
+            err(s.create(&SECRETS, "ns", json!({"metadata": {}}), Part::Main)),
             422
         );
-        assert_eq!(
-            err(s.create(&CONFIG_MAPS, "ns", json!([1]), Part::Main, None)),
-            400
-        );
+        assert_eq!(err(s.create(&SECRETS, "ns", json!([1]), Part::Main)), 400);
         let elsewhere = json!({"metadata": {"name": "c", "namespace": "other"}});
-        assert_eq!(
-            err(s.create(&CONFIG_MAPS, "ns", elsewhere, Part::Main, None)),
-            400
-        );
-        let wrong_kind = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c"}});
-        assert_eq!(
-            err(s.create(&CONFIG_MAPS, "ns", wrong_kind, Part::Main, None)),
-            400
-        );
+        assert_eq!(err(s.create(&SECRETS, "ns", elsewhere, Part::Main)), 400);
+        let wrong_kind =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert_eq!(err(s.create(&SECRETS, "ns", wrong_kind, Part::Main)), 400);
 
         let gen_name = || json!({"metadata": {"generateName": "job-"}});
-        let a = s
-            .create(&CONFIG_MAPS, "ns", gen_name(), Part::Main, None)
-            .unwrap();
-        let b = s
-            .create(&CONFIG_MAPS, "ns", gen_name(), Part::Main, None)
-            .unwrap();
+        let a = s.create(&SECRETS, "ns", gen_name(), Part::Main).unwrap();
+        let b = s.create(&SECRETS, "ns", gen_name(), Part::Main).unwrap();
         let (a, b) = (meta_str(&a, "name").unwrap(), meta_str(&b, "name").unwrap());
         assert!(
             a.starts_with("job-") && b.starts_with("job-") && a != b,
@@ -895,12 +775,12 @@ mod tests {
         let s = Store::new(100, 16);
         let mut rx = s.subscribe();
         let d = s
-            .create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main, None)
+            .create(&DEPLOYMENTS, "ns", deployment("web", 1), Part::Main)
             .unwrap();
         assert_eq!(rx.try_recv().unwrap().kind, EventType::Added);
 
         let same = s
-            .replace(&DEPLOYMENTS, "ns", "web", (*d).clone(), Part::Main, None)
+            .replace(&DEPLOYMENTS, "ns", "web", (*d).clone(), Part::Main)
             .unwrap();
         assert!(
             Arc::ptr_eq(&same, &d),
@@ -910,7 +790,7 @@ mod tests {
 
         let status = json!({"metadata": {"name": "web"}, "status": {"replicas": 1}});
         let st = s
-            .replace(&DEPLOYMENTS, "ns", "web", status, Part::Status, None)
+            .replace(&DEPLOYMENTS, "ns", "web", status, Part::Status)
             .unwrap();
         assert_eq!(
             (
@@ -929,7 +809,6 @@ mod tests {
                 "web",
                 &json!({"spec": {"replicas": 3}, "status": {"replicas": 7}}),
                 Part::Main,
-                None,
             )
             .unwrap();
         assert_eq!(scaled["metadata"]["generation"], 2);
@@ -946,18 +825,18 @@ mod tests {
         // A write carrying an older resourceVersion loses.
         let stale = (*d).clone();
         let e = s
-            .replace(&DEPLOYMENTS, "ns", "web", stale, Part::Main, None)
+            .replace(&DEPLOYMENTS, "ns", "web", stale, Part::Main)
             .unwrap_err();
         assert_eq!(e.code, 409);
         let renamed = json!({"metadata": {"name": "api"}, "spec": {}});
         assert_eq!(
-            s.replace(&DEPLOYMENTS, "ns", "web", renamed, Part::Main, None)
+            s.replace(&DEPLOYMENTS, "ns", "web", renamed, Part::Main)
                 .unwrap_err()
                 .code,
             400
         );
         assert_eq!(
-            s.merge_patch(&DEPLOYMENTS, "ns", "gone", &json!({}), Part::Main, None)
+            s.merge_patch(&DEPLOYMENTS, "ns", "gone", &json!({}), Part::Main)
                 .unwrap_err()
                 .code,
             404
@@ -969,22 +848,19 @@ mod tests {
         let s = Store::new(100, 16);
         let d = s
             .create(
-                &CONFIG_MAPS,
+                &SECRETS,
                 "ns",
                 json!({"metadata": {"name": "c"}}),
                 Part::Main,
-                None,
             )
             .unwrap();
         assert_eq!(
-            s.delete(&CONFIG_MAPS, "ns", "c", Some("999"))
-                .unwrap_err()
-                .code,
+            s.delete(&SECRETS, "ns", "c", Some("999")).unwrap_err().code,
             409
         );
         let mut rx = s.subscribe();
         let last = s
-            .delete(&CONFIG_MAPS, "ns", "c", meta_str(&d, "resourceVersion"))
+            .delete(&SECRETS, "ns", "c", meta_str(&d, "resourceVersion"))
             .unwrap();
         assert_eq!(rv_of(&last), rv_of(&d) + 1);
         let ev = rx.try_recv().unwrap();
@@ -992,23 +868,20 @@ mod tests {
             (ev.kind, ev.rv, ev.name.as_str()),
             (EventType::Deleted, rv_of(&last), "c")
         );
-        assert!(s.get(&CONFIG_MAPS, "ns", "c").is_none());
-        assert_eq!(
-            s.delete(&CONFIG_MAPS, "ns", "c", None).unwrap_err().code,
-            404
-        );
+        assert!(s.get(&SECRETS, "ns", "c").is_none());
+        assert_eq!(s.delete(&SECRETS, "ns", "c", None).unwrap_err().code, 404);
     }
 
     #[test]
     fn lists_are_per_type_and_namespace_in_name_order() {
         let s = Store::new(100, 16);
         for (ns, name) in [("b", "z"), ("a", "y"), ("b", "x")] {
-            config_map(&s, ns, name);
+            secret(&s, ns, name);
         }
-        s.create(&DEPLOYMENTS, "b", deployment("w", 1), Part::Main, None)
+        s.create(&DEPLOYMENTS, "b", deployment("w", 1), Part::Main)
             .unwrap();
         let names = |ns: Option<&str>| -> Vec<String> {
-            let (items, rv) = s.list(&CONFIG_MAPS, ns);
+            let (items, rv) = s.list(&SECRETS, ns);
             assert_eq!(rv, s.current_rv());
             items
                 .iter()
@@ -1025,7 +898,7 @@ mod tests {
         let s = Store::new(3, 16);
         let start = s.current_rv();
         for i in 0..2 {
-            config_map(&s, "ns", &format!("c{i}"));
+            secret(&s, "ns", &format!("c{i}"));
         }
         let (evs, now) = s.events_since(start).unwrap();
         assert_eq!(
@@ -1035,7 +908,7 @@ mod tests {
         assert_eq!(now, start + 2);
         // Two more writes push the oldest event out of a history of three.
         for i in 2..4 {
-            config_map(&s, "ns", &format!("c{i}"));
+            secret(&s, "ns", &format!("c{i}"));
         }
         assert_eq!(s.events_since(start).unwrap_err().code, 410);
         assert_eq!(s.events_since(start + 1).unwrap().0.len(), 3);
@@ -1047,10 +920,10 @@ mod tests {
     #[test]
     fn subscribe_with_misses_nothing_after_its_snapshot() {
         let s = Store::new(100, 16);
-        config_map(&s, "ns", "before");
-        let (mut rx, (rv, seen)) = s.subscribe_with(|v| (v.rv(), v.list(&CONFIG_MAPS, None).len()));
+        secret(&s, "ns", "before");
+        let (mut rx, (rv, seen)) = s.subscribe_with(|v| (v.rv(), v.list(&SECRETS, None).len()));
         assert_eq!((rv, seen), (s.current_rv(), 1));
-        config_map(&s, "ns", "after");
+        secret(&s, "ns", "after");
         let ev = rx.try_recv().unwrap();
         assert_eq!((ev.name.as_str(), ev.rv), ("after", rv + 1));
         assert!(rx.try_recv().is_err());
@@ -1061,16 +934,16 @@ mod tests {
         let s = Store::new(100, 16);
         let first = s
             .upsert(
-                &CONFIG_MAPS,
+                &SECRETS,
                 json!({"metadata": {"name": "c", "namespace": "ns"}, "data": {"k": "1"}}),
             )
             .unwrap();
         let stale = json!({"metadata": {"name": "c", "namespace": "ns", "resourceVersion": "1"}, "data": {"k": "2"}});
-        let second = s.upsert(&CONFIG_MAPS, stale).unwrap();
+        let second = s.upsert(&SECRETS, stale).unwrap();
         assert_eq!(second["data"]["k"], "2");
         assert_eq!(rv_of(&second), rv_of(&first) + 1);
         assert_eq!(
-            s.upsert(&CONFIG_MAPS, json!({"metadata": {}}))
+            s.upsert(&SECRETS, json!({"metadata": {}}))
                 .unwrap_err()
                 .code,
             422

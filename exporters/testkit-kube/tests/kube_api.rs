@@ -5,8 +5,11 @@
 //! control plane of `hack/cluster/up.sh` (`REDLINE_TEST_KUBECONFIG`, each test in its own
 //! namespace), so the imitation cannot drift from the real server unnoticed. Without a
 //! cluster the real half prints one loud line and returns (under `CI=true` it fails). The
-//! tests after `on_both!` need what only the imitation can show on demand (injected faults,
-//! 429 with Retry-After, dropped watches, compaction, paused time, KWOK internals).
+//! tests after `on_both!` run on one of the two: on the real server only, what the imitation
+//! no longer serves because no daemon test needs it there (the scale subresource, field
+//! ownership in server-side apply, PodDisruptionBudgets); on the imitation only, what only it can show on demand
+//! (injected faults, 429 with Retry-After, dropped watches, compaction, paused time, KWOK
+//! internals).
 
 use std::time::Duration;
 
@@ -94,12 +97,13 @@ macro_rules! on_both {
 }
 
 on_both!(
-    apply_get_scale_list_and_delete_collection,
+    apply_get_list_and_delete_collection,
     create_conflicts_and_stale_replace,
     watch_streams_adds_scales_and_deletes,
-    eviction_is_refused_by_a_pdb_until_the_budget_allows_it,
+    eviction_deletes_the_pod_and_a_missing_pod_is_404,
     token_request_issues_a_token_with_expiry,
     plain_types_round_trip_network_policies_and_secrets,
+    deployments_are_defaulted_as_the_real_server_does,
 );
 
 fn deployment(name: &str, replicas: i32) -> Deployment {
@@ -151,7 +155,7 @@ fn api_code(e: &kube::Error) -> Option<u16> {
     }
 }
 
-async fn apply_get_scale_list_and_delete_collection(b: &Backend) {
+async fn apply_get_list_and_delete_collection(b: &Backend) {
     let api: Api<Deployment> = b.api();
 
     let pp = PatchParams::apply("churn").force();
@@ -162,28 +166,15 @@ async fn apply_get_scale_list_and_delete_collection(b: &Backend) {
     let meta = &d.metadata;
     assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
     assert_eq!(meta.generation, Some(1));
-    assert_eq!(
-        meta.managed_fields.as_ref().unwrap()[0].manager.as_deref(),
-        Some("churn")
-    );
 
-    // Re-applying the same intent is a no-op: the spec is not touched, nor is the manager's
-    // entry. (The Deployment's resourceVersion is no witness on a real server, whose
-    // deployment controller writes its status meanwhile: the Service below is.)
+    // Re-applying the same intent is a no-op: the spec is not touched. (The Deployment's
+    // resourceVersion is no witness on a real server, whose deployment controller writes
+    // its status meanwhile: the Service below is.)
     let again = api
         .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
         .await
         .unwrap();
     assert_eq!(again.metadata.generation, Some(1));
-    let churn_entry = |d: &Deployment| {
-        d.metadata
-            .managed_fields
-            .iter()
-            .flatten()
-            .find(|m| m.manager.as_deref() == Some("churn"))
-            .cloned()
-    };
-    assert_eq!(churn_entry(&again), churn_entry(&d));
     let services: Api<Service> = b.api();
     let s1 = services
         .patch("svc-a", &pp, &Patch::Apply(service("svc-a")))
@@ -194,51 +185,6 @@ async fn apply_get_scale_list_and_delete_collection(b: &Backend) {
         .await
         .unwrap();
     assert_eq!(s2.metadata.resource_version, s1.metadata.resource_version);
-
-    // Another manager changing an owned field without force conflicts.
-    let other = PatchParams::apply("someone-else");
-    let err = api
-        .patch(
-            "svc-a",
-            &other,
-            &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "spec": {"replicas": 5}})),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(api_code(&err), Some(409));
-    assert_eq!(api_reason(&err), Some("Conflict"));
-    // The message names who owns which field, in the real server's words.
-    match &err {
-        kube::Error::Api(s) => assert_eq!(
-            s.message,
-            r#"Apply failed with 1 conflict: conflict with "churn": .spec.replicas"#
-        ),
-        other => panic!("{other}"),
-    }
-
-    // Scale subresource.
-    let scale = api
-        .patch_scale(
-            "svc-a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 4}})),
-        )
-        .await
-        .unwrap();
-    assert_eq!(scale.spec.unwrap().replicas, Some(4));
-    let d = api.get("svc-a").await.unwrap();
-    assert_eq!(d.spec.replicas, Some(4));
-    assert_eq!(d.metadata.generation, Some(2));
-    assert_eq!(
-        d.metadata.annotations.unwrap()["redline.io/scaled-at"],
-        "1700000000.000",
-        "stamped annotations survive a scale"
-    );
-    let scale = api.get_scale("svc-a").await.unwrap();
-    assert_eq!(scale.spec.unwrap().replicas, Some(4));
-    // The label selector in its string form, what an HPA reads.
-    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=svc-a"));
 
     for name in ["svc-b", "svc-c"] {
         api.create(&PostParams::default(), &deployment(name, 1))
@@ -391,6 +337,176 @@ async fn create_conflicts_and_stale_replace(b: &Backend) {
     assert!(api.get_opt("s").await.unwrap().is_none());
 }
 
+// Real only: what the imitation no longer serves because no daemon test needs it there.
+
+/// The scale subresource, as an HPA or `kubectl scale` uses it.
+#[tokio::test]
+async fn the_scale_subresource_reads_and_writes_a_deployments_replicas() {
+    let Some(b) = Backend::real().await else {
+        return;
+    };
+    let api: Api<Deployment> = b.api();
+    api.patch(
+        "svc-a",
+        &PatchParams::apply("churn").force(),
+        &Patch::Apply(deployment("svc-a", 2)),
+    )
+    .await
+    .unwrap();
+    let scale = api
+        .patch_scale(
+            "svc-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(4));
+    let d = api.get("svc-a").await.unwrap();
+    assert_eq!(d.spec.replicas, Some(4));
+    assert_eq!(d.metadata.generation, Some(2));
+    assert_eq!(
+        d.metadata.annotations.unwrap()["redline.io/scaled-at"],
+        "1700000000.000",
+        "stamped annotations survive a scale"
+    );
+    let scale = api.get_scale("svc-a").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(4));
+    // The label selector in its string form, what an HPA reads.
+    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=svc-a"));
+}
+
+/// Field ownership: managedFields name each manager, and another manager changing an
+/// owned field without force is refused with the real server's words.
+#[tokio::test]
+async fn server_side_apply_records_managers_and_refuses_a_conflict() {
+    let Some(b) = Backend::real().await else {
+        return;
+    };
+    let api: Api<Deployment> = b.api();
+    let pp = PatchParams::apply("churn").force();
+    let d = api
+        .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
+        .await
+        .unwrap();
+    assert_eq!(
+        d.metadata.managed_fields.as_ref().unwrap()[0]
+            .manager
+            .as_deref(),
+        Some("churn")
+    );
+    let churn_entry = |d: &Deployment| {
+        d.metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .find(|m| m.manager.as_deref() == Some("churn"))
+            .cloned()
+    };
+    let again = api
+        .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
+        .await
+        .unwrap();
+    assert_eq!(churn_entry(&again), churn_entry(&d));
+
+    // Another manager changing an owned field without force conflicts.
+    let other = PatchParams::apply("someone-else");
+    let err = api
+        .patch(
+            "svc-a",
+            &other,
+            &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(409));
+    assert_eq!(api_reason(&err), Some("Conflict"));
+    // The message names who owns which field, in the real server's words.
+    match &err {
+        kube::Error::Api(s) => assert_eq!(
+            s.message,
+            r#"Apply failed with 1 conflict: conflict with "churn": .spec.replicas"#
+        ),
+        other => panic!("{other}"),
+    }
+}
+
+/// A PodDisruptionBudget, its status as the disruption controller computes it, and the
+/// eviction it refuses (429) until the budget allows one.
+#[tokio::test]
+async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it() {
+    let Some(b) = Backend::real().await else {
+        return;
+    };
+    let b = &b;
+    let deploys: Api<Deployment> = b.api();
+    let pods: Api<Pod> = Api::namespaced(b.client_without_retry.clone(), &b.ns);
+    let pdbs: Api<PodDisruptionBudget> = b.api();
+    deploys
+        .create(&PostParams::default(), &deployment("web", 2))
+        .await
+        .unwrap();
+    let pdb: PodDisruptionBudget = serde_json::from_value(json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
+    }))
+    .unwrap();
+    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
+    // The budget's status, as the disruption controller computes it.
+    let budget = async |healthy: i32, allowed: i32| {
+        wait_until(
+            &format!("PDB web: {healthy} healthy, {allowed} disruptions allowed"),
+            CONVERGE,
+            async || {
+                let st = pdbs.get("web").await.ok()?.status?;
+                (st.current_healthy == Some(healthy) && st.disruptions_allowed == Some(allowed))
+                    .then_some(())
+            },
+        )
+        .await
+        .unwrap()
+    };
+    budget(2, 0).await;
+    let victim = pods.list(&ListParams::default()).await.unwrap().items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+    let err = pods
+        .evict(&victim, &EvictParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), Some(429));
+    assert_eq!(api_reason(&err), Some("TooManyRequests"));
+
+    pdbs.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"minAvailable": 1}})),
+    )
+    .await
+    .unwrap();
+    budget(2, 1).await;
+    let status = pods.evict(&victim, &EvictParams::default()).await.unwrap();
+    assert_eq!(status.code, 201);
+    wait_until(
+        &format!("evicted pod {victim} gone"),
+        CONVERGE,
+        async || matches!(pods.get_opt(&victim).await, Ok(None)).then_some(()),
+    )
+    .await
+    .unwrap();
+    // The replacement comes back.
+    wait_until("a replacement pod", CONVERGE, async || {
+        let st = deploys.get("web").await.ok()?.status?;
+        (st.ready_replicas == Some(2)).then_some(())
+    })
+    .await
+    .unwrap();
+}
+
 // Imitation only: faults injected on demand.
 #[tokio::test]
 async fn injected_faults_surface() {
@@ -435,9 +551,13 @@ async fn injected_faults_surface() {
         api_code(&api.list(&ListParams::default()).await.unwrap_err()),
         Some(500)
     );
-    server.inject(Fault::new(FaultKind::Conflict, 1).resource("deployments/scale"));
+    server.inject(
+        Fault::new(FaultKind::Conflict, 1)
+            .verb(Verb::Patch)
+            .resource("deployments"),
+    );
     let err = api
-        .patch_scale(
+        .patch(
             "d",
             &PatchParams::default(),
             &Patch::Merge(json!({"spec": {"replicas": 1}})),
@@ -479,7 +599,7 @@ async fn watch_w_through_its_life(
     api.create(&PostParams::default(), &deployment("other", 1))
         .await
         .unwrap();
-    api.patch_scale(
+    api.patch(
         "w",
         &PatchParams::default(),
         &Patch::Merge(json!({"spec": {"replicas": 2}})),
@@ -689,7 +809,7 @@ async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
 
     let start = tokio::time::Instant::now();
     deploys
-        .patch_scale(
+        .patch(
             "svc-a",
             &PatchParams::default(),
             &Patch::Merge(json!({"spec": {"replicas": 3}})),
@@ -787,7 +907,7 @@ async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
 
     // Scaling to zero empties the slice but keeps it as a placeholder.
     deploys
-        .patch_scale(
+        .patch(
             "svc-a",
             &PatchParams::default(),
             &Patch::Merge(json!({"spec": {"replicas": 0}})),
@@ -799,61 +919,27 @@ async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
     assert!(server.list::<Pod>(Some(NS)).is_empty());
 }
 
-async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it(b: &Backend) {
+/// Eviction without a budget: the pod goes and its Deployment replaces it; a missing pod
+/// is a 404. (A PodDisruptionBudget's refusal is the real server's: see below.)
+async fn eviction_deletes_the_pod_and_a_missing_pod_is_404(b: &Backend) {
     let deploys: Api<Deployment> = b.api();
     let pods: Api<Pod> = Api::namespaced(b.client_without_retry.clone(), &b.ns);
-    let pdbs: Api<PodDisruptionBudget> = b.api();
     deploys
         .create(&PostParams::default(), &deployment("web", 2))
         .await
         .unwrap();
-    let pdb: PodDisruptionBudget = serde_json::from_value(json!({
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-        "metadata": {"name": "web"},
-        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
-    }))
+    let victim = wait_until("a web pod", CONVERGE, async || {
+        let list = pods.list(&ListParams::default()).await.ok()?;
+        list.items.into_iter().next()?.metadata.name
+    })
+    .await
     .unwrap();
-    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
-    // The budget's status, as the disruption controller computes it.
-    let budget = async |healthy: i32, allowed: i32| {
-        wait_until(
-            &format!("PDB web: {healthy} healthy, {allowed} disruptions allowed"),
-            CONVERGE,
-            async || {
-                let st = pdbs.get("web").await.ok()?.status?;
-                (st.current_healthy == Some(healthy) && st.disruptions_allowed == Some(allowed))
-                    .then_some(())
-            },
-        )
-        .await
-        .unwrap()
-    };
-    budget(2, 0).await;
-    let victim = pods.list(&ListParams::default()).await.unwrap().items[0]
-        .metadata
-        .name
-        .clone()
-        .unwrap();
-    let err = pods
-        .evict(&victim, &EvictParams::default())
-        .await
-        .unwrap_err();
-    assert_eq!(api_code(&err), Some(429));
-    assert_eq!(api_reason(&err), Some("TooManyRequests"));
     let err = pods
         .evict("no-such-pod", &EvictParams::default())
         .await
         .unwrap_err();
     assert_eq!(api_code(&err), Some(404));
-
-    pdbs.patch(
-        "web",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"minAvailable": 1}})),
-    )
-    .await
-    .unwrap();
-    budget(2, 1).await;
+    assert_eq!(api_reason(&err), Some("NotFound"));
     let status = pods.evict(&victim, &EvictParams::default()).await.unwrap();
     assert_eq!(status.code, 201);
     wait_until(
@@ -863,7 +949,6 @@ async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it(b: &Backend) {
     )
     .await
     .unwrap();
-    // The replacement comes back.
     wait_until("a replacement pod", CONVERGE, async || {
         let st = deploys.get("web").await.ok()?.status?;
         (st.ready_replicas == Some(2)).then_some(())
@@ -964,10 +1049,6 @@ async fn token_request_issues_a_token_with_expiry(b: &Backend) {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         3600
     );
-    if let Some(server) = &b._imitation {
-        let issued = server.lookup_token(token).unwrap();
-        assert_eq!(issued.expires_at, exp);
-    }
     let missing = sas
         .create_token_request("nobody", &PostParams::default(), &req)
         .await
@@ -1034,4 +1115,83 @@ async fn plain_types_round_trip_network_policies_and_secrets(b: &Backend) {
     .unwrap();
     let created = secrets.create(&PostParams::default(), &s).await.unwrap();
     assert!(created.metadata.name.unwrap().starts_with("tok-"));
+}
+
+/// What the server fills in on a Deployment (its spec and its pod template's), read back
+/// after a create, a server-side apply and a merge patch. Clients that read a Deployment
+/// back (churn's event stamps, chaos' recovery, hpa-watch) see these on a real cluster.
+async fn deployments_are_defaulted_as_the_real_server_does(b: &Backend) {
+    let api: Api<Deployment> = b.api();
+    let minimal = |name: &str, image: &str| -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"nodeSelector": {"type": "kwok"},
+                                           "containers": [{"name": "app", "image": image,
+                                                           "ports": [{"containerPort": 8080}]}]}}},
+        }))
+        .unwrap()
+    };
+    let spec_of = |d: &Deployment| serde_json::to_value(&d.spec).unwrap();
+    let created = api
+        .create(&PostParams::default(), &minimal("plain", "fake"))
+        .await
+        .unwrap();
+    let spec = spec_of(&created);
+    assert_eq!(spec["replicas"], 1);
+    assert_eq!(spec["revisionHistoryLimit"], 10);
+    assert_eq!(spec["progressDeadlineSeconds"], 600);
+    assert_eq!(
+        spec["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+    );
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Always");
+    assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+    assert_eq!(pod["dnsPolicy"], "ClusterFirst");
+    assert_eq!(pod["schedulerName"], "default-scheduler");
+    assert_eq!(pod["securityContext"], json!({}));
+    let c = &pod["containers"][0];
+    // No tag is `latest`: pulled every time.
+    assert_eq!(c["imagePullPolicy"], "Always");
+    assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
+    assert_eq!(c["terminationMessagePolicy"], "File");
+    assert_eq!(c["ports"][0]["protocol"], "TCP");
+
+    // Server-side apply of a Recreate Deployment with a tagged image: no rollingUpdate part,
+    // IfNotPresent, and what was sent is kept.
+    let mut recreate = minimal("recreate", "fake:1.0");
+    recreate.spec.replicas = Some(0);
+    recreate.spec.strategy = Some(serde_json::from_value(json!({"type": "Recreate"})).unwrap());
+    let applied = api
+        .patch(
+            "recreate",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(recreate),
+        )
+        .await
+        .unwrap();
+    let spec = spec_of(&applied);
+    assert_eq!(spec["replicas"], 0);
+    assert_eq!(spec["strategy"], json!({"type": "Recreate"}));
+    assert_eq!(
+        spec["template"]["spec"]["containers"][0]["imagePullPolicy"],
+        "IfNotPresent"
+    );
+
+    // A patch back to RollingUpdate with only maxSurge: the other bound is defaulted.
+    let patched = api
+        .patch(
+            "recreate",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"strategy": {"type": "RollingUpdate",
+                                                       "rollingUpdate": {"maxSurge": 1}}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        spec_of(&patched)["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 1}})
+    );
 }

@@ -1,5 +1,6 @@
 //! Verbs onto store operations: get, create, replace, patch, delete (one or a
-//! collection), and the subresources' handlers.
+//! collection), and the subresources' handlers (status, eviction, token; a Deployment's
+//! scale subresource is served by the real control plane only).
 
 use std::collections::HashMap;
 
@@ -8,9 +9,8 @@ use serde_json::Value;
 
 use super::body::{Outcome, parse_body};
 use super::list::{list, list_body, select};
-use super::query::truthy;
 use super::route::Target;
-use super::{evict, scale, tokens};
+use super::{evict, tokens};
 use crate::Shared;
 use crate::error::ApiError;
 use crate::resources::{self, ResourceType};
@@ -26,7 +26,6 @@ pub(super) fn dispatch(
 ) -> Outcome {
     let res = t.res;
     let ns = t.namespace.as_deref().unwrap_or("");
-    let manager = q.get("fieldManager").map(String::as_str);
     if res.virtual_only {
         return match (method, &t.name) {
             (&Method::GET, None) => shared.pod_metrics_list(t.namespace.as_deref(), q),
@@ -47,7 +46,7 @@ pub(super) fn dispatch(
         (&Method::POST, None, None) => {
             let obj = parse_body(content_type, body)?;
             store
-                .create(res, ns, obj, Part::Main, Some(manager.unwrap_or("unknown")))
+                .create(res, ns, obj, Part::Main)
                 .map(|o| (201, (*o).clone()))
         }
         (&Method::PUT, Some(name), sub @ (None | Some("status"))) => {
@@ -58,7 +57,7 @@ pub(super) fn dispatch(
                 Part::Main
             };
             store
-                .replace(res, ns, name, obj, part, Some(manager.unwrap_or("unknown")))
+                .replace(res, ns, name, obj, part)
                 .map(|o| (200, (*o).clone()))
         }
         (&Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
@@ -99,9 +98,6 @@ pub(super) fn dispatch(
             }
             Ok((200, list_body(res, deleted, rv, None)))
         }
-        (_, Some(name), Some("scale")) if res.key == resources::DEPLOYMENTS.key => {
-            scale::scale(shared, method, ns, name, q, content_type, body)
-        }
         (&Method::POST, Some(name), Some("eviction")) if res.key == resources::PODS.key => {
             evict::evict(shared, ns, name)
         }
@@ -136,15 +132,17 @@ fn patch(
     let ct = content_type.split(';').next().unwrap_or_default().trim();
     match ct {
         "application/apply-patch+yaml" => {
-            let manager = manager.filter(|m| !m.is_empty()).ok_or_else(|| {
-                ApiError::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
-            })?;
+            if manager.is_none_or(str::is_empty) {
+                return Err(ApiError::bad_request(
+                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                ));
+            }
             store
-                .apply(res, ns, name, p, manager, truthy(q, "force"), part)
+                .apply(res, ns, name, p, part)
                 .map(|o| (200, (*o).clone()))
         }
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => store
-            .merge_patch(res, ns, name, &p, part, Some(manager.unwrap_or("unknown")))
+            .merge_patch(res, ns, name, &p, part)
             .map(|o| (200, (*o).clone())),
         other => Err(ApiError::new(
             415,
@@ -159,13 +157,10 @@ fn patch(
 /// What a DELETE of one object answers. The real server returns the object for kinds
 /// whose registry asks for it (Pods, Services, ServiceAccounts; Namespaces, whose
 /// deletion is not immediate) and a Success Status for the rest (checked against a real
-/// server for Deployments, PodDisruptionBudgets, NetworkPolicies, Secrets and ConfigMaps;
+/// server for Deployments, NetworkPolicies and Secrets;
 /// kinds not checked keep the object).
 fn deleted_response(res: &ResourceType, object: &Value) -> Value {
-    if !matches!(
-        res.kind,
-        "Deployment" | "PodDisruptionBudget" | "NetworkPolicy" | "Secret" | "ConfigMap"
-    ) {
+    if !matches!(res.kind, "Deployment" | "NetworkPolicy" | "Secret") {
         return object.clone();
     }
     serde_json::json!({

@@ -8,7 +8,6 @@ mod list;
 mod query;
 mod response;
 mod route;
-mod scale;
 mod tokens;
 mod watch_stream;
 
@@ -39,17 +38,6 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let q = parse_query(parts.uri.query());
-    if path == "/apis/authentication.k8s.io/v1/tokenreviews" && parts.method == Method::POST {
-        let body = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        return Ok(match tokens::review(&shared, &body) {
-            Ok(v) => json_response(201, &v),
-            Err(e) => error_response(&e),
-        });
-    }
     let t = match route(&path) {
         Route::Static(v) => return Ok(json_response(200, &v)),
         Route::NotFound => {

@@ -127,13 +127,13 @@ mod tests {
 
     #[test]
     fn routes() {
-        let Route::Resource(t) = route("/apis/apps/v1/namespaces/ns/deployments/d/scale") else {
+        let Route::Resource(t) = route("/apis/apps/v1/namespaces/ns/deployments/d/status") else {
             panic!("not routed");
         };
         assert_eq!(t.res.kind, "Deployment");
         assert_eq!(t.namespace.as_deref(), Some("ns"));
         assert_eq!(t.name.as_deref(), Some("d"));
-        assert_eq!(t.sub.as_deref(), Some("scale"));
+        assert_eq!(t.sub.as_deref(), Some("status"));
         let Route::Resource(t) = route("/api/v1/namespaces/ns") else {
             panic!("not routed");
         };

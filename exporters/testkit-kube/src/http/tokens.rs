@@ -1,12 +1,21 @@
-//! Bound ServiceAccount tokens: the `token` subresource (TokenRequest) and TokenReview.
+//! The ServiceAccount `token` subresource (TokenRequest): JWT-shaped tokens carrying the
+//! claims a consumer reads, unsigned. Signatures and TokenReview are the real issuer's
+//! business and are tested against the real control plane only.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::body::{Outcome, parse_body};
+use super::body::Outcome;
 use crate::Shared;
 use crate::error::ApiError;
 use crate::resources;
 use crate::store::now_time;
+
+/// Makes every token distinct (the `jti` claim), as a real issuer's are.
+static ISSUED: AtomicU64 = AtomicU64::new(0);
 
 pub(super) fn request(shared: &Shared, ns: &str, sa: &str, req: &Value) -> Outcome {
     let sa_obj = shared
@@ -35,10 +44,27 @@ pub(super) fn request(shared: &Shared, ns: &str, sa: &str, req: &Value) -> Outco
         .pointer("/metadata/uid")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let t = shared
-        .tokens
-        .issue(ns, sa, uid, audiences.clone(), expiration);
-    let exp = k8s_openapi::jiff::Timestamp::from_second(t.expires_at)
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let expires_at = now + expiration;
+    let jti = ISSUED.fetch_add(1, Ordering::Relaxed) + 1;
+    let claims = json!({
+        "aud": audiences,
+        "exp": expires_at,
+        "iat": now,
+        "nbf": now,
+        "iss": "https://kubernetes.default.svc.cluster.local",
+        "jti": format!("{jti:016x}"),
+        "sub": format!("system:serviceaccount:{ns}:{sa}"),
+        "kubernetes.io": {"namespace": ns, "serviceaccount": {"name": sa, "uid": uid}},
+    });
+    let header = json!({"alg": "none", "typ": "JWT", "kid": "redline-testkit"});
+    let token = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(format!("sig-{jti}")),
+    );
+    let exp = k8s_openapi::jiff::Timestamp::from_second(expires_at)
         .map(|ts| {
             serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ts))
                 .unwrap_or(Value::Null)
@@ -54,35 +80,7 @@ pub(super) fn request(shared: &Shared, ns: &str, sa: &str, req: &Value) -> Outco
             "kind": "TokenRequest",
             "metadata": {"name": sa, "namespace": ns, "creationTimestamp": now_time()},
             "spec": spec,
-            "status": {"token": t.token, "expirationTimestamp": exp},
+            "status": {"token": token, "expirationTimestamp": exp},
         }),
     ))
-}
-
-pub(super) fn review(shared: &Shared, body: &[u8]) -> Result<Value, ApiError> {
-    let req = parse_body("application/json", body)?;
-    let token = req
-        .pointer("/spec/token")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::invalid("spec.token is required"))?;
-    let status = shared.tokens.review(token, |t| {
-        shared
-            .store
-            .get(
-                &resources::SERVICE_ACCOUNTS,
-                &t.namespace,
-                &t.service_account,
-            )
-            .is_some_and(|sa| {
-                sa.pointer("/metadata/uid").and_then(Value::as_str)
-                    == Some(t.service_account_uid.as_str())
-            })
-    });
-    Ok(json!({
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenReview",
-        "metadata": {"creationTimestamp": null},
-        "spec": req.get("spec").cloned().unwrap_or_else(|| json!({})),
-        "status": status,
-    }))
 }

@@ -11,8 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::KwokConfig;
-use super::object::{Key, key_of, name_of, uid_of};
-use crate::policy::pod_is_ready;
+use super::object::{Key, key_of, name_of, pod_is_ready, uid_of};
 use crate::resources::{ENDPOINT_SLICES, PODS, SERVICES};
 use crate::selectors::LabelSelector;
 use crate::store::{Event, EventType, Part, Store};
@@ -290,18 +289,14 @@ impl Endpoints {
             let labels = json!({SERVICE_NAME: svc_name, MANAGED_BY: MANAGER});
             match slice {
                 Some(s) => {
-                    let _ = self.store.modify(
-                        &ENDPOINT_SLICES,
-                        ns,
-                        name_of(&s),
-                        Part::Any,
-                        |old, _| {
-                            let mut new = (*old).clone();
-                            new["endpoints"] = Value::Array(eps);
-                            new["ports"] = ports.clone();
-                            Ok(new)
-                        },
-                    );
+                    let _ =
+                        self.store
+                            .modify(&ENDPOINT_SLICES, ns, name_of(&s), Part::Any, |old| {
+                                let mut new = (*old).clone();
+                                new["endpoints"] = Value::Array(eps);
+                                new["ports"] = ports.clone();
+                                Ok(new)
+                            });
                 }
                 None => {
                     let obj = json!({
@@ -315,10 +310,7 @@ impl Endpoints {
                         "endpoints": eps,
                         "ports": ports.clone(),
                     });
-                    if let Err(e) = self
-                        .store
-                        .create(&ENDPOINT_SLICES, ns, obj, Part::Any, None)
-                    {
+                    if let Err(e) = self.store.create(&ENDPOINT_SLICES, ns, obj, Part::Any) {
                         tracing::warn!(error = %e, "kwok could not create an EndpointSlice");
                     }
                 }

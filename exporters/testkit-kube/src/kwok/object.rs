@@ -55,3 +55,30 @@ pub(super) fn carry_condition_times(old: Option<&Value>, new: &mut [Value]) {
         }
     }
 }
+
+/// Ready and not terminating.
+pub(super) fn pod_is_ready(pod: &Value) -> bool {
+    pod.pointer("/metadata/deletionTimestamp").is_none()
+        && pod
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    c.get("type").and_then(Value::as_str) == Some("Ready")
+                        && c.get("status").and_then(Value::as_str) == Some("True")
+                })
+            })
+}
+
+/// The Deployment behind a pod, read from its ReplicaSet owner reference
+/// (`<deployment>-<template-hash>`).
+pub(super) fn owner_deployment(pod: &Value) -> Option<&str> {
+    pod.pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("kind").and_then(Value::as_str) == Some("ReplicaSet"))?
+        .get("name")?
+        .as_str()?
+        .rsplit_once('-')
+        .map(|(d, _)| d)
+}

@@ -1,5 +1,7 @@
-//! What both test binaries need: `redline tokens` arguments parsed as the CLI parses them,
+//! What the test binaries need: `redline tokens` arguments parsed as the CLI parses them,
 //! and the `tier,token` rows of a written tokens file.
+
+#![allow(dead_code)] // each test binary uses its own part
 
 use clap::Parser;
 use redline_tokens::TokensArgs;

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::Workload;
-use crate::kwok::object::{carry_condition_times, name_of, uid_of};
-use crate::policy::{owner_deployment, pod_is_ready};
+use crate::kwok::object::{carry_condition_times, name_of, owner_deployment, pod_is_ready, uid_of};
 use crate::resources::{DEPLOYMENTS, PODS};
 use crate::store::Part;
 
@@ -133,7 +132,7 @@ impl Workload {
                 "apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
                 "status": {"phase": "Pending", "qosClass": "BestEffort"},
             });
-            if let Err(e) = self.store.create(&PODS, ns, pod, Part::Any, None) {
+            if let Err(e) = self.store.create(&PODS, ns, pod, Part::Any) {
                 tracing::warn!(error = %e, "kwok could not create a pod");
             }
             return;
@@ -159,7 +158,7 @@ impl Workload {
             .count() as i64;
         let ready = pods.iter().filter(|p| pod_is_ready(p)).count() as i64;
         let desired = desired as i64;
-        let _ = self.store.modify(&DEPLOYMENTS, ns, name, Part::Status, |old, _| {
+        let _ = self.store.modify(&DEPLOYMENTS, ns, name, Part::Status, |old| {
             let mut status = serde_json::Map::new();
             status.insert(
                 "observedGeneration".into(),

@@ -32,7 +32,7 @@ impl Workload {
             let Some(node) = self.pick_node(pod) else {
                 return;
             };
-            let _ = self.store.modify(&PODS, &ns, &name, Part::Any, |old, _| {
+            let _ = self.store.modify(&PODS, &ns, &name, Part::Any, |old| {
                 let mut p = (*old).clone();
                 p["spec"]["nodeName"] = json!(node);
                 Ok(p)
@@ -108,7 +108,7 @@ impl Workload {
             "startTime": now, "qosClass": "BestEffort",
             "containerStatuses": containers,
         });
-        let _ = self.store.modify(&PODS, ns, name, Part::Any, |old, _| {
+        let _ = self.store.modify(&PODS, ns, name, Part::Any, |old| {
             let mut p = (*old).clone();
             p["status"] = status;
             Ok(p)

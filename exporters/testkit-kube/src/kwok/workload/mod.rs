@@ -5,7 +5,6 @@
 mod deployments;
 mod ip_pool;
 mod kubelet;
-mod pdbs;
 mod scheduler;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -16,9 +15,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::KwokConfig;
-use super::object::{Key, key_of, name_of, ns_of, uid_of};
-use crate::policy::owner_deployment;
-use crate::resources::{self, DEPLOYMENTS, NAMESPACES, NODES, PDBS, PODS};
+use super::object::{Key, key_of, name_of, owner_deployment, uid_of};
+use crate::resources::{self, DEPLOYMENTS, NAMESPACES, NODES, PODS};
 use crate::store::{Event, EventType, Store};
 use ip_pool::IpPool;
 
@@ -33,7 +31,6 @@ pub(super) struct Workload {
     pod_seq: HashMap<Key, u64>,
     rr: usize,
     dirty: BTreeSet<Key>,
-    dirty_pdb_ns: BTreeSet<String>,
 }
 
 impl Workload {
@@ -48,7 +45,6 @@ impl Workload {
             pod_seq: HashMap::new(),
             rr: 0,
             dirty: BTreeSet::new(),
-            dirty_pdb_ns: BTreeSet::new(),
         }
     }
 
@@ -97,22 +93,16 @@ impl Workload {
         for p in pods {
             self.track_pod(&p);
         }
-        let (pdbs, _) = self.store.list(&PDBS, None);
-        for p in pdbs {
-            self.dirty_pdb_ns.insert(ns_of(&p).to_string());
-        }
     }
 
     fn on_event(&mut self, ev: &Event) {
         let r = ev.resource.key;
         if r == DEPLOYMENTS.key {
             self.dirty.insert((ev.namespace.clone(), ev.name.clone()));
-            self.dirty_pdb_ns.insert(ev.namespace.clone());
         } else if r == PODS.key {
             if let Some(d) = owner_deployment(&ev.object) {
                 self.dirty.insert((ev.namespace.clone(), d.to_string()));
             }
-            self.dirty_pdb_ns.insert(ev.namespace.clone());
             if ev.kind == EventType::Deleted {
                 self.timed.remove(uid_of(&ev.object));
                 self.ips.release(&ev.object);
@@ -125,8 +115,6 @@ impl Workload {
             for p in pods {
                 self.track_pod(&p);
             }
-        } else if r == PDBS.key {
-            self.dirty_pdb_ns.insert(ev.namespace.clone());
         } else if r == NAMESPACES.key && ev.kind == EventType::Deleted {
             self.delete_namespace_contents(&ev.name);
         }
@@ -148,10 +136,6 @@ impl Workload {
         let dirty = std::mem::take(&mut self.dirty);
         for (ns, name) in dirty {
             self.reconcile(&ns, &name);
-        }
-        let pdb_ns = std::mem::take(&mut self.dirty_pdb_ns);
-        for ns in pdb_ns {
-            self.update_pdbs(&ns);
         }
     }
 }
