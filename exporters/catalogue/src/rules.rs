@@ -184,6 +184,61 @@ pub const DESTINATION: &[Metric] = &[
         &["scenario", "pod"],
         "Memory above the run's lowest (the baseline).",
     ),
+    rec(
+        "redline:dst_update_latency_seconds:p999",
+        RUN,
+        "Destination update latency p99.9 over 1m, all services (the seed's p99.9).",
+    ),
+    rec(
+        "redline:dst_run",
+        RUN,
+        "1 for the dst-client run that asked for the most streams in the last minute: the run the controller's and the API server's series (which carry no testid) are attributed to.",
+    ),
+    rec(
+        "redline:dst_controller_views",
+        RUN,
+        "Endpoint views the destination controller holds for the run's services (destination_endpoint_views_active, or in Linkerd 2.14 the sum of endpoints_subscribers over test-service-*).",
+    ),
+    rec(
+        "redline:dst_controller_streams_open",
+        RUN,
+        "Destination.Get streams the controller has open (grpc_server_started_total - grpc_server_handled_total).",
+    ),
+    rec(
+        "redline:dst_controller_get_handling_seconds:p95",
+        RUN,
+        "p95 of Destination.Get stream durations (grpc_server_handling_seconds) over 5m: streams that ended.",
+    ),
+    rec(
+        "redline:dst_controller_send_seconds:p95",
+        RUN,
+        "p95 of the controller's stream send duration over 5m (destination_stream_send_duration_seconds; absent in Linkerd 2.14).",
+    ),
+    rec(
+        "redline:dst_controller_send_timeouts:ratio",
+        RUN,
+        "Controller send timeouts (Linkerd 2.14: update-queue overflows) in the last 5m over the most Get streams open in it.",
+    ),
+    rec(
+        "redline:dst_cpu_cores",
+        &["scenario", "pod"],
+        "Destination controller CPU (its process_cpu_seconds_total) in cores over 1m.",
+    ),
+    rec(
+        "redline:dst_heap_inuse_bytes",
+        &["scenario", "pod"],
+        "Destination controller Go heap in use (go_memstats_heap_inuse_bytes).",
+    ),
+    rec(
+        "redline:apiserver_watches",
+        &["scenario", "resource"],
+        "Watches open on the API server for the resources the destination controller reads.",
+    ),
+    rec(
+        "redline:apiserver_endpoint_writes:rate1m",
+        &["scenario", "resource", "verb"],
+        "Endpoints/EndpointSlices writes per second on the API server (the churn the controller fans out).",
+    ),
 ];
 
 /// pprof-sampler and chaos signals.
@@ -305,6 +360,10 @@ pub const THRESHOLDS: &[Metric] = &[
     thr(
         "redline:threshold:dst_update_p99_seconds",
         "Destination update latency p99 above this fails.",
+    ),
+    thr(
+        "redline:threshold:dst_update_p999_seconds",
+        "Destination update latency p99.9 above this fails.",
     ),
     thr(
         "redline:threshold:dst_fanout_seconds",
@@ -474,6 +533,90 @@ pub const EXTERNAL: &[Metric] = &[
         kind: Kind::Counter,
         labels: &["status"],
         help: "Authorino /server-metrics: answers by gRPC status (OK, UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, errors); a counter without _total, as Authorino names it.",
+    },
+    Metric {
+        name: "destination_endpoint_views_active",
+        kind: Kind::Gauge,
+        labels: &["namespace", "pod", "container"],
+        help: "Linkerd destination controller (its admin /metrics): endpoint views (topic subscriptions) held, the seed's view-leak indicator; releases after 2.14 only.",
+    },
+    Metric {
+        name: "endpoints_subscribers",
+        kind: Kind::Gauge,
+        labels: &["namespace", "pod", "container", "exported_namespace", "service", "port", "hostname", "cluster"],
+        help: "Linkerd destination controller (its admin /metrics), Linkerd 2.14: Get streams subscribed to one service/port view (its own `namespace` label arrives as exported_namespace).",
+    },
+    Metric {
+        name: "destination_stream_send_timeouts_total",
+        kind: Kind::Counter,
+        labels: &["namespace", "pod", "container"],
+        help: "Linkerd destination controller (its admin /metrics): stream sends that timed out (backpressure); releases after 2.14 only.",
+    },
+    Metric {
+        name: "endpoint_updates_queue_overflow",
+        kind: Kind::Counter,
+        labels: &["namespace", "pod", "container", "service"],
+        help: "Linkerd destination controller (its admin /metrics), Linkerd 2.14: a stream's update queue overflowed and the stream was ended (2.14's send timeout); a counter without _total, as Linkerd names it.",
+    },
+    Metric {
+        name: "destination_stream_send_duration_seconds_bucket",
+        kind: Kind::Counter,
+        labels: &["namespace", "pod", "container", "le"],
+        help: "Linkerd destination controller (its admin /metrics): stream send duration histogram buckets; releases after 2.14 only.",
+    },
+    Metric {
+        name: "grpc_server_started_total",
+        kind: Kind::Counter,
+        labels: &["namespace", "pod", "container", "grpc_service", "grpc_method", "grpc_type"],
+        help: "Linkerd destination controller (its admin /metrics) (go-grpc-prometheus): RPCs started; for Get, started - handled = streams open.",
+    },
+    Metric {
+        name: "grpc_server_handled_total",
+        kind: Kind::Counter,
+        labels: &["namespace", "pod", "container", "grpc_service", "grpc_method", "grpc_type", "grpc_code"],
+        help: "Linkerd destination controller (its admin /metrics) (go-grpc-prometheus): RPCs finished, by code.",
+    },
+    Metric {
+        name: "grpc_server_handling_seconds_bucket",
+        kind: Kind::Counter,
+        labels: &["namespace", "pod", "container", "grpc_service", "grpc_method", "grpc_type", "le"],
+        help: "Linkerd destination controller (its admin /metrics) (go-grpc-prometheus): RPC duration histogram buckets; for Get, whole stream lifetimes.",
+    },
+    Metric {
+        name: "process_cpu_seconds_total",
+        kind: Kind::Counter,
+        labels: &["namespace", "pod", "container"],
+        help: "Linkerd destination controller (its admin /metrics) (Go client_golang process collector): CPU seconds of the controller process.",
+    },
+    Metric {
+        name: "process_resident_memory_bytes",
+        kind: Kind::Gauge,
+        labels: &["namespace", "pod", "container"],
+        help: "Linkerd destination controller (its admin /metrics) (process collector): resident memory of the controller process.",
+    },
+    Metric {
+        name: "go_memstats_heap_inuse_bytes",
+        kind: Kind::Gauge,
+        labels: &["namespace", "pod", "container"],
+        help: "Linkerd destination controller (its admin /metrics) (Go collector): heap bytes in use.",
+    },
+    Metric {
+        name: "go_goroutines",
+        kind: Kind::Gauge,
+        labels: &["namespace", "pod", "container"],
+        help: "Linkerd destination controller (its admin /metrics) (Go collector): goroutines (leak detection).",
+    },
+    Metric {
+        name: "apiserver_longrunning_requests",
+        kind: Kind::Gauge,
+        labels: &["verb", "group", "version", "resource", "subresource", "scope", "component"],
+        help: "kube-apiserver (its /metrics): long-running requests open, e.g. verb=\"WATCH\" per resource.",
+    },
+    Metric {
+        name: "apiserver_request_total",
+        kind: Kind::Counter,
+        labels: &["verb", "group", "version", "resource", "subresource", "scope", "component", "code", "dry_run"],
+        help: "kube-apiserver (its /metrics): requests served, by verb (POST/PUT/PATCH/DELETE for writes), resource and code.",
     },
     Metric {
         name: "ALERTS",
