@@ -185,8 +185,11 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
     let prom = prometheus(&cluster, &l).await;
     let testid = format!("linkerd-e2e-{}", ns.name());
     // dst-client's series reach Prometheus as the daemon's do: its runtime pushes them.
-    let mut rt = Runtime::new(&CommonArgs::for_test(&prom.write_url(), &testid), "dst-client")
-        .unwrap();
+    let mut rt = Runtime::new(
+        &CommonArgs::for_test(&prom.write_url(), &testid),
+        "dst-client",
+    )
+    .unwrap();
     let metrics = Metrics::register(rt.registry());
     let running = rt.start().await.unwrap();
 
@@ -293,9 +296,11 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
         |v| v == streams,
     )
     .await;
-    until_value(&prom, &format!("redline:dst_controller_views{{{sel}}}"), |v| {
-        v >= streams
-    })
+    until_value(
+        &prom,
+        &format!("redline:dst_controller_views{{{sel}}}"),
+        |v| v >= streams,
+    )
     .await;
     // No update-queue overflow (2.14's send timeout) at this size.
     until_value(
@@ -306,13 +311,17 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
     .await;
     // CPU and memory of the controller process, and the API server's view: the controller's
     // EndpointSlice watch open, and the slice writes churn caused.
-    until_value(&prom, &format!("sum(redline:dst_cpu_cores{{{sel}}})"), |v| {
-        v > 0.0
-    })
+    until_value(
+        &prom,
+        &format!("sum(redline:dst_cpu_cores{{{sel}}})"),
+        |v| v > 0.0,
+    )
     .await;
-    until_value(&prom, &format!("sum(redline:dst_memory_bytes{{{sel}}})"), |v| {
-        v > 1e6
-    })
+    until_value(
+        &prom,
+        &format!("sum(redline:dst_memory_bytes{{{sel}}})"),
+        |v| v > 1e6,
+    )
     .await;
     until_value(
         &prom,
