@@ -7,9 +7,15 @@
 //! a latency, and the negative path: a stopped (SIGSTOP) controller leaves the streams behind
 //! the API, and they catch up once it runs again.
 //!
+//! The run's Prometheus (Debian's 2.42, every rule in alerts/) takes dst-client's series by
+//! remote-write and scrapes the controller's own /metrics and the API server's, as the
+//! scenarios do: the controller's open Get streams, endpoint views, CPU and memory and the API
+//! server's EndpointSlice watches and writes land beside the client's, the destination rules
+//! attribute them to the run, and `redline verdict` judges it.
+//!
 //! Needs REDLINE_TEST_KUBECONFIG (hack/cluster/up.sh) and REDLINE_TEST_LINKERD_DST /
-//! REDLINE_TEST_LINKERD_PID (hack/linkerd/up.sh; hack/test.sh sets all three). Without them
-//! it says so loudly and returns; under CI=true it fails.
+//! REDLINE_TEST_LINKERD_PID / REDLINE_TEST_LINKERD_METRICS (hack/linkerd/up.sh; hack/test.sh
+//! sets them all). Without them it says so loudly and returns; under CI=true it fails.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,28 +24,41 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams};
 use redline_churn::{ChurnArgs, PatternName};
 use redline_dst_client::{DstClient, DstClientArgs, Metrics};
-use redline_runtime::CommonArgs;
+use redline_runtime::{CommonArgs, Runtime};
 use redline_testkit_cluster::Cluster;
+use redline_testkit_prometheus::Prometheus;
+use redline_verdict::{Verdict, VerdictArgs};
 use tokio_util::sync::CancellationToken;
 
 const SERVICES: u32 = 2;
 const SLOTS: u32 = 4;
 
-/// The controller started by hack/linkerd/up.sh: (Destination address, pid).
-fn linkerd() -> Option<(String, u32)> {
-    let dst = std::env::var("REDLINE_TEST_LINKERD_DST")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let pid = std::env::var("REDLINE_TEST_LINKERD_PID")
-        .ok()
-        .and_then(|p| p.parse().ok());
-    match (dst, pid) {
-        (Some(d), Some(p)) => Some((d, p)),
+/// The controller started by hack/linkerd/up.sh.
+struct Linkerd {
+    dst: String,
+    pid: u32,
+    /// host:port of its admin server (/metrics).
+    metrics: String,
+}
+
+fn linkerd() -> Option<Linkerd> {
+    let var = |name| std::env::var(name).ok().filter(|s: &String| !s.is_empty());
+    let dst = var("REDLINE_TEST_LINKERD_DST");
+    let pid = var("REDLINE_TEST_LINKERD_PID").and_then(|p| p.parse().ok());
+    let metrics = var("REDLINE_TEST_LINKERD_METRICS").map(|u| {
+        u.trim_start_matches("http://")
+            .trim_end_matches("/metrics")
+            .to_string()
+    });
+    match (dst, pid, metrics) {
+        (Some(dst), Some(pid), Some(metrics)) => Some(Linkerd { dst, pid, metrics }),
         _ => {
-            let msg = "REDLINE_TEST_LINKERD_DST / REDLINE_TEST_LINKERD_PID are not set: no \
-                       Linkerd destination controller, so this test returns early. Start one \
-                       with `hack/linkerd/up.sh DIR` and export them from DIR/linkerd/env \
-                       (LINKERD_DST_ADDR, LINKERD_DST_PID), or run `hack/test.sh`";
+            let msg = "REDLINE_TEST_LINKERD_DST / REDLINE_TEST_LINKERD_PID / \
+                       REDLINE_TEST_LINKERD_METRICS are not set: no Linkerd destination \
+                       controller, so this test returns early. Start one with \
+                       `hack/linkerd/up.sh DIR` and export them from DIR/linkerd/env \
+                       (LINKERD_DST_ADDR, LINKERD_DST_PID, LINKERD_METRICS_URL), or run \
+                       `hack/test.sh`";
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("{msg}");
             }
@@ -74,6 +93,73 @@ impl Drop for Stopped {
     }
 }
 
+/// A Prometheus with every rule in alerts/ that scrapes the controller and the API server the
+/// way hack/linkerd/scenarios-local.sh does: the controller labelled like its in-cluster pod
+/// (the rules select `container="destination"`), its RSS copied to the cAdvisor working-set
+/// name, and only the API server's watch and request counts, read with the admin client
+/// certificate hack/cluster/up.sh keeps beside the kubeconfig.
+async fn prometheus(cluster: &Cluster, l: &Linkerd) -> Prometheus {
+    let root = redline_dashboards_check::repo_root();
+    let rules: Vec<_> = std::fs::read_dir(root.join("alerts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    let pki = cluster
+        .kubeconfig_path()
+        .parent()
+        .expect("the kubeconfig is in the cluster's directory")
+        .join("pki");
+    assert!(
+        pki.join("admin.key").exists(),
+        "{} holds no admin.crt/admin.key: the API server is scraped with hack/cluster/up.sh's admin certificate",
+        pki.display()
+    );
+    let api = cluster
+        .api_url()
+        .trim_start_matches("https://")
+        .trim_end_matches('/');
+    let target = format!(
+        "static_configs: [{{targets: [\"{}\"], labels: {{namespace: linkerd, container: destination, pod: linkerd-destination-local}}}}]",
+        l.metrics
+    );
+    Prometheus::builder()
+        .rule_files(rules)
+        .evaluation_interval(Duration::from_secs(1))
+        .scrape_config(format!("- job_name: linkerd-destination\n  {target}"))
+        .scrape_config(format!(
+            "- job_name: linkerd-destination-rss\n  {target}\n  metric_relabel_configs:\n    \
+             - {{source_labels: [__name__], regex: process_resident_memory_bytes, action: keep}}\n    \
+             - {{source_labels: [__name__], target_label: __name__, replacement: container_memory_working_set_bytes}}"
+        ))
+        .scrape_config(format!(
+            "- job_name: kube-apiserver\n  scheme: https\n  tls_config: {{ca_file: \"{p}/ca.crt\", cert_file: \"{p}/admin.crt\", key_file: \"{p}/admin.key\"}}\n  \
+             static_configs: [{{targets: [\"{api}\"]}}]\n  metric_relabel_configs:\n    \
+             - {{source_labels: [__name__], regex: \"apiserver_longrunning_requests|apiserver_request_total\", action: keep}}",
+            p = pki.display()
+        ))
+        .start()
+        .await
+        .unwrap()
+}
+
+/// The first value of an instant query, polled until `ok` holds (bounded: 60 s).
+async fn until_value(prom: &Prometheus, q: &str, ok: impl Fn(f64) -> bool) -> f64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = prom.scalar(q).await.unwrap();
+        if let Some(v) = v.filter(|v| ok(*v)) {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{q}: last {v:?}; Prometheus log: {}",
+            prom.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 async fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + timeout;
     while !cond() {
@@ -90,11 +176,22 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
     let Some(cluster) = Cluster::shared().await else {
         return;
     };
-    let Some((dst, pid)) = linkerd() else {
+    let Some(l) = linkerd() else {
         return;
     };
+    let (dst, pid) = (l.dst.clone(), l.pid);
     let ns = cluster.namespace("linkerd-dst").await.unwrap();
     let kube = cluster.client();
+    let prom = prometheus(&cluster, &l).await;
+    let testid = format!("linkerd-e2e-{}", ns.name());
+    // dst-client's series reach Prometheus as the daemon's do: its runtime pushes them.
+    let mut rt = Runtime::new(
+        &CommonArgs::for_test(&prom.write_url(), &testid),
+        "dst-client",
+    )
+    .unwrap();
+    let metrics = Metrics::register(rt.registry());
+    let running = rt.start().await.unwrap();
 
     let mut a = DstClientArgs::new(
         CommonArgs::default(),
@@ -110,7 +207,7 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
     a.backoff_max = Duration::from_secs(1);
     a.converge_timeout = Duration::from_secs(60);
     a.pod_namespace = ns.name().to_string();
-    let client = DstClient::start(&a, Metrics::default(), Some(kube.clone()))
+    let client = DstClient::start(&a, metrics, Some(kube.clone()))
         .await
         .unwrap();
     let m = client.metrics().clone();
@@ -175,6 +272,103 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
         assert_eq!(m.events_unobserved.get_or_create(&s).get(), 0);
     }
     assert_eq!(m.streams_reset.get(), 0);
+
+    // The controller's side, in the same Prometheus, attributed to this run by the rules.
+    running.push_now().await;
+    let streams = f64::from(SERVICES * SLOTS);
+    let sel = format!("testid=\"{testid}\"");
+    // Its open Get streams (started - handled) include every stream dst-client holds (other
+    // clients of the shared controller may add theirs).
+    until_value(
+        &prom,
+        &format!("redline:dst_controller_streams_open{{{sel}}}"),
+        |v| v >= streams,
+    )
+    .await;
+    // Linkerd 2.14's endpoint views: exactly one subscriber per stream on this namespace's
+    // services (the controller's `namespace` label arrives as exported_namespace).
+    until_value(
+        &prom,
+        &format!(
+            "sum(endpoints_subscribers{{container=\"destination\", exported_namespace=\"{}\"}})",
+            ns.name()
+        ),
+        |v| v == streams,
+    )
+    .await;
+    until_value(
+        &prom,
+        &format!("redline:dst_controller_views{{{sel}}}"),
+        |v| v >= streams,
+    )
+    .await;
+    // No update-queue overflow (2.14's send timeout) at this size.
+    until_value(
+        &prom,
+        &format!("redline:dst_controller_send_timeouts:ratio{{{sel}}}"),
+        |v| v == 0.0,
+    )
+    .await;
+    // CPU and memory of the controller process, and the API server's view: the controller's
+    // EndpointSlice watch open, and the slice writes churn caused.
+    until_value(
+        &prom,
+        &format!("sum(redline:dst_cpu_cores{{{sel}}})"),
+        |v| v > 0.0,
+    )
+    .await;
+    until_value(
+        &prom,
+        &format!("sum(redline:dst_memory_bytes{{{sel}}})"),
+        |v| v > 1e6,
+    )
+    .await;
+    until_value(
+        &prom,
+        &format!("sum(redline:dst_heap_inuse_bytes{{{sel}}})"),
+        |v| v > 1e6,
+    )
+    .await;
+    until_value(
+        &prom,
+        &format!("redline:apiserver_watches{{resource=\"endpointslices\", {sel}}}"),
+        |v| v >= 1.0,
+    )
+    .await;
+    until_value(
+        &prom,
+        "sum(increase(apiserver_request_total{resource=\"endpointslices\", verb=~\"POST|PUT|PATCH|DELETE\"}[5m]))",
+        |v| v > 0.0,
+    )
+    .await;
+    until_value(
+        &prom,
+        &format!("sum(redline:apiserver_endpoint_writes:rate1m{{{sel}}}) or vector(-1)"),
+        |v| v >= 0.0,
+    )
+    .await;
+
+    // The verdict over the rules: judged (pass or fail: this machine's latency is its own
+    // business), and none of the correctness or controller-side judges fired.
+    let report = redline_verdict::evaluate(&VerdictArgs::new(prom.url(), &testid))
+        .await
+        .unwrap();
+    assert!(
+        matches!(report.verdict, Verdict::Pass | Verdict::Fail),
+        "{:?}: {}",
+        report.verdict,
+        report.reason
+    );
+    let fired: Vec<&str> = report.alerts.iter().map(|a| a.alertname.as_str()).collect();
+    for judge in [
+        "RedlineDstEventsUnobserved",
+        "RedlineDstStreamResets",
+        "RedlineDstControllerViewsOff",
+        "RedlineDstControllerSendTimeouts",
+    ] {
+        assert!(!fired.contains(&judge), "{judge} fired: {fired:?}");
+    }
+    eprintln!("verdict {:?}; alerts fired: {fired:?}", report.verdict);
 
     // Negative path: with the controller stopped, a scale-down reaches the API but no stream.
     // (A scale-down, not up: resumed, Linkerd 2.14 may handle the EndpointSlice update before
@@ -254,5 +448,6 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
         "latency above the stop"
     );
     client.shutdown().await;
+    running.finish().await.unwrap();
     ns.delete().await.unwrap();
 }
