@@ -36,6 +36,7 @@ mod collect;
 mod error;
 mod lost;
 mod runtime;
+mod selector;
 mod signals;
 mod telemetry;
 
@@ -45,5 +46,6 @@ pub use collect::{Collected, collect};
 pub use error::RuntimeError;
 pub use lost::{SAMPLES_LOST_EXIT_CODE, samples_lost};
 pub use runtime::{FinishReport, Running, Runtime};
+pub use selector::{Requirement, parse_selector};
 pub use signals::shutdown_on_signal;
 pub use telemetry::init_tracing;
