@@ -40,7 +40,9 @@ mod selector;
 mod signals;
 mod telemetry;
 
-pub use args::{CommonArgs, HistogramFallbackArg, LogFormat, NativeHistogramsArg, parse_key_value};
+pub use args::{
+    CommonArgs, HistogramFallbackArg, LogFormat, NativeHistogramsArg, parse_flags, parse_key_value,
+};
 pub use catalogued::catalogue_mismatches;
 pub use collect::{Collected, collect};
 pub use error::RuntimeError;
