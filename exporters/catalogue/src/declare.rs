@@ -33,13 +33,14 @@ macro_rules! label_sets {
 }
 
 /// Declares a module's families: `NAME: Kind<LabelSet> = "series_name", "help";` (no
-/// `<LabelSet>` for a single series). Yields one typed constant per family, `ALL` (the
+/// `<LabelSet>` for a single series; the help is a literal or a macro that expands to one,
+/// since it is the constant's doc as well). Yields one typed constant per family, `ALL` (the
 /// plain entries, in order) and `Families` (one field per family, named like its constant:
 /// the complete set a daemon registers).
 macro_rules! catalogue {
     (@labels) => { $crate::NoLabels };
     (@labels $set:ident) => { $set };
-    ($( $name:ident: $kind:ident $(<$set:ident>)? = $series:literal, $help:literal; )+) => {
+    ($( $name:ident: $kind:ident $(<$set:ident>)? = $series:literal, $help:expr; )+) => {
         $(
             #[doc = $help]
             pub const $name: $crate::Catalogued<catalogue!(@labels $($set)?), $crate::kinds::$kind> =

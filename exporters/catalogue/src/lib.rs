@@ -8,8 +8,8 @@
 //! A daemon's series are declared once (`declare.rs`): the label set as a type, the entry as
 //! a [`Catalogued`] constant of that type, and the module's `Families`, through which the
 //! daemon registers all of them; wrong labels, a wrong kind or a missing family do not
-//! compile. http-load encodes its own series and reads its module's plain [`Metric`]s; the
-//! recording rules' series and the external ones the rules read are in [`rules`].
+//! compile. http-load encodes its own series, from the same typed entries; the recording
+//! rules' series and the external ones the rules read are in [`rules`].
 
 #[macro_use]
 mod declare;

@@ -195,20 +195,18 @@ pub struct ChaosArgs {
 impl ChaosArgs {
     /// Defaults for a fault in a namespace, as the command line would give them.
     pub fn new(namespace: &str, fault: FaultKind) -> Self {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            args: ChaosArgs,
-        }
         let fault = match fault {
             FaultKind::PodKill => "pod-kill",
             FaultKind::NodeDrain => "node-drain",
             FaultKind::Partition => "partition",
         };
-        let mut args = Cli::try_parse_from(["chaos", "--namespace", namespace, "--fault", fault])
-            .expect("defaults parse")
-            .args;
+        let mut args = redline_runtime::parse_flags::<ChaosArgs>(&[
+            "--namespace",
+            namespace,
+            "--fault",
+            fault,
+        ])
+        .expect("defaults parse");
         args.common = CommonArgs::default();
         args
     }
@@ -267,21 +265,13 @@ impl ChaosArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: ChaosArgs,
-    }
 
     #[test]
     fn flags_parse_with_seed_defaults() {
         if std::env::vars().any(|(k, _)| k.starts_with("REDLINE_")) {
             return;
         }
-        let a = Cli::try_parse_from([
-            "chaos",
+        let a = redline_runtime::parse_flags::<ChaosArgs>(&[
             "--namespace",
             "shop",
             "--fault",
@@ -301,8 +291,7 @@ mod tests {
             "--jitter",
             "10s",
         ])
-        .unwrap()
-        .args;
+        .unwrap();
         assert_eq!(a.probe_interval, Duration::from_millis(100));
         assert_eq!(a.probes.len(), 2);
         assert_eq!(a.fault_label(), "pod-kill");
@@ -313,8 +302,7 @@ mod tests {
         assert_eq!(a.selector.to_string(), "app=django");
         a.validate().unwrap();
         assert!(
-            Cli::try_parse_from([
-                "chaos",
+            redline_runtime::parse_flags::<ChaosArgs>(&[
                 "--namespace",
                 "x",
                 "--fault",

@@ -7,7 +7,9 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use rand::Rng;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
+use redline_runtime::Runtime;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +22,74 @@ use crate::faults::{Scope, drain, partition, pod_kill};
 use crate::metrics::{FaultLabels, InterruptionLabels, Metrics};
 use crate::probe::{ProbeConfig, ProbeHandle, ProbeTarget};
 use crate::report::{ChaosReport, FaultReport, ProbeSummary};
+
+/// `redline chaos`, against the cluster of the ambient kubeconfig or in-cluster config.
+pub async fn run(args: ChaosArgs) -> Result<(), ChaosError> {
+    let report = run_with(args, None, CancellationToken::new()).await?;
+    print!("{report}");
+    Ok(())
+}
+
+/// [`run`] with an explicit client and a stop token (cancelling it acts like SIGTERM).
+/// Returns the report; undoes whatever was applied before returning, error or not.
+pub async fn run_with(
+    args: ChaosArgs,
+    client: Option<kube::Client>,
+    stop: CancellationToken,
+) -> Result<ChaosReport, ChaosError> {
+    args.validate().map_err(ChaosError::Flags)?;
+    let client = match client {
+        Some(c) => c,
+        None => crate::kube_client().await?,
+    };
+    let mut rt = Runtime::new(&args.common, "chaos")?;
+    let metrics = Metrics::register(rt.registry());
+    let running = rt.start().await?;
+    let shutdown = running.shutdown_token();
+    let bridge = {
+        let (stop, shutdown) = (stop.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => shutdown.cancel(),
+                _ = shutdown.cancelled() => {}
+            }
+        })
+    };
+    let watchers = CancellationToken::new();
+    let mut chaos = Chaos {
+        run_id: running.testid().to_string(),
+        rng: StdRng::seed_from_u64(args.seed),
+        args,
+        client: Some(client.clone()),
+        metrics,
+        probes: Vec::new(),
+        data: None,
+        undo: Undo::default(),
+    };
+    let outcome = match chaos.start_watchers(&watchers) {
+        Ok(()) => {
+            running.set_ready(true);
+            chaos.run_schedule(&shutdown).await
+        }
+        Err(e) => Err(e),
+    };
+    // Whatever happened, nothing applied stays applied.
+    let undo_failed = chaos.undo.perform_all(&client).await;
+    watchers.cancel();
+    bridge.abort();
+    running.push_now().await;
+    running.finish().await?;
+    let mut report = outcome?;
+    report.undo_failed = undo_failed
+        .iter()
+        .map(|(a, e)| format!("{a}: {e}"))
+        .collect();
+    if let Some((a, e)) = undo_failed.first() {
+        print!("{report}");
+        return Err(ChaosError::Undo(format!("{a} ({e})")));
+    }
+    Ok(report)
+}
 
 /// When fault `i` (from 0) is due: once at the start, or every interval plus seeded jitter.
 pub fn due(

@@ -171,14 +171,7 @@ pub struct ChurnArgs {
 impl ChurnArgs {
     /// Defaults as the command line gives them, for tests and embedding.
     pub fn with_common(common: CommonArgs) -> Self {
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            args: ChurnArgs,
-        }
-        let mut cli = <Cli as clap::Parser>::try_parse_from(["churn"])
-            .expect("the defaults parse")
-            .args;
+        let mut cli = redline_runtime::parse_flags::<ChurnArgs>(&[]).expect("the defaults parse");
         cli.common = common;
         cli
     }
@@ -269,18 +262,10 @@ impl ChurnArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: ChurnArgs,
-    }
 
     #[test]
     fn plan_flags_parse() {
-        let cli = Cli::try_parse_from([
-            "churn",
+        let cli = redline_runtime::parse_flags::<ChurnArgs>(&[
             "--services=10",
             "--pattern=oscillate",
             "--min-endpoints=10",
@@ -291,7 +276,7 @@ mod tests {
             "--cycles=3",
         ])
         .unwrap();
-        let a = cli.args;
+        let a = cli;
         assert_eq!(a.pattern, PatternName::Oscillate);
         assert_eq!(a.jitter, Duration::from_secs(5));
         assert_eq!(a.node_selector, [("type".to_string(), "kwok".to_string())]);

@@ -97,13 +97,7 @@ impl FitArgs {
     /// Defaults, as the command line gives them, with the runtime's test defaults
     /// (loopback admin server, no remote-write).
     pub fn defaults() -> Self {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            args: FitArgs,
-        }
-        let mut args = Cli::try_parse_from(["fit"]).expect("defaults parse").args;
+        let mut args = redline_runtime::parse_flags::<FitArgs>(&[]).expect("defaults parse");
         args.common = CommonArgs::default();
         args
     }
@@ -146,16 +140,9 @@ impl FitArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: FitArgs,
-    }
 
     fn parse(flags: &[&str]) -> Result<FitArgs, clap::Error> {
-        Cli::try_parse_from(std::iter::once("fit").chain(flags.iter().copied())).map(|c| c.args)
+        redline_runtime::parse_flags::<FitArgs>(flags)
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!   or the [`cluster`]; actual [`usage`] from metrics.k8s.io;
 //! - [`report`]: shares of each budget and verdicts; [`table`] prints it;
 //! - [`measure`]: one reading; [`metrics`]: a reading as series; [`watch`]: the loop;
-//! - [`args`]: the flags.
+//! - [`args`]: the flags; `run` ([`run()`]): one reading or the watch, printed.
 
 pub mod args;
 pub mod budget;
@@ -22,6 +22,7 @@ pub mod measure;
 pub mod metrics;
 pub mod quantity;
 pub mod report;
+mod run;
 pub mod scope;
 pub mod selector;
 pub mod table;
@@ -29,13 +30,12 @@ pub mod usage;
 pub mod watch;
 pub mod workloads;
 
-use tokio_util::sync::CancellationToken;
-
 pub use args::{FitArgs, Output};
 pub use budget::Budget;
 pub use error::FitError;
 pub use measure::fit_with;
 pub use report::{FitReport, Verdict};
+pub use run::run;
 pub use usage::UsageStatus;
 
 /// A client that does not retry by itself: every reading is retried at the next tick
@@ -47,40 +47,4 @@ pub async fn kube_client() -> Result<kube::Client, FitError> {
         .map_err(|e| FitError::KubeConfig(e.to_string()))?;
     cfg.default_retry = false;
     kube::Client::try_from(cfg).map_err(|e| FitError::KubeConfig(e.to_string()))
-}
-
-/// Prints the report; a closed pipe (`redline fit | head`) is not an error.
-fn print(report: &FitReport, output: Output) -> Result<(), FitError> {
-    use std::io::Write;
-    let text = match output {
-        Output::Table => report.to_string(),
-        Output::Json => serde_json::to_string_pretty(report)
-            .map(|j| j + "\n")
-            .map_err(|e| FitError::Flags(e.to_string()))?,
-    };
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(FitError::Write(e)),
-        _ => Ok(()),
-    }
-}
-
-/// `redline fit`: prints the table (or JSON) and returns the exit code: 1 when no budget
-/// fits the requests, else 0. With `--watch`, writes the series until `--duration` or
-/// SIGTERM, prints the last reading and returns 0 (the alert rules judge that run).
-pub async fn run(args: FitArgs) -> Result<u8, FitError> {
-    args.validate().map_err(FitError::Flags)?;
-    if args.watch {
-        let client = kube_client().await?;
-        if let Some(report) = watch::watch(&args, &client, CancellationToken::new()).await? {
-            print(&report, args.output)?;
-        }
-        return Ok(0);
-    }
-    let client = match args.manifests {
-        Some(_) => None,
-        None => Some(kube_client().await?),
-    };
-    let report = fit_with(&args, client.as_ref()).await?;
-    print(&report, args.output)?;
-    Ok(if report.any_fit() { 0 } else { 1 })
 }

@@ -1,88 +1,29 @@
 //! `--selector`: the string form of a Kubernetes label selector (`a=b,c!=d,e in (f,g),
-//! h notin (i),j,!k`), parsed into kube's own [`Selector`], which does the matching
-//! (manifests are matched here, not by a server) and formats it back.
+//! h notin (i),j,!k`), parsed by the runtime's parser (chaos's too) into kube's own
+//! [`Selector`], which does the matching (manifests are matched here, not by a server) and
+//! formats it back.
 
 use std::collections::BTreeSet;
 
 use kube::core::{Expression, Selector};
+use redline_runtime::{Requirement, parse_selector};
 
-fn key(k: &str) -> Result<String, String> {
-    let k = k.trim();
-    let ok = !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-    ok.then(|| k.to_string())
-        .ok_or_else(|| format!("invalid label key {k:?}"))
-}
-
-fn value(v: &str) -> Result<String, String> {
-    let v = v.trim();
-    let ok = v
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    ok.then(|| v.to_string())
-        .ok_or_else(|| format!("invalid label value {v:?}"))
-}
-
-/// Commas inside `( )` belong to a value set, not between requirements.
-fn terms(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut depth, mut start) = (0i32, 0usize);
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
+/// kube's expression for one requirement of the runtime's parser (kube keeps a value set,
+/// so `in (web,api)` prints back as `in (api,web)`).
+fn expression(r: Requirement) -> Expression {
+    match r {
+        Requirement::Eq(k, v) => Expression::Equal(k, v),
+        Requirement::NotEq(k, v) => Expression::NotEqual(k, v),
+        Requirement::In(k, vs) => Expression::In(k, vs.into_iter().collect::<BTreeSet<_>>()),
+        Requirement::NotIn(k, vs) => Expression::NotIn(k, vs.into_iter().collect::<BTreeSet<_>>()),
+        Requirement::Exists(k) => Expression::Exists(k),
+        Requirement::NotExists(k) => Expression::DoesNotExist(k),
     }
-    out.push(&s[start..]);
-    out.into_iter()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect()
-}
-
-fn expression(t: &str) -> Result<Expression, String> {
-    if let Some(k) = t.strip_prefix('!') {
-        return Ok(Expression::DoesNotExist(key(k)?));
-    }
-    for (op, negate) in [(" notin ", true), (" in ", false)] {
-        if let Some((k, set)) = t.split_once(op) {
-            let set = set
-                .trim()
-                .strip_prefix('(')
-                .and_then(|r| r.strip_suffix(')'))
-                .ok_or_else(|| format!("{t:?}: expected a parenthesised value list"))?;
-            let values = set
-                .split(',')
-                .map(value)
-                .collect::<Result<BTreeSet<_>, _>>()?;
-            return Ok(if negate {
-                Expression::NotIn(key(k)?, values)
-            } else {
-                Expression::In(key(k)?, values)
-            });
-        }
-    }
-    if let Some((k, v)) = t.split_once("!=") {
-        return Ok(Expression::NotEqual(key(k)?, value(v)?));
-    }
-    if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-        return Ok(Expression::Equal(key(k)?, value(v)?));
-    }
-    Ok(Expression::Exists(key(t)?))
 }
 
 /// The empty string selects everything.
 pub fn parse(s: &str) -> Result<Selector, String> {
-    terms(s)
-        .into_iter()
-        .map(|t| expression(t).map_err(|e| format!("selector {s:?}: {e}")))
-        .collect()
+    Ok(parse_selector(s)?.into_iter().map(expression).collect())
 }
 
 #[cfg(test)]

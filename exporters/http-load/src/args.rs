@@ -340,20 +340,11 @@ impl HttpLoadArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
 
     use super::*;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: HttpLoadArgs,
-    }
-
     fn parse(a: &[&str]) -> HttpLoadArgs {
-        Cli::try_parse_from(std::iter::once("x").chain(a.iter().copied()))
-            .unwrap()
-            .args
+        redline_runtime::parse_flags::<HttpLoadArgs>(a).unwrap()
     }
 
     #[test]

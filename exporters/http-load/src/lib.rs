@@ -140,7 +140,10 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
         .map_err(HttpLoadError::Usage)?;
     for t in &trend_stats {
         let name = format!("k6_http_req_duration_{}", t.suffix());
-        if redline_catalogue::lookup(&name).is_none() {
+        if !redline_catalogue::http_load::TREND_STATS
+            .iter()
+            .any(|f| f.name == name)
+        {
             return Err(HttpLoadError::Usage(format!(
                 "--trend-stats: {name} is not a catalogued series; use avg, min, max, med, p(50), p(90), p(95), p(99) or p(99.9)"
             )));

@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{run_on, run_yaml, target};
+use common::{run_on, target};
 use redline_demo_target::Endpoint;
-use redline_runtime::CommonArgs;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iteration_executors_run_exactly_their_iterations() {
@@ -318,36 +317,4 @@ async fn unreachable_target_counts_status_zero_and_reason() {
         ),
     ]);
     assert_eq!(run.outcome.summary.steps[0].errors, 5);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_exposed_family_is_catalogued() {
-    let target = target().await;
-    let run = run_yaml(
-        &target.url(),
-        "baseUrl: BASE\nscenarios:\n  s:\n    executor: shared-iterations\n    vus: 1\n    iterations: 3\n    requests: [{url: /health, checks: [{status: [200]}]}, {url: \"/autoscale?status=429\"}, {url: /v1/chat/completions, openai: {model: m, maxTokens: 3, stream: true}}]\n",
-        CommonArgs::default(),
-        |a| a.trend_stats = vec!["p(95)".into(), "p(99)".into(), "avg".into(), "med".into()],
-    )
-    .await;
-    let mut families = std::collections::BTreeSet::new();
-    for l in run.text().lines() {
-        if let Some(rest) = l.strip_prefix("# TYPE ") {
-            let mut it = rest.split(' ');
-            let (name, kind) = (it.next().unwrap(), it.next().unwrap());
-            families.insert(if kind == "counter" {
-                format!("{name}_total")
-            } else {
-                name.to_owned()
-            });
-        }
-    }
-    assert!(families.len() >= 20, "{families:?}");
-    for f in &families {
-        assert!(
-            redline_catalogue::lookup(f).is_some(),
-            "{f} is exposed but not catalogued"
-        );
-    }
-    assert!(families.contains("k6_http_req_duration_p99"));
 }

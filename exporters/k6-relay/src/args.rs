@@ -108,18 +108,10 @@ impl K6RelayArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        relay: K6RelayArgs,
-    }
 
     #[test]
     fn flags_parse_with_documented_defaults() {
-        let cli = Cli::try_parse_from([
-            "x",
+        let cli = redline_runtime::parse_flags::<K6RelayArgs>(&[
             "--drop-label",
             "url",
             "--rename-label",
@@ -128,7 +120,7 @@ mod tests {
             "http://127.0.0.1:9090/api/v1/write",
         ])
         .unwrap();
-        let a = cli.relay;
+        let a = cli;
         assert_eq!(a.listen.to_string(), "127.0.0.1:9471");
         assert_eq!(a.idle_exit, Duration::from_secs(30));
         assert_eq!(a.drop_labels, ["url"]);
@@ -139,15 +131,15 @@ mod tests {
 
     #[test]
     fn reserved_or_invalid_label_flags_are_refused_with_the_name() {
-        let e = Cli::try_parse_from(["x", "--drop-label", "__name__"])
+        let e = redline_runtime::parse_flags::<K6RelayArgs>(&["--drop-label", "__name__"])
             .err()
             .unwrap();
         assert!(e.to_string().contains("__name__"), "{e}");
-        let e = Cli::try_parse_from(["x", "--rename-label", "a=b-c"])
+        let e = redline_runtime::parse_flags::<K6RelayArgs>(&["--rename-label", "a=b-c"])
             .err()
             .unwrap();
         assert!(e.to_string().contains("b-c"), "{e}");
-        let e = Cli::try_parse_from(["x", "--rename-label", "nokey"])
+        let e = redline_runtime::parse_flags::<K6RelayArgs>(&["--rename-label", "nokey"])
             .err()
             .unwrap();
         assert!(e.to_string().contains("key=value"), "{e}");

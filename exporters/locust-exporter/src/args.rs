@@ -107,17 +107,10 @@ impl LocustExporterArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        a: LocustExporterArgs,
-    }
 
     #[test]
     fn defaults_and_the_stats_url() {
-        let a = Cli::try_parse_from(["x"]).unwrap().a;
+        let a = redline_runtime::parse_flags::<LocustExporterArgs>(&[]).unwrap();
         assert_eq!(a.locust_url, "http://127.0.0.1:8089");
         assert_eq!(a.interval, Duration::from_secs(2));
         assert!(a.exit_on_stop);
@@ -125,15 +118,13 @@ mod tests {
             a.stats_url().unwrap().as_str(),
             "http://127.0.0.1:8089/stats/requests"
         );
-        let a = Cli::try_parse_from([
-            "x",
+        let a = redline_runtime::parse_flags::<LocustExporterArgs>(&[
             "--locust-url",
             "http://m:8089/locust/",
             "--exit-on-stop",
             "false",
         ])
-        .unwrap()
-        .a;
+        .unwrap();
         assert_eq!(
             a.stats_url().unwrap().as_str(),
             "http://m:8089/locust/stats/requests"

@@ -259,32 +259,21 @@ mod tests {
     use super::*;
     use clap::{CommandFactory, Parser};
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        c: SamplerConfig,
-    }
-
     #[test]
     fn defaults_target_knative_activator_and_match_default_impl() {
-        let cli = Cli::try_parse_from(["x"]).unwrap();
-        assert_eq!(cli.c, SamplerConfig::default());
-        assert_eq!(cli.c.mode().unwrap(), Mode::Discover);
+        let cli = redline_runtime::parse_flags::<SamplerConfig>(&[]).unwrap();
+        assert_eq!(cli, SamplerConfig::default());
+        assert_eq!(cli.mode().unwrap(), Mode::Discover);
         assert_eq!(
-            (
-                cli.c.namespace.as_str(),
-                cli.c.selector.as_str(),
-                cli.c.port
-            ),
+            (cli.namespace.as_str(), cli.selector.as_str(), cli.port),
             ("knative-serving", "app=activator", 8008)
         );
-        assert!(cli.c.resources_enabled(&Mode::Discover));
+        assert!(cli.resources_enabled(&Mode::Discover));
     }
 
     #[test]
     fn static_targets_get_default_path_and_goroutine_url() {
-        let cli = Cli::try_parse_from([
-            "x",
+        let cli = redline_runtime::parse_flags::<SamplerConfig>(&[
             "--target",
             "http://127.0.0.1:9090",
             "--target",
@@ -293,7 +282,7 @@ mod tests {
             "250ms",
         ])
         .unwrap();
-        let Mode::Static(t) = cli.c.mode().unwrap() else {
+        let Mode::Static(t) = cli.mode().unwrap() else {
             panic!()
         };
         assert_eq!(t[0].pod, "127.0.0.1:9090");
@@ -303,8 +292,8 @@ mod tests {
             Some("http://127.0.0.1:9090/debug/pprof/goroutine?debug=1")
         );
         assert_eq!(t[1].heap_url, "http://h:1/custom/heap?seconds=1");
-        assert_eq!(cli.c.interval, Duration::from_millis(250));
-        assert!(!cli.c.resources_enabled(&Mode::Static(t)));
+        assert_eq!(cli.interval, Duration::from_millis(250));
+        assert!(!cli.resources_enabled(&Mode::Static(t)));
     }
 
     #[test]

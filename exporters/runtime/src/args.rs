@@ -210,21 +210,24 @@ impl CommonArgs {
     }
 }
 
+/// A daemon's flags (`A`, flattened into its subcommand) parsed from `flags` as its command
+/// line would be: defaults, `REDLINE_*` variables and value parsers included. For the
+/// daemons' tests and test constructors, which would otherwise each declare a one-field
+/// `Parser` around their args.
+pub fn parse_flags<A: clap::Args>(flags: &[&str]) -> Result<A, clap::Error> {
+    let command = A::augment_args(clap::Command::new("redline"));
+    let matches =
+        command.try_get_matches_from(std::iter::once("redline").chain(flags.iter().copied()))?;
+    A::from_arg_matches(&matches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        common: CommonArgs,
-    }
 
     #[test]
     fn key_value_flags_parse_and_reject_garbage() {
-        let cli = Cli::try_parse_from([
-            "x",
+        let common = parse_flags::<CommonArgs>(&[
             "--external-label",
             "cluster=c1",
             "--external-label",
@@ -234,28 +237,26 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            cli.common.external_labels,
+            common.external_labels,
             [
                 ("cluster".into(), "c1".into()),
                 ("region".into(), "eu".into())
             ]
         );
         assert_eq!(
-            cli.common.remote_write_headers,
+            common.remote_write_headers,
             [("X-Scope-OrgID".into(), "t1".into())]
         );
-        let e = Cli::try_parse_from(["x", "--external-label", "nokey"])
-            .err()
-            .unwrap();
+        let e = parse_flags::<CommonArgs>(&["--external-label", "nokey"]).unwrap_err();
         assert!(e.to_string().contains("not key=value"), "{e}");
     }
 
     #[test]
     fn defaults_are_documented_values() {
-        let cli = Cli::try_parse_from(["x"]).unwrap();
-        assert_eq!(cli.common.push_interval, Duration::from_secs(5));
-        assert_eq!(cli.common.admin_addr, None, "127.0.0.1:9470 or a free port");
-        assert!(cli.common.remote_write_url.is_none());
+        let common = parse_flags::<CommonArgs>(&[]).unwrap();
+        assert_eq!(common.push_interval, Duration::from_secs(5));
+        assert_eq!(common.admin_addr, None, "127.0.0.1:9470 or a free port");
+        assert!(common.remote_write_url.is_none());
     }
 
     #[test]

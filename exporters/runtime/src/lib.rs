@@ -36,14 +36,18 @@ mod collect;
 mod error;
 mod lost;
 mod runtime;
+mod selector;
 mod signals;
 mod telemetry;
 
-pub use args::{CommonArgs, HistogramFallbackArg, LogFormat, NativeHistogramsArg, parse_key_value};
+pub use args::{
+    CommonArgs, HistogramFallbackArg, LogFormat, NativeHistogramsArg, parse_flags, parse_key_value,
+};
 pub use catalogued::catalogue_mismatches;
 pub use collect::{Collected, collect};
 pub use error::RuntimeError;
 pub use lost::{SAMPLES_LOST_EXIT_CODE, samples_lost};
 pub use runtime::{FinishReport, Running, Runtime};
+pub use selector::{Requirement, parse_selector};
 pub use signals::shutdown_on_signal;
 pub use telemetry::init_tracing;

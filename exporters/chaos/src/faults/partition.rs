@@ -141,13 +141,7 @@ fn admits(p: &NetworkPolicy, labels: &BTreeMap<String, String>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::selector::tests::labels;
 
     #[test]
     fn each_side_admits_everyone_but_the_other_side() {

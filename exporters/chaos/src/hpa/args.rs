@@ -62,21 +62,13 @@ impl HpaWatchArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: HpaWatchArgs,
-    }
 
     #[test]
     fn flags_parse_and_bounds_are_checked() {
         if std::env::vars().any(|(k, _)| k.starts_with("REDLINE_")) {
             return;
         }
-        let a = Cli::try_parse_from([
-            "hpa-watch",
+        let a = redline_runtime::parse_flags::<HpaWatchArgs>(&[
             "--namespace",
             "user-1",
             "--hpa",
@@ -84,8 +76,7 @@ mod tests {
             "--load-job",
             "redline-http-load",
         ])
-        .unwrap()
-        .args;
+        .unwrap();
         assert_eq!(a.poll, Duration::from_secs(1));
         assert_eq!(a.linger, Duration::from_secs(45));
         assert_eq!(a.load_job.as_deref(), Some("redline-http-load"));

@@ -5,6 +5,10 @@ use redline_catalogue::http_load as cat;
 
 use super::timed::Timed;
 
+/// What each phase is written as: a histogram with the labels of a response.
+type PhaseFamily =
+    redline_catalogue::Catalogued<cat::Response, redline_catalogue::kinds::HistogramBoth>;
+
 #[derive(Debug, Clone)]
 pub struct StepCell {
     pub iterations: u64,
@@ -59,7 +63,7 @@ impl Phases {
         }
     }
     /// Each phase's series family and k6 summary key, in the order of [`Phases::get`].
-    pub const NAMES: [(&'static redline_catalogue::Metric, &'static str); 6] = [
+    pub const NAMES: [(&'static PhaseFamily, &'static str); 6] = [
         (&cat::HTTP_REQ_BLOCKED, "http_req_blocked"),
         (&cat::HTTP_REQ_CONNECTING, "http_req_connecting"),
         (&cat::HTTP_REQ_TLS_HANDSHAKING, "http_req_tls_handshaking"),

@@ -85,8 +85,7 @@ fn requests(enc: &mut DescriptorEncoder, m: &Metrics, sl: &SeriesLabels, s: &Sha
     }
     gauge(
         enc,
-        cat::HTTP_REQ_FAILED.name,
-        cat::HTTP_REQ_FAILED.family_help(),
+        &cat::HTTP_REQ_FAILED,
         &failed
             .iter()
             .map(|((r, st, tier), (f, n))| {
@@ -157,16 +156,15 @@ fn trend_stats(enc: &mut DescriptorEncoder, m: &Metrics, sl: &SeriesLabels, s: &
     }
     for stat in &m.trend_stats {
         let name = format!("k6_http_req_duration_{}", stat.suffix());
+        // `--trend-stats` takes only the catalogued stats (lib.rs), so none is skipped here.
+        let Some(family) = cat::TREND_STATS.iter().find(|f| f.name == name) else {
+            continue;
+        };
         let rows: Vec<_> = merged
             .iter()
             .map(|((r, st), t)| (sl.request(*r, *st), stat.value(t)))
             .collect();
-        gauge(
-            enc,
-            &name,
-            "k6 trend-stat gauge of http_req_duration (seconds, cumulative since the step started).",
-            &rows,
-        )?;
+        gauge(enc, family, &rows)?;
     }
     Ok(())
 }
@@ -232,24 +230,9 @@ fn step_spans(enc: &mut DescriptorEncoder, m: &Metrics, s: &Shard) -> Written {
             }
         }
     }
-    gauge(
-        enc,
-        cat::STEP_STARTED.name,
-        cat::STEP_STARTED.family_help(),
-        &started,
-    )?;
-    gauge(
-        enc,
-        cat::STEP_ENDED.name,
-        cat::STEP_ENDED.family_help(),
-        &ended,
-    )?;
-    gauge(
-        enc,
-        cat::STEP_DURATION.name,
-        cat::STEP_DURATION.family_help(),
-        &quantiles,
-    )
+    gauge(enc, &cat::STEP_STARTED, &started)?;
+    gauge(enc, &cat::STEP_ENDED, &ended)?;
+    gauge(enc, &cat::STEP_DURATION, &quantiles)
 }
 
 /// k6's checks rate and redline's pass/fail counts, per check and step.
@@ -257,8 +240,7 @@ fn checks(enc: &mut DescriptorEncoder, sl: &SeriesLabels, s: &Shard) -> Written 
     let checks = sorted(&s.checks);
     gauge(
         enc,
-        cat::CHECKS.name,
-        cat::CHECKS.family_help(),
+        &cat::CHECKS,
         &checks
             .iter()
             .map(|((c, st), (p, f))| (sl.check(*c, *st), *p as f64 / (p + f).max(1) as f64))
@@ -305,20 +287,10 @@ fn live_gauges(enc: &mut DescriptorEncoder, m: &Metrics) -> Written {
         with_unit.push(("unit", st.unit.as_str()));
         level.push((with_unit, st.level));
     }
-    gauge(enc, cat::VUS.name, cat::VUS.family_help(), &vus)?;
-    gauge(enc, cat::VUS_MAX.name, cat::VUS_MAX.family_help(), &vus_max)?;
-    gauge(
-        enc,
-        cat::TARGET_RATE.name,
-        cat::TARGET_RATE.family_help(),
-        &rate,
-    )?;
-    gauge(
-        enc,
-        cat::STEP_INFO.name,
-        cat::STEP_INFO.family_help(),
-        &level,
-    )
+    gauge(enc, &cat::VUS, &vus)?;
+    gauge(enc, &cat::VUS_MAX, &vus_max)?;
+    gauge(enc, &cat::TARGET_RATE, &rate)?;
+    gauge(enc, &cat::STEP_INFO, &level)
 }
 
 /// OpenAI figures: tokens by kind; time to first token, inter-token latency and output
@@ -360,6 +332,64 @@ mod tests {
         let mut s = String::new();
         prometheus_client::encoding::text::encode(&mut s, &reg).unwrap();
         s
+    }
+
+    /// With every kind of figure recorded and every trend stat asked for, the collector
+    /// writes exactly the catalogue's families, each as its kind and with its keys: the
+    /// runtime's catalogue check, the one every daemon's registry is held to.
+    #[test]
+    fn every_catalogued_family_is_written_as_catalogued() {
+        let mut labels = Labels::one_request();
+        labels.steps[0][0].unit = "rate".into();
+        labels.checks = vec![(0, "ok".into())];
+        let trend_stats = [
+            "p(95)", "p(50)", "p(90)", "p(99)", "p(99.9)", "avg", "min", "max", "med",
+        ]
+        .iter()
+        .map(|s| crate::metrics::TrendStat::parse(s).unwrap())
+        .collect();
+        let m = Arc::new(Metrics::new(labels, None, trend_stats));
+        let key = ReqKey {
+            req: 0,
+            step: 0,
+            tier: 0,
+            status: 429,
+        };
+        m.with(|s| {
+            s.request(key, 3_000);
+            let p = s.phases(key);
+            for t in [
+                &mut p.blocked,
+                &mut p.sending,
+                &mut p.waiting,
+                &mut p.receiving,
+                &mut p.connecting,
+                &mut p.tls,
+            ] {
+                t.record(10);
+            }
+            s.error(0, 0, crate::metrics::ErrorReason::Timeout);
+            s.step(StepKey {
+                scenario: 0,
+                step: 0,
+            })
+            .iteration
+            .record(3_100);
+            s.check(0, 0, true);
+            let llm = s.llm(0, 0, 0);
+            llm.ttft.record(100);
+            llm.itl.record(10);
+            llm.tps_milli.record(50_000);
+        });
+        let g = &m.gauges[0];
+        g.step.store(0, Ordering::Relaxed);
+        g.step_started(0, 1.0);
+        g.step_ended(0, 2.0);
+
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(MetricsCollector(Arc::clone(&m))));
+        let problems = redline_runtime::catalogue_mismatches(&registry, cat::ALL);
+        assert!(problems.is_empty(), "{problems:?}");
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! Writing one metric family into a prometheus-client descriptor encoder: counters, gauges
 //! and histograms (classic + native) from rows of label pairs and values.
+//!
+//! Each takes the family's typed catalogue entry, so a family can only be written as the
+//! kind the catalogue declares (a counter entry does not fit [`gauge`]), under its name and
+//! help; every row is checked (in debug builds, so in every test) to carry the entry's keys.
 
 use prometheus_client::encoding::{
     DescriptorEncoder, NativeHistogram, NativeHistogramBuckets, NoLabelSet,
 };
 use prometheus_client::metrics::MetricType;
+use redline_catalogue::{Catalogued, LabelSet, kinds};
 
 use super::export::{NATIVE_SCHEMA, ZERO_THRESHOLD, export};
 use super::timed::Timed;
@@ -19,11 +24,17 @@ pub fn tagged<'a>(mut l: L<'a>, tags: &'a [(String, String)]) -> L<'a> {
     l
 }
 
-pub fn counter(
+/// Whether `l` carries every key the entry lists (besides them, only the tags).
+fn has_keys<S: LabelSet>(l: &L<'_>) -> bool {
+    S::KEYS.iter().all(|k| l.iter().any(|(key, _)| key == k))
+}
+
+pub fn counter<S: LabelSet>(
     enc: &mut DescriptorEncoder,
-    m: &redline_catalogue::Metric,
+    m: &Catalogued<S, kinds::Counter>,
     rows: &[(L<'_>, f64)],
 ) -> Result<(), std::fmt::Error> {
+    debug_assert!(rows.iter().all(|(l, _)| has_keys::<S>(l)), "{}", m.name);
     let mut d =
         enc.encode_descriptor(m.family_name(), m.family_help(), None, MetricType::Counter)?;
     for (l, v) in rows {
@@ -33,25 +44,27 @@ pub fn counter(
     Ok(())
 }
 
-pub fn gauge(
+pub fn gauge<S: LabelSet>(
     enc: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
+    m: &Catalogued<S, kinds::Gauge>,
     rows: &[(L<'_>, f64)],
 ) -> Result<(), std::fmt::Error> {
-    let mut d = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    debug_assert!(rows.iter().all(|(l, _)| has_keys::<S>(l)), "{}", m.name);
+    let mut d = enc.encode_descriptor(m.name, m.family_help(), None, MetricType::Gauge)?;
     for (l, v) in rows {
         d.encode_family(l)?.encode_gauge(v)?;
     }
     Ok(())
 }
 
-pub fn histogram(
+/// Classic and native buckets together, as the catalogue's `HistogramBoth` says.
+pub fn histogram<S: LabelSet>(
     enc: &mut DescriptorEncoder,
-    m: &redline_catalogue::Metric,
+    m: &Catalogued<S, kinds::HistogramBoth>,
     rows: &[(L<'_>, &Timed)],
     scale: f64,
 ) -> Result<(), std::fmt::Error> {
+    debug_assert!(rows.iter().all(|(l, _)| has_keys::<S>(l)), "{}", m.name);
     let mut d = enc.encode_descriptor(
         m.family_name(),
         m.family_help(),

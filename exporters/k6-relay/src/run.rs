@@ -1,0 +1,99 @@
+//! The relay's life: validate the flags, start the runtime and the HTTP side, answer k6
+//! until a stop or --idle-exit, then drain the disk buffer and finish.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redline_runtime::Runtime;
+
+use crate::{K6RelayArgs, K6RelayError, forward, labels, metrics, rejection, server, spill};
+
+/// Runs the relay until SIGINT/SIGTERM, or until no write arrived for `--idle-exit` after the
+/// first one; then stops accepting, drains the disk buffer into the queue, and finishes (flush
+/// and staleness markers for every forwarded series).
+pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
+    args.validate()?;
+    if args.common.remote_write_url.is_none() {
+        return Err(K6RelayError::Flag {
+            flag: "--remote-write-url",
+            message: "k6-relay forwards to a remote-write endpoint; set --remote-write-url (REDLINE_REMOTE_WRITE_URL)".into(),
+        });
+    }
+    let mut rt = Runtime::new(&args.common, "k6-relay")?;
+    let metrics = metrics::Metrics::register(rt.registry());
+    let spill =
+        match &args.buffer_dir {
+            Some(dir) => Some(spill::Spill::open(dir, args.buffer_max_bytes).map_err(
+                |source| K6RelayError::Buffer {
+                    path: dir.clone(),
+                    source,
+                },
+            )?),
+            None => None,
+        };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| K6RelayError::Bind {
+            addr: args.listen,
+            source,
+        })?;
+    let running = rt.start().await?;
+    let writer = running
+        .remote_writer()
+        .expect("the runtime starts a writer when --remote-write-url is set");
+    let rules = labels::LabelRules::new(&args, running.testid());
+    let forwarder = Arc::new(forward::Forwarder::new(
+        writer,
+        forward::Room::from_common(&args.common),
+        spill,
+        metrics.clone(),
+    ));
+    let stop = running.shutdown_token();
+    let relay = server::Relay::new(forwarder.clone(), rules, metrics, args.max_body_bytes);
+    let idle = relay.idle_clock();
+    let server_stop = tokio_util::sync::CancellationToken::new();
+    let addr = listener.local_addr().unwrap_or(args.listen);
+    tracing::info!(%addr, path = rejection::WRITE_PATH, "k6-relay: accepting remote-write");
+    let server = tokio::spawn(server::serve(listener, relay, server_stop.clone()));
+    let replay = tokio::spawn(forward::replay_loop(forwarder.clone(), server_stop.clone()));
+    running.set_ready(true);
+
+    wait_for_end(&stop, &idle, args.idle_exit).await;
+    running.set_ready(false);
+    server_stop.cancel();
+    let _ = server.await;
+    let _ = replay.await;
+    // Whatever is still on disk goes into the queue before the writer's own flush deadline.
+    forwarder.drain(args.common.shutdown_grace).await;
+    drop(forwarder);
+    let report = running.finish().await?;
+    if let Some(rw) = report.remote_write {
+        tracing::info!(
+            stale_markers = rw.stale_markers,
+            completed = rw.completed,
+            "k6-relay finished"
+        );
+    }
+    Ok(())
+}
+
+async fn wait_for_end(
+    stop: &tokio_util::sync::CancellationToken,
+    idle: &server::IdleClock,
+    idle_exit: Duration,
+) {
+    loop {
+        let check = Duration::from_millis(200).min(idle_exit.max(Duration::from_millis(10)));
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(check) => {}
+        }
+        if !idle_exit.is_zero()
+            && let Some(since) = idle.since_last_write()
+            && since >= idle_exit
+        {
+            tracing::info!(idle = ?since, "k6-relay: no writes for --idle-exit; finishing");
+            return;
+        }
+    }
+}
