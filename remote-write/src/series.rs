@@ -3,6 +3,7 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use crate::meta::Metadata;
 use crate::prompb::Label;
 
 /// The bit pattern Prometheus reads as "this series ended here" (`value.StaleNaN`).
@@ -41,6 +42,8 @@ struct Inner {
     labels: Vec<Label>,
     encoded_labels: Vec<u8>,
     hash: u64,
+    /// Sent by remote-write 2.0 only; not part of the series' identity.
+    metadata: Option<Arc<Metadata>>,
 }
 
 fn valid_metric_name(s: &str) -> bool {
@@ -159,7 +162,24 @@ impl Series {
             labels,
             encoded_labels,
             hash: h.finish(),
+            metadata: None,
         })))
+    }
+
+    /// This series with its metric's type, help and unit, which remote-write 2.0 sends
+    /// beside its samples. Equality and hashing ignore it: it describes the series, it
+    /// does not name it.
+    pub fn with_metadata(&self, metadata: Metadata) -> Self {
+        Self(Arc::new(Inner {
+            labels: self.0.labels.clone(),
+            encoded_labels: self.0.encoded_labels.clone(),
+            hash: self.0.hash,
+            metadata: Some(Arc::new(metadata)),
+        }))
+    }
+
+    pub fn metadata(&self) -> Option<&Metadata> {
+        self.0.metadata.as_deref()
     }
 
     /// This series with `extra` labels added where it has no label of that name:
@@ -178,7 +198,11 @@ impl Series {
             }
         }
         labels.sort_by(|a, b| a.name.cmp(&b.name));
-        Self::from_sorted(labels).expect("labels were valid")
+        let with = Self::from_sorted(labels).expect("labels were valid");
+        match self.metadata() {
+            Some(m) => with.with_metadata(m.clone()),
+            None => with,
+        }
     }
 
     /// Labels sorted by name, `__name__` among them.
