@@ -39,7 +39,9 @@ mod runtime;
 mod signals;
 mod telemetry;
 
-pub use args::{CommonArgs, HistogramFallbackArg, LogFormat, NativeHistogramsArg, parse_key_value};
+pub use args::{
+    CommonArgs, HistogramFallbackArg, LogFormat, NativeHistogramsArg, ProtocolArg, parse_key_value,
+};
 pub use catalogued::catalogue_mismatches;
 pub use collect::{Collected, collect};
 pub use error::RuntimeError;
