@@ -282,3 +282,54 @@ async fn victoria_metrics_with_the_default_auto_gets_1_0_and_loses_nothing() {
     assert_eq!(got, (pushed.floats, 0), "{:?}", pushed.stats);
     assert_eq!(pushed.stats.unconfirmed, 0);
 }
+
+/// What `auto` relies on: a 1.0-only receiver answers a 2.0 request with a 2xx that carries no
+/// written header, having stored nothing of it (it reads the 2.0 body as an empty 1.0 one).
+#[tokio::test]
+async fn receivers_that_speak_only_1_0_answer_a_2_0_request_without_written_headers() {
+    for builder in [
+        Prometheus::builder().v2().stock(),
+        Prometheus::builder().victoria_metrics(),
+    ] {
+        let Some(p) = builder.start_or_skip().await.unwrap() else {
+            continue;
+        };
+        let s = Series::new("rw2_probe", [("job", "t")]).unwrap();
+        let samples = [redline_remote_write::prompb::Sample {
+            value: 1.0,
+            timestamp: now_millis(),
+        }];
+        let entry = redline_remote_write::Entry {
+            series: &s,
+            samples: &samples,
+            histograms: &[],
+            exemplars: &[],
+        };
+        let mut raw = Vec::new();
+        redline_remote_write::encode_write_request_v2(&[entry], &mut raw);
+        let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+        let r = reqwest::Client::new()
+            .post(p.write_url())
+            .header(
+                "Content-Type",
+                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+            )
+            .header("Content-Encoding", "snappy")
+            .header("X-Prometheus-Remote-Write-Version", "2.0.0")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let receiver = p.receiver();
+        assert!(r.status().is_success(), "{receiver}: {}", r.status());
+        assert!(
+            !r.headers()
+                .keys()
+                .any(|k| k.as_str().starts_with("x-prometheus-remote-write-")),
+            "{receiver}: {:?}",
+            r.headers()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(stored(&p, "rw2_probe").await, (0, 0), "{receiver}");
+    }
+}
