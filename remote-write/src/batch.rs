@@ -44,11 +44,14 @@ fn h_ts(v: &Value) -> i64 {
     }
 }
 
+/// One series' share of a batch: its samples, histograms and exemplars.
+type SeriesEntry = (Series, Vec<Sample>, Vec<Histogram>, Vec<Exemplar>);
+
 /// Samples of one request, grouped per series in arrival order.
 #[derive(Default)]
 pub(crate) struct Batch {
     index: HashMap<u64, usize>,
-    entries: Vec<(Series, Vec<Sample>, Vec<Histogram>, Vec<Exemplar>)>,
+    entries: Vec<SeriesEntry>,
     /// Per entry, per histogram: whether it is a [`Value::NativeBesideClassic`].
     beside_classic: Vec<Vec<bool>>,
     pub(crate) floats: u64,

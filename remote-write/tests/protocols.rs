@@ -208,11 +208,16 @@ async fn prometheus_3_spoken_to_in_2_0_stores_everything_with_metadata_through_a
         "{:?}",
         pushed.stats
     );
+    // Plus one staleness marker per series.
+    let st = pushed.stats;
     assert_eq!(
-        pushed.stats.sent,
-        pushed.floats + FLOAT_SERIES as u64 + 0,
-        "plus one staleness marker per float series, {:?}",
-        pushed.stats
+        (st.sent, st.sent_histograms, st.sent_exemplars),
+        (
+            pushed.floats + FLOAT_SERIES as u64,
+            pushed.histograms + 1,
+            pushed.exemplars
+        ),
+        "{st:?}"
     );
     // Native histograms are queryable as such: the last one counted 3·n observations.
     let count = p
