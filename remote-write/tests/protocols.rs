@@ -226,12 +226,38 @@ async fn prometheus_3_spoken_to_in_2_0_stores_everything_with_metadata_through_a
         .unwrap();
     assert_eq!(count, Some(3.0 * pushed.histograms as f64));
 
-    let meta = p
-        .api("metadata", &[("metric", "rw2_p3_total")])
+    // The receiver's written headers confirmed every sample, histogram and exemplar.
+    assert_eq!(st.unconfirmed, 0, "{st:?}");
+
+    // Metadata: Prometheus 3.16's /api/v1/metadata lists what its scrape targets expose only
+    // (web/api/v1/api.go, metricMetadata), never remote-written metadata; its write handler
+    // counts what arrived without any instead. Every series above had it, so the count is 0,
+    // and one sample of a series without metadata moves it to 1.
+    assert_eq!(without_metadata(&p).await, 0.0);
+    let w = RemoteWriter::start(Config {
+        staleness_markers: false,
+        ..config(&p, Protocol::V2)
+    })
+    .unwrap();
+    let bare = Series::new("rw2_p3_bare", [("job", "t")]).unwrap();
+    assert!(w.push(&bare, now_millis(), 1.0));
+    assert!(w.shutdown(Duration::from_secs(10)).await.completed);
+    assert_eq!(without_metadata(&p).await, 1.0);
+}
+
+/// `prometheus_api_remote_write_without_metadata_appended_samples_total` from the server's own
+/// `/metrics`.
+async fn without_metadata(p: &Prometheus) -> f64 {
+    const NAME: &str = "prometheus_api_remote_write_without_metadata_appended_samples_total";
+    let text = reqwest::get(format!("{}/metrics", p.url()))
+        .await
+        .unwrap()
+        .text()
         .await
         .unwrap();
-    eprintln!("metadata: {meta}");
-    eprintln!("stats: {:?}", pushed.stats);
+    text.lines()
+        .find_map(|l| l.strip_prefix(NAME)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{NAME} not in /metrics"))
 }
 
 #[tokio::test]
