@@ -225,10 +225,23 @@ mod tests {
             Collected::Float(s, v) => {
                 assert_eq!(*v, 3.0);
                 assert_eq!(s.label("testid"), Some("t1"));
+                // What remote-write 2.0 sends beside it.
+                let m = s.metadata().unwrap();
+                assert_eq!((m.kind, m.help.as_str()), (MetricKind::Counter, "r."));
             }
             _ => panic!(),
         }
         assert!(matches!(find(&got, "level", None), Some(Collected::Float(_, v)) if *v == -4.0));
+        let Some(Collected::Float(bucket_series, _)) =
+            find(&got, "lat_seconds_bucket", Some(("le", "+Inf")))
+        else {
+            panic!("no +Inf bucket")
+        };
+        assert_eq!(
+            bucket_series.metadata().map(|m| m.kind),
+            Some(MetricKind::Histogram),
+            "classic series carry their family's type"
+        );
         let bucket = |le| match find(&got, "lat_seconds_bucket", Some(("le", le))) {
             Some(Collected::Float(_, v)) => *v,
             other => panic!("{le}: {other:?}"),
