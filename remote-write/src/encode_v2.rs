@@ -4,25 +4,52 @@
 //! the same samples.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use prost::Message;
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 
 use crate::encode::Entry;
 use crate::meta::{Metadata, MetricKind};
 use crate::prompb;
 use crate::write_v2 as v2;
 
+/// FNV-1a: interning hashes every label name and value of a request, short strings for
+/// which SipHash's setup costs more than the hashing; no untrusted input reaches this map.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
 /// The request's symbols table: index 0 is the empty string, as the spec requires.
 struct Symbols<'a> {
     table: Vec<&'a str>,
-    index: HashMap<&'a str, u32>,
+    index: HashMap<&'a str, u32, BuildHasherDefault<Fnv>>,
 }
 
 impl<'a> Symbols<'a> {
     fn new() -> Self {
+        let mut index = HashMap::with_capacity_and_hasher(1024, Default::default());
+        index.insert("", 0);
         Self {
             table: vec![""],
-            index: HashMap::from([("", 0)]),
+            index,
         }
     }
 
@@ -38,11 +65,15 @@ impl<'a> Symbols<'a> {
 
     fn labels(&mut self, labels: &'a [prompb::Label]) -> Vec<u32> {
         let mut refs = Vec::with_capacity(labels.len() * 2);
+        self.labels_into(labels, &mut refs);
+        refs
+    }
+
+    fn labels_into(&mut self, labels: &'a [prompb::Label], refs: &mut Vec<u32>) {
         for l in labels {
             refs.push(self.intern(&l.name));
             refs.push(self.intern(&l.value));
         }
-        refs
     }
 }
 
@@ -105,7 +136,8 @@ fn histogram(h: &prompb::Histogram) -> v2::Histogram {
     }
 }
 
-/// The 2.0 request holding `entries`.
+/// The 2.0 request holding `entries`, as prost messages: what [`encode_write_request_v2`]
+/// writes directly, which its tests check.
 pub fn write_request_v2(entries: &[Entry<'_>]) -> v2::Request {
     let mut symbols = Symbols::new();
     let mut timeseries = Vec::with_capacity(entries.len());
@@ -140,13 +172,162 @@ pub fn write_request_v2(entries: &[Entry<'_>]) -> v2::Request {
     }
 }
 
-/// Appends the protobuf encoding of the 2.0 request holding `entries` to `buf`.
+/// Bytes of a length-delimited field with a 1-byte key.
+fn field_len(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
+}
+
+fn packed_len(refs: &[u32]) -> usize {
+    refs.iter().map(|r| encoded_len_varint(u64::from(*r))).sum()
+}
+
+fn put_packed(tag: u32, refs: &[u32], buf: &mut Vec<u8>) {
+    if refs.is_empty() {
+        return;
+    }
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(packed_len(refs) as u64, buf);
+    for r in refs {
+        encode_varint(u64::from(*r), buf);
+    }
+}
+
+fn packed_field_len(refs: &[u32]) -> usize {
+    if refs.is_empty() {
+        0
+    } else {
+        field_len(packed_len(refs))
+    }
+}
+
+/// A `Sample` without start timestamp: value (always written, so the shape is fixed) and
+/// timestamp.
+fn sample_len(s: &prompb::Sample) -> usize {
+    1 + 8 + 1 + encoded_len_varint(s.timestamp as u64)
+}
+
+fn varint_field_len(v: u64) -> usize {
+    if v == 0 { 0 } else { 1 + encoded_len_varint(v) }
+}
+
+fn put_varint_field(tag: u32, v: u64, buf: &mut Vec<u8>) {
+    if v != 0 {
+        encode_key(tag, WireType::Varint, buf);
+        encode_varint(v, buf);
+    }
+}
+
+/// Appends the protobuf encoding of the 2.0 request holding `entries` to `buf`, writing the
+/// bytes directly (no intermediate messages): a first pass interns every symbol, the second
+/// writes the table and then each series with its references.
 pub fn encode_write_request_v2(entries: &[Entry<'_>], buf: &mut Vec<u8>) {
-    let request = write_request_v2(entries);
-    buf.reserve(request.encoded_len());
-    request
-        .encode(buf)
-        .expect("the buffer was reserved to the encoded length");
+    let mut symbols = Symbols::new();
+    // Every reference of the request in order: per entry its labels, then per exemplar its
+    // labels; `cuts` marks where each of those runs ends. Metadata refs go in `meta`.
+    let mut refs: Vec<u32> = Vec::with_capacity(entries.len() * 20);
+    let mut cuts: Vec<usize> = Vec::with_capacity(entries.len());
+    let mut meta: Vec<(i32, u32, u32)> = Vec::with_capacity(entries.len());
+    for e in entries {
+        symbols.labels_into(e.series.labels(), &mut refs);
+        cuts.push(refs.len());
+        for x in e.exemplars {
+            symbols.labels_into(&x.labels, &mut refs);
+            cuts.push(refs.len());
+        }
+        meta.push(match e.series.metadata() {
+            Some(m) => (
+                metric_type(m.kind) as i32,
+                symbols.intern(&m.help),
+                symbols.intern(&m.unit),
+            ),
+            None => (-1, 0, 0),
+        });
+    }
+
+    let table_len: usize = symbols.table.iter().map(|s| field_len(s.len())).sum();
+    buf.reserve(table_len + refs.len() * 2 + entries.len() * 40);
+    for s in &symbols.table {
+        encode_key(4, WireType::LengthDelimited, buf);
+        encode_varint(s.len() as u64, buf);
+        buf.extend_from_slice(s.as_bytes());
+    }
+
+    let mut cut = 0;
+    let mut from = 0;
+    let mut next_refs = || {
+        let run = &refs[from..cuts[cut]];
+        from = cuts[cut];
+        cut += 1;
+        run
+    };
+    let mut histograms: Vec<v2::Histogram> = Vec::new();
+    for (e, &(kind, help, unit)) in entries.iter().zip(&meta) {
+        let labels = next_refs();
+        let exemplars: Vec<&[u32]> = e.exemplars.iter().map(|_| next_refs()).collect();
+        histograms.clear();
+        histograms.extend(e.histograms.iter().map(histogram));
+
+        let meta_len = if kind < 0 {
+            None
+        } else {
+            Some(
+                varint_field_len(kind as u64)
+                    + varint_field_len(u64::from(help))
+                    + varint_field_len(u64::from(unit)),
+            )
+        };
+        let exemplar_len = |x: &prompb::Exemplar, refs: &[u32]| {
+            packed_field_len(refs) + 1 + 8 + varint_field_len(x.timestamp as u64)
+        };
+        let mut len = packed_field_len(labels);
+        len += e
+            .samples
+            .iter()
+            .map(|s| field_len(sample_len(s)))
+            .sum::<usize>();
+        len += histograms
+            .iter()
+            .map(|h| field_len(h.encoded_len()))
+            .sum::<usize>();
+        for (x, r) in e.exemplars.iter().zip(&exemplars) {
+            len += field_len(exemplar_len(x, r));
+        }
+        if let Some(m) = meta_len {
+            len += field_len(m);
+        }
+
+        encode_key(5, WireType::LengthDelimited, buf);
+        encode_varint(len as u64, buf);
+        put_packed(1, labels, buf);
+        for s in e.samples {
+            encode_key(2, WireType::LengthDelimited, buf);
+            encode_varint(sample_len(s) as u64, buf);
+            encode_key(1, WireType::SixtyFourBit, buf);
+            buf.extend_from_slice(&s.value.to_le_bytes());
+            encode_key(2, WireType::Varint, buf);
+            encode_varint(s.timestamp as u64, buf);
+        }
+        for h in &histograms {
+            encode_key(3, WireType::LengthDelimited, buf);
+            encode_varint(h.encoded_len() as u64, buf);
+            h.encode_raw(buf);
+        }
+        for (x, r) in e.exemplars.iter().zip(&exemplars) {
+            encode_key(4, WireType::LengthDelimited, buf);
+            encode_varint(exemplar_len(x, r) as u64, buf);
+            put_packed(1, r, buf);
+            encode_key(2, WireType::SixtyFourBit, buf);
+            buf.extend_from_slice(&x.value.to_le_bytes());
+            put_varint_field(3, x.timestamp as u64, buf);
+        }
+        if let Some(m) = meta_len {
+            encode_key(5, WireType::LengthDelimited, buf);
+            encode_varint(m as u64, buf);
+            put_varint_field(1, kind as u64, buf);
+            put_varint_field(3, u64::from(help), buf);
+            put_varint_field(4, u64::from(unit), buf);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +397,11 @@ mod tests {
         let mut raw = Vec::new();
         encode_write_request_v2(&entries, &mut raw);
         let got = v2::Request::decode(raw.as_slice()).unwrap();
+        assert_eq!(
+            got,
+            write_request_v2(&entries),
+            "the direct bytes are prost's message"
+        );
 
         assert_eq!(got.symbols[0], "", "symbol 0 is the empty string");
         let mut unique = got.symbols.clone();
