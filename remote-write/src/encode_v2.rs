@@ -4,7 +4,7 @@
 //! the same samples.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
@@ -12,27 +12,39 @@ use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 use crate::encode::Entry;
 use crate::meta::{Metadata, MetricKind};
 use crate::prompb;
+use crate::series::symbol_hash;
 use crate::write_v2 as v2;
 
-/// FNV-1a: interning hashes every label name and value of a request, short strings for
-/// which SipHash's setup costs more than the hashing; no untrusted input reaches this map.
-#[derive(Default)]
-struct Fnv(u64);
+/// A symbol with its [`symbol_hash`], computed once per series rather than per request.
+struct Sym<'a> {
+    hash: u64,
+    s: &'a str,
+}
 
-impl Hasher for Fnv {
+impl Hash for Sym<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+impl PartialEq for Sym<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.s == other.s
+    }
+}
+impl Eq for Sym<'_> {}
+
+/// Passes a [`Sym`]'s precomputed hash through.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
         self.0
     }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only Sym is hashed, with write_u64")
+    }
+    fn write_u64(&mut self, h: u64) {
         self.0 = h;
     }
 }
@@ -40,27 +52,45 @@ impl Hasher for Fnv {
 /// The request's symbols table: index 0 is the empty string, as the spec requires.
 struct Symbols<'a> {
     table: Vec<&'a str>,
-    index: HashMap<&'a str, u32, BuildHasherDefault<Fnv>>,
+    index: HashMap<Sym<'a>, u32, BuildHasherDefault<PassThrough>>,
 }
 
 impl<'a> Symbols<'a> {
-    fn new() -> Self {
-        let mut index = HashMap::with_capacity_and_hasher(1024, Default::default());
-        index.insert("", 0);
-        Self {
-            table: vec![""],
-            index,
-        }
+    /// Room for `capacity` distinct symbols before the map grows.
+    fn new(capacity: usize) -> Self {
+        let mut index = HashMap::with_capacity_and_hasher(capacity, Default::default());
+        index.insert(
+            Sym {
+                hash: symbol_hash(""),
+                s: "",
+            },
+            0,
+        );
+        let mut table = Vec::with_capacity(capacity);
+        table.push("");
+        Self { table, index }
     }
 
     fn intern(&mut self, s: &'a str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
+        self.intern_hashed(s, symbol_hash(s))
+    }
+
+    fn intern_hashed(&mut self, s: &'a str, hash: u64) -> u32 {
+        let next = self.table.len() as u32;
+        let i = *self.index.entry(Sym { hash, s }).or_insert(next);
+        if i == next {
+            self.table.push(s);
         }
-        let i = self.table.len() as u32;
-        self.table.push(s);
-        self.index.insert(s, i);
         i
+    }
+
+    /// A series' labels, with the hashes it computed once.
+    fn series_into(&mut self, series: &'a crate::series::Series, refs: &mut Vec<u32>) {
+        let hashes = series.symbol_hashes();
+        for (l, h) in series.labels().iter().zip(hashes.chunks_exact(2)) {
+            refs.push(self.intern_hashed(&l.name, h[0]));
+            refs.push(self.intern_hashed(&l.value, h[1]));
+        }
     }
 
     fn labels(&mut self, labels: &'a [prompb::Label]) -> Vec<u32> {
@@ -139,7 +169,7 @@ fn histogram(h: &prompb::Histogram) -> v2::Histogram {
 /// The 2.0 request holding `entries`, as prost messages: what [`encode_write_request_v2`]
 /// writes directly, which its tests check.
 pub fn write_request_v2(entries: &[Entry<'_>]) -> v2::Request {
-    let mut symbols = Symbols::new();
+    let mut symbols = Symbols::new(64);
     let mut timeseries = Vec::with_capacity(entries.len());
     for e in entries {
         timeseries.push(v2::TimeSeries {
@@ -221,24 +251,27 @@ fn put_varint_field(tag: u32, v: u64, buf: &mut Vec<u8>) {
 /// bytes directly (no intermediate messages): a first pass interns every symbol, the second
 /// writes the table and then each series with its references.
 pub fn encode_write_request_v2(entries: &[Entry<'_>], buf: &mut Vec<u8>) {
-    let mut symbols = Symbols::new();
+    // Most label values are shared between series, but one per series often is not (an
+    // instance, a URL): room for a few new symbols per series avoids regrowing the map.
+    let mut symbols = Symbols::new(64 + entries.len() * 3);
     // Every reference of the request in order: per entry its labels, then per exemplar its
     // labels; `cuts` marks where each of those runs ends. Metadata refs go in `meta`.
     let mut refs: Vec<u32> = Vec::with_capacity(entries.len() * 20);
     let mut cuts: Vec<usize> = Vec::with_capacity(entries.len());
     let mut meta: Vec<(i32, u32, u32)> = Vec::with_capacity(entries.len());
     for e in entries {
-        symbols.labels_into(e.series.labels(), &mut refs);
+        symbols.series_into(e.series, &mut refs);
         cuts.push(refs.len());
         for x in e.exemplars {
             symbols.labels_into(&x.labels, &mut refs);
             cuts.push(refs.len());
         }
+        let (help_hash, unit_hash) = e.series.metadata_hashes();
         meta.push(match e.series.metadata() {
             Some(m) => (
                 metric_type(m.kind) as i32,
-                symbols.intern(&m.help),
-                symbols.intern(&m.unit),
+                symbols.intern_hashed(&m.help, help_hash),
+                symbols.intern_hashed(&m.unit, unit_hash),
             ),
             None => (-1, 0, 0),
         });
