@@ -228,6 +228,9 @@ async fn prometheus_3_spoken_to_in_2_0_stores_everything_with_metadata_through_a
 
     // The receiver's written headers confirmed every sample, histogram and exemplar.
     assert_eq!(st.unconfirmed, 0, "{st:?}");
+    // (A stock 3.16 counts exemplars as written although, without
+    // --enable-feature=exemplar-storage, /api/v1/query_exemplars then returns none of them:
+    // measured. Its header says "appended without error", not "queryable".)
 
     // Metadata: Prometheus 3.16's /api/v1/metadata lists what its scrape targets expose only
     // (web/api/v1/api.go, metricMetadata), never remote-written metadata; its write handler
