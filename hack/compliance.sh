@@ -14,8 +14,9 @@
 #           target yet: the suite runs each sender (a Go `sender.Sender`) with the address of
 #           an OpenMetrics endpoint to scrape and a receiver to remote-write what it scraped to,
 #           and no redline daemon scrapes an arbitrary endpoint; the only version the Go module
-#           proxy serves (see hack/modules/compliance/sender/go.mod) also tests remote-write
-#           2.0 only, which redline does not send yet.
+#           proxy serves (see hack/modules/compliance/sender/go.mod) tests remote-write 2.0
+#           only, which redline sends now (--remote-write-protocol 2.0|auto); the module version
+#           that could take another sender is refused by the proxy.
 #
 # Needs Go 1.26 and the Go module proxy (first run), cargo, python3. Prometheus 3 comes from
 # hack/go-tools.sh prometheus. Results (go test -json, readable by the suites' index.html) go to

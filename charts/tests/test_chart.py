@@ -322,6 +322,25 @@ def test_native_histogram_values_become_the_daemons_flags(chart):
         render(chart, v)
 
 
+def test_the_remote_write_protocol_value_becomes_the_daemons_flag(chart):
+    def env_of(v):
+        job = next(o for _, o in render(chart, v) if o["kind"] == "Job"
+                   and o["metadata"]["labels"]["app.kubernetes.io/component"] == "http-load")
+        return {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    # auto is the binary's default: nothing to set.
+    assert "REDLINE_REMOTE_WRITE_PROTOCOL" not in env_of(all_on())
+    for protocol in ["1.0", "2.0"]:
+        v = all_on()
+        v["remoteWrite"]["protocol"] = protocol
+        assert env_of(v)["REDLINE_REMOTE_WRITE_PROTOCOL"] == protocol
+    # Unquoted in YAML, 1.0 is a number and would render as "1": the schema refuses it.
+    v = all_on()
+    v["remoteWrite"]["protocol"] = 1.0
+    with pytest.raises(Exception, match="protocol"):
+        render(chart, v)
+
+
 # ---------------------------------------------------------------- alerts and dashboards
 
 def test_prometheus_rules_are_the_alert_files_and_pass_promtool(chart, tmp_path):

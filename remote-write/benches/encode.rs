@@ -1,5 +1,6 @@
-//! `cargo bench -p redline-remote-write`: samples/s encoded + compressed on one
-//! core, and end-to-end samples/s into a real local Prometheus.
+//! `cargo bench -p redline-remote-write`: for remote-write 1.0 and 2.0 on the same load,
+//! samples/s encoded + compressed on one core and bytes on the wire per sample; then
+//! end-to-end samples/s into a real local Prometheus.
 //!
 //! A plain timing loop, not criterion: the figure wanted is one throughput number
 //! per path, printed in the same run as the end-to-end one.
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use redline_remote_write::prompb::Sample;
 use redline_remote_write::{
-    Config, Entry, RemoteWriter, Series, compress, encode_write_request, now_millis,
+    Config, Entry, Metadata, MetricKind, RemoteWriter, Series, compress, encode_write_request,
+    encode_write_request_v2, now_millis,
 };
 
 /// Label sets shaped like http-load's per-request series.
@@ -31,11 +33,20 @@ fn series(n: usize) -> Vec<Series> {
                 ],
             )
             .unwrap()
+            // As the daemons send them: 2.0 carries this once per series and request.
+            .with_metadata(Metadata::new(
+                MetricKind::Counter,
+                "The total number of HTTP requests k6 generated.",
+            ))
         })
         .collect()
 }
 
-fn encode_per_core() -> f64 {
+type Encoder = fn(&[Entry<'_>], &mut Vec<u8>);
+
+/// Encodes + compresses one 2,000-sample request (one sample per series, the shape of a
+/// push interval) for 3 s; returns samples/s.
+fn encode_per_core(protocol: &str, encode: Encoder) -> f64 {
     let all = series(2_000);
     let t0 = now_millis();
     let samples: Vec<[Sample; 1]> = (0..all.len())
@@ -53,6 +64,7 @@ fn encode_per_core() -> f64 {
             series: s,
             samples: v,
             histograms: &[],
+            exemplars: &[],
         })
         .collect();
     let mut raw = Vec::new();
@@ -63,15 +75,16 @@ fn encode_per_core() -> f64 {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(3) {
         raw.clear();
-        encode_write_request(black_box(&entries), &mut raw);
+        encode(black_box(&entries), &mut raw);
         compress(&raw, &mut enc, &mut out);
         bytes = out.len();
         n += entries.len() as u64;
     }
     let rate = n as f64 / start.elapsed().as_secs_f64();
     println!(
-        "encode+compress (1 core): {:>12.0} samples/s  ({} samples/request, {} bytes snappy, {} raw)",
+        "remote-write {protocol} encode+compress (1 core): {:>10.0} samples/s  {:>5.2} bytes/sample on the wire  ({} samples/request, {} bytes snappy, {} raw)",
         rate,
+        bytes as f64 / entries.len() as f64,
         entries.len(),
         bytes,
         raw.len()
@@ -124,10 +137,12 @@ async fn end_to_end() {
 }
 
 fn main() {
-    let rate = encode_per_core();
+    let rate = encode_per_core("1.0", encode_write_request);
+    let rate_v2 = encode_per_core("2.0", encode_write_request_v2);
     println!(
-        "goal >= 1,000,000 samples/s/core: {}",
-        if rate >= 1e6 { "met" } else { "NOT met" }
+        "goal >= 1,000,000 samples/s/core: 1.0 {}, 2.0 {}",
+        if rate >= 1e6 { "met" } else { "NOT met" },
+        if rate_v2 >= 1e6 { "met" } else { "NOT met" }
     );
     tokio::runtime::Runtime::new()
         .unwrap()

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::encode::Entry;
-use crate::prompb::{Histogram, Sample};
+use crate::prompb::{Exemplar, Histogram, Sample};
 use crate::series::Series;
 use crate::stats::Kind;
 
@@ -14,6 +14,9 @@ pub(crate) enum Value {
     /// A native histogram whose producer also sends its classic buckets as floats: where
     /// the receiver refuses native histograms it is left out, not converted.
     NativeBesideClassic(Box<Histogram>),
+    /// An exemplar of the series (its own `timestamp` is used); both wire formats carry it
+    /// beside the series' samples.
+    Exemplar(Box<Exemplar>),
 }
 
 /// One sample in a shard's queue.
@@ -28,6 +31,7 @@ impl Item {
         match self.value {
             Value::Float(_) => Kind::Float,
             Value::Histogram(_) | Value::NativeBesideClassic(_) => Kind::Histogram,
+            Value::Exemplar(_) => Kind::Exemplar,
         }
     }
 }
@@ -35,26 +39,40 @@ impl Item {
 fn h_ts(v: &Value) -> i64 {
     match v {
         Value::Histogram(h) | Value::NativeBesideClassic(h) => h.timestamp,
+        Value::Exemplar(e) => e.timestamp,
         Value::Float(_) => 0,
     }
 }
+
+/// One series' share of a batch: its samples, histograms and exemplars.
+type SeriesEntry = (Series, Vec<Sample>, Vec<Histogram>, Vec<Exemplar>);
 
 /// Samples of one request, grouped per series in arrival order.
 #[derive(Default)]
 pub(crate) struct Batch {
     index: HashMap<u64, usize>,
-    entries: Vec<(Series, Vec<Sample>, Vec<Histogram>)>,
+    entries: Vec<SeriesEntry>,
     /// Per entry, per histogram: whether it is a [`Value::NativeBesideClassic`].
     beside_classic: Vec<Vec<bool>>,
     pub(crate) floats: u64,
     pub(crate) histograms: u64,
+    pub(crate) exemplars: u64,
     /// The newest timestamp in the batch, in milliseconds.
     pub(crate) newest_ts: i64,
 }
 
 impl Batch {
     pub(crate) fn len(&self) -> usize {
-        (self.floats + self.histograms) as usize
+        (self.floats + self.histograms + self.exemplars) as usize
+    }
+
+    /// How many of `kind` the batch holds.
+    pub(crate) fn count(&self, kind: Kind) -> u64 {
+        match kind {
+            Kind::Float => self.floats,
+            Kind::Histogram => self.histograms,
+            Kind::Exemplar => self.exemplars,
+        }
     }
 
     pub(crate) fn clear(&mut self) {
@@ -63,16 +81,20 @@ impl Batch {
         self.beside_classic.clear();
         self.floats = 0;
         self.histograms = 0;
+        self.exemplars = 0;
         self.newest_ts = 0;
     }
 
     pub(crate) fn add(&mut self, wire: &Series, ts: i64, value: Value) {
         let i = *self.index.entry(wire.hash()).or_insert_with(|| {
-            self.entries.push((wire.clone(), Vec::new(), Vec::new()));
+            self.entries
+                .push((wire.clone(), Vec::new(), Vec::new(), Vec::new()));
             self.beside_classic.push(Vec::new());
             self.entries.len() - 1
         });
-        self.newest_ts = self.newest_ts.max(ts);
+        if !matches!(value, Value::Exemplar(_)) {
+            self.newest_ts = self.newest_ts.max(ts);
+        }
         match value {
             Value::Float(v) => {
                 self.floats += 1;
@@ -91,14 +113,19 @@ impl Batch {
                 self.entries[i].2.push(*h);
                 self.beside_classic[i].push(true);
             }
+            Value::Exemplar(e) => {
+                self.exemplars += 1;
+                self.entries[i].3.push(*e);
+            }
         }
     }
 
-    /// Every sample again, as it was added (per series: floats, then histograms), for
+    /// Every sample again, as it was added (per series: floats, histograms, exemplars), for
     /// rebuilding the batch in another form.
     pub(crate) fn items(&self) -> Vec<(&Series, i64, Value)> {
         let mut out = Vec::with_capacity(self.len());
-        for ((series, floats, histograms), beside) in self.entries.iter().zip(&self.beside_classic)
+        for ((series, floats, histograms, exemplars), beside) in
+            self.entries.iter().zip(&self.beside_classic)
         {
             for s in floats {
                 out.push((series, s.timestamp, Value::Float(s.value)));
@@ -112,6 +139,9 @@ impl Batch {
                 };
                 out.push((series, h_ts(&v), v));
             }
+            for e in exemplars {
+                out.push((series, e.timestamp, Value::Exemplar(Box::new(e.clone()))));
+            }
         }
         out
     }
@@ -120,10 +150,11 @@ impl Batch {
     pub(crate) fn entries(&self) -> Vec<Entry<'_>> {
         self.entries
             .iter()
-            .map(|(s, f, h)| Entry {
+            .map(|(s, f, h, e)| Entry {
                 series: s,
                 samples: f,
                 histograms: h,
+                exemplars: e,
             })
             .collect()
     }

@@ -59,6 +59,20 @@ pub enum HistogramFallback {
     Drop,
 }
 
+/// Which remote-write protocol to speak (`--remote-write-protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// `prometheus.WriteRequest`, which every receiver takes.
+    #[default]
+    V1,
+    /// `io.prometheus.write.v2.Request` only.
+    V2,
+    /// 2.0 until the receiver shows it speaks only 1.0 (a 415, or an answer without the
+    /// written-samples headers every 2.0 receiver sends); then 1.0 for good, the refused
+    /// batch resent.
+    Auto,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// e.g. `http://prometheus:9090/api/v1/write`.
@@ -88,6 +102,9 @@ pub struct Config {
     pub user_agent: String,
     pub native_histograms: NativeHistograms,
     pub histogram_fallback: HistogramFallback,
+    /// The library defaults to 1.0, which every receiver takes; the daemons' flag defaults
+    /// to [`Protocol::Auto`].
+    pub protocol: Protocol,
 }
 
 impl Config {
@@ -110,6 +127,7 @@ impl Config {
             user_agent: concat!("redline/", env!("CARGO_PKG_VERSION")).to_string(),
             native_histograms: NativeHistograms::Offer,
             histogram_fallback: HistogramFallback::Classic,
+            protocol: Protocol::V1,
         }
     }
 }

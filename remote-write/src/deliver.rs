@@ -11,9 +11,11 @@ use tokio::time::Instant;
 use crate::backoff::{BackoffPolicy, Waited};
 use crate::batch::Batch;
 use crate::encode::{compress, encode_write_request};
+use crate::encode_v2::encode_write_request_v2;
 use crate::negotiate::Negotiation;
+use crate::protocol::{ProtocolChoice, Wire};
 use crate::stats::{DropReason, Kind, Stats};
-use crate::transport::{Outcome, Transport};
+use crate::transport::{Outcome, Transport, Written};
 
 /// How one attempt at a batch ended.
 enum Delivered {
@@ -23,6 +25,8 @@ enum Delivered {
     GaveUp,
     /// The receiver does not take native histograms; nothing of the batch was stored.
     NativeRefused,
+    /// The receiver speaks only remote-write 1.0; nothing of the batch was stored.
+    V2Refused,
 }
 
 pub(crate) struct Delivery<T> {
@@ -32,6 +36,7 @@ pub(crate) struct Delivery<T> {
     deadline: watch::Receiver<Option<Instant>>,
     retry: BackoffPolicy,
     negotiation: Arc<Negotiation>,
+    protocol: Arc<ProtocolChoice>,
     raw: Vec<u8>,
     compressed: Vec<u8>,
     encoder: snap::raw::Encoder,
@@ -44,6 +49,7 @@ impl<T: Transport> Delivery<T> {
         deadline: watch::Receiver<Option<Instant>>,
         retry: BackoffPolicy,
         negotiation: Arc<Negotiation>,
+        protocol: Arc<ProtocolChoice>,
     ) -> Self {
         Self {
             transport,
@@ -51,6 +57,7 @@ impl<T: Transport> Delivery<T> {
             deadline,
             retry,
             negotiation,
+            protocol,
             raw: Vec::new(),
             compressed: Vec::new(),
             encoder: snap::raw::Encoder::new(),
@@ -61,12 +68,14 @@ impl<T: Transport> Delivery<T> {
     /// at the shutdown deadline (counted by the caller's report). Native histograms go
     /// only to a receiver that takes them: when it answers that it does not, the batch
     /// is sent again without them (see [`Negotiation`]), so they never cost the floats.
+    /// Likewise a batch a 1.0-only receiver refused as 2.0 goes again as 1.0
+    /// (see [`ProtocolChoice`]).
     pub(crate) async fn send(&mut self, batch: &Batch) -> bool {
         if batch.histograms > 0 && !self.negotiation.sends_native() {
             return self.send_without_native(batch).await;
         }
-        match self.send_as_is(batch).await {
-            Delivered::Done => true,
+        match self.send_in_either_protocol(batch).await {
+            Delivered::Done | Delivered::V2Refused => true,
             Delivered::GaveUp => false,
             Delivered::NativeRefused => self.send_without_native(batch).await,
         }
@@ -78,12 +87,58 @@ impl<T: Transport> Delivery<T> {
             return true;
         }
         // No histogram is left, so the receiver cannot refuse this one for that reason.
-        !matches!(self.send_as_is(&rebuilt).await, Delivered::GaveUp)
+        !matches!(
+            self.send_in_either_protocol(&rebuilt).await,
+            Delivered::GaveUp
+        )
+    }
+
+    async fn send_in_either_protocol(&mut self, batch: &Batch) -> Delivered {
+        match self.send_as_is(batch).await {
+            // Now spoken to in 1.0, which it cannot refuse for being 2.0.
+            Delivered::V2Refused => self.send_as_is(batch).await,
+            other => other,
+        }
+    }
+
+    fn count(&self, batch: &Batch, f: impl Fn(&Stats, Kind, u64)) {
+        for kind in Kind::ALL {
+            f(&self.stats, kind, batch.count(kind));
+        }
+    }
+
+    /// Compares what a 2.0 receiver says it stored with what the batch held; the
+    /// difference is counted unconfirmed and, the first time, logged.
+    fn check_written(&self, batch: &Batch, written: Option<Written>) {
+        let w = written.unwrap_or_default();
+        let mut missing = Vec::new();
+        for (kind, got) in [
+            (Kind::Float, w.samples),
+            (Kind::Histogram, w.histograms),
+            (Kind::Exemplar, w.exemplars),
+        ] {
+            let n = batch.count(kind);
+            if got < n {
+                self.stats.unconfirmed(kind, n - got);
+                missing.push(format!("{kind:?} {got} of {n}"));
+            }
+        }
+        if !missing.is_empty() && self.protocol.first_unconfirmed() {
+            tracing::warn!(
+                written = %missing.join(", "),
+                headers = written.is_some(),
+                "remote-write 2.0 receiver answered 2xx but says it stored less than was sent; counting the difference in redline_remote_write_unconfirmed_total (logged once)"
+            );
+        }
     }
 
     async fn send_as_is(&mut self, batch: &Batch) -> Delivered {
+        let wire = self.protocol.wire();
         self.raw.clear();
-        encode_write_request(&batch.entries(), &mut self.raw);
+        match wire {
+            Wire::V1 => encode_write_request(&batch.entries(), &mut self.raw),
+            Wire::V2 => encode_write_request_v2(&batch.entries(), &mut self.raw),
+        }
         compress(&self.raw, &mut self.encoder, &mut self.compressed);
         let body = Bytes::copy_from_slice(&self.compressed);
 
@@ -92,21 +147,37 @@ impl<T: Transport> Delivery<T> {
             let deadline = *self.deadline.borrow();
             let started = std::time::Instant::now();
             let outcome = match deadline {
-                Some(d) => tokio::time::timeout_at(d, self.transport.send(body.clone()))
+                Some(d) => tokio::time::timeout_at(d, self.transport.send(body.clone(), wire))
                     .await
                     .unwrap_or_else(|_| Outcome::Retry {
                         after: None,
                         cause: "shutdown deadline reached during the request".into(),
                     }),
-                None => self.transport.send(body.clone()).await,
+                None => self.transport.send(body.clone(), wire).await,
             };
             self.stats
                 .send_duration
                 .observe(started.elapsed().as_secs_f64());
             match outcome {
-                Outcome::Sent => {
-                    self.stats.sent(Kind::Float, batch.floats);
-                    self.stats.sent(Kind::Histogram, batch.histograms);
+                Outcome::Sent
+                    if wire == Wire::V2
+                        && self.protocol.refused_v2(
+                            "2xx without X-Prometheus-Remote-Write-*-Written headers: a 1.0 receiver that read nothing",
+                        ) =>
+                {
+                    self.count(batch, Stats::failed);
+                    return Delivered::V2Refused;
+                }
+                Outcome::Sent | Outcome::Stored(_) => {
+                    match outcome {
+                        Outcome::Stored(w) => {
+                            self.protocol.confirm_v2();
+                            self.check_written(batch, Some(w));
+                        }
+                        _ if wire == Wire::V2 => self.check_written(batch, None),
+                        _ => {}
+                    }
+                    self.count(batch, Stats::sent);
                     let newest = batch.newest_ts as f64 / 1000.0;
                     if newest > self.stats.highest_sent.get() {
                         self.stats.highest_sent.set(newest);
@@ -119,36 +190,50 @@ impl<T: Transport> Delivery<T> {
                     }
                     return Delivered::Done;
                 }
-                Outcome::Reject { status, body }
+                Outcome::Reject { status, body, .. }
                     if batch.histograms > 0
                         && self
                             .negotiation
                             .refused_by(&format!("HTTP {status}: {body}")) =>
                 {
-                    self.stats.failed(Kind::Float, batch.floats);
-                    self.stats.failed(Kind::Histogram, batch.histograms);
+                    self.count(batch, Stats::failed);
                     return Delivered::NativeRefused;
                 }
                 Outcome::Retry { cause, .. }
                     if batch.histograms > 0 && self.negotiation.refused_by(&cause) =>
                 {
-                    self.stats.failed(Kind::Float, batch.floats);
-                    self.stats.failed(Kind::Histogram, batch.histograms);
+                    self.count(batch, Stats::failed);
                     return Delivered::NativeRefused;
                 }
-                Outcome::Reject { status, body } => {
-                    self.stats.failed(Kind::Float, batch.floats);
-                    self.stats.failed(Kind::Histogram, batch.histograms);
-                    self.stats
-                        .dropped(Kind::Float, DropReason::Rejected4xx, batch.floats);
-                    self.stats
-                        .dropped(Kind::Histogram, DropReason::Rejected4xx, batch.histograms);
+                // A 4xx without written headers to a 2.0 request: a 415, or a 1.0 decoder
+                // failing on 2.0 bytes. (A 2.0 receiver's own 4xx carries the headers.)
+                Outcome::Reject {
+                    status,
+                    ref body,
+                    written: None,
+                } if wire == Wire::V2
+                    && self
+                        .protocol
+                        .refused_v2(&format!("HTTP {status}: {body}")) =>
+                {
+                    self.count(batch, Stats::failed);
+                    return Delivered::V2Refused;
+                }
+                Outcome::Reject {
+                    status,
+                    body,
+                    written,
+                } => {
+                    if written.is_some() {
+                        self.protocol.confirm_v2();
+                    }
+                    self.count(batch, Stats::failed);
+                    self.count(batch, |s, k, n| s.dropped(k, DropReason::Rejected4xx, n));
                     self.transport.log_rejection_once(status, &body);
                     return Delivered::Done;
                 }
                 Outcome::Retry { after, cause } => {
-                    self.stats.failed(Kind::Float, batch.floats);
-                    self.stats.failed(Kind::Histogram, batch.histograms);
+                    self.count(batch, Stats::failed);
                     if backoff.retries() == 0 {
                         tracing::warn!(%cause, samples = batch.len(), "remote-write failed; retrying with backoff");
                     }
@@ -168,24 +253,15 @@ impl<T: Transport> Delivery<T> {
                         backoff.wait(after, shutdown_starts).await
                     };
                     if waited == Waited::GaveUp {
-                        self.give_up(batch);
+                        self.count(batch, |s, k, n| {
+                            s.dropped(k, DropReason::ShutdownDeadline, n)
+                        });
                         return Delivered::GaveUp;
                     }
-                    self.stats.retried(Kind::Float, batch.floats);
-                    self.stats.retried(Kind::Histogram, batch.histograms);
+                    self.count(batch, Stats::retried);
                 }
             }
         }
-    }
-
-    fn give_up(&self, batch: &Batch) {
-        self.stats
-            .dropped(Kind::Float, DropReason::ShutdownDeadline, batch.floats);
-        self.stats.dropped(
-            Kind::Histogram,
-            DropReason::ShutdownDeadline,
-            batch.histograms,
-        );
     }
 }
 
@@ -214,6 +290,13 @@ mod tests {
     fn delivery(
         transport: &Arc<Scripted>,
     ) -> (Delivery<Scripted>, Stats, watch::Sender<Option<Instant>>) {
+        speaking(transport, crate::Protocol::V1)
+    }
+
+    fn speaking(
+        transport: &Arc<Scripted>,
+        protocol: crate::Protocol,
+    ) -> (Delivery<Scripted>, Stats, watch::Sender<Option<Instant>>) {
         let stats = Stats::new();
         let (deadline, rx) = watch::channel(None);
         let policy = BackoffPolicy::new(10 * MS, 100 * MS);
@@ -221,7 +304,15 @@ mod tests {
             crate::NativeHistograms::Offer,
             crate::HistogramFallback::Classic,
         ));
-        let d = Delivery::new(transport.clone(), stats.clone(), rx, policy, negotiation);
+        let protocol = Arc::new(ProtocolChoice::new(protocol));
+        let d = Delivery::new(
+            transport.clone(),
+            stats.clone(),
+            rx,
+            policy,
+            negotiation,
+            protocol,
+        );
         (d, stats, deadline)
     }
 
@@ -249,6 +340,7 @@ mod tests {
         let t = Scripted::answering(vec![Outcome::Reject {
             status: 400,
             body: "out of order sample".into(),
+            written: None,
         }]);
         let (mut d, stats, _deadline) = delivery(&t);
         assert!(d.send(&batch()).await, "done with, not given up");
@@ -283,6 +375,77 @@ mod tests {
         let st = stats.snapshot();
         assert_eq!((st.sent, st.sent_histograms, st.dropped()), (12, 0, 0));
         assert_eq!(st.retried, 0, "the refusal is not retried as it was");
+    }
+
+    /// A 2.0 receiver's answer to [`batch`]: everything stored.
+    fn stored_all() -> Outcome {
+        Outcome::Stored(Written {
+            samples: 3,
+            histograms: 1,
+            exemplars: 0,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn auto_resends_as_1_0_what_a_1_0_receiver_took_silently_and_stays_on_1_0() {
+        // Prometheus 2.42 reads a 2.0 body as an empty 1.0 request and answers 204.
+        let t = Scripted::answering(vec![]);
+        let (mut d, stats, _deadline) = speaking(&t, crate::Protocol::Auto);
+        assert!(d.send(&batch()).await);
+        assert!(d.send(&batch()).await);
+        assert_eq!(t.wires(), [Wire::V2, Wire::V1, Wire::V1]);
+        let got = t.received();
+        assert_eq!(
+            got[0].1, got[1].1,
+            "the same samples, in the other protocol"
+        );
+        let st = stats.snapshot();
+        assert_eq!((st.sent, st.sent_histograms, st.dropped()), (6, 2, 0));
+        assert_eq!((st.retried, st.unconfirmed), (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn auto_falls_back_on_415_but_not_once_the_receiver_showed_it_speaks_2_0() {
+        let unsupported = Outcome::Reject {
+            status: 415,
+            body: "unsupported proto".into(),
+            written: None,
+        };
+        let t = Scripted::answering(vec![unsupported.clone()]);
+        let (mut d, stats, _deadline) = speaking(&t, crate::Protocol::Auto);
+        assert!(d.send(&batch()).await);
+        assert_eq!(t.wires(), [Wire::V2, Wire::V1]);
+        assert_eq!(stats.snapshot().sent, 3);
+
+        let t = Scripted::answering(vec![stored_all(), unsupported]);
+        let (mut d, stats, _deadline) = speaking(&t, crate::Protocol::Auto);
+        assert!(d.send(&batch()).await);
+        assert!(d.send(&batch()).await);
+        assert_eq!(t.wires(), [Wire::V2, Wire::V2], "no second try in 1.0");
+        assert_eq!(stats.snapshot().dropped_rejected, 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_a_2_0_receiver_did_not_count_as_written_is_counted_unconfirmed() {
+        let t = Scripted::answering(vec![
+            Outcome::Stored(Written {
+                samples: 2,
+                histograms: 1,
+                exemplars: 0,
+            }),
+            Outcome::Sent,
+            stored_all(),
+        ]);
+        let (mut d, stats, _deadline) = speaking(&t, crate::Protocol::V2);
+        assert!(d.send(&batch()).await);
+        assert_eq!(stats.snapshot().unconfirmed, 1);
+        // Explicit 2.0: an answer without the headers confirms nothing, and is no fallback.
+        assert!(d.send(&batch()).await);
+        assert_eq!(stats.snapshot().unconfirmed, 1 + 4);
+        assert!(d.send(&batch()).await);
+        let st = stats.snapshot();
+        assert_eq!((st.unconfirmed, st.sent, st.dropped()), (5, 9, 0));
+        assert_eq!(t.wires(), [Wire::V2; 3]);
     }
 
     #[tokio::test(start_paused = true)]

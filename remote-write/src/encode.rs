@@ -8,7 +8,7 @@
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 
-use crate::prompb::{Histogram, Sample};
+use crate::prompb::{Exemplar, Histogram, Sample};
 use crate::series::Series;
 
 /// What a batch holds for one series.
@@ -16,6 +16,7 @@ pub struct Entry<'a> {
     pub series: &'a Series,
     pub samples: &'a [Sample],
     pub histograms: &'a [Histogram],
+    pub exemplars: &'a [Exemplar],
 }
 
 /// Bytes of a length-delimited field with a 1-byte key.
@@ -39,6 +40,9 @@ pub fn encode_write_request(entries: &[Entry<'_>], buf: &mut Vec<u8>) {
         for h in e.histograms {
             len += field_len(4, h.encoded_len());
         }
+        for x in e.exemplars {
+            len += field_len(3, x.encoded_len());
+        }
         buf.reserve(len + 6 + e.samples.len() * SAMPLE_MAX);
         encode_key(1, WireType::LengthDelimited, buf);
         encode_varint(len as u64, buf);
@@ -52,6 +56,11 @@ pub fn encode_write_request(entries: &[Entry<'_>], buf: &mut Vec<u8>) {
             buf.extend_from_slice(&s.value.to_le_bytes());
             encode_key(2, WireType::Varint, buf);
             encode_varint(s.timestamp as u64, buf);
+        }
+        for x in e.exemplars {
+            encode_key(3, WireType::LengthDelimited, buf);
+            encode_varint(x.encoded_len() as u64, buf);
+            x.encode_raw(buf);
         }
         for h in e.histograms {
             encode_key(4, WireType::LengthDelimited, buf);
@@ -104,6 +113,14 @@ mod tests {
             timestamp: 1_700_000_000_000,
             ..Default::default()
         };
+        let x = Exemplar {
+            labels: vec![crate::prompb::Label {
+                name: "trace_id".into(),
+                value: "abc".into(),
+            }],
+            value: 0.25,
+            timestamp: 1_700_000_000_500,
+        };
         let mut raw = Vec::new();
         encode_write_request(
             &[
@@ -111,11 +128,13 @@ mod tests {
                     series: &a,
                     samples: &samples,
                     histograms: &[],
+                    exemplars: std::slice::from_ref(&x),
                 },
                 Entry {
                     series: &b,
                     samples: &[],
                     histograms: std::slice::from_ref(&h),
+                    exemplars: &[],
                 },
             ],
             &mut raw,
@@ -124,6 +143,7 @@ mod tests {
         assert_eq!(decoded.timeseries.len(), 2);
         assert_eq!(decoded.timeseries[0].labels, a.labels());
         assert_eq!(decoded.timeseries[0].samples, samples);
+        assert_eq!(decoded.timeseries[0].exemplars, vec![x]);
         assert_eq!(decoded.timeseries[1].labels, b.labels());
         assert_eq!(decoded.timeseries[1].histograms, vec![h]);
     }

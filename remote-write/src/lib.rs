@@ -1,4 +1,4 @@
-//! A Prometheus remote-write 1.0 client.
+//! A Prometheus remote-write client (1.0 and 2.0).
 //!
 //! [`Series`] is a validated, sorted label set built once; [`RemoteWriter`] takes
 //! samples for it without ever blocking the caller, maps each series to one shard
@@ -16,11 +16,14 @@ mod clock;
 mod config;
 mod deliver;
 mod encode;
+mod encode_v2;
 mod error;
 #[cfg(test)]
 mod golden;
+mod meta;
 mod negotiate;
 pub mod prompb;
+mod protocol;
 #[cfg(test)]
 mod scripted;
 mod send;
@@ -32,9 +35,11 @@ pub mod write_v2;
 mod writer;
 
 pub use clock::now_millis;
-pub use config::{Auth, Config, HistogramFallback, NativeHistograms, Secret};
+pub use config::{Auth, Config, HistogramFallback, NativeHistograms, Protocol, Secret};
 pub use encode::{Entry, compress, encode_write_request};
+pub use encode_v2::{encode_write_request_v2, write_request_v2};
 pub use error::Error;
+pub use meta::{Metadata, MetricKind};
 pub use series::{
     InvalidSeries, STALE_NAN_BITS, Series, is_stale_nan, stale_nan, valid_label_name,
 };

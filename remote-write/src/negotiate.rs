@@ -65,6 +65,7 @@ impl Negotiation {
         for entry in batch.items() {
             match entry {
                 (series, ts, Value::Float(v)) => out.add(series, ts, Value::Float(v)),
+                (series, ts, Value::Exemplar(e)) => out.add(series, ts, Value::Exemplar(e)),
                 (_, _, Value::NativeBesideClassic(_)) => {}
                 (series, ts, Value::Histogram(h)) => match self.fallback {
                     HistogramFallback::Drop => {

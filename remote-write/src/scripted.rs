@@ -7,8 +7,10 @@ use bytes::Bytes;
 use prost::Message;
 use tokio::time::Instant;
 
-use crate::prompb::WriteRequest;
+use crate::prompb::{self, WriteRequest};
+use crate::protocol::Wire;
 use crate::transport::{Outcome, Transport};
+use crate::write_v2;
 
 type Script = Box<dyn Fn(usize) -> Outcome + Send + Sync>;
 
@@ -16,6 +18,7 @@ pub(crate) struct Scripted {
     /// The answer to the n-th request (0-based).
     script: Script,
     received: Mutex<Vec<(Instant, WriteRequest)>>,
+    wires: Mutex<Vec<Wire>>,
     rejections_logged: Mutex<Vec<(u16, String)>>,
 }
 
@@ -24,6 +27,7 @@ impl Scripted {
         Arc::new(Self {
             script: Box::new(script),
             received: Mutex::default(),
+            wires: Mutex::default(),
             rejections_logged: Mutex::default(),
         })
     }
@@ -35,6 +39,11 @@ impl Scripted {
 
     pub(crate) fn received(&self) -> Vec<(Instant, WriteRequest)> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// The protocol of each request, in order.
+    pub(crate) fn wires(&self) -> Vec<Wire> {
+        self.wires.lock().unwrap().clone()
     }
 
     pub(crate) fn requests(&self) -> usize {
@@ -55,11 +64,15 @@ pub(crate) fn retry() -> Outcome {
 }
 
 impl Transport for Scripted {
-    async fn send(&self, body: Bytes) -> Outcome {
+    async fn send(&self, body: Bytes, wire: Wire) -> Outcome {
         let raw = snap::raw::Decoder::new()
             .decompress_vec(&body)
             .expect("a snappy block");
-        let request = WriteRequest::decode(raw.as_slice()).expect("a WriteRequest");
+        let request = match wire {
+            Wire::V1 => WriteRequest::decode(raw.as_slice()).expect("a WriteRequest"),
+            Wire::V2 => as_v1(&write_v2::Request::decode(raw.as_slice()).expect("a v2 Request")),
+        };
+        self.wires.lock().unwrap().push(wire);
         let mut received = self.received.lock().unwrap();
         received.push((Instant::now(), request));
         (self.script)(received.len() - 1)
@@ -70,5 +83,56 @@ impl Transport for Scripted {
             .lock()
             .unwrap()
             .push((status, body.to_string()));
+    }
+}
+
+/// A 2.0 request read back into the 1.0 shape (labels resolved through the symbols), so
+/// tests assert on one shape whichever protocol went out. Metadata has no 1.0 place and is
+/// left out; histograms keep the fields the tests look at.
+pub(crate) fn as_v1(r: &write_v2::Request) -> WriteRequest {
+    let labels = |refs: &[u32]| -> Vec<prompb::Label> {
+        refs.chunks(2)
+            .map(|p| prompb::Label {
+                name: r.symbols[p[0] as usize].clone(),
+                value: r.symbols[p[1] as usize].clone(),
+            })
+            .collect()
+    };
+    WriteRequest {
+        timeseries: r
+            .timeseries
+            .iter()
+            .map(|ts| prompb::TimeSeries {
+                labels: labels(&ts.labels_refs),
+                samples: ts
+                    .samples
+                    .iter()
+                    .map(|s| prompb::Sample {
+                        value: s.value,
+                        timestamp: s.timestamp,
+                    })
+                    .collect(),
+                exemplars: ts
+                    .exemplars
+                    .iter()
+                    .map(|x| prompb::Exemplar {
+                        labels: labels(&x.labels_refs),
+                        value: x.value,
+                        timestamp: x.timestamp,
+                    })
+                    .collect(),
+                histograms: ts
+                    .histograms
+                    .iter()
+                    .map(|h| prompb::Histogram {
+                        sum: h.sum,
+                        timestamp: h.timestamp,
+                        positive_deltas: h.positive_deltas.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            })
+            .collect(),
+        metadata: vec![],
     }
 }

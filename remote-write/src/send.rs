@@ -10,7 +10,12 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::{Auth, Config};
 use crate::error::Error;
-use crate::transport::{Outcome, Transport};
+use crate::protocol::Wire;
+use crate::transport::{Outcome, Transport, Written};
+
+const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
+const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
+const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
 
 pub(crate) struct Sender {
     client: reqwest::Client,
@@ -22,16 +27,9 @@ pub(crate) struct Sender {
 
 impl Sender {
     pub(crate) fn new(cfg: &Config) -> Result<Self, Error> {
+        // Content type and protocol version go on each request: they follow the protocol.
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-protobuf"),
-        );
-        headers.insert(
-            HeaderName::from_static("x-prometheus-remote-write-version"),
-            HeaderValue::from_static("0.1.0"),
-        );
         for (k, v) in &cfg.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| Error::Config(format!("header name {k:?} is not valid")))?;
@@ -92,8 +90,13 @@ impl Sender {
         Ok(token)
     }
 
-    async fn post(&self, body: Bytes) -> Outcome {
-        let mut req = self.client.post(&self.url).body(body);
+    async fn post(&self, body: Bytes, wire: Wire) -> Outcome {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .header(header::CONTENT_TYPE, wire.content_type())
+            .header("x-prometheus-remote-write-version", wire.version_header())
+            .body(body);
         match &self.auth {
             Auth::None => {}
             Auth::Bearer(t) => req = req.bearer_auth(t.expose()),
@@ -124,8 +127,9 @@ impl Sender {
             }
         };
         let status = resp.status().as_u16();
+        let written = written_of(resp.headers());
         if resp.status().is_success() {
-            return Outcome::Sent;
+            return written.map_or(Outcome::Sent, Outcome::Stored);
         }
         let retry_after = resp
             .headers()
@@ -133,13 +137,41 @@ impl Sender {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
         let body = resp.text().await.unwrap_or_default();
-        outcome_of(status, retry_after, body.trim().chars().take(512).collect())
+        outcome_of(
+            status,
+            retry_after,
+            body.trim().chars().take(512).collect(),
+            written,
+        )
     }
 }
 
+/// The written-samples headers of a 2.0 answer; `None` when it has none of them (a 1.0
+/// receiver). A header that is present but not a number counts as 0 stored.
+fn written_of(headers: &HeaderMap) -> Option<Written> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().ok().and_then(|s| s.trim().parse().ok()))
+    };
+    let (s, h, e) = (
+        get(SAMPLES_WRITTEN),
+        get(HISTOGRAMS_WRITTEN),
+        get(EXEMPLARS_WRITTEN),
+    );
+    if s.is_none() && h.is_none() && e.is_none() {
+        return None;
+    }
+    Some(Written {
+        samples: s.flatten().unwrap_or(0),
+        histograms: h.flatten().unwrap_or(0),
+        exemplars: e.flatten().unwrap_or(0),
+    })
+}
+
 impl Transport for Sender {
-    fn send(&self, body: Bytes) -> impl std::future::Future<Output = Outcome> + Send {
-        self.post(body)
+    fn send(&self, body: Bytes, wire: Wire) -> impl std::future::Future<Output = Outcome> + Send {
+        self.post(body, wire)
     }
 
     /// Logs a rejection once per distinct cause: a receiver rejecting every batch
@@ -160,14 +192,23 @@ impl Transport for Sender {
 }
 
 /// What a non-2xx answer means for the batch. `Retry-After` is honoured on 429 only.
-fn outcome_of(status: u16, retry_after: Option<Duration>, body: String) -> Outcome {
+fn outcome_of(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: String,
+    written: Option<Written>,
+) -> Outcome {
     if status == 429 || (500..600).contains(&status) {
         Outcome::Retry {
             after: if status == 429 { retry_after } else { None },
             cause: format!("HTTP {status}: {body}"),
         }
     } else {
-        Outcome::Reject { status, body }
+        Outcome::Reject {
+            status,
+            body,
+            written,
+        }
     }
 }
 
@@ -220,7 +261,7 @@ mod tests {
         let after = Some(Duration::from_secs(4));
         for status in [500, 502, 503, 504, 599] {
             assert_eq!(
-                outcome_of(status, after, "busy".into()),
+                outcome_of(status, after, "busy".into(), None),
                 Outcome::Retry {
                     after: None,
                     cause: format!("HTTP {status}: busy"),
@@ -228,7 +269,7 @@ mod tests {
             );
         }
         assert_eq!(
-            outcome_of(429, after, "slow down".into()),
+            outcome_of(429, after, "slow down".into(), None),
             Outcome::Retry {
                 after,
                 cause: "HTTP 429: slow down".into(),
@@ -237,10 +278,11 @@ mod tests {
         );
         for status in [400, 401, 403, 404, 409, 413, 300] {
             assert_eq!(
-                outcome_of(status, after, "no".into()),
+                outcome_of(status, after, "no".into(), None),
                 Outcome::Reject {
                     status,
                     body: "no".into(),
+                    written: None,
                 },
             );
         }
@@ -254,12 +296,30 @@ mod tests {
             .local_addr()
             .unwrap();
         let sender = Sender::new(&Config::new(format!("http://{addr}/api/v1/write"))).unwrap();
-        match sender.send(Bytes::from_static(b"x")).await {
+        match sender.send(Bytes::from_static(b"x"), Wire::V1).await {
             Outcome::Retry { after: None, cause } => {
                 assert!(cause.starts_with("connect error"), "{cause}")
             }
             other => panic!("expected a retry, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn written_headers_are_read_and_their_absence_is_none() {
+        let mut h = HeaderMap::new();
+        assert_eq!(written_of(&h), None);
+        h.insert(SAMPLES_WRITTEN, HeaderValue::from_static("12"));
+        h.insert(EXEMPLARS_WRITTEN, HeaderValue::from_static(" 3 "));
+        assert_eq!(
+            written_of(&h),
+            Some(Written {
+                samples: 12,
+                histograms: 0,
+                exemplars: 3
+            })
+        );
+        h.insert(HISTOGRAMS_WRITTEN, HeaderValue::from_static("lots"));
+        assert_eq!(written_of(&h).unwrap().histograms, 0);
     }
 
     #[test]

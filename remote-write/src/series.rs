@@ -3,6 +3,7 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use crate::meta::Metadata;
 use crate::prompb::Label;
 
 /// The bit pattern Prometheus reads as "this series ended here" (`value.StaleNaN`).
@@ -41,6 +42,24 @@ struct Inner {
     labels: Vec<Label>,
     encoded_labels: Vec<u8>,
     hash: u64,
+    /// Sent by remote-write 2.0 only; not part of the series' identity.
+    metadata: Option<Arc<Metadata>>,
+    /// [`symbol_hash`] of each label name and value, in label order, and of the metadata's
+    /// help and unit: computed once, so a 2.0 request's symbols table hashes nothing per sample.
+    symbol_hashes: Vec<u64>,
+    metadata_hashes: (u64, u64),
+}
+
+/// FNV-1a of a symbol (a label name or value, a help text, a unit): the remote-write 2.0
+/// encoder interns symbols by it. Cheap for the short strings labels are; nothing untrusted
+/// chooses them, so no keyed hash is needed.
+pub(crate) fn symbol_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 fn valid_metric_name(s: &str) -> bool {
@@ -150,7 +169,10 @@ impl Series {
     fn from_sorted(labels: Vec<Label>) -> Result<Self, InvalidSeries> {
         let mut encoded_labels = Vec::with_capacity(labels.len() * 24);
         let mut h = std::hash::DefaultHasher::new();
+        let mut symbol_hashes = Vec::with_capacity(labels.len() * 2);
         for l in &labels {
+            symbol_hashes.push(symbol_hash(&l.name));
+            symbol_hashes.push(symbol_hash(&l.value));
             put_label(&mut encoded_labels, &l.name, &l.value);
             l.name.hash(&mut h);
             l.value.hash(&mut h);
@@ -159,7 +181,38 @@ impl Series {
             labels,
             encoded_labels,
             hash: h.finish(),
+            metadata: None,
+            symbol_hashes,
+            metadata_hashes: (0, 0),
         })))
+    }
+
+    /// This series with its metric's type, help and unit, which remote-write 2.0 sends
+    /// beside its samples. Equality and hashing ignore it: it describes the series, it
+    /// does not name it.
+    pub fn with_metadata(&self, metadata: Metadata) -> Self {
+        Self(Arc::new(Inner {
+            labels: self.0.labels.clone(),
+            encoded_labels: self.0.encoded_labels.clone(),
+            hash: self.0.hash,
+            symbol_hashes: self.0.symbol_hashes.clone(),
+            metadata_hashes: (symbol_hash(&metadata.help), symbol_hash(&metadata.unit)),
+            metadata: Some(Arc::new(metadata)),
+        }))
+    }
+
+    pub fn metadata(&self) -> Option<&Metadata> {
+        self.0.metadata.as_deref()
+    }
+
+    /// [`symbol_hash`] of each label's name and value, in [`Series::labels`] order.
+    pub(crate) fn symbol_hashes(&self) -> &[u64] {
+        &self.0.symbol_hashes
+    }
+
+    /// [`symbol_hash`] of the metadata's help and unit ((0, 0) without metadata).
+    pub(crate) fn metadata_hashes(&self) -> (u64, u64) {
+        self.0.metadata_hashes
     }
 
     /// This series with `extra` labels added where it has no label of that name:
@@ -178,7 +231,11 @@ impl Series {
             }
         }
         labels.sort_by(|a, b| a.name.cmp(&b.name));
-        Self::from_sorted(labels).expect("labels were valid")
+        let with = Self::from_sorted(labels).expect("labels were valid");
+        match self.metadata() {
+            Some(m) => with.with_metadata(m.clone()),
+            None => with,
+        }
     }
 
     /// Labels sorted by name, `__name__` among them.

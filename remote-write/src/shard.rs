@@ -118,6 +118,16 @@ impl<T: Transport> Shard<T> {
         self.stats.queue_length.dec_by(items.len() as i64);
         for item in items.drain(..) {
             let kind = item.kind();
+            if kind == Kind::Exemplar {
+                // An exemplar neither ends a series nor orders its samples: it goes out
+                // beside them (or alone) under the series' wire labels.
+                let wire = match self.known.get(&item.series) {
+                    Some(k) => k.wire.clone(),
+                    None => item.series.with_defaults(&self.external),
+                };
+                batch.add(&wire, item.timestamp, item.value);
+                continue;
+            }
             let beside_classic = matches!(item.value, Value::NativeBesideClassic(_));
             let known = match self.known.get_mut(&item.series) {
                 Some(k) => k,
@@ -184,7 +194,7 @@ impl<T: Transport> Shard<T> {
                     })
                 };
                 let v = match (kind, beside_classic) {
-                    (Kind::Float, _) => Value::Float(stale_nan()),
+                    (Kind::Float | Kind::Exemplar, _) => Value::Float(stale_nan()),
                     (Kind::Histogram, false) => Value::Histogram(marker()),
                     (Kind::Histogram, true) => Value::NativeBesideClassic(marker()),
                 };
@@ -230,7 +240,8 @@ mod tests {
             crate::NativeHistograms::Offer,
             crate::HistogramFallback::Classic,
         ));
-        let delivery = Delivery::new(t.clone(), stats.clone(), rx, policy, negotiation);
+        let protocol = Arc::new(crate::protocol::ProtocolChoice::new(crate::Protocol::V1));
+        let delivery = Delivery::new(t.clone(), stats.clone(), rx, policy, negotiation, protocol);
         let (queue, items) = mpsc::channel(1_000);
         let external: Arc<[Label]> = Arc::new([Label {
             name: "cluster".into(),

@@ -48,6 +48,7 @@ impl DropReason {
 pub enum Kind {
     Float,
     Histogram,
+    Exemplar,
 }
 
 impl Kind {
@@ -55,11 +56,13 @@ impl Kind {
         match self {
             Kind::Float => "float",
             Kind::Histogram => "histogram",
+            Kind::Exemplar => "exemplar",
         }
     }
     fn idx(self) -> usize {
         self as usize
     }
+    pub(crate) const ALL: [Kind; 3] = [Kind::Float, Kind::Histogram, Kind::Exemplar];
 }
 
 #[derive(Clone)]
@@ -68,10 +71,12 @@ pub struct Stats {
     failed_family: Family<KindLabel, Counter>,
     retried_family: Family<KindLabel, Counter>,
     dropped_family: Family<KindReason, Counter>,
-    sent: [Counter; 2],
-    failed: [Counter; 2],
-    retried: [Counter; 2],
-    dropped: [[Counter; 5]; 2],
+    unconfirmed_family: Family<KindLabel, Counter>,
+    sent: [Counter; 3],
+    failed: [Counter; 3],
+    retried: [Counter; 3],
+    dropped: [[Counter; 5]; 3],
+    unconfirmed: [Counter; 3],
     pub(crate) queue_length: Gauge,
     pub(crate) queue_capacity: Gauge,
     pub(crate) send_duration: Histogram,
@@ -83,6 +88,10 @@ pub struct Stats {
 pub struct StatsSnapshot {
     pub sent: u64,
     pub sent_histograms: u64,
+    pub sent_exemplars: u64,
+    /// Sent over remote-write 2.0 and answered 2xx, but not counted in the receiver's
+    /// written-samples headers (all kinds).
+    pub unconfirmed: u64,
     pub failed: u64,
     pub retried: u64,
     pub dropped_queue_full: u64,
@@ -115,15 +124,16 @@ impl Stats {
         let failed_family = Family::<KindLabel, Counter>::default();
         let retried_family = Family::<KindLabel, Counter>::default();
         let dropped_family = Family::<KindReason, Counter>::default();
+        let unconfirmed_family = Family::<KindLabel, Counter>::default();
         let by_kind = |f: &Family<KindLabel, Counter>| {
-            [Kind::Float, Kind::Histogram].map(|k| {
+            Kind::ALL.map(|k| {
                 f.get_or_create(&KindLabel {
                     kind: k.as_str().into(),
                 })
                 .clone()
             })
         };
-        let dropped = [Kind::Float, Kind::Histogram].map(|k| {
+        let dropped = Kind::ALL.map(|k| {
             DropReason::ALL.map(|r| {
                 dropped_family
                     .get_or_create(&KindReason {
@@ -137,11 +147,13 @@ impl Stats {
             sent: by_kind(&sent_family),
             failed: by_kind(&failed_family),
             retried: by_kind(&retried_family),
+            unconfirmed: by_kind(&unconfirmed_family),
             dropped,
             sent_family,
             failed_family,
             retried_family,
             dropped_family,
+            unconfirmed_family,
             queue_length: Gauge::default(),
             queue_capacity: Gauge::default(),
             send_duration: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
@@ -156,6 +168,7 @@ impl Stats {
             SAMPLES_FAILED: self.failed_family.clone(),
             SAMPLES_RETRIED: self.retried_family.clone(),
             SAMPLES_DROPPED: self.dropped_family.clone(),
+            UNCONFIRMED: self.unconfirmed_family.clone(),
             QUEUE_LENGTH: self.queue_length.clone(),
             QUEUE_CAPACITY: self.queue_capacity.clone(),
             SEND_DURATION: self.send_duration.clone(),
@@ -173,18 +186,23 @@ impl Stats {
     pub(crate) fn retried(&self, kind: Kind, n: u64) {
         self.retried[kind.idx()].inc_by(n);
     }
+    pub(crate) fn unconfirmed(&self, kind: Kind, n: u64) {
+        self.unconfirmed[kind.idx()].inc_by(n);
+    }
     pub(crate) fn dropped(&self, kind: Kind, reason: DropReason, n: u64) {
         self.dropped[kind.idx()][reason as usize].inc_by(n);
     }
 
     pub fn snapshot(&self) -> StatsSnapshot {
-        let d =
-            |r: DropReason| self.dropped[0][r as usize].get() + self.dropped[1][r as usize].get();
+        let d = |r: DropReason| self.dropped.iter().map(|k| k[r as usize].get()).sum();
+        let all = |c: &[Counter; 3]| c.iter().map(Counter::get).sum();
         StatsSnapshot {
             sent: self.sent[0].get(),
             sent_histograms: self.sent[1].get(),
-            failed: self.failed[0].get() + self.failed[1].get(),
-            retried: self.retried[0].get() + self.retried[1].get(),
+            sent_exemplars: self.sent[2].get(),
+            unconfirmed: all(&self.unconfirmed),
+            failed: all(&self.failed),
+            retried: all(&self.retried),
             dropped_queue_full: d(DropReason::QueueFull),
             dropped_rejected: d(DropReason::Rejected4xx),
             dropped_shutdown: d(DropReason::ShutdownDeadline),

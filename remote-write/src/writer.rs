@@ -14,7 +14,8 @@ use crate::config::Config;
 use crate::deliver::Delivery;
 use crate::error::Error;
 use crate::negotiate::Negotiation;
-use crate::prompb::{Histogram, Label};
+use crate::prompb::{Exemplar, Histogram, Label};
+use crate::protocol::ProtocolChoice;
 use crate::send::Sender;
 use crate::series::Series;
 use crate::shard::{Shard, ShardReport};
@@ -93,6 +94,7 @@ impl RemoteWriter {
             cfg.native_histograms,
             cfg.histogram_fallback,
         ));
+        let protocol = Arc::new(ProtocolChoice::new(cfg.protocol));
         let mut shards = Vec::with_capacity(cfg.shards);
         let mut tasks = Vec::with_capacity(cfg.shards);
         for _ in 0..cfg.shards {
@@ -104,6 +106,7 @@ impl RemoteWriter {
                 deadline_rx.clone(),
                 retry,
                 negotiation.clone(),
+                protocol.clone(),
             );
             let shard = Shard::new(
                 rx,
@@ -223,6 +226,31 @@ impl RemoteWriter {
                 value: Value::Histogram(Box::new(histogram)),
             },
             true,
+        )
+    }
+
+    /// Queues one exemplar of `series` (its `timestamp` field is used). Sent beside the
+    /// series' samples in either protocol; never waits, counts a full queue as a drop.
+    pub fn push_exemplar(&self, series: &Series, exemplar: Exemplar) -> bool {
+        self.enqueue(
+            Item {
+                series: series.clone(),
+                timestamp: exemplar.timestamp,
+                value: Value::Exemplar(Box::new(exemplar)),
+            },
+            true,
+        )
+    }
+
+    /// As [`push_exemplar`](Self::push_exemplar), without counting a full queue as a drop.
+    pub fn try_push_exemplar(&self, series: &Series, exemplar: Exemplar) -> bool {
+        self.enqueue(
+            Item {
+                series: series.clone(),
+                timestamp: exemplar.timestamp,
+                value: Value::Exemplar(Box::new(exemplar)),
+            },
+            false,
         )
     }
 

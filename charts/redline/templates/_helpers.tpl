@@ -110,6 +110,10 @@ share a testid (Indexed Job segments, dst-client replicas).
 - name: REDLINE_NATIVE_HISTOGRAM_FALLBACK
   value: {{ .nativeHistogramFallback | quote }}
 {{- end }}
+{{- if and .protocol (ne (toString .protocol) "auto") }}
+- name: REDLINE_REMOTE_WRITE_PROTOCOL
+  value: {{ .protocol | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end -}}

@@ -16,7 +16,7 @@ catalogue! {
     REJECTED: Counter<ReasonLabel> = "redline_relay_rejected_requests_total",
         "Write requests answered 4xx, by reason: content_type, content_encoding, too_large, snappy, protobuf, missing_name, bad_label, bad_series, method, path.";
     RECEIVED_SAMPLES: Counter<KindLabel> = "redline_relay_received_samples_total",
-        "Samples (kind=float) and native-histogram samples (kind=histogram) in accepted write requests.";
+        "Samples (kind=float), native-histogram samples (kind=histogram) and exemplars (kind=exemplar) in accepted write requests.";
     FORWARDED_SAMPLES: Counter<KindLabel> = "redline_relay_forwarded_samples_total",
         "Samples handed to the remote-write queue (directly or replayed from the disk buffer).";
     BUFFERED_SAMPLES: Counter<KindLabel> = "redline_relay_buffered_samples_total",

@@ -4,20 +4,22 @@
 
 use prost::Message;
 use redline_remote_write::Series;
-use redline_remote_write::prompb::{Histogram, Sample, TimeSeries, WriteRequest};
+use redline_remote_write::prompb::{Exemplar, Histogram, Sample, TimeSeries, WriteRequest};
 
 pub enum Value {
     Float { ts: i64, v: f64 },
     Histogram(Box<Histogram>),
+    Exemplar(Box<Exemplar>),
 }
 
 impl Value {
-    /// 0 for a float sample, 1 for a native histogram: the index into the relay's
-    /// `[float, histogram]` counter pairs.
+    /// 0 for a float sample, 1 for a native histogram, 2 for an exemplar: the index into
+    /// the relay's `[float, histogram, exemplar]` counters.
     pub fn kind(&self) -> usize {
         match self {
             Value::Float { .. } => 0,
             Value::Histogram(_) => 1,
+            Value::Exemplar(_) => 2,
         }
     }
 }
@@ -53,9 +55,17 @@ impl Batch {
         });
     }
 
+    /// Appends an exemplar of `series`.
+    pub fn push_exemplar(&mut self, series: u32, e: Exemplar) {
+        self.items.push(Item {
+            series,
+            value: Value::Exemplar(Box::new(e)),
+        });
+    }
+
     /// Samples of each kind in `items[from..]`.
-    pub fn kinds(&self, from: usize) -> [u64; 2] {
-        let mut k = [0u64; 2];
+    pub fn kinds(&self, from: usize) -> [u64; 3] {
+        let mut k = [0u64; 3];
         for i in &self.items[from..] {
             k[i.value.kind()] += 1;
         }
@@ -80,6 +90,7 @@ impl Batch {
                     timestamp: *ts,
                 }),
                 Value::Histogram(h) => out[i].histograms.push((**h).clone()),
+                Value::Exemplar(e) => out[i].exemplars.push((**e).clone()),
             }
         }
         let raw = WriteRequest {
@@ -111,7 +122,40 @@ impl Batch {
             for h in ts.histograms {
                 batch.push_histogram(s, h);
             }
+            for e in ts.exemplars {
+                batch.push_exemplar(s, e);
+            }
         }
         Ok(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redline_remote_write::prompb::Label;
+
+    #[test]
+    fn a_disk_buffer_record_keeps_every_kind_exemplars_included() {
+        let mut b = Batch::default();
+        b.series.push(Series::new("m_total", [("a", "1")]).unwrap());
+        b.push_float(0, 10, 1.5);
+        b.push_histogram(0, Histogram::default());
+        b.push_exemplar(
+            0,
+            Exemplar {
+                labels: vec![Label {
+                    name: "trace_id".into(),
+                    value: "t1".into(),
+                }],
+                value: 0.5,
+                timestamp: 10,
+            },
+        );
+        assert_eq!(b.kinds(0), [1, 1, 1]);
+        let back = Batch::decode(&b.encode_from(0)).unwrap();
+        assert_eq!(back.kinds(0), [1, 1, 1]);
+        assert!(matches!(&back.items[2].value, Value::Exemplar(e) if e.labels[0].value == "t1"));
+        assert_eq!(b.kinds(2), [0, 0, 1]);
     }
 }

@@ -3,13 +3,12 @@
 //! paired, samples and histograms not both in one series, native histograms whose buckets
 //! add up. Anything else is a 400 naming the series, so a request is taken whole or not at all.
 //!
-//! What 2.0 carries beyond 1.0 is not lost silently: the relay forwards through redline's
-//! 1.0 queue, which holds floats and native histograms only, so metadata and created
-//! timestamps are dropped and exemplars are counted but not written (the response's
-//! `X-Prometheus-Remote-Write-Exemplars-Written: 0` says so to the sender).
+//! What 2.0 carries beyond 1.0 is not lost silently: exemplars go on through redline's queue
+//! (1.0's `TimeSeries.exemplars`); metadata and created timestamps are dropped, and the
+//! response's written headers count only what the relay took.
 
 use prost::Message;
-use redline_remote_write::prompb::{self, Label, Sample, TimeSeries, WriteRequest};
+use redline_remote_write::prompb::{self, Exemplar, Label, Sample, TimeSeries, WriteRequest};
 use redline_remote_write::write_v2;
 
 use crate::rejection::Rejection;
@@ -18,7 +17,7 @@ use crate::rejection::Rejection;
 #[derive(Debug)]
 pub struct DecodedV2 {
     pub request: WriteRequest,
-    /// Exemplars the request held (valid ones; none is forwarded).
+    /// Exemplars the request held (all forwarded).
     pub exemplars: u64,
 }
 
@@ -45,8 +44,13 @@ pub fn decode_v2(raw: &[u8]) -> Result<DecodedV2, Rejection> {
                     .into(),
             });
         }
+        let mut kept_exemplars = Vec::with_capacity(ts.exemplars.len());
         for e in &ts.exemplars {
-            resolve(symbols, &e.labels_refs, index, "exemplar labels_refs")?;
+            kept_exemplars.push(Exemplar {
+                labels: resolve(symbols, &e.labels_refs, index, "exemplar labels_refs")?,
+                value: e.value,
+                timestamp: e.timestamp,
+            });
         }
         if let Some(m) = &ts.metadata {
             for (what, r) in [
@@ -76,7 +80,7 @@ pub fn decode_v2(raw: &[u8]) -> Result<DecodedV2, Rejection> {
                 })
                 .collect(),
             histograms,
-            ..Default::default()
+            exemplars: kept_exemplars,
         });
     }
     Ok(DecodedV2 {

@@ -124,8 +124,9 @@ impl Forwarder {
             // A request bigger than a shard's share can never be sure to fit; it is pushed
             // and the queue counts whatever it cannot take.
             if n > self.room.available(&self.writer) && n <= self.room.limit {
-                self.metrics.dropped(0, Drop::QueueFull, kinds[0]);
-                self.metrics.dropped(1, Drop::QueueFull, kinds[1]);
+                for (k, n) in kinds.iter().enumerate() {
+                    self.metrics.dropped(k, Drop::QueueFull, *n);
+                }
                 return Accepted::Unavailable(Drop::QueueFull);
             }
             for item in &batch.items {
@@ -149,6 +150,8 @@ impl Forwarder {
             (Value::Float { ts, v }, true) => self.writer.try_push(series, *ts, *v),
             (Value::Histogram(h), false) => self.writer.push_histogram(series, (**h).clone()),
             (Value::Histogram(h), true) => self.writer.try_push_histogram(series, (**h).clone()),
+            (Value::Exemplar(e), false) => self.writer.push_exemplar(series, (**e).clone()),
+            (Value::Exemplar(e), true) => self.writer.try_push_exemplar(series, (**e).clone()),
         };
         if ok {
             self.metrics.forwarded[item.value.kind()].inc();
@@ -186,8 +189,9 @@ impl Forwarder {
         self.metrics.buffer_bytes.set(spill.bytes() as i64);
         match result {
             Ok(()) => {
-                self.metrics.buffered[0].inc_by(kinds[0]);
-                self.metrics.buffered[1].inc_by(kinds[1]);
+                for (k, n) in kinds.iter().enumerate() {
+                    self.metrics.buffered[k].inc_by(*n);
+                }
                 self.wake.notify_one();
                 Accepted::Buffered
             }
@@ -195,9 +199,10 @@ impl Forwarder {
                 // A write error other than the bound is nearly always a full disk: the same
                 // outcome for the sender, and the log says which.
                 let reason = Drop::BufferFull;
-                tracing::warn!(error = %e, samples = kinds[0] + kinds[1], "k6-relay: request not kept");
-                self.metrics.dropped(0, reason, kinds[0]);
-                self.metrics.dropped(1, reason, kinds[1]);
+                tracing::warn!(error = %e, samples = kinds.iter().sum::<u64>(), "k6-relay: request not kept");
+                for (k, n) in kinds.iter().enumerate() {
+                    self.metrics.dropped(k, reason, *n);
+                }
                 Accepted::Unavailable(reason)
             }
         }
@@ -275,13 +280,13 @@ impl Forwarder {
         if spill.is_empty() && st.head.is_none() {
             return;
         }
-        let mut left = [0u64; 2];
+        let mut left = [0u64; 3];
         if let Ok(records) = spill.pending_records() {
             for r in records {
                 if let Ok(b) = Batch::decode(&r) {
-                    let k = b.kinds(0);
-                    left[0] += k[0];
-                    left[1] += k[1];
+                    for (l, n) in left.iter_mut().zip(b.kinds(0)) {
+                        *l += n;
+                    }
                 }
             }
         }
@@ -289,16 +294,18 @@ impl Forwarder {
             // Replayed whole next time; only the part not yet queued is missing here.
             let all = h.batch.kinds(0);
             let rest = h.batch.kinds(h.next);
-            left[0] -= all[0] - rest[0];
-            left[1] -= all[1] - rest[1];
+            for k in 0..3 {
+                left[k] -= all[k] - rest[k];
+            }
         }
         tracing::warn!(
-            samples = left[0] + left[1],
+            samples = left.iter().sum::<u64>(),
             bytes = spill.bytes(),
             "k6-relay: disk buffer not empty at exit; a relay started on the same --buffer-dir replays it"
         );
-        self.metrics.dropped(0, Drop::LeftInBuffer, left[0]);
-        self.metrics.dropped(1, Drop::LeftInBuffer, left[1]);
+        for (k, n) in left.iter().enumerate() {
+            self.metrics.dropped(k, Drop::LeftInBuffer, *n);
+        }
     }
 }
 

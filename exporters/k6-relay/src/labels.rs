@@ -114,6 +114,11 @@ impl LabelRules {
                 }
                 batch.push_histogram(s, h);
             }
+            // Exemplars go on as they came: they carry no sample a label collision could
+            // double, and the receiver keeps one per (series, timestamp) anyway.
+            for e in ts.exemplars {
+                batch.push_exemplar(s, e);
+            }
         }
         Ok(Prepared { batch, collisions })
     }

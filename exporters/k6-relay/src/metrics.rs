@@ -50,21 +50,21 @@ pub enum Outcome {
     Unavailable,
 }
 
-/// `[float, histogram]` pairs.
+/// `[float, histogram, exemplar]` triples.
 #[derive(Clone)]
 pub struct Metrics {
     requests: [Counter; 3],
     rejected: Family<ReasonLabel, Counter>,
-    pub received: [Counter; 2],
-    pub forwarded: [Counter; 2],
-    pub buffered: [Counter; 2],
+    pub received: [Counter; 3],
+    pub forwarded: [Counter; 3],
+    pub buffered: [Counter; 3],
     dropped: Family<KindReason, Counter>,
     pub buffer_bytes: Gauge,
     pub buffer_capacity: Gauge,
     pub series: Gauge,
 }
 
-const KINDS: [&str; 2] = ["float", "histogram"];
+const KINDS: [&str; 3] = ["float", "histogram", "exemplar"];
 
 impl Metrics {
     pub fn register(registry: &mut Registry) -> Self {

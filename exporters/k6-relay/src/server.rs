@@ -155,14 +155,13 @@ impl Relay {
         };
         self.metrics
             .dropped(0, Drop::LabelCollision, prepared.collisions);
-        // Counted before the batch moves on: what the relay took from this request. Exemplars
-        // are not forwarded (redline's queue has no place for them), so none is reported.
+        // Counted before the batch moves on: what the relay took from this request.
         let written = exemplars.map(|_| {
-            let [samples, histograms] = prepared.batch.kinds(0);
+            let [samples, histograms, exemplars] = prepared.batch.kinds(0);
             Written {
                 samples,
                 histograms,
-                exemplars: 0,
+                exemplars,
             }
         });
         Ok((self.forwarder.accept(prepared.batch).await, written))

@@ -35,7 +35,7 @@ async fn a_2_0_request_arrives_counted_in_its_answer_and_a_bad_one_is_a_400() {
         timestamp: t,
         ..Default::default()
     };
-    // Two series sharing interned symbols; one carries an exemplar the relay cannot forward.
+    // Two series sharing interned symbols; one carries an exemplar, forwarded beside them.
     let req = Request {
         symbols: [
             "",
@@ -81,7 +81,7 @@ async fn a_2_0_request_arrives_counted_in_its_answer_and_a_bad_one_is_a_400() {
     // samples are kept of the three sent, and the answer says so.
     assert_eq!(written(&r, "Samples"), Some(2));
     assert_eq!(written(&r, "Histograms"), Some(0));
-    assert_eq!(written(&r, "Exemplars"), Some(0));
+    assert_eq!(written(&r, "Exemplars"), Some(1));
 
     let mut bad = req.clone();
     bad.timeseries[1].labels_refs = vec![1, 2, 3, 42];

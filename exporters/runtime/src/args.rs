@@ -43,6 +43,20 @@ pub enum HistogramFallbackArg {
     Drop,
 }
 
+/// `--remote-write-protocol`: see [`redline_remote_write::Protocol`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ProtocolArg {
+    /// Remote-write 1.0 (`prometheus.WriteRequest`), which every receiver takes.
+    #[value(name = "1.0")]
+    V1,
+    /// Remote-write 2.0 (`io.prometheus.write.v2.Request`) only.
+    #[value(name = "2.0")]
+    V2,
+    /// 2.0, falling back to 1.0 (and resending) where the receiver shows it speaks only 1.0.
+    #[default]
+    Auto,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
     /// Prometheus remote-write endpoint, e.g. http://prometheus:9090/api/v1/write.
@@ -89,6 +103,16 @@ pub struct CommonArgs {
         default_value_t
     )]
     pub native_histogram_fallback: HistogramFallbackArg,
+    /// Remote-write protocol: 1.0, 2.0, or auto (2.0 where the receiver speaks it: it
+    /// answers with the written-samples headers; else 1.0 from the first refusal on, the
+    /// refused batch resent).
+    #[arg(
+        long,
+        env = "REDLINE_REMOTE_WRITE_PROTOCOL",
+        value_enum,
+        default_value_t
+    )]
+    pub remote_write_protocol: ProtocolArg,
     /// How often the registry is collected and pushed.
     #[arg(long, env = "REDLINE_PUSH_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub push_interval: Duration,
@@ -129,6 +153,7 @@ impl Default for CommonArgs {
             remote_write_queue_capacity: 200_000,
             native_histograms: NativeHistogramsArg::Offer,
             native_histogram_fallback: HistogramFallbackArg::Classic,
+            remote_write_protocol: ProtocolArg::Auto,
             push_interval: Duration::from_secs(1),
             testid: Some("test".into()),
             external_labels: Vec::new(),
@@ -205,6 +230,11 @@ impl CommonArgs {
                 HistogramFallbackArg::Classic => redline_remote_write::HistogramFallback::Classic,
                 HistogramFallbackArg::Drop => redline_remote_write::HistogramFallback::Drop,
             },
+            protocol: match self.remote_write_protocol {
+                ProtocolArg::V1 => redline_remote_write::Protocol::V1,
+                ProtocolArg::V2 => redline_remote_write::Protocol::V2,
+                ProtocolArg::Auto => redline_remote_write::Protocol::Auto,
+            },
             ..Config::new(url.clone())
         }))
     }
@@ -257,6 +287,30 @@ mod tests {
         assert_eq!(common.push_interval, Duration::from_secs(5));
         assert_eq!(common.admin_addr, None, "127.0.0.1:9470 or a free port");
         assert!(common.remote_write_url.is_none());
+        assert_eq!(common.remote_write_protocol, ProtocolArg::Auto);
+    }
+
+    #[test]
+    fn the_protocol_flag_takes_the_spec_version_numbers() {
+        for (flag, want) in [
+            ("1.0", redline_remote_write::Protocol::V1),
+            ("2.0", redline_remote_write::Protocol::V2),
+            ("auto", redline_remote_write::Protocol::Auto),
+        ] {
+            let common = parse_flags::<CommonArgs>(&[
+                "--remote-write-url",
+                "http://x/api/v1/write",
+                "--remote-write-protocol",
+                flag,
+            ])
+            .unwrap();
+            let cfg = common.remote_write_config().unwrap().unwrap();
+            assert_eq!(cfg.protocol, want, "{flag}");
+        }
+        let e = parse_flags::<CommonArgs>(&["--remote-write-protocol", "3"])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("1.0"), "{e}");
     }
 
     #[test]

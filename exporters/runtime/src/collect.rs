@@ -7,8 +7,8 @@
 
 use prometheus_client::encoding::prometheus_protobuf::{encode, prometheus_data_model as pm};
 use prometheus_client::registry::Registry;
-use redline_remote_write::Series;
 use redline_remote_write::prompb::{self, BucketSpan, histogram};
+use redline_remote_write::{Metadata, MetricKind, Series};
 
 use crate::RuntimeError;
 
@@ -30,6 +30,9 @@ pub fn collect(registry: &Registry, timestamp_ms: i64) -> Result<Vec<Collected>,
     let families = encode(registry).map_err(|e| RuntimeError::Collect(e.to_string()))?;
     let mut out = Vec::new();
     for f in &families {
+        let kind = pm::MetricType::try_from(f.r#type).unwrap_or(pm::MetricType::Untyped);
+        // What remote-write 2.0 sends beside each series: the family's type, help, unit.
+        let metadata = Metadata::new(metric_kind(kind), f.help.clone()).with_unit(f.unit.clone());
         for m in &f.metric {
             let labels: Vec<(&str, &str)> = m
                 .label
@@ -44,9 +47,10 @@ pub fn collect(registry: &Registry, timestamp_ms: i64) -> Result<Vec<Collected>,
                 if let Some((k, v)) = extra {
                     l.push((k.to_string(), v));
                 }
-                Series::new(name, l).map_err(|e| RuntimeError::Collect(e.to_string()))
+                Series::new(name, l)
+                    .map(|s| s.with_metadata(metadata.clone()))
+                    .map_err(|e| RuntimeError::Collect(e.to_string()))
             };
-            let kind = pm::MetricType::try_from(f.r#type).unwrap_or(pm::MetricType::Untyped);
             match kind {
                 pm::MetricType::Counter => {
                     let v = m.counter.as_ref().map(|c| c.value).unwrap_or_default();
@@ -121,6 +125,17 @@ pub fn collect(registry: &Registry, timestamp_ms: i64) -> Result<Vec<Collected>,
         }
     }
     Ok(out)
+}
+
+fn metric_kind(t: pm::MetricType) -> MetricKind {
+    match t {
+        pm::MetricType::Counter => MetricKind::Counter,
+        pm::MetricType::Gauge => MetricKind::Gauge,
+        pm::MetricType::Summary => MetricKind::Summary,
+        pm::MetricType::Untyped => MetricKind::Unknown,
+        pm::MetricType::Histogram => MetricKind::Histogram,
+        pm::MetricType::GaugeHistogram => MetricKind::GaugeHistogram,
+    }
 }
 
 /// prometheus-client marks a native histogram the way client_golang does: a
@@ -210,10 +225,23 @@ mod tests {
             Collected::Float(s, v) => {
                 assert_eq!(*v, 3.0);
                 assert_eq!(s.label("testid"), Some("t1"));
+                // What remote-write 2.0 sends beside it.
+                let m = s.metadata().unwrap();
+                assert_eq!((m.kind, m.help.as_str()), (MetricKind::Counter, "r."));
             }
             _ => panic!(),
         }
         assert!(matches!(find(&got, "level", None), Some(Collected::Float(_, v)) if *v == -4.0));
+        let Some(Collected::Float(bucket_series, _)) =
+            find(&got, "lat_seconds_bucket", Some(("le", "+Inf")))
+        else {
+            panic!("no +Inf bucket")
+        };
+        assert_eq!(
+            bucket_series.metadata().map(|m| m.kind),
+            Some(MetricKind::Histogram),
+            "classic series carry their family's type"
+        );
         let bucket = |le| match find(&got, "lat_seconds_bucket", Some(("le", le))) {
             Some(Collected::Float(_, v)) => *v,
             other => panic!("{le}: {other:?}"),

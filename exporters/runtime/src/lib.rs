@@ -41,7 +41,8 @@ mod signals;
 mod telemetry;
 
 pub use args::{
-    CommonArgs, HistogramFallbackArg, LogFormat, NativeHistogramsArg, parse_flags, parse_key_value,
+    CommonArgs, HistogramFallbackArg, LogFormat, NativeHistogramsArg, ProtocolArg, parse_flags,
+    parse_key_value,
 };
 pub use catalogued::catalogue_mismatches;
 pub use collect::{Collected, collect};

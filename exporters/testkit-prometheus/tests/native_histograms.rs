@@ -47,11 +47,13 @@ async fn post_float_and_histogram(p: &Prometheus) -> (u16, String) {
                 series: &float,
                 samples: &samples,
                 histograms: &[],
+                exemplars: &[],
             },
             Entry {
                 series: &hist,
                 samples: &[],
                 histograms: &histograms,
+                exemplars: &[],
             },
         ],
         &mut raw,

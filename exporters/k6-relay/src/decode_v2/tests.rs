@@ -92,6 +92,14 @@ fn symbols_samples_histograms_and_exemplars_become_the_relays_1_0_form() {
         }]
     );
     assert!(a.histograms.is_empty());
+    assert_eq!(a.exemplars.len(), 1, "exemplars go on with their series");
+    let x = &a.exemplars[0];
+    assert_eq!((x.value, x.timestamp), (0.3, 999));
+    assert_eq!(
+        (x.labels[0].name.as_str(), x.labels[0].value.as_str()),
+        ("trace_id", "abc")
+    );
+    assert!(b.exemplars.is_empty());
     assert_eq!(b.labels[0].value, "help");
     let h = &b.histograms[0];
     assert_eq!(h.count, Some(V1Count::CountInt(5)));
