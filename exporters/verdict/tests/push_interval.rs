@@ -208,9 +208,7 @@ async fn per_step_figures_and_verdict_are_the_same_at_1s_and_5s_push() {
     for step in ["1", "2", "3"] {
         for alert in ["RedlineErrorRatioDegraded", "RedlineSuccessRateDegraded"] {
             assert!(
-                fired_fast
-                    .iter()
-                    .any(|(s, a, _)| s == step && a == alert),
+                fired_fast.iter().any(|(s, a, _)| s == step && a == alert),
                 "1s push: {alert} did not fire for step {step} (3 % of requests fail)\n{texts}"
             );
         }
