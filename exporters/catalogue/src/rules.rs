@@ -130,6 +130,81 @@ pub const HTTP: &[Metric] = &[
         STEP,
         "p99 over the baseline step's p99.",
     ),
+    rec(
+        "redline:step_span_seconds",
+        STEP,
+        "An ended http-load step's exact span (its end minus its start record); present once it ended.",
+    ),
+    rec(
+        "redline:step_http_success:ratio",
+        STEP,
+        "Judged success ratio (429s apart): an ended http-load step's whole-step totals, else redline:http_success:ratio1m.",
+    ),
+    rec(
+        "redline:step_http_errors:ratio",
+        STEP,
+        "Judged 5xx-or-no-response ratio: whole-step totals of an ended http-load step, else the 1m ratio.",
+    ),
+    rec(
+        "redline:step_http_server_errors:ratio",
+        STEP,
+        "Judged 5xx ratio: whole-step totals of an ended http-load step, else the 1m ratio.",
+    ),
+    rec(
+        "redline:step_http_rate_limited:ratio",
+        STEP,
+        "Judged 429 ratio: whole-step totals of an ended http-load step, else the 1m ratio.",
+    ),
+    rec(
+        "redline:step_http_timeouts:rate",
+        STEP,
+        "Judged timeouts per second: an ended http-load step's timeouts over its span, else the 1m rate.",
+    ),
+    rec(
+        "redline:step_dropped_iterations:rate",
+        STEP,
+        "Judged dropped iterations per second: an ended http-load step's drops over its span, else the 1m rate.",
+    ),
+    rec(
+        "redline:step_achieved_rate:ratio",
+        STEP,
+        "Judged achieved rate: an ended http-load arrival-rate step's started over scheduled iterations, else the 1m ratio at its best over 30 s.",
+    ),
+    rec(
+        "redline:step_http_req_duration_seconds:p50",
+        STEP,
+        "Judged p50: an ended http-load step's whole-step p50, else the 1m p50.",
+    ),
+    rec(
+        "redline:step_http_req_duration_seconds:p95",
+        STEP,
+        "Judged p95: an ended http-load step's whole-step p95, else the 1m p95.",
+    ),
+    rec(
+        "redline:step_http_req_duration_seconds:p99",
+        STEP,
+        "Judged p99: an ended http-load step's whole-step p99, else the 1m p99.",
+    ),
+    rec(
+        "redline:step_http_req_duration_seconds:p95_baseline",
+        RUN,
+        "The baseline step's whole-step p95 (http-load), else the median of its 1m p95.",
+    ),
+    rec(
+        "redline:step_http_req_duration_seconds:p95_drift",
+        STEP,
+        "Judged p95 over the judged baseline p95.",
+    ),
+    rec(
+        "redline:step_http_req_duration_seconds:p99_baseline",
+        RUN,
+        "The baseline step's whole-step p99 (http-load), else the median of its 1m p99.",
+    ),
+    rec(
+        "redline:step_http_req_duration_seconds:p99_drift",
+        STEP,
+        "Judged p99 over the judged baseline p99.",
+    ),
 ];
 
 /// Linkerd destination fan-out signals per testid/scenario.
