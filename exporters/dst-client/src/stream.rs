@@ -23,8 +23,9 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::correlate::Correlator;
-use crate::endpoints::EndpointSet;
+use crate::endpoints::Delta;
 use crate::metrics::Metrics;
+use crate::shared::{Frozen, ServiceSets};
 use crate::verify::{StreamView, View};
 
 /// Settings every stream shares.
@@ -91,6 +92,8 @@ pub struct StreamSpec {
     pub service: usize,
     pub slot: u32,
     pub updates: Counter,
+    /// The endpoint sets of this stream's service, shared with its other streams.
+    pub sets: Arc<ServiceSets>,
     /// This stream's set as the verification reads it (`--verify-endpoints` only).
     pub view: Option<View>,
 }
@@ -163,7 +166,6 @@ enum Ended {
 pub async fn run(spec: StreamSpec, mut shared: Shared) {
     let m = shared.metrics.clone();
     let lc = shared.lifecycle.clone();
-    let mut set = EndpointSet::default();
     let mut backoff = BackoffPolicy::new(lc.backoff_min, lc.backoff_max)
         .with_jitter(Jitter::Equal)
         .start();
@@ -215,7 +217,8 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
         m.streams_active.inc();
         failed = false;
         backoff.reset();
-        set.clear();
+        // A new stream starts from nothing: its first update is the whole set.
+        let mut set = spec.sets.empty();
         apply(&spec, &shared, &mut set, &first);
         let deadline = lc.max_lifetime.map(|d| opened_at + d);
         shared.resets.borrow_and_update();
@@ -243,7 +246,7 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
         drop(stream);
         m.streams_active.dec();
         if let Some(v) = &spec.view {
-            StreamView::set(v, false, &EndpointSet::default());
+            StreamView::set(v, false, &spec.sets.empty());
         }
         m.stream_lifetime.observe(opened_at.elapsed().as_secs_f64());
         shared.correlator.disconnected(spec.service, spec.slot);
@@ -266,9 +269,10 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
     }
 }
 
-fn apply(spec: &StreamSpec, shared: &Shared, set: &mut EndpointSet, u: &Update) {
+fn apply(spec: &StreamSpec, shared: &Shared, set: &mut Arc<Frozen>, u: &Update) {
     spec.updates.inc();
-    let change = set.apply(u);
+    let (next, change) = spec.sets.apply(set, &Delta::of(u));
+    *set = next;
     if let Some(v) = &spec.view {
         StreamView::set(v, true, set);
     }
