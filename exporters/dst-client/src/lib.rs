@@ -12,6 +12,7 @@ pub mod correlate;
 pub mod endpoints;
 pub mod events;
 pub mod expand;
+pub mod grpc;
 pub mod histogram;
 pub mod metrics;
 pub mod shared;

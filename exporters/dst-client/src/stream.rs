@@ -24,6 +24,7 @@ use tonic::{Code, Status};
 
 use crate::correlate::Correlator;
 use crate::endpoints::Delta;
+use crate::grpc;
 use crate::metrics::Metrics;
 use crate::shared::{Frozen, ServiceSets};
 use crate::verify::{StreamView, View};
@@ -35,53 +36,6 @@ pub struct Lifecycle {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub connect_timeout: Duration,
-}
-
-/// `Destination.Get` with a small initial receive buffer: tonic's default codec starts
-/// every stream with an 8 KiB decode buffer, which at 25,000 idle streams is 200 MiB of
-/// nothing. Messages larger than the buffer still grow it as needed.
-#[derive(Debug, Clone, Copy, Default)]
-struct SmallBufferCodec;
-
-const DECODE_BUFFER: usize = 512;
-
-impl tonic::codec::Codec for SmallBufferCodec {
-    type Encode = GetDestination;
-    type Decode = Update;
-    type Encoder =
-        <tonic_prost::ProstCodec<GetDestination, Update> as tonic::codec::Codec>::Encoder;
-    type Decoder =
-        <tonic_prost::ProstCodec<GetDestination, Update> as tonic::codec::Codec>::Decoder;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        tonic_prost::ProstCodec::<GetDestination, Update>::raw_encoder(
-            tonic::codec::BufferSettings::default(),
-        )
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        tonic_prost::ProstCodec::<GetDestination, Update>::raw_decoder(
-            tonic::codec::BufferSettings::new(DECODE_BUFFER, 32 * 1024),
-        )
-    }
-}
-
-const GET_PATH: &str = "/io.linkerd.proxy.destination.Destination/Get";
-
-/// Opens a Get stream on `channel`.
-pub async fn get(
-    channel: Channel,
-    req: GetDestination,
-) -> Result<tonic::Streaming<Update>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(format!("connect: {e}")))?;
-    let path = http::uri::PathAndQuery::from_static(GET_PATH);
-    Ok(grpc
-        .server_streaming(tonic::Request::new(req), path, SmallBufferCodec)
-        .await?
-        .into_inner())
 }
 
 /// One stream's fixed inputs.
@@ -186,7 +140,7 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
         };
         let channel = spec.channel.clone();
         let open = async {
-            let mut s = get(channel, req).await?;
+            let mut s = grpc::get(channel, &req).await?;
             let first = s.message().await?;
             Ok::<_, Status>((s, first))
         };
