@@ -68,7 +68,7 @@ impl Frames {
     }
 
     /// The next whole message received, if any.
-    pub fn next(&mut self) -> Result<Option<Update>, Status> {
+    pub fn next_message(&mut self) -> Result<Option<Update>, Status> {
         if self.partial.is_empty() {
             if let Some(n) = whole(&self.frame)? {
                 let m = decode(&self.frame[..n]);
@@ -134,7 +134,7 @@ impl UpdateStream {
     /// The next update; `Ok(None)` when the server ended the stream with status OK.
     pub async fn message(&mut self) -> Result<Option<Update>, Status> {
         loop {
-            if let Some(m) = self.frames.next()? {
+            if let Some(m) = self.frames.next_message()? {
                 return Ok(Some(m));
             }
             if self.ended {
@@ -252,7 +252,7 @@ mod tests {
     }
 
     fn drain(f: &mut Frames, out: &mut Vec<Update>) {
-        while let Some(m) = f.next().unwrap() {
+        while let Some(m) = f.next_message().unwrap() {
             out.push(m);
         }
     }
@@ -282,14 +282,14 @@ mod tests {
         let bytes = framed(&[add(200)]);
         let mut f = Frames::default();
         f.push(Bytes::copy_from_slice(&bytes[..100]));
-        assert!(f.next().unwrap().is_none());
+        assert!(f.next_message().unwrap().is_none());
         assert_eq!(f.buffered(), 100);
         assert!(
             f.allocated() <= bytes.len(),
             "sized for the message, not more"
         );
         f.push(Bytes::copy_from_slice(&bytes[100..]));
-        assert_eq!(f.next().unwrap(), Some(add(200)));
+        assert_eq!(f.next_message().unwrap(), Some(add(200)));
         assert_eq!(f.allocated(), 0);
     }
 
@@ -297,12 +297,12 @@ mod tests {
     fn compressed_oversized_and_garbled_messages_are_errors() {
         let mut f = Frames::default();
         f.push(Bytes::from_static(&[1, 0, 0, 0, 1, 0]));
-        assert_eq!(f.next().unwrap_err().code(), Code::Internal);
+        assert_eq!(f.next_message().unwrap_err().code(), Code::Internal);
         let mut f = Frames::default();
         f.push(Bytes::from_static(&[0, 0xff, 0, 0, 0]));
-        assert_eq!(f.next().unwrap_err().code(), Code::ResourceExhausted);
+        assert_eq!(f.next_message().unwrap_err().code(), Code::ResourceExhausted);
         let mut f = Frames::default();
         f.push(Bytes::from_static(&[0, 0, 0, 0, 2, 0xff, 0xff]));
-        assert_eq!(f.next().unwrap_err().code(), Code::Internal);
+        assert_eq!(f.next_message().unwrap_err().code(), Code::Internal);
     }
 }
