@@ -300,7 +300,10 @@ mod tests {
         assert_eq!(f.next_message().unwrap_err().code(), Code::Internal);
         let mut f = Frames::default();
         f.push(Bytes::from_static(&[0, 0xff, 0, 0, 0]));
-        assert_eq!(f.next_message().unwrap_err().code(), Code::ResourceExhausted);
+        assert_eq!(
+            f.next_message().unwrap_err().code(),
+            Code::ResourceExhausted
+        );
         let mut f = Frames::default();
         f.push(Bytes::from_static(&[0, 0, 0, 0, 2, 0xff, 0xff]));
         assert_eq!(f.next_message().unwrap_err().code(), Code::Internal);

@@ -139,7 +139,8 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
             context_token: spec.context_token.to_string(),
         };
         let channel = spec.channel.clone();
-        let open = async {
+        // Moves the request in: it is dropped once sent, not kept for the stream's life.
+        let open = async move {
             let mut s = grpc::get(channel, &req).await?;
             let first = s.message().await?;
             Ok::<_, Status>((s, first))
