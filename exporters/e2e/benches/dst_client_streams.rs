@@ -34,6 +34,14 @@ fn proc_status(field: &str) -> u64 {
         * 1024
 }
 
+/// Bytes of heap in use (glibc's count of allocated chunks, all arenas plus mmapped).
+/// RSS minus this is memory freed but kept by the allocator, or not heap at all.
+fn heap_in_use() -> u64 {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let mi = unsafe { libc::mallinfo2() };
+    (mi.uordblks + mi.hblkhd) as u64
+}
+
 /// User + system CPU seconds of this process.
 fn cpu_seconds() -> f64 {
     let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -127,6 +135,7 @@ fn main() {
             .unwrap();
 
         let rss0 = proc_status("VmRSS:");
+        let heap0 = heap_in_use();
         let cpu0 = cpu_seconds();
         let t0 = Instant::now();
         let mut a = DstClientArgs::new(
@@ -162,6 +171,7 @@ fn main() {
         let open_cpu = cpu_seconds() - cpu0;
         let rss1 = proc_status("VmRSS:");
         let hwm = proc_status("VmHWM:");
+        let heap1 = heap_in_use();
 
         // Idle: holding the streams.
         let idle = Duration::from_secs(10);
@@ -222,6 +232,7 @@ fn main() {
             .clone();
         let rss2 = proc_status("VmRSS:");
         let hwm2 = proc_status("VmHWM:");
+        let heap2 = heap_in_use();
         let verified = if verify {
             Some(
                 client
@@ -260,6 +271,15 @@ fn main() {
             mib(rss2),
             kib_per_stream(rss2),
             mib(hwm2)
+        );
+        let heap_per_stream = |b: u64| b.saturating_sub(heap0) as f64 / 1024.0 / total as f64;
+        println!(
+            "heap:    in use {:.0} MiB before, {:.0} MiB after opening ({:.1} KiB per stream), {:.0} MiB after the fan-out ({:.1} KiB per stream)",
+            mib(heap0),
+            mib(heap1),
+            heap_per_stream(heap1),
+            mib(heap2),
+            heap_per_stream(heap2)
         );
         println!(
             "idle:    {:.3} CPU s over {} s holding the streams ({:.2} ms CPU per second per 1,000 streams)",
