@@ -73,6 +73,10 @@ impl Frames {
             if let Some(n) = whole(&self.frame)? {
                 let m = decode(&self.frame[..n]);
                 self.frame.advance(n);
+                if self.frame.is_empty() {
+                    // An empty slice still holds the connection's read buffer: let go.
+                    self.frame = Bytes::new();
+                }
                 return m.map(Some);
             }
             if !self.frame.is_empty() {
@@ -267,13 +271,20 @@ mod tests {
         for cut in [1, 3, 5, 7, 64, 1000, 4096, bytes.len()] {
             let mut f = Frames::default();
             let mut got = Vec::new();
+            let mut kept = Vec::new();
             for chunk in bytes.chunks(cut) {
-                f.push(Bytes::copy_from_slice(chunk));
+                let chunk = Bytes::copy_from_slice(chunk);
+                kept.push(chunk.clone());
+                f.push(chunk);
                 drain(&mut f, &mut got);
             }
             assert_eq!(got, msgs, "frames of {cut} bytes");
             assert_eq!(f.buffered(), 0);
             assert_eq!(f.allocated(), 0, "nothing kept between messages");
+            assert!(
+                kept.iter().all(Bytes::is_unique),
+                "no received frame kept alive, not even by an empty slice (frames of {cut})"
+            );
         }
     }
 
