@@ -23,7 +23,7 @@ impl Change {
 
 /// IPv4 endpoints packed as `ip << 16 | port` (KWOK and most clusters: 8 bytes each);
 /// anything else kept as a full address.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EndpointSet {
     v4: HashSet<u64>,
     other: HashSet<SocketAddr>,
@@ -31,17 +31,64 @@ pub struct EndpointSet {
     pub exists: Option<bool>,
 }
 
-enum Key {
-    V4(u64),
-    Other(SocketAddr),
+/// The addresses of one `add` or `remove`, sorted and without repeats: two streams that
+/// received the same change (in any order) hold equal keys, which is what lets streams
+/// share the set it leads to ([`crate::shared`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Keys {
+    v4: Box<[u64]>,
+    other: Box<[SocketAddr]>,
 }
 
-fn key(a: &TcpAddress) -> Option<Key> {
-    let sa: SocketAddr = (*a).try_into().ok()?;
-    Some(match sa.ip() {
-        IpAddr::V4(ip) => Key::V4((u64::from(u32::from(ip)) << 16) | u64::from(sa.port())),
-        IpAddr::V6(_) => Key::Other(sa),
-    })
+/// One update in canonical form (see [`Keys`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Delta {
+    Add(Keys),
+    Remove(Keys),
+    NoEndpoints { exists: bool },
+    Nothing,
+}
+
+fn pack(ip: std::net::Ipv4Addr, port: u16) -> u64 {
+    (u64::from(u32::from(ip)) << 16) | u64::from(port)
+}
+
+impl Keys {
+    /// Addresses that do not parse are left out.
+    fn of<'a>(addrs: impl Iterator<Item = &'a TcpAddress>) -> Self {
+        let mut v4 = Vec::new();
+        let mut other = Vec::new();
+        for a in addrs {
+            let Ok(sa) = SocketAddr::try_from(*a) else {
+                continue;
+            };
+            match sa.ip() {
+                IpAddr::V4(ip) => v4.push(pack(ip, sa.port())),
+                IpAddr::V6(_) => other.push(sa),
+            }
+        }
+        v4.sort_unstable();
+        v4.dedup();
+        other.sort_unstable();
+        other.dedup();
+        Self {
+            v4: v4.into(),
+            other: other.into(),
+        }
+    }
+}
+
+impl Delta {
+    pub fn of(u: &Update) -> Self {
+        match &u.update {
+            Some(update::Update::Add(set)) => {
+                Delta::Add(Keys::of(set.addrs.iter().filter_map(|w| w.addr.as_ref())))
+            }
+            Some(update::Update::Remove(set)) => Delta::Remove(Keys::of(set.addrs.iter())),
+            Some(update::Update::NoEndpoints(ne)) => Delta::NoEndpoints { exists: ne.exists },
+            None => Delta::Nothing,
+        }
+    }
 }
 
 impl EndpointSet {
@@ -72,59 +119,45 @@ impl EndpointSet {
 
     pub fn contains(&self, a: &SocketAddr) -> bool {
         match a.ip() {
-            IpAddr::V4(ip) => self
-                .v4
-                .contains(&((u64::from(u32::from(ip)) << 16) | u64::from(a.port()))),
+            IpAddr::V4(ip) => self.v4.contains(&pack(ip, a.port())),
             IpAddr::V6(_) => self.other.contains(a),
-        }
-    }
-
-    fn insert(&mut self, k: Key) -> bool {
-        match k {
-            Key::V4(k) => self.v4.insert(k),
-            Key::Other(a) => self.other.insert(a),
-        }
-    }
-
-    fn remove(&mut self, k: Key) -> bool {
-        match k {
-            Key::V4(k) => self.v4.remove(&k),
-            Key::Other(a) => self.other.remove(&a),
         }
     }
 
     /// Applies one update; addresses that do not parse are ignored.
     pub fn apply(&mut self, u: &Update) -> Change {
+        self.apply_delta(&Delta::of(u))
+    }
+
+    /// Applies one update in canonical form.
+    pub fn apply_delta(&mut self, d: &Delta) -> Change {
         let mut c = Change::default();
-        match &u.update {
-            Some(update::Update::Add(set)) => {
-                for a in set.addrs.iter().filter_map(|w| w.addr.as_ref()) {
-                    if let Some(k) = key(a)
-                        && self.insert(k)
-                    {
-                        c.added += 1;
-                    }
-                }
+        match d {
+            Delta::Add(k) => {
+                c.added = k.v4.iter().filter(|a| self.v4.insert(**a)).count() as u32
+                    + k.other.iter().filter(|a| self.other.insert(**a)).count() as u32;
                 self.exists = Some(true);
             }
-            Some(update::Update::Remove(set)) => {
-                for a in &set.addrs {
-                    if let Some(k) = key(a)
-                        && self.remove(k)
-                    {
-                        c.removed += 1;
-                    }
-                }
+            Delta::Remove(k) => {
+                c.removed = k.v4.iter().filter(|a| self.v4.remove(*a)).count() as u32
+                    + k.other.iter().filter(|a| self.other.remove(*a)).count() as u32;
             }
-            Some(update::Update::NoEndpoints(ne)) => {
+            Delta::NoEndpoints { exists } => {
                 c.removed = self.len() as u32;
                 self.v4.clear();
                 self.other.clear();
-                self.exists = Some(ne.exists);
+                self.exists = Some(*exists);
             }
-            None => {}
+            Delta::Nothing => {}
         }
         c
+    }
+
+    /// Shrinks the tables to their contents: a set shared by many streams is built once
+    /// and then only read.
+    pub fn shrink_to_fit(&mut self) {
+        self.v4.shrink_to_fit();
+        self.other.shrink_to_fit();
     }
 }
 

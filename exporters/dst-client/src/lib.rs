@@ -12,8 +12,10 @@ pub mod correlate;
 pub mod endpoints;
 pub mod events;
 pub mod expand;
+pub mod grpc;
 pub mod histogram;
 pub mod metrics;
+pub mod shared;
 pub mod stream;
 pub mod verify;
 
@@ -188,6 +190,7 @@ impl DstClient {
         metrics
             .streams_requested
             .set(i64::from(per_service) * authorities.len() as i64);
+        let sets: Vec<Arc<shared::ServiceSets>> = targets.iter().map(|_| Arc::default()).collect();
         let mut streams = JoinSet::new();
         let mut views = Vec::new();
         let pace = (args.open_rate > 0).then(|| Duration::from_secs(1) / args.open_rate);
@@ -211,6 +214,7 @@ impl DstClient {
                     service,
                     slot,
                     updates: counters[service].clone(),
+                    sets: sets[service].clone(),
                     view,
                 };
                 streams.spawn(stream::run(spec, shared.clone()));

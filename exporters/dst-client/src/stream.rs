@@ -23,8 +23,10 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::correlate::Correlator;
-use crate::endpoints::EndpointSet;
+use crate::endpoints::Delta;
+use crate::grpc;
 use crate::metrics::Metrics;
+use crate::shared::{Frozen, ServiceSets};
 use crate::verify::{StreamView, View};
 
 /// Settings every stream shares.
@@ -36,53 +38,6 @@ pub struct Lifecycle {
     pub connect_timeout: Duration,
 }
 
-/// `Destination.Get` with a small initial receive buffer: tonic's default codec starts
-/// every stream with an 8 KiB decode buffer, which at 25,000 idle streams is 200 MiB of
-/// nothing. Messages larger than the buffer still grow it as needed.
-#[derive(Debug, Clone, Copy, Default)]
-struct SmallBufferCodec;
-
-const DECODE_BUFFER: usize = 512;
-
-impl tonic::codec::Codec for SmallBufferCodec {
-    type Encode = GetDestination;
-    type Decode = Update;
-    type Encoder =
-        <tonic_prost::ProstCodec<GetDestination, Update> as tonic::codec::Codec>::Encoder;
-    type Decoder =
-        <tonic_prost::ProstCodec<GetDestination, Update> as tonic::codec::Codec>::Decoder;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        tonic_prost::ProstCodec::<GetDestination, Update>::raw_encoder(
-            tonic::codec::BufferSettings::default(),
-        )
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        tonic_prost::ProstCodec::<GetDestination, Update>::raw_decoder(
-            tonic::codec::BufferSettings::new(DECODE_BUFFER, 32 * 1024),
-        )
-    }
-}
-
-const GET_PATH: &str = "/io.linkerd.proxy.destination.Destination/Get";
-
-/// Opens a Get stream on `channel`.
-pub async fn get(
-    channel: Channel,
-    req: GetDestination,
-) -> Result<tonic::Streaming<Update>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(format!("connect: {e}")))?;
-    let path = http::uri::PathAndQuery::from_static(GET_PATH);
-    Ok(grpc
-        .server_streaming(tonic::Request::new(req), path, SmallBufferCodec)
-        .await?
-        .into_inner())
-}
-
 /// One stream's fixed inputs.
 pub struct StreamSpec {
     pub channel: Channel,
@@ -91,6 +46,8 @@ pub struct StreamSpec {
     pub service: usize,
     pub slot: u32,
     pub updates: Counter,
+    /// The endpoint sets of this stream's service, shared with its other streams.
+    pub sets: Arc<ServiceSets>,
     /// This stream's set as the verification reads it (`--verify-endpoints` only).
     pub view: Option<View>,
 }
@@ -163,7 +120,6 @@ enum Ended {
 pub async fn run(spec: StreamSpec, mut shared: Shared) {
     let m = shared.metrics.clone();
     let lc = shared.lifecycle.clone();
-    let mut set = EndpointSet::default();
     let mut backoff = BackoffPolicy::new(lc.backoff_min, lc.backoff_max)
         .with_jitter(Jitter::Equal)
         .start();
@@ -183,8 +139,9 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
             context_token: spec.context_token.to_string(),
         };
         let channel = spec.channel.clone();
-        let open = async {
-            let mut s = get(channel, req).await?;
+        // Moves the request in: it is dropped once sent, not kept for the stream's life.
+        let open = async move {
+            let mut s = grpc::get(channel, &req).await?;
             let first = s.message().await?;
             Ok::<_, Status>((s, first))
         };
@@ -215,7 +172,8 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
         m.streams_active.inc();
         failed = false;
         backoff.reset();
-        set.clear();
+        // A new stream starts from nothing: its first update is the whole set.
+        let mut set = spec.sets.empty();
         apply(&spec, &shared, &mut set, &first);
         let deadline = lc.max_lifetime.map(|d| opened_at + d);
         shared.resets.borrow_and_update();
@@ -243,7 +201,7 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
         drop(stream);
         m.streams_active.dec();
         if let Some(v) = &spec.view {
-            StreamView::set(v, false, &EndpointSet::default());
+            StreamView::set(v, false, &spec.sets.empty());
         }
         m.stream_lifetime.observe(opened_at.elapsed().as_secs_f64());
         shared.correlator.disconnected(spec.service, spec.slot);
@@ -266,9 +224,10 @@ pub async fn run(spec: StreamSpec, mut shared: Shared) {
     }
 }
 
-fn apply(spec: &StreamSpec, shared: &Shared, set: &mut EndpointSet, u: &Update) {
+fn apply(spec: &StreamSpec, shared: &Shared, set: &mut Arc<Frozen>, u: &Update) {
     spec.updates.inc();
-    let change = set.apply(u);
+    let (next, change) = spec.sets.apply(set, &Delta::of(u));
+    *set = next;
     if let Some(v) = &spec.view {
         StreamView::set(v, true, set);
     }

@@ -4,7 +4,7 @@
 //! port to). This is the correctness check of the seed's Add/Remove tracking: a controller
 //! that drops, repeats or reorders an update leaves some stream with a different set.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,22 +15,29 @@ use kube::api::{Api, ListParams};
 
 use crate::Target;
 use crate::endpoints::EndpointSet;
+use crate::shared::Frozen;
 
-/// What one stream holds now; written by the stream, read by the check.
+/// What one stream holds now; written by the stream, read by the check. The set is the
+/// stream's own pointer to its (shared, immutable) set: keeping the view costs no copy.
 #[derive(Debug, Default)]
 pub struct StreamView {
     pub connected: bool,
-    pub addrs: BTreeSet<SocketAddr>,
+    pub set: Option<Arc<Frozen>>,
 }
 
 pub type View = Arc<Mutex<StreamView>>;
 
 impl StreamView {
-    pub fn set(view: &View, connected: bool, set: &EndpointSet) {
+    pub fn set(view: &View, connected: bool, set: &Arc<Frozen>) {
         let mut v = view.lock().unwrap_or_else(|e| e.into_inner());
         v.connected = connected;
-        v.addrs = set.addrs().collect();
+        v.set = Some(set.clone());
     }
+}
+
+/// Whether `set` holds exactly `want`.
+fn equal(set: &EndpointSet, want: &BTreeSet<SocketAddr>) -> bool {
+    set.len() == want.len() && want.iter().all(|a| set.contains(a))
 }
 
 /// One stream whose set is not the API's.
@@ -150,19 +157,30 @@ pub async fn check(
         report.api_endpoints += e.len();
         want.push(e);
     }
+    // Streams share sets: each distinct set is compared once.
+    let mut same: HashMap<(usize, *const Frozen), bool> = HashMap::new();
     for (service, slot, view) in views {
         let v = view.lock().unwrap_or_else(|e| e.into_inner());
         report.streams += 1;
         let want = &want[*service];
-        if v.connected && v.addrs == *want {
+        let empty = EndpointSet::default();
+        let set = v.set.as_deref().map_or(&empty, Frozen::set);
+        let agrees = match &v.set {
+            Some(f) => *same
+                .entry((*service, Arc::as_ptr(f)))
+                .or_insert_with(|| equal(set, want)),
+            None => equal(set, want),
+        };
+        if v.connected && agrees {
             continue;
         }
+        let addrs: BTreeSet<SocketAddr> = set.addrs().collect();
         report.mismatches.push(Mismatch {
             service: targets[*service].name.clone(),
             slot: *slot,
             connected: v.connected,
-            missing: want.difference(&v.addrs).copied().collect(),
-            extra: v.addrs.difference(want).copied().collect(),
+            missing: want.difference(&addrs).copied().collect(),
+            extra: addrs.difference(want).copied().collect(),
         });
     }
     Ok(report)

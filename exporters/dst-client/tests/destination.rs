@@ -307,6 +307,41 @@ async fn unreachable_destination_backs_off_and_counts_connect_errors() {
 }
 
 #[tokio::test]
+async fn a_refused_get_is_counted_by_its_grpc_status() {
+    // The server answers with a status alone (a trailers-only response): a port that
+    // does not parse is INVALID_ARGUMENT.
+    let (_kube, dst) = servers().await;
+    let mut a = DstClientArgs::new(
+        CommonArgs::default(),
+        &dst.url(),
+        "s.test-load.svc.cluster.local:99999",
+    );
+    a.streams_per_service = 2;
+    a.backoff_min = Duration::from_millis(50);
+    a.backoff_max = Duration::from_millis(100);
+    let client = DstClient::start(&a, Metrics::default(), None)
+        .await
+        .unwrap();
+    let m = client.metrics().clone();
+    assert!(
+        dst.wait_for(WAIT, |_| m.errors("invalid_argument") >= 4)
+            .await,
+        "refusals counted: {} attempts",
+        m.streams_created.get()
+    );
+    client.shutdown().await;
+    // Every attempt but one per slot cut short by the shutdown was refused so.
+    let (refused, attempts) = (m.errors("invalid_argument"), m.streams_created.get());
+    assert!(refused + 2 >= attempts, "{refused} of {attempts}");
+    assert_eq!(
+        m.errors("unknown") + m.errors("internal") + m.errors("connect"),
+        0
+    );
+    assert_eq!(m.streams_active.get(), 0);
+    assert_eq!(m.streams_reset.get(), 0, "never opened, so never reset");
+}
+
+#[tokio::test]
 async fn the_daemon_runs_under_the_runtime_until_its_duration() {
     let (kube, dst) = servers().await;
     publish(&kube, 1, 2);
