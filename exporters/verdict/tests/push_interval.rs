@@ -27,6 +27,19 @@ scenarios:
       - {name: sleepy, url: "/?sleep=20&status=503&p=0.03"}
 "#;
 
+/// The scenario's own thresholds: drift is not judged in this test (see below).
+const LADDER_THRESHOLDS: &str = r#"
+groups:
+  - name: ladder-thresholds
+    rules:
+      - record: redline:threshold:p95_drift_ratio
+        expr: vector(Inf)
+        labels: {scenario: ladder}
+      - record: redline:threshold:p99_drift_ratio
+        expr: vector(Inf)
+        labels: {scenario: ladder}
+"#;
+
 /// Owned arguments: each run is its own task, so neither waits on the other's polling.
 async fn run_at(
     write_url: String,
@@ -107,7 +120,25 @@ async fn old_style_rps(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_step_figures_and_verdict_are_the_same_at_1s_and_5s_push() {
-    let prom = common::prometheus_with_rules().await;
+    // The drift judges compare a run's steps with its own first step. Two runs side by side on
+    // a loaded 2-core machine put step 3's p95 near the 1.5x threshold (1.46x-1.50x seen), so
+    // whether drift fires is the machine's noise, not the push interval's doing; this scenario
+    // switches drift off (the threshold file's documented override, `Inf`). That drift itself
+    // gives the same answer at both intervals is shown by alerts/tests/http-load-steps.yml.
+    let rules_dir = tempfile::tempdir().unwrap();
+    let no_drift = rules_dir.path().join("ladder-thresholds.yml");
+    std::fs::write(&no_drift, LADDER_THRESHOLDS).unwrap();
+    let mut rule_files = common::rule_files();
+    rule_files.push(no_drift);
+    let prom = redline_testkit_prometheus::Prometheus::start_with(
+        redline_testkit_prometheus::Options {
+            rule_files,
+            evaluation_interval: Duration::from_secs(1),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("start prometheus");
     let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
         .expect("demo target");
