@@ -562,6 +562,7 @@ pub const EXTERNAL_SOURCES: &[&str] = &[
     "kube-state-metrics",
     "node-exporter",
     "Authorino",
+    "kube-apiserver",
     "Linkerd",
     "Prometheus",
     "the system under test",

@@ -14,6 +14,12 @@ use tokio::net::TcpListener;
 fn exposition(n: u64) -> String {
     let n = n as f64;
     let pod = r#"namespace="knative-serving",pod="activator-0",container="activator""#;
+    // Linkerd's destination controller and the API server, as their own /metrics serve them
+    // (histogram buckets untyped: only the catalogued `_bucket` series are served).
+    let dst = r#"namespace="linkerd",pod="linkerd-destination-0",container="destination""#;
+    let get = r#"grpc_service="io.linkerd.proxy.destination.Destination",grpc_method="Get",grpc_type="server_stream""#;
+    let api =
+        r#"group="discovery.k8s.io",version="v1",resource="endpointslices",component="apiserver""#;
     format!(
         "# TYPE node_cpu_seconds_total counter
 node_cpu_seconds_total{{cpu=\"0\",mode=\"idle\"}} {idle}
@@ -26,6 +32,30 @@ auth_server_response_status{{status=\"INTERNAL\"}} {n}
 # TYPE container_memory_working_set_bytes gauge
 container_memory_working_set_bytes{{namespace=\"linkerd\",pod=\"linkerd-destination-0\",container=\"destination\"}} {memory}
 container_memory_working_set_bytes{{{pod}}} 67108864
+# TYPE destination_endpoint_views_active gauge
+destination_endpoint_views_active{{{dst}}} 4
+# TYPE endpoints_subscribers gauge
+endpoints_subscribers{{{dst},exported_namespace=\"live\",service=\"test-service-1\",port=\"8080\"}} 4
+# TYPE grpc_server_started_total counter
+grpc_server_started_total{{{dst},{get}}} {started}
+# TYPE grpc_server_handled_total counter
+grpc_server_handled_total{{{dst},{get},grpc_code=\"OK\"}} {handled}
+grpc_server_handling_seconds_bucket{{{dst},{get},le=\"1\"}} {handled}
+grpc_server_handling_seconds_bucket{{{dst},{get},le=\"+Inf\"}} {handled}
+destination_stream_send_duration_seconds_bucket{{{dst},le=\"0.01\"}} {n}
+destination_stream_send_duration_seconds_bucket{{{dst},le=\"+Inf\"}} {n}
+# TYPE destination_stream_send_timeouts_total counter
+destination_stream_send_timeouts_total{{{dst}}} 0
+# TYPE endpoint_updates_queue_overflow counter
+endpoint_updates_queue_overflow{{{dst},service=\"test-service-1\"}} 0
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total{{{dst}}} {cpu}
+# TYPE go_memstats_heap_inuse_bytes gauge
+go_memstats_heap_inuse_bytes{{{dst}}} 20000000
+# TYPE apiserver_longrunning_requests gauge
+apiserver_longrunning_requests{{{api},verb=\"WATCH\",scope=\"cluster\"}} 3
+# TYPE apiserver_request_total counter
+apiserver_request_total{{{api},verb=\"PATCH\",scope=\"resource\",code=\"200\"}} {n}
 # TYPE kube_pod_container_resource_limits gauge
 kube_pod_container_resource_limits{{{pod},resource=\"cpu\",unit=\"core\"}} 1
 kube_pod_container_resource_limits{{{pod},resource=\"memory\",unit=\"byte\"}} 1073741824
@@ -41,6 +71,9 @@ kube_horizontalpodautoscaler_spec_max_replicas{{namespace=\"live-hpa\",horizonta
         restarts = (n / 5.0).floor(),
         ok = 10.0 * n,
         memory = 50_000_000.0 + 1000.0 * n,
+        started = 4.0 + n,
+        handled = n,
+        cpu = 0.01 * n,
     )
 }
 
