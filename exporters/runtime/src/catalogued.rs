@@ -40,9 +40,10 @@ pub fn catalogue_mismatches(registry: &Registry, listed: &[Metric]) -> Vec<Strin
         for label in f.metric.iter().flat_map(|m| &m.label) {
             let key = label.name.as_str();
             let problem = format!("{} has label {key:?} the catalogue does not list", f.name);
+            let daemons_own = key == DAEMON_LABEL && f.name.starts_with(REMOTE_WRITE_PREFIX);
             if !entry.labels.contains(&key)
                 && !IMPLICIT_LABELS.contains(&key)
-                && !(key == DAEMON_LABEL && f.name.starts_with(REMOTE_WRITE_PREFIX))
+                && !daemons_own
                 && !problems.contains(&problem)
             {
                 problems.push(problem);
