@@ -1,4 +1,6 @@
-//! Self-metrics of the remote-write client, written by every daemon.
+//! Self-metrics of the remote-write client, written by every daemon. Besides the labels
+//! below each carries `daemon` (the subcommand), added by the runtime: the daemons of one
+//! run share its testid, and without it they would write the same series.
 
 label_sets! {
     KindLabel { kind }

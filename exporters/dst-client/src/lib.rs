@@ -177,6 +177,7 @@ impl DstClient {
             .iter()
             .map(|t| Arc::from(t.authority.as_str()))
             .collect();
+        metrics.known_services(targets.iter().map(|t| t.name.as_str()));
         let counters: Vec<_> = targets
             .iter()
             .map(|t| {

@@ -29,6 +29,33 @@ pub static LIFETIME_BOUNDS: [f64; 13] = [
     0.1, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 86400.0,
 ];
 
+/// Every value `stream::reason` can give the `reason` label. The error counter is written
+/// at 0 for each from the start, as Prometheus client libraries do for known children, so
+/// a run without errors has a `connection_errors_total` series at 0 for the alert rules to
+/// judge instead of no series at all (which leaves the criterion unjudged).
+pub const REASONS: [&str; 20] = [
+    "send_timeout",
+    "tls",
+    "connect",
+    "ok",
+    "cancelled",
+    "unknown",
+    "invalid_argument",
+    "deadline_exceeded",
+    "not_found",
+    "already_exists",
+    "permission_denied",
+    "resource_exhausted",
+    "failed_precondition",
+    "aborted",
+    "out_of_range",
+    "unimplemented",
+    "internal",
+    "unavailable",
+    "data_loss",
+    "unauthenticated",
+];
+
 type HistFamily = Family<ServiceLabel, AtomicHistogram, fn() -> AtomicHistogram>;
 
 fn latency() -> AtomicHistogram {
@@ -59,7 +86,7 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self {
+        let m = Self {
             update_latency: Family::new_with_constructor(latency),
             endpoint_latency: Family::new_with_constructor(latency),
             stream_lifetime: AtomicHistogram::new(&LIFETIME_BOUNDS),
@@ -74,7 +101,13 @@ impl Default for Metrics {
             fanout_completion: Family::new_with_constructor(fanout),
             endpoints_observed: Family::default(),
             events_unobserved: Family::default(),
+        };
+        for reason in REASONS {
+            let _ = m.connection_errors.get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            });
         }
+        m
     }
 }
 
@@ -104,6 +137,16 @@ impl Metrics {
     pub fn service(name: &str) -> ServiceLabel {
         ServiceLabel {
             service: name.to_string(),
+        }
+    }
+
+    /// Writes the per-service counters at 0 for `services`, for the same reason as
+    /// [`REASONS`]: "no unobserved events" must be a 0, not a missing series.
+    pub fn known_services<'a>(&self, services: impl IntoIterator<Item = &'a str>) {
+        for s in services {
+            let label = Self::service(s);
+            let _ = self.events_unobserved.get_or_create(&label);
+            let _ = self.updates_received.get_or_create(&label);
         }
     }
 

@@ -268,4 +268,15 @@ mod tests {
         );
         assert!(!is_send_timeout(&Status::unavailable("gone")));
     }
+
+    /// Every label value `reason` gives is one the error counter is written at 0 for.
+    #[test]
+    fn every_reason_is_a_known_child() {
+        for code in 0..=16 {
+            for msg in ["", "tcp connect error", "tls handshake", "send timeout"] {
+                let r = reason(&Status::new(Code::from_i32(code), msg));
+                assert!(crate::metrics::REASONS.contains(&r), "{r} not in REASONS");
+            }
+        }
+    }
 }

@@ -422,3 +422,42 @@ async fn verify_endpoints_compares_every_stream_with_the_endpointslices() {
     assert!(e.to_string().contains("--verify-endpoints"), "{e}");
     client.shutdown().await;
 }
+
+/// A run without errors still exposes its error counters, at 0: the alert rules judge
+/// "no connection errors" from a 0, and a missing series would leave Scenario 1 unjudged.
+#[tokio::test]
+async fn error_counters_are_exposed_at_zero_before_any_error() {
+    let (kube, dst) = servers().await;
+    publish(&kube, 2, 2);
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = Metrics::register(&mut registry);
+    let client = DstClient::start(&client_args(&dst, 2, 2), metrics, None)
+        .await
+        .unwrap();
+    let m = client.metrics().clone();
+    assert!(
+        dst.wait_for(WAIT, |_| {
+            client.sweep();
+            observed(&m, "test-service-1") == 2 && observed(&m, "test-service-2") == 2
+        })
+        .await,
+        "sets of 2"
+    );
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    for series in [
+        "destination_client_connection_errors_total{reason=\"connect\"} 0",
+        "destination_client_connection_errors_total{reason=\"unavailable\"} 0",
+        "destination_client_connection_errors_total{reason=\"send_timeout\"} 0",
+        "destination_client_events_unobserved_total{service=\"test-service-1\"} 0",
+        "destination_client_events_unobserved_total{service=\"test-service-2\"} 0",
+        "destination_client_streams_reset_total 0",
+        "destination_client_send_timeouts_total 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == series),
+            "{series} missing from:\n{text}"
+        );
+    }
+    client.shutdown().await;
+}

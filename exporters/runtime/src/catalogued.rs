@@ -13,6 +13,11 @@ use redline_catalogue::{Kind, Metric};
 /// and the keys Prometheus' own types add.
 const IMPLICIT_LABELS: &[&str] = &["testid", "le", "quantile"];
 
+/// The runtime labels the remote-write self-metrics, which every daemon writes, with the
+/// daemon's name (see `Runtime::start`).
+const DAEMON_LABEL: &str = "daemon";
+const REMOTE_WRITE_PREFIX: &str = "redline_remote_write_";
+
 /// How `registry` differs from `listed`: families exposed but not listed, listed with
 /// another type, or carrying a label key the entry does not list; and families listed but
 /// not exposed (prometheus-client leaves a family out until it has a series). Empty means
@@ -35,8 +40,10 @@ pub fn catalogue_mismatches(registry: &Registry, listed: &[Metric]) -> Vec<Strin
         for label in f.metric.iter().flat_map(|m| &m.label) {
             let key = label.name.as_str();
             let problem = format!("{} has label {key:?} the catalogue does not list", f.name);
+            let daemons_own = key == DAEMON_LABEL && f.name.starts_with(REMOTE_WRITE_PREFIX);
             if !entry.labels.contains(&key)
                 && !IMPLICIT_LABELS.contains(&key)
+                && !daemons_own
                 && !problems.contains(&problem)
             {
                 problems.push(problem);
@@ -135,5 +142,33 @@ mod tests {
         redline_remote_write::Stats::new().register(&mut r);
         let problems = catalogue_mismatches(&r, redline_catalogue::remote_write::ALL);
         assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    /// As the runtime registers them: with the daemon's name, which only they may carry.
+    #[test]
+    fn the_daemon_label_is_allowed_on_the_remote_write_self_metrics_only() {
+        let mut r = Registry::default();
+        redline_remote_write::Stats::new()
+            .register(r.sub_registry_with_label(("daemon".into(), "churn".into())));
+        let problems = catalogue_mismatches(&r, redline_catalogue::remote_write::ALL);
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut other = Registry::default();
+        other
+            .sub_registry_with_label(("daemon".into(), "churn".into()))
+            .register(
+                "redline_other",
+                "Other",
+                prometheus_client::metrics::gauge::Gauge::<i64>::default(),
+            );
+        let listed = [Metric {
+            name: "redline_other",
+            kind: Kind::Gauge,
+            labels: &[],
+            help: "Other",
+        }];
+        assert_eq!(
+            catalogue_mismatches(&other, &listed),
+            ["redline_other has label \"daemon\" the catalogue does not list"]
+        );
     }
 }

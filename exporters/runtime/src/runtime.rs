@@ -84,7 +84,13 @@ impl Runtime {
             Some(cfg) => {
                 let url = cfg.url.clone();
                 let stats = redline_remote_write::Stats::new();
-                stats.register(&mut self.registry);
+                // The daemon's name tells its self-metrics from those of the run's other
+                // daemons: they share testid and external labels, and two processes
+                // writing one series get each other's samples refused as out of order.
+                stats.register(
+                    self.registry
+                        .sub_registry_with_label(("daemon".into(), self.daemon.into())),
+                );
                 let w = RemoteWriter::start_with_stats(cfg, stats)?;
                 tracing::info!(daemon = self.daemon, testid = %self.testid, remote_write = %url, "pushing samples via remote-write");
                 Some(Arc::new(w))

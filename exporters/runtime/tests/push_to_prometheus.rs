@@ -402,3 +402,40 @@ async fn a_stock_prometheus_2_gets_floats_and_classic_buckets_and_nothing_is_los
         }
     }
 }
+
+/// Two daemons of one run (churn and dst-client in `hack/linkerd-scenarios.sh --local`)
+/// share the testid and the external labels, and both push the remote-write self-metrics.
+/// Without a label telling the daemons apart they wrote the same series, each with its own
+/// timestamps, and Prometheus refused whichever arrived behind the other as out of order
+/// (and the counters of two processes read as resets). Each daemon's copy is its own series.
+#[tokio::test]
+async fn two_daemons_of_one_run_write_their_own_self_metrics() {
+    let p = Prometheus::start().await.unwrap();
+    let mut runs = Vec::new();
+    for daemon in ["churn", "dst-client"] {
+        let args = CommonArgs {
+            push_interval: Duration::from_millis(20),
+            external_labels: vec![("scenario".into(), "linkerd-baseline".into())],
+            ..CommonArgs::for_test(&p.write_url(), "rt-two-daemons")
+        };
+        runs.push(Runtime::new(&args, daemon).unwrap().start().await.unwrap());
+    }
+    // Many interleaved pushes from both: enough for an out-of-order arrival to show.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for running in runs {
+        let stats = running.finish().await.unwrap().stats.unwrap();
+        // (`failed` may count the first requests of the protocol negotiation, sent again.)
+        assert_eq!(stats.dropped(), 0, "{stats:?}");
+    }
+    let got = p
+        .wait_for(
+            r#"last_over_time(redline_remote_write_queue_capacity{testid="rt-two-daemons"}[5m])"#,
+            Duration::from_secs(10),
+            |r| r.len() == 2,
+        )
+        .await
+        .unwrap();
+    let mut daemons: Vec<_> = got.iter().filter_map(|s| s.label("daemon")).collect();
+    daemons.sort();
+    assert_eq!(daemons, ["churn", "dst-client"], "{got:?}");
+}
