@@ -176,8 +176,15 @@ mod tests {
                 r.verdict
             );
         }
+        // `for:` is read as seconds (RedlineSaturated keeps its 30 s in its expression now, so
+        // that a step judged at its end need not wait; the heap judge still waits 15 minutes).
+        let heap = rules
+            .iter()
+            .find(|r| r.name == "RedlineHeapGrowth")
+            .unwrap();
+        assert_eq!(heap.for_seconds, 900.0);
         let saturated = rules.iter().find(|r| r.name == "RedlineSaturated").unwrap();
-        assert_eq!(saturated.for_seconds, 30.0);
+        assert_eq!(saturated.for_seconds, 0.0);
     }
 
     #[test]
