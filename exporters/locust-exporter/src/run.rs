@@ -51,13 +51,7 @@ pub async fn run(args: LocustExporterArgs) -> Result<(), LocustExporterError> {
                 last_ok = Some(Instant::now());
                 let ended = apply(&mut tracker, &metrics, &running, &r).await;
                 if ended && args.exit_on_stop {
-                    // Locust caches /stats/requests for 2 s: read it once more after that so
-                    // the last reports from the workers are in.
-                    tokio::time::sleep(Duration::from_millis(2_500)).await;
-                    if let Ok(r) = report::fetch(&http, &url).await {
-                        metrics.poll(PollResult::Ok);
-                        apply(&mut tracker, &metrics, &running, &r).await;
-                    }
+                    settle(&http, &url, &mut tracker, &metrics, &running, &r).await;
                     tracing::info!(state = %r.state, "locust-exporter: the Locust test stopped; finishing");
                     break;
                 }
@@ -83,6 +77,34 @@ pub async fn run(args: LocustExporterArgs) -> Result<(), LocustExporterError> {
     running.set_ready(false);
     running.finish().await?;
     Ok(())
+}
+
+/// After the test stopped, the workers' last reports may still be on their way to the master,
+/// and Locust caches /stats/requests for 2 s: read it again after each cache period until two
+/// reads agree on the totals (at most four more reads), so the last requests are counted.
+async fn settle(
+    http: &reqwest::Client,
+    url: &reqwest::Url,
+    tracker: &mut Tracker,
+    metrics: &Metrics,
+    running: &redline_runtime::Running,
+    stopped: &StatsReport,
+) {
+    let totals = |r: &StatsReport| r.total().map(|e| (e.num_requests, e.num_failures));
+    let mut last = totals(stopped);
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        let Ok(r) = report::fetch(http, url).await else {
+            return;
+        };
+        metrics.poll(PollResult::Ok);
+        apply(tracker, metrics, running, &r).await;
+        let now = totals(&r);
+        if now == last {
+            return;
+        }
+        last = now;
+    }
 }
 
 /// One report into the metrics. True when it shows a test that ran and has now stopped.
