@@ -6,11 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use redline_locust_exporter::LocustExporterArgs;
-use redline_testkit_prometheus::{Options, Prometheus, free_port};
+use redline_testkit_prometheus::{Options, Prometheus};
 use redline_verdict::{Verdict, VerdictArgs};
 
-use common::{PREDICT_USER, alert_rule_files, failing_task, spawn_locust};
+use common::{LocustRun, PREDICT_USER, alert_rule_files, failing_task};
 
 const HEALTH_TASK: &str = r#"
     @task(1)
@@ -34,23 +33,15 @@ async fn judge(locustfile: String, testid: &str) -> Verdict {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("locustfile.py");
-    std::fs::write(&file, locustfile).unwrap();
-    let web = free_port().unwrap();
-    let run = ["-u", "5", "-r", "5", "-t", "25s", "--autoquit", "3"];
-    let mut locust = spawn_locust(&file, web, &target.url(), &run);
-    let mut args = LocustExporterArgs::for_test(
-        &format!("http://127.0.0.1:{web}"),
-        Some(&prom.write_url()),
+    LocustRun {
+        locustfile: &locustfile,
+        run: ["-u", "5", "-r", "5", "-t", "25s", "--autoquit", "3"],
         testid,
-    );
-    args.scenario = "kubeserve".into();
-    args.gone_after = Duration::from_secs(20);
-    tokio::time::timeout(Duration::from_secs(90), redline_locust_exporter::run(args))
-        .await
-        .expect("the exporter finishes once the Locust test stops")
-        .unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(30), locust.wait()).await;
+        gone_after: Duration::from_secs(20),
+        within: Duration::from_secs(90),
+    }
+    .export(dir.path(), &target.url(), &prom.write_url())
+    .await;
     redline_verdict::run(VerdictArgs::new(prom.url(), testid))
         .await
         .unwrap()

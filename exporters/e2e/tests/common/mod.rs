@@ -8,6 +8,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use redline_demo_target::{TargetArgs, TargetHandle};
+use redline_locust_exporter::LocustExporterArgs;
+use redline_testkit_prometheus::free_port;
 use tokio::net::TcpSocket;
 use tokio::process::Child;
 
@@ -77,6 +79,39 @@ pub fn failing_task(weight: u32) -> String {
         self.client.get("/health?status=503&p=0.5", name="failing")
 "#
     )
+}
+
+/// Locust on `locustfile` (written into `dir`) against the demo target at `target_url`, with
+/// `run`'s users, spawn rate, duration and autoquit, exported by `redline locust-exporter`
+/// (KubeServe scenario) to `write_url` under `testid` until Locust has been gone for
+/// `gone_after`. The exporter must finish `within`; Locust then gets a third of that to exit.
+pub struct LocustRun<'a> {
+    pub locustfile: &'a str,
+    pub run: [&'a str; 8],
+    pub testid: &'a str,
+    pub gone_after: Duration,
+    pub within: Duration,
+}
+
+impl LocustRun<'_> {
+    pub async fn export(&self, dir: &Path, target_url: &str, write_url: &str) {
+        let file = dir.join("locustfile.py");
+        std::fs::write(&file, self.locustfile).unwrap();
+        let web = free_port().unwrap();
+        let mut locust = spawn_locust(&file, web, target_url, &self.run);
+        let mut args = LocustExporterArgs::for_test(
+            &format!("http://127.0.0.1:{web}"),
+            Some(write_url),
+            self.testid,
+        );
+        args.scenario = "kubeserve".into();
+        args.gone_after = self.gone_after;
+        tokio::time::timeout(self.within, redline_locust_exporter::run(args))
+            .await
+            .expect("the exporter finishes once the Locust test stops")
+            .unwrap();
+        let _ = tokio::time::timeout(self.within / 3, locust.wait()).await;
+    }
 }
 
 /// Starts Locust on `locustfile` with its web API on 127.0.0.1:`web`, started at once

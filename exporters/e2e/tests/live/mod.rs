@@ -13,7 +13,6 @@ use kube::api::PostParams;
 use redline_demo_target::TargetArgs;
 use redline_dst_client::DstClientArgs;
 use redline_http_load::HttpLoadArgs;
-use redline_locust_exporter::LocustExporterArgs;
 use redline_pprof_sampler::{PprofSamplerArgs, RunOptions};
 use redline_runtime::CommonArgs;
 use redline_testkit_destination::DestinationServer;
@@ -21,7 +20,7 @@ use redline_testkit_kube::{ContainerUsage, Fault, FaultKind, KubeApiServer, Kwok
 use redline_testkit_prometheus::{Prometheus, free_port};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{PREDICT_USER, failing_task, spawn_locust, tiered_run};
+use crate::common::{LocustRun, PREDICT_USER, failing_task, tiered_run};
 
 /// Two steps (the first is the drift baseline) of an arrival rate two VUs cannot keep up
 /// with (target rate, dropped iterations), with every conditional series: a check, a
@@ -63,23 +62,15 @@ pub async fn locust(prom: &Prometheus, dir: &Path) {
     let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
-    let file = dir.join("locustfile.py");
-    std::fs::write(&file, format!("{PREDICT_USER}{}", failing_task(1))).unwrap();
-    let web = free_port().unwrap();
-    let run = ["-u", "3", "-r", "3", "-t", "8s", "--autoquit", "2"];
-    let mut locust = spawn_locust(&file, web, &target.url(), &run);
-    let mut args = LocustExporterArgs::for_test(
-        &format!("http://127.0.0.1:{web}"),
-        Some(&prom.write_url()),
-        "live-locust",
-    );
-    args.scenario = "kubeserve".into();
-    args.gone_after = Duration::from_secs(5);
-    tokio::time::timeout(Duration::from_secs(60), redline_locust_exporter::run(args))
-        .await
-        .expect("the exporter finishes once the Locust test stops")
-        .unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(20), locust.wait()).await;
+    LocustRun {
+        locustfile: &format!("{PREDICT_USER}{}", failing_task(1)),
+        run: ["-u", "3", "-r", "3", "-t", "8s", "--autoquit", "2"],
+        testid: "live-locust",
+        gone_after: Duration::from_secs(5),
+        within: Duration::from_secs(60),
+    }
+    .export(dir, &target.url(), &prom.write_url())
+    .await;
 }
 
 const NS: &str = "live";
