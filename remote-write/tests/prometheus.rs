@@ -1,9 +1,12 @@
 //! Against a real Prometheus: what is pushed is what is stored, outages lose
 //! nothing, the end of a run is visible, and Prometheus' own 400s are not retried.
 
+mod common;
+
 use std::time::Duration;
 
-use redline_remote_write::prompb::{BucketSpan, Histogram, histogram};
+use common::native::three_observations;
+
 use redline_remote_write::{Config, RemoteWriter, Series, now_millis};
 use redline_testkit_prometheus::Prometheus;
 
@@ -33,22 +36,7 @@ async fn floats_and_native_histograms_are_stored_exactly_then_marked_stale() {
     for (i, v) in [1.5, 2.25, 3.0].into_iter().enumerate() {
         assert!(w.push(&s, t0 + i as i64 * 1000, v));
     }
-    // Observations 0.1, 0.2, 0.4 at schema 0 (buckets are powers of two):
-    // bucket index i covers (2^(i-1), 2^i], so they land in -3, -2, -1.
-    let h = Histogram {
-        count: Some(histogram::Count::CountInt(3)),
-        sum: 0.7,
-        schema: 0,
-        zero_threshold: 1e-128,
-        zero_count: Some(histogram::ZeroCount::ZeroCountInt(0)),
-        positive_spans: vec![BucketSpan {
-            offset: -3,
-            length: 3,
-        }],
-        positive_deltas: vec![1, 0, 0],
-        timestamp: t0 + 2000,
-        ..Default::default()
-    };
+    let h = three_observations(t0 + 2000, 1);
     let hs = Series::new("rw_native_seconds", [("job", "t")]).unwrap();
     assert!(w.push_histogram(&hs, h));
 

@@ -3,13 +3,17 @@
 //! 2.0 (exact counts, metadata, native histograms), a stock Prometheus 2.42 with `auto`
 //! (falls back to 1.0, nothing lost), VictoriaMetrics in 1.0 (exact counts).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use redline_remote_write::prompb::{BucketSpan, Exemplar, Histogram, Label, histogram};
+use common::native::three_observations;
+
+use redline_remote_write::prompb::{Exemplar, Label};
 use redline_remote_write::{
     Config, Metadata, MetricKind, Protocol, RemoteWriter, Series, StatsSnapshot, now_millis,
 };
-use redline_testkit_prometheus::{Prometheus, Receiver};
+use redline_testkit_prometheus::{Builder, Prometheus, Receiver};
 
 /// Float series per run; each gets one sample per tick.
 const FLOAT_SERIES: usize = 4;
@@ -29,24 +33,6 @@ fn config(p: &Prometheus, protocol: Protocol) -> Config {
         min_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(300),
         ..Config::new(p.write_url())
-    }
-}
-
-/// One native histogram: observations 0.1, 0.2, 0.4 at schema 0, `n` times over.
-fn histogram(ts: i64, n: u64) -> Histogram {
-    Histogram {
-        count: Some(histogram::Count::CountInt(3 * n)),
-        sum: 0.7 * n as f64,
-        schema: 0,
-        zero_threshold: 1e-128,
-        zero_count: Some(histogram::ZeroCount::ZeroCountInt(0)),
-        positive_spans: vec![BucketSpan {
-            offset: -3,
-            length: 3,
-        }],
-        positive_deltas: vec![n as i64, 0, 0],
-        timestamp: ts,
-        ..Default::default()
     }
 }
 
@@ -112,7 +98,7 @@ async fn push_through_an_outage(
         }
         if with_histograms {
             pushed.histograms += 1;
-            assert!(w.push_histogram(&hist, histogram(last_ts, pushed.histograms)));
+            assert!(w.push_histogram(&hist, three_observations(last_ts, pushed.histograms)));
         }
     }
     assert!(stopped && restarted);
@@ -263,57 +249,46 @@ async fn without_metadata(p: &Prometheus) -> f64 {
         .unwrap_or_else(|| panic!("{NAME} not in /metrics"))
 }
 
+/// Starts `builder`'s receiver (or skips where it is not installed), pushes floats only
+/// through an outage in `protocol` under `name`, and checks every float was stored.
+async fn floats_through_an_outage(
+    builder: Builder,
+    protocol: Protocol,
+    name: &str,
+) -> Option<Pushed> {
+    let mut p = builder.start_or_skip().await.unwrap()?;
+    let cfg = config(&p, protocol);
+    let pushed = push_through_an_outage(&mut p, cfg, name, false, false).await;
+    let selector = format!(r#"{{__name__=~"{name}_.*"}}"#);
+    let got = wait_stored(&p, &selector, (pushed.floats, 0)).await;
+    assert_eq!(got, (pushed.floats, 0), "{:?}", pushed.stats);
+    Some(pushed)
+}
+
 #[tokio::test]
 async fn a_stock_prometheus_2_42_with_auto_gets_1_0_and_loses_nothing_through_an_outage() {
-    let Some(mut p) = Prometheus::builder()
-        .v2()
-        .stock()
-        .start_or_skip()
-        .await
-        .unwrap()
-    else {
+    let builder = Prometheus::builder().v2().stock();
+    let Some(pushed) = floats_through_an_outage(builder, Protocol::Auto, "rw2_p2").await else {
         return;
     };
-    let cfg = config(&p, Protocol::Auto);
-    let pushed = push_through_an_outage(&mut p, cfg, "rw2_p2", false, false).await;
-    let got = wait_stored(&p, r#"{__name__=~"rw2_p2_.*"}"#, (pushed.floats, 0)).await;
-    assert_eq!(got, (pushed.floats, 0), "{:?}", pushed.stats);
     assert_eq!(pushed.stats.unconfirmed, 0);
     eprintln!("stats: {:?}", pushed.stats);
 }
 
 #[tokio::test]
 async fn victoria_metrics_spoken_to_in_1_0_stores_exact_counts_through_an_outage() {
-    let Some(mut p) = Prometheus::builder()
-        .victoria_metrics()
-        .start_or_skip()
-        .await
-        .unwrap()
-    else {
-        return;
-    };
-    let cfg = config(&p, Protocol::V1);
-    let pushed = push_through_an_outage(&mut p, cfg, "rw2_vm", false, false).await;
-    let got = wait_stored(&p, r#"{__name__=~"rw2_vm_.*"}"#, (pushed.floats, 0)).await;
-    assert_eq!(got, (pushed.floats, 0), "{:?}", pushed.stats);
+    let builder = Prometheus::builder().victoria_metrics();
+    floats_through_an_outage(builder, Protocol::V1, "rw2_vm").await;
 }
 
 /// The daemons' default, `auto`, against VictoriaMetrics: it answers 2.0 as a 1.0 receiver
 /// does, so redline falls back and nothing is lost.
 #[tokio::test]
 async fn victoria_metrics_with_the_default_auto_gets_1_0_and_loses_nothing() {
-    let Some(mut p) = Prometheus::builder()
-        .victoria_metrics()
-        .start_or_skip()
-        .await
-        .unwrap()
-    else {
+    let builder = Prometheus::builder().victoria_metrics();
+    let Some(pushed) = floats_through_an_outage(builder, Protocol::Auto, "rw2_vma").await else {
         return;
     };
-    let cfg = config(&p, Protocol::Auto);
-    let pushed = push_through_an_outage(&mut p, cfg, "rw2_vma", false, false).await;
-    let got = wait_stored(&p, r#"{__name__=~"rw2_vma_.*"}"#, (pushed.floats, 0)).await;
-    assert_eq!(got, (pushed.floats, 0), "{:?}", pushed.stats);
     assert_eq!(pushed.stats.unconfirmed, 0);
 }
 

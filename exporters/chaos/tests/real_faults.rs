@@ -63,6 +63,28 @@ fn uid(p: &Pod) -> String {
     p.metadata.uid.clone().unwrap_or_default()
 }
 
+/// The uids of the ready pods `selector` matches: which pods, not how many, so a
+/// replacement under the same name counts as new.
+async fn ready_uids(cluster: &Cluster, ns: &str, selector: &str) -> BTreeSet<String> {
+    cluster
+        .ready_pods(ns, selector)
+        .await
+        .unwrap()
+        .iter()
+        .map(uid)
+        .collect()
+}
+
+/// The uids of every pod `selector` matches, ready or not.
+async fn listed_uids(pods: &Api<Pod>, selector: &str) -> BTreeSet<String> {
+    pods.list(&ListParams::default().labels(selector))
+        .await
+        .unwrap()
+        .iter()
+        .map(uid)
+        .collect()
+}
+
 fn secs(a: SystemTime, b: SystemTime) -> f64 {
     match b.duration_since(a) {
         Ok(d) => d.as_secs_f64(),
@@ -105,23 +127,11 @@ async fn selector_and_role_narrow_the_victims_and_a_selector_without_opt_in_find
     assert_eq!(report.faults[0].target, primary_name);
     assert_eq!(report.faults[0].fault, "db-failover");
     let primary_uid = uid(&primary);
-    let db_now: BTreeSet<String> = pods
-        .list(&ListParams::default().labels("app=db"))
-        .await
-        .unwrap()
-        .iter()
-        .map(uid)
-        .collect();
+    let db_now = listed_uids(&pods, "app=db").await;
     assert!(!db_now.contains(&primary_uid), "the primary was killed");
 
     // api pods match the selector but are not opted in: nothing to kill.
-    let api_before: BTreeSet<String> = cluster
-        .ready_pods(ns.name(), "app=api")
-        .await
-        .unwrap()
-        .iter()
-        .map(uid)
-        .collect();
+    let api_before = ready_uids(&cluster, ns.name(), "app=api").await;
     let mut a = args(ns.name(), FaultKind::PodKill);
     a.selector = "app=api".parse::<Selector>().unwrap();
     let err = run_with(a, Some(client.clone()), CancellationToken::new())
@@ -131,13 +141,7 @@ async fn selector_and_role_narrow_the_victims_and_a_selector_without_opt_in_find
         matches!(err, redline_chaos::ChaosError::NoTarget(_)),
         "{err}"
     );
-    let api_after: BTreeSet<String> = pods
-        .list(&ListParams::default().labels("app=api"))
-        .await
-        .unwrap()
-        .iter()
-        .map(uid)
-        .collect();
+    let api_after = listed_uids(&pods, "app=api").await;
     assert_eq!(api_after, api_before, "no api pod touched");
 
     // ... unless the opt-in is waived.
@@ -163,13 +167,7 @@ async fn pod_kill_is_healed_by_the_real_replicaset_and_endpoint_slice_controller
         .unwrap();
     settle(&cluster, ns.name(), "web", 3).await;
     let pods: Api<Pod> = Api::namespaced(cluster.client(), ns.name());
-    let before: BTreeSet<String> = cluster
-        .ready_pods(ns.name(), "app=web")
-        .await
-        .unwrap()
-        .iter()
-        .map(uid)
-        .collect();
+    let before = ready_uids(&cluster, ns.name(), "app=web").await;
 
     let mut a = args(ns.name(), FaultKind::PodKill);
     a.pick = redline_chaos::faults::pod_kill::Pick::All;

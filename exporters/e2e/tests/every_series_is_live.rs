@@ -16,6 +16,7 @@
 //! needs no control plane and always runs; the daemons' behaviour against the real one is in
 //! their own `real_*` tests. Run by hack/test.sh (`cargo test --workspace`), so by `.ci/run`.
 
+mod common;
 mod live;
 
 use std::collections::BTreeSet;

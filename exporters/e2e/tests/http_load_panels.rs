@@ -2,10 +2,13 @@
 //! the demo target, remote-written into a real Prometheus with alerts/ loaded, then each
 //! panel query (Grafana variables filled in) evaluated during the run.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{alert_rule_files, tiered_run};
+
 use redline_dashboards_check::{repo_root, substitute_grafana_vars};
-use redline_demo_target::TargetArgs;
 use redline_http_load::HttpLoadArgs;
 use redline_runtime::CommonArgs;
 use redline_testkit_prometheus::{Options, Prometheus};
@@ -31,44 +34,21 @@ scenarios:
       - {name: gone, url: "CLOSED/", weight: 1}
 "#;
 
-const TIERS: &str = "tiers:\n  free: {requests: 5, request-window: 2m, token-prefix: free-}\n  premium: {token-prefix: premium-}\n";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_http_load_panel_query_returns_data_for_a_real_run() {
     let root = repo_root();
-    let rules: Vec<_> = std::fs::read_dir(root.join("alerts"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
-        .collect();
     let prom = Prometheus::start_with(Options {
-        rule_files: rules,
+        rule_files: alert_rule_files(),
         ..Options::default()
     })
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tiers.yaml"), TIERS).unwrap();
-    let target = redline_demo_target::spawn(TargetArgs {
-        tiers: Some(dir.path().join("tiers.yaml")),
-        token_delay: Duration::from_millis(5),
-        ..TargetArgs::ephemeral()
-    })
-    .await
-    .unwrap();
-    // Bound but never listening: connections are refused for the whole test.
-    let closed = tokio::net::TcpSocket::new_v4().unwrap();
-    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let scenario = SCENARIO.replace("BASE", &target.url()).replace(
-        "CLOSED",
-        &format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port()),
-    );
-    let file = dir.path().join("scenario.yaml");
-    std::fs::write(&file, scenario).unwrap();
+    let tiered = tiered_run(dir.path(), SCENARIO).await;
 
     let testid = "panels";
     let mut args = HttpLoadArgs::for_test(CommonArgs::for_test(&prom.write_url(), testid));
-    args.scenario = Some(file);
+    args.scenario = Some(tiered.scenario.clone());
     let run = tokio::spawn(redline_http_load::execute(args));
     // Query while the run is live (at the end it writes staleness markers): wait until
     // its last seconds, when every rate window holds several samples and the rules have

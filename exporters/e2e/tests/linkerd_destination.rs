@@ -17,6 +17,8 @@
 //! REDLINE_TEST_LINKERD_PID / REDLINE_TEST_LINKERD_METRICS (hack/linkerd/up.sh; hack/test.sh
 //! sets them all). Without them it says so loudly and returns; under CI=true it fails.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +31,8 @@ use redline_testkit_cluster::Cluster;
 use redline_testkit_prometheus::Prometheus;
 use redline_verdict::{Verdict, VerdictArgs};
 use tokio_util::sync::CancellationToken;
+
+use common::alert_rule_files;
 
 const SERVICES: u32 = 2;
 const SLOTS: u32 = 4;
@@ -99,12 +103,6 @@ impl Drop for Stopped {
 /// name, and only the API server's watch and request counts, read with the admin client
 /// certificate hack/cluster/up.sh keeps beside the kubeconfig.
 async fn prometheus(cluster: &Cluster, l: &Linkerd) -> Prometheus {
-    let root = redline_dashboards_check::repo_root();
-    let rules: Vec<_> = std::fs::read_dir(root.join("alerts"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
-        .collect();
     let pki = cluster
         .kubeconfig_path()
         .parent()
@@ -124,7 +122,7 @@ async fn prometheus(cluster: &Cluster, l: &Linkerd) -> Prometheus {
         l.metrics
     );
     Prometheus::builder()
-        .rule_files(rules)
+        .rule_files(alert_rule_files())
         .evaluation_interval(Duration::from_secs(1))
         .scrape_config(format!("- job_name: linkerd-destination\n  {target}"))
         .scrape_config(format!(
@@ -277,76 +275,63 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
     running.push_now().await;
     let streams = f64::from(SERVICES * SLOTS);
     let sel = format!("testid=\"{testid}\"");
-    // Its open Get streams (started - handled) include every stream dst-client holds (other
-    // clients of the shared controller may add theirs).
-    until_value(
-        &prom,
-        &format!("redline:dst_controller_streams_open{{{sel}}}"),
-        |v| v >= streams,
-    )
-    .await;
-    // Linkerd 2.14's endpoint views: exactly one subscriber per stream on this namespace's
-    // services (the controller's `namespace` label arrives as exported_namespace).
-    until_value(
-        &prom,
-        &format!(
-            "sum(endpoints_subscribers{{container=\"destination\", exported_namespace=\"{}\"}})",
-            ns.name()
+    // Each query in turn must reach a value its check accepts.
+    let checks: [(String, &dyn Fn(f64) -> bool); 10] = [
+        // Its open Get streams (started - handled) include every stream dst-client holds
+        // (other clients of the shared controller may add theirs).
+        (
+            format!("redline:dst_controller_streams_open{{{sel}}}"),
+            &|v| v >= streams,
         ),
-        |v| v == streams,
-    )
-    .await;
-    until_value(
-        &prom,
-        &format!("redline:dst_controller_views{{{sel}}}"),
-        |v| v >= streams,
-    )
-    .await;
-    // No update-queue overflow (2.14's send timeout) at this size.
-    until_value(
-        &prom,
-        &format!("redline:dst_controller_send_timeouts:ratio{{{sel}}}"),
-        |v| v == 0.0,
-    )
-    .await;
-    // CPU and memory of the controller process, and the API server's view: the controller's
-    // EndpointSlice watch open, and the slice writes churn caused.
-    until_value(
-        &prom,
-        &format!("sum(redline:dst_cpu_cores{{{sel}}})"),
-        |v| v > 0.0,
-    )
-    .await;
-    until_value(
-        &prom,
-        &format!("sum(redline:dst_memory_bytes{{{sel}}})"),
-        |v| v > 1e6,
-    )
-    .await;
-    until_value(
-        &prom,
-        &format!("sum(redline:dst_heap_inuse_bytes{{{sel}}})"),
-        |v| v > 1e6,
-    )
-    .await;
-    until_value(
-        &prom,
-        &format!("redline:apiserver_watches{{resource=\"endpointslices\", {sel}}}"),
-        |v| v >= 1.0,
-    )
-    .await;
-    until_value(
-        &prom,
-        "sum(increase(apiserver_request_total{resource=\"endpointslices\", verb=~\"POST|PUT|PATCH|DELETE\"}[5m]))",
-        |v| v > 0.0,
-    )
-    .await;
-    until_value(
-        &prom,
-        &format!("sum(redline:apiserver_endpoint_writes:rate1m{{{sel}}}) or vector(-1)"),
-        |v| v >= 0.0,
-    )
-    .await;
+        // Linkerd 2.14's endpoint views: exactly one subscriber per stream on this
+        // namespace's services (the controller's `namespace` label arrives as
+        // exported_namespace).
+        (
+            format!(
+                "sum(endpoints_subscribers{{container=\"destination\", exported_namespace=\"{}\"}})",
+                ns.name()
+            ),
+            &|v| v == streams,
+        ),
+        (
+            format!("redline:dst_controller_views{{{sel}}}"),
+            &|v| v >= streams,
+        ),
+        // No update-queue overflow (2.14's send timeout) at this size.
+        (
+            format!("redline:dst_controller_send_timeouts:ratio{{{sel}}}"),
+            &|v| v == 0.0,
+        ),
+        // CPU and memory of the controller process, and the API server's view: the
+        // controller's EndpointSlice watch open, and the slice writes churn caused.
+        (
+            format!("sum(redline:dst_cpu_cores{{{sel}}})"),
+            &|v| v > 0.0,
+        ),
+        (
+            format!("sum(redline:dst_memory_bytes{{{sel}}})"),
+            &|v| v > 1e6,
+        ),
+        (
+            format!("sum(redline:dst_heap_inuse_bytes{{{sel}}})"),
+            &|v| v > 1e6,
+        ),
+        (
+            format!("redline:apiserver_watches{{resource=\"endpointslices\", {sel}}}"),
+            &|v| v >= 1.0,
+        ),
+        (
+            "sum(increase(apiserver_request_total{resource=\"endpointslices\", verb=~\"POST|PUT|PATCH|DELETE\"}[5m]))".to_string(),
+            &|v| v > 0.0,
+        ),
+        (
+            format!("sum(redline:apiserver_endpoint_writes:rate1m{{{sel}}}) or vector(-1)"),
+            &|v| v >= 0.0,
+        ),
+    ];
+    for (query, ok) in checks {
+        until_value(&prom, &query, ok).await;
+    }
 
     // The verdict over the rules: judged (pass or fail: this machine's latency is its own
     // business), and none of the correctness or controller-side judges fired.

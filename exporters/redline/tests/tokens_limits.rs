@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redline_testkit_cluster::{
-    Cluster, SEED_RATE_LIMIT_POLICY, SEED_TOKEN_RATE_LIMIT_POLICY, seed_policies, wait_until,
+    Cluster, SEED_RATE_LIMIT_POLICY, SEED_TOKEN_RATE_LIMIT_POLICY, wait_until,
 };
 use serde_json::{Value, json};
 
@@ -33,15 +33,8 @@ async fn sigterm_and_sigint_restore_the_originals() {
     let Some(cluster) = Cluster::shared().await else {
         return;
     };
-    let kinds = cluster.install_kuadrant_crds().await.unwrap();
-    let ns = cluster.namespace("limits-signal").await.unwrap();
-    let trlp = &kinds
-        .iter()
-        .find(|(k, _)| k == "TokenRateLimitPolicy")
-        .unwrap()
-        .1;
-    cluster
-        .apply_yaml(Some(ns.name()), &seed_policies(trlp))
+    let (ns, kinds) = cluster
+        .seeded_kuadrant_namespace("limits-signal")
         .await
         .unwrap();
     let before = state(&cluster, ns.name(), &kinds).await;

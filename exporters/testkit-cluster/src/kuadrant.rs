@@ -13,6 +13,7 @@ use kube::core::GroupVersionKind;
 
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
+use crate::namespace::TestNamespace;
 use crate::wait::wait_until;
 
 /// The two CRD files the script leaves in its folder.
@@ -126,5 +127,29 @@ impl Cluster {
             .await?;
         }
         Ok(kinds)
+    }
+
+    /// A fresh namespace holding the MaaS seed's two policies ([`seed_policies`]), the CRDs
+    /// installed first: where every `tokens limits` test starts. Returns the namespace and
+    /// the CRDs' `kind -> apiVersion`.
+    pub async fn seeded_kuadrant_namespace(
+        &self,
+        prefix: &str,
+    ) -> Result<(TestNamespace, Vec<(String, String)>)> {
+        let kinds = self.install_kuadrant_crds().await?;
+        let ns = self.namespace(prefix).await?;
+        let trlp = kinds
+            .iter()
+            .find(|(k, _)| k == "TokenRateLimitPolicy")
+            .map(|(_, api_version)| api_version)
+            .ok_or_else(|| {
+                Error::Io(std::io::Error::other(format!(
+                    "{}: no TokenRateLimitPolicy CRD among {kinds:?}",
+                    KUADRANT_CRD_FILES[1]
+                )))
+            })?;
+        self.apply_yaml(Some(ns.name()), &seed_policies(trlp))
+            .await?;
+        Ok((ns, kinds))
     }
 }

@@ -29,6 +29,23 @@ pub struct TestNamespace {
 }
 
 impl Cluster {
+    /// [`Cluster::shared`] and a fresh namespace on it: how most tests start. `None` (after
+    /// the loud line) without a cluster; a namespace the server refuses panics.
+    ///
+    /// ```ignore
+    /// let Some((cluster, ns)) = Cluster::shared_with_namespace("tokens-sets").await else {
+    ///     return;
+    /// };
+    /// ```
+    pub async fn shared_with_namespace(prefix: &str) -> Option<(Cluster, TestNamespace)> {
+        let cluster = Cluster::shared().await?;
+        let ns = cluster
+            .namespace(prefix)
+            .await
+            .unwrap_or_else(|e| panic!("creating a test namespace rt-{prefix}-*: {e}"));
+        Some((cluster, ns))
+    }
+
     /// Creates a namespace named `rt-<prefix>-<random>` (the server picks the suffix),
     /// labelled [`TEST_NAMESPACE_LABEL`]=`<prefix>`.
     pub async fn namespace(&self, prefix: &str) -> Result<TestNamespace> {

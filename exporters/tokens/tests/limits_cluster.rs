@@ -12,14 +12,14 @@
 use std::time::Duration;
 
 use redline_testkit_cluster::{
-    Cluster, SEED_RATE_LIMIT_POLICY, SEED_TOKEN_RATE_LIMIT_POLICY, TestNamespace, seed_policies,
-    wait_until,
+    Cluster, SEED_RATE_LIMIT_POLICY, SEED_TOKEN_RATE_LIMIT_POLICY, TestNamespace, wait_until,
 };
 use redline_tokens::limits::{
-    Ended, Hold, LimitsError, ORIGINAL_ANNOTATION, Raise, parse_raise, raise_hold_restore,
-    restore_left_raised,
+    Ended, Hold, LimitsError, LimitsReport, ORIGINAL_ANNOTATION, Raise, parse_raise,
+    raise_hold_restore, restore_left_raised,
 };
 use serde_json::{Value, json};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 const RLP: &str = SEED_RATE_LIMIT_POLICY;
@@ -48,17 +48,7 @@ struct Setup {
 
 async fn setup(prefix: &str) -> Option<Setup> {
     let cluster = Cluster::shared().await?;
-    let kinds = cluster.install_kuadrant_crds().await.unwrap();
-    let ns = cluster.namespace(prefix).await.unwrap();
-    let trlp = &kinds
-        .iter()
-        .find(|(k, _)| k == "TokenRateLimitPolicy")
-        .unwrap()
-        .1;
-    cluster
-        .apply_yaml(Some(ns.name()), &seed_policies(trlp))
-        .await
-        .unwrap();
+    let (ns, kinds) = cluster.seeded_kuadrant_namespace(prefix).await.unwrap();
     Some(Setup { cluster, ns, kinds })
 }
 
@@ -84,6 +74,37 @@ impl Setup {
         out
     }
 
+    /// Starts a raise, hold and restore on this namespace in its own task, as the daemon
+    /// runs it, so the test can watch the cluster meanwhile.
+    fn spawn_run(
+        &self,
+        raises: Vec<Raise>,
+        hold: Hold,
+        stop: CancellationToken,
+        on_raised: impl FnOnce() + Send + 'static,
+    ) -> JoinHandle<Result<LimitsReport, LimitsError>> {
+        let client = self.cluster.client();
+        let ns = self.ns.name().to_string();
+        tokio::spawn(async move {
+            raise_hold_restore(client, &ns, &raises, &hold, &stop, on_raised).await
+        })
+    }
+
+    /// Runs a raise that must fail before anything is reported raised; returns its error.
+    async fn refused(&self, raises: &[Raise]) -> String {
+        raise_hold_restore(
+            self.cluster.client(),
+            self.ns.name(),
+            raises,
+            &Hold::default(),
+            &CancellationToken::new(),
+            || panic!("must not report raised"),
+        )
+        .await
+        .unwrap_err()
+        .to_string()
+    }
+
     async fn first_limit(&self, kind: &str, name: &str, limit: &str) -> Value {
         self.get(kind, name).await["spec"]["limits"][limit]["rates"][0]["limit"].clone()
     }
@@ -97,16 +118,8 @@ async fn raise_is_stored_by_the_real_server_and_a_stop_restores_the_exact_origin
     let before = s.state().await;
     let stop = CancellationToken::new();
     let (raised_tx, raised_rx) = tokio::sync::oneshot::channel();
-    let run = tokio::spawn({
-        let client = s.cluster.client();
-        let ns = s.ns.name().to_string();
-        let stop = stop.clone();
-        async move {
-            raise_hold_restore(client, &ns, &seed_raises(), &Hold::default(), &stop, || {
-                raised_tx.send(()).unwrap()
-            })
-            .await
-        }
+    let run = s.spawn_run(seed_raises(), Hold::default(), stop.clone(), || {
+        raised_tx.send(()).unwrap()
     });
     tokio::time::timeout(Duration::from_secs(60), raised_rx)
         .await
@@ -192,21 +205,7 @@ async fn the_run_command_is_held_around_and_its_exit_restores() {
         duration: None,
         grace: Duration::from_secs(10),
     };
-    let run = tokio::spawn({
-        let client = s.cluster.client();
-        let ns = s.ns.name().to_string();
-        async move {
-            raise_hold_restore(
-                client,
-                &ns,
-                &seed_raises(),
-                &hold,
-                &CancellationToken::new(),
-                || {},
-            )
-            .await
-        }
-    });
+    let run = s.spawn_run(seed_raises(), hold, CancellationToken::new(), || {});
     wait_until(
         "the run command started",
         Duration::from_secs(60),
@@ -242,17 +241,7 @@ async fn a_value_the_schema_refuses_names_the_field_and_undoes_the_raise_before_
         // Kuadrant's window pattern is ^([0-9]{1,5}(h|m|s|ms)){1,4}$.
         parse_raise("trlp/gateway-token-rate-limits:free-user-tokens=10000000/2 minutes").unwrap(),
     ];
-    let e = raise_hold_restore(
-        s.cluster.client(),
-        s.ns.name(),
-        &raises,
-        &Hold::default(),
-        &CancellationToken::new(),
-        || panic!("must not report raised"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let e = s.refused(&raises).await;
     assert!(
         e.contains("spec.limits.free-user-tokens.rates[0].window"),
         "{e}"
@@ -269,17 +258,9 @@ async fn a_value_the_schema_refuses_names_the_field_and_undoes_the_raise_before_
     );
 
     // A limit the policy does not have: named, with the ones it has.
-    let e = raise_hold_restore(
-        s.cluster.client(),
-        s.ns.name(),
-        &[parse_raise("rlp/gateway-rate-limits:gold=1").unwrap()],
-        &Hold::default(),
-        &CancellationToken::new(),
-        || panic!("must not report raised"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let e = s
+        .refused(&[parse_raise("rlp/gateway-rate-limits:gold=1").unwrap()])
+        .await;
     assert!(
         e.contains("spec.limits.gold: no such limit (the policy has: enterprise, free, premium)"),
         "{e}"
@@ -296,22 +277,12 @@ async fn a_raise_left_by_a_killed_run_is_refused_twice_and_undone_by_restore() {
     // A run that raised and then "died": its hold future is dropped before any restore.
     let raises = seed_raises();
     let (raised_tx, raised_rx) = tokio::sync::oneshot::channel();
-    let run = tokio::spawn({
-        let client = s.cluster.client();
-        let ns = s.ns.name().to_string();
-        let raises = raises.clone();
-        async move {
-            raise_hold_restore(
-                client,
-                &ns,
-                &raises,
-                &Hold::default(),
-                &CancellationToken::new(),
-                || raised_tx.send(()).unwrap(),
-            )
-            .await
-        }
-    });
+    let run = s.spawn_run(
+        raises.clone(),
+        Hold::default(),
+        CancellationToken::new(),
+        || raised_tx.send(()).unwrap(),
+    );
     tokio::time::timeout(Duration::from_secs(60), raised_rx)
         .await
         .unwrap()
@@ -324,17 +295,7 @@ async fn a_raise_left_by_a_killed_run_is_refused_twice_and_undone_by_restore() {
     );
 
     // A second run must not take the raised values for the originals.
-    let e = raise_hold_restore(
-        s.cluster.client(),
-        s.ns.name(),
-        &raises,
-        &Hold::default(),
-        &CancellationToken::new(),
-        || panic!("must not report raised"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let e = s.refused(&raises).await;
     assert!(e.contains("already raised"), "{e}");
 
     let policies: Vec<_> = raises

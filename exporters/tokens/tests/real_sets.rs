@@ -36,10 +36,9 @@ async fn accounts(cluster: &Cluster, ns: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn cleanup_touches_only_its_own_set() {
-    let Some(cluster) = Cluster::shared().await else {
+    let Some((cluster, test_ns)) = Cluster::shared_with_namespace("tokens-sets").await else {
         return;
     };
-    let test_ns = cluster.namespace("tokens-sets").await.unwrap();
     let ns = test_ns.name();
     let dir = tempfile::tempdir().unwrap();
     for set in ["a", "b"] {
@@ -86,10 +85,9 @@ async fn cleanup_touches_only_its_own_set() {
 
 #[tokio::test]
 async fn bad_requests_fail_before_anything_is_created() {
-    let Some(cluster) = Cluster::shared().await else {
+    let Some((cluster, test_ns)) = Cluster::shared_with_namespace("tokens-bad").await else {
         return;
     };
-    let test_ns = cluster.namespace("tokens-bad").await.unwrap();
     let ns = test_ns.name();
     for (argv, needle) in [
         (

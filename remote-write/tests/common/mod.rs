@@ -1,5 +1,10 @@
-//! A receiver that answers from a script of statuses, records what it got, and
-//! decodes it: for the status codes a real Prometheus cannot be made to return on cue.
+//! What the remote-write tests share: the native histogram fixture ([`native`]), and a
+//! receiver that answers from a script of statuses, records what it got, and decodes it: for
+//! the status codes a real Prometheus cannot be made to return on cue.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+pub mod native;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

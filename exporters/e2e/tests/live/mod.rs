@@ -5,7 +5,6 @@
 pub mod external;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -14,13 +13,14 @@ use kube::api::PostParams;
 use redline_demo_target::TargetArgs;
 use redline_dst_client::DstClientArgs;
 use redline_http_load::HttpLoadArgs;
-use redline_locust_exporter::LocustExporterArgs;
 use redline_pprof_sampler::{PprofSamplerArgs, RunOptions};
 use redline_runtime::CommonArgs;
 use redline_testkit_destination::DestinationServer;
 use redline_testkit_kube::{ContainerUsage, Fault, FaultKind, KubeApiServer, KwokConfig, Verb};
 use redline_testkit_prometheus::{Prometheus, free_port};
 use tokio_util::sync::CancellationToken;
+
+use crate::common::{LocustRun, PREDICT_USER, failing_task, tiered_run};
 
 /// Two steps (the first is the drift baseline) of an arrival rate two VUs cannot keep up
 /// with (target rate, dropped iterations), with every conditional series: a check, a
@@ -45,28 +45,10 @@ scenarios:
       - {name: gone, url: "CLOSED/", weight: 1}
 "#;
 
-const TIERS: &str = "tiers:\n  free: {requests: 5, request-window: 2m, token-prefix: free-}\n  premium: {token-prefix: premium-}\n";
-
 pub async fn http_load(prom: &Prometheus, dir: &Path) {
-    std::fs::write(dir.join("tiers.yaml"), TIERS).unwrap();
-    let target = redline_demo_target::spawn(TargetArgs {
-        tiers: Some(dir.join("tiers.yaml")),
-        token_delay: Duration::from_millis(5),
-        ..TargetArgs::ephemeral()
-    })
-    .await
-    .unwrap();
-    // Bound but never listening: connections are refused for the whole run.
-    let closed = tokio::net::TcpSocket::new_v4().unwrap();
-    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let scenario = HTTP_SCENARIO.replace("BASE", &target.url()).replace(
-        "CLOSED",
-        &format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port()),
-    );
-    let file = dir.join("scenario.yaml");
-    std::fs::write(&file, scenario).unwrap();
+    let run = tiered_run(dir, HTTP_SCENARIO).await;
     let mut args = HttpLoadArgs::for_test(CommonArgs::for_test(&prom.write_url(), "live-http"));
-    args.scenario = Some(file);
+    args.scenario = Some(run.scenario.clone());
     // k6's trend-stat gauges, the p50/p95/p99 rules' source for k6 runs.
     args.trend_stats = ["p(50)", "p(95)", "p(99)"].map(String::from).to_vec();
     tokio::time::timeout(Duration::from_secs(60), redline_http_load::execute(args))
@@ -76,52 +58,19 @@ pub async fn http_load(prom: &Prometheus, dir: &Path) {
 }
 
 /// The KubeServe task mix, one task failing half the time (Locust's failures and errors).
-const LOCUSTFILE: &str = r#"
-from locust import HttpUser, between, task
-
-class PredictUser(HttpUser):
-    wait_time = between(0.05, 0.1)
-
-    @task(3)
-    def predict(self):
-        self.client.post("", json={"instances": [[1.0, 2.0]]}, name="predict")
-
-    @task(1)
-    def failing(self):
-        self.client.get("/health?status=503&p=0.5", name="failing")
-"#;
-
 pub async fn locust(prom: &Prometheus, dir: &Path) {
     let target = redline_demo_target::spawn(TargetArgs::ephemeral())
         .await
         .unwrap();
-    let file = dir.join("locustfile.py");
-    std::fs::write(&file, LOCUSTFILE).unwrap();
-    let web = free_port().unwrap();
-    let mut locust = tokio::process::Command::new("locust")
-        .arg("-f")
-        .arg(&file)
-        .args(["--web-host=127.0.0.1", &format!("--web-port={web}")])
-        .args(["--autostart", "-u", "3", "-r", "3", "-t", "8s"])
-        .args(["--autoquit", "2", "--exit-code-on-error=0", "--host"])
-        .arg(format!("{}/api/v1/predict/1", target.url()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("locust must be on PATH (pip install locust); hack/install-deps.sh installs it");
-    let mut args = LocustExporterArgs::for_test(
-        &format!("http://127.0.0.1:{web}"),
-        Some(&prom.write_url()),
-        "live-locust",
-    );
-    args.scenario = "kubeserve".into();
-    args.gone_after = Duration::from_secs(5);
-    tokio::time::timeout(Duration::from_secs(60), redline_locust_exporter::run(args))
-        .await
-        .expect("the exporter finishes once the Locust test stops")
-        .unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(20), locust.wait()).await;
+    LocustRun {
+        locustfile: &format!("{PREDICT_USER}{}", failing_task(1)),
+        run: ["-u", "3", "-r", "3", "-t", "8s", "--autoquit", "2"],
+        testid: "live-locust",
+        gone_after: Duration::from_secs(5),
+        within: Duration::from_secs(60),
+    }
+    .export(dir, &target.url(), &prom.write_url())
+    .await;
 }
 
 const NS: &str = "live";
