@@ -423,13 +423,23 @@ fn external_series_need_a_join_to_the_run() {
     assert_eq!(check_query("p", redline, true).len(), 1);
 }
 
-/// `alerts/COVERAGE.md` maps each seed criterion to its rule and the promtool file in which
-/// the rule fires: every rule it names exists and fires there, and every alert rule is listed,
-/// so a rule cannot be added without saying what it judges, nor the table name a dead judge.
+/// The README's "Which rule judges which seed criterion" maps each seed criterion to its rule
+/// and the promtool file in which the rule fires: every rule it names exists and fires there,
+/// and every alert rule is listed, so a rule cannot be added without saying what it judges,
+/// nor the table name a dead judge.
 #[test]
 fn coverage_table_names_every_rule_and_where_it_fires() {
     let rules = repo_rules();
-    let text = read(&repo_root().join("alerts/COVERAGE.md"));
+    let readme = read(&repo_root().join("README.md"));
+    const HEADING: &str = "## Which rule judges which seed criterion\n";
+    let start = readme
+        .find(HEADING)
+        .expect("the README has the coverage section")
+        + HEADING.len();
+    let text = match readme[start..].find("\n## ") {
+        Some(end) => &readme[start..start + end],
+        None => &readme[start..],
+    };
     let mut listed = BTreeSet::new();
     let mut problems = Vec::new();
     for line in text.lines().filter(|l| l.starts_with("| ")) {
@@ -440,12 +450,12 @@ fn coverage_table_names_every_rule_and_where_it_fires() {
         listed.insert(rule.to_string());
         if !rules.alerts.contains(*rule) {
             problems.push(format!(
-                "COVERAGE.md names {rule}, which no rule file defines"
+                "the coverage table names {rule}, which no rule file defines"
             ));
             continue;
         }
         let Some(file) = cells.iter().find(|c| c.starts_with("tests/")) else {
-            problems.push(format!("COVERAGE.md: {rule} has no test file"));
+            problems.push(format!("the coverage table: {rule} has no test file"));
             continue;
         };
         let path = repo_root().join("alerts").join(file);
@@ -456,13 +466,13 @@ fn coverage_table_names_every_rule_and_where_it_fires() {
             .unwrap_or(false);
         if !fires {
             problems.push(format!(
-                "COVERAGE.md: {rule} does not fire in alerts/{file}"
+                "the coverage table: {rule} does not fire in alerts/{file}"
             ));
         }
     }
     for alert in &rules.alerts {
         if !listed.contains(alert) {
-            problems.push(format!("{alert} is not in alerts/COVERAGE.md"));
+            problems.push(format!("{alert} is not in the README's coverage table"));
         }
     }
     assert!(listed.len() >= 40, "only {} rules listed", listed.len());

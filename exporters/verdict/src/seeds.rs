@@ -1,5 +1,5 @@
 //! Which rules judge which seed scenario (`/work/shared/seeds`, summarised in
-//! `alerts/COVERAGE.md`). A run of one of these scenarios must be judged by every rule
+//! the README's "Which rule judges which seed criterion"). A run of one of these scenarios must be judged by every rule
 //! listed for it: when one of them had no data, the run was not judged on that criterion,
 //! and the verdict says so (exit 2, "unjudged") instead of passing it.
 //!
