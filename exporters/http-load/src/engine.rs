@@ -37,7 +37,7 @@ pub struct Engine {
     pub stop: CancellationToken,
     pub timings: Arc<Mutex<Vec<StepTiming>>>,
     /// Told at every step boundary (the daemon pushes then).
-    pub boundaries: Option<mpsc::UnboundedSender<()>>,
+    pub boundaries: Option<mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>>,
     /// Where VU tasks run; `None` runs them on the caller's runtime.
     pub workers: Option<Arc<Workers>>,
     next_vu: Arc<AtomicU64>,
@@ -105,8 +105,15 @@ impl Engine {
             });
             gauges.vus.store(0, Ordering::Relaxed);
             gauges.set_rate(0.0);
+            // The push at a step's end carries its final figures and its level. Wait for it:
+            // the level is written only while the step index is set, and the last step's is
+            // cleared below; a run shorter than one push interval would otherwise race that
+            // push and never write its level (seen under load with one-step sweep runs).
             if let Some(b) = &self.boundaries {
-                let _ = b.send(());
+                let (pushed, done) = tokio::sync::oneshot::channel();
+                if b.send(pushed).is_ok() {
+                    let _ = done.await;
+                }
             }
             let last = i + 1 == plan.steps.len();
             if !last && !plan.cooldown.is_zero() {

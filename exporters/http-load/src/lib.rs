@@ -300,7 +300,10 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
         loop {
             tokio::select! {
                 _ = &mut work => break,
-                Some(()) = brx.recv() => running.push_now().await,
+                Some(pushed) = brx.recv() => {
+                    running.push_now().await;
+                    let _ = pushed.send(());
+                }
             }
         }
     }
