@@ -25,12 +25,28 @@ pub fn args_into(prom: &Prometheus, testid: &str) -> K6RelayArgs {
     args
 }
 
-/// Starts the relay with `args` on a free port and gives it time to bind.
+/// Starts the relay with `args` on a free port and waits (at most 20 s) until it accepts
+/// connections: a fixed pause was too short on a loaded machine.
 pub async fn start(mut args: K6RelayArgs) -> Relay {
     let port = free_port().unwrap();
     args.listen = format!("127.0.0.1:{port}").parse().unwrap();
     let handle = tokio::spawn(run(args));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut listening = false;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            listening = true;
+            break;
+        }
+        assert!(!handle.is_finished(), "the relay exited before it listened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        listening,
+        "the relay did not listen on 127.0.0.1:{port} within 20 s"
+    );
     let origin = format!("http://127.0.0.1:{port}");
     Relay {
         handle,
