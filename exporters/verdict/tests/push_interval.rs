@@ -128,16 +128,7 @@ async fn per_step_figures_and_verdict_are_the_same_at_1s_and_5s_push() {
     let rules_dir = tempfile::tempdir().unwrap();
     let no_drift = rules_dir.path().join("ladder-thresholds.yml");
     std::fs::write(&no_drift, LADDER_THRESHOLDS).unwrap();
-    let mut rule_files = common::rule_files();
-    rule_files.push(no_drift);
-    let prom =
-        redline_testkit_prometheus::Prometheus::start_with(redline_testkit_prometheus::Options {
-            rule_files,
-            evaluation_interval: Duration::from_secs(1),
-            ..Default::default()
-        })
-        .await
-        .expect("start prometheus");
+    let prom = common::prometheus_with_rules_and(vec![no_drift]).await;
     let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
         .expect("demo target");

@@ -42,8 +42,15 @@ pub struct Totals {
 }
 
 pub async fn prometheus_with_rules() -> Prometheus {
+    prometheus_with_rules_and(Vec::new()).await
+}
+
+/// alerts/ plus a test's own rule files (a scenario's thresholds, say).
+pub async fn prometheus_with_rules_and(extra: Vec<PathBuf>) -> Prometheus {
+    let mut rule_files = rule_files();
+    rule_files.extend(extra);
     Prometheus::start_with(Options {
-        rule_files: rule_files(),
+        rule_files,
         evaluation_interval: Duration::from_secs(1),
         ..Default::default()
     })
