@@ -144,17 +144,13 @@ impl<T: Transport> Delivery<T> {
 
         let mut backoff = self.retry.start();
         loop {
-            let deadline = *self.deadline.borrow();
             let started = std::time::Instant::now();
-            let outcome = match deadline {
-                Some(d) => tokio::time::timeout_at(d, self.transport.send(body.clone(), wire))
-                    .await
-                    .unwrap_or_else(|_| Outcome::Retry {
-                        after: None,
-                        cause: "shutdown deadline reached during the request".into(),
-                    }),
-                None => self.transport.send(body.clone(), wire).await,
-            };
+            let outcome = within_shutdown_deadline(
+                &mut self.deadline,
+                self.transport.send(body.clone(), wire),
+            )
+            .await;
+            let deadline = *self.deadline.borrow();
             self.stats
                 .send_duration
                 .observe(started.elapsed().as_secs_f64());
@@ -259,6 +255,37 @@ impl<T: Transport> Delivery<T> {
                         return Delivered::GaveUp;
                     }
                     self.count(batch, Stats::retried);
+                }
+            }
+        }
+    }
+}
+
+/// Runs one request, ending it at the shutdown deadline, including one that starts
+/// while the request is already in flight: a receiver that accepted the connection and
+/// never answers must not hold shutdown for the whole remote timeout.
+async fn within_shutdown_deadline(
+    deadline: &mut watch::Receiver<Option<Instant>>,
+    request: impl std::future::Future<Output = Outcome>,
+) -> Outcome {
+    let past_deadline = || Outcome::Retry {
+        after: None,
+        cause: "shutdown deadline reached during the request".into(),
+    };
+    tokio::pin!(request);
+    loop {
+        let current = *deadline.borrow_and_update();
+        if let Some(d) = current {
+            return tokio::time::timeout_at(d, request)
+                .await
+                .unwrap_or_else(|_| past_deadline());
+        }
+        tokio::select! {
+            outcome = &mut request => return outcome,
+            changed = deadline.changed() => {
+                // A writer dropped without a shutdown never sets one: just finish.
+                if changed.is_err() {
+                    return request.await;
                 }
             }
         }
@@ -493,6 +520,44 @@ mod tests {
         assert!(delivered);
         let got = t.received();
         assert_eq!(got[1].0 - t0, 100 * MS, "retried when shutdown started");
+    }
+
+    /// A receiver that took the connection and never answers.
+    struct Silent;
+
+    impl Transport for Silent {
+        async fn send(&self, _body: Bytes, _wire: Wire) -> Outcome {
+            std::future::pending().await
+        }
+
+        fn log_rejection_once(&self, _status: u16, _body: &str) {}
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_flight_when_shutdown_starts_ends_at_the_deadline() {
+        let stats = Stats::new();
+        let (deadline, rx) = watch::channel(None);
+        let mut d = Delivery::new(
+            Arc::new(Silent),
+            stats.clone(),
+            rx,
+            BackoffPolicy::new(10 * MS, 100 * MS),
+            Arc::new(Negotiation::new(
+                crate::NativeHistograms::Offer,
+                crate::HistogramFallback::Classic,
+            )),
+            Arc::new(ProtocolChoice::new(crate::Protocol::V1)),
+        );
+        let t0 = Instant::now();
+        let shutdown = async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            deadline.send_replace(Some(Instant::now() + Duration::from_secs(2)));
+        };
+        let batch = batch();
+        let (delivered, ()) = tokio::join!(d.send(&batch), shutdown);
+        assert!(!delivered, "given up, not delivered");
+        assert_eq!(Instant::now() - t0, Duration::from_secs(12));
+        assert_eq!(stats.snapshot().dropped_shutdown, 4);
     }
 
     #[tokio::test(start_paused = true)]

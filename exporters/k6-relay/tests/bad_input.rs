@@ -192,7 +192,11 @@ async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
 /// than answering 204 for samples it cannot keep.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_without_a_disk_buffer_answers_503_and_counts_it() {
-    let dead = free_port().unwrap();
+    // A listener that is bound but never accepts: the shard's first send hangs there, so
+    // the queue fills. (A port merely found free could be taken by the Prometheus another
+    // test starts meanwhile, which then stored everything and the queue never filled.)
+    let stuck = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = stuck.local_addr().unwrap().port();
     let admin = free_port().unwrap();
     let mut args = K6RelayArgs::for_test(&format!("http://127.0.0.1:{dead}/api/v1/write"), "full");
     args.common.admin_addr = Some(format!("127.0.0.1:{admin}").parse().unwrap());
@@ -253,4 +257,5 @@ async fn a_full_queue_without_a_disk_buffer_answers_503_and_counts_it() {
         (unavailable * 5) as f64
     );
     relay.ends_when_idle().await;
+    drop(stuck);
 }
