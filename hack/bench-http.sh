@@ -71,6 +71,12 @@ elif [[ $MODE == callgrind ]]; then
   echo "building redline-http-load (profiling profile)..." >&2
   cargo build -q --profile profiling -p redline-http-load --example bench
   REDLINE=(./target/profiling/examples/bench)
+elif [[ $MODE == quick ]]; then
+  # --quick judges counts, never speed: the debug build the tests already made will do, and
+  # CI saves a release build of the whole workspace.
+  echo "building redline (debug, for --quick)..." >&2
+  cargo build -q -p redline
+  REDLINE=(./target/debug/redline http-load)
 else
   echo "building redline (release)..." >&2
   cargo build -q --release -p redline

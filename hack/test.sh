@@ -39,23 +39,36 @@ export REDLINE_TEST_LINKERD_METRICS=$LINKERD_METRICS_URL
 echo "== Prometheus 3 (hack/go-tools.sh prometheus; built once, cached)"
 hack/go-tools.sh prometheus >/dev/null
 
-echo "== cargo test (Prometheus-backed tests against Debian's Prometheus 2.42)"
-cargo test --workspace --no-fail-fast
+# Every tier runs even when an earlier one failed, so one failure does not hide another;
+# the script fails at the end, naming the tiers that failed.
+FAILED=()
+tier() { # name cmd...
+  local name=$1; shift
+  echo "== $name"
+  "$@" || FAILED+=("$name")
+}
+
+tier "cargo test (Prometheus-backed tests against Debian's Prometheus 2.42)" \
+  cargo test --workspace --no-fail-fast
 
 # Most users run Prometheus 3 (kube-prometheus-stack ships it): the remote-write client, the
 # runtime's push path and the harness's own receiver tests run again against 3.x. (Tests that
 # need one version whatever this says, such as the stock-receiver tests, pin it themselves.)
-echo "== cargo test against Prometheus 3 (REDLINE_TEST_PROMETHEUS=3)"
-REDLINE_TEST_PROMETHEUS=3 cargo test --no-fail-fast \
+tier "cargo test against Prometheus 3 (REDLINE_TEST_PROMETHEUS=3)" \
+  env REDLINE_TEST_PROMETHEUS=3 cargo test --no-fail-fast \
   -p redline-remote-write -p redline-runtime -p redline-testkit-prometheus -p redline-k6-relay
 
-echo "== promtool: alert rules"
-alerts/check.sh
+tier "promtool: alert rules" alerts/check.sh
+tier "chart tests" python3 -m pytest charts/tests -q
+tier "Docker build context (.dockerignore under Docker's own rules)" python3 -m pytest hack/tests -q
 
-if [[ -d charts/tests ]]; then
-  echo "== chart tests"
-  python3 -m pytest charts/tests -q
+# The HTTP benchmark's quick mode: every protocol row with every peer (wrk, h2load, oha, k6)
+# against nginx; fails on a crash or on a count that the summary, Prometheus and nginx's log
+# do not agree on, never on a time. (It installs its own peers: apt, pip, cargo install oha.)
+tier "hack/bench-http.sh --quick" hack/bench-http.sh --quick
+
+if ((${#FAILED[@]})); then
+  printf 'FAILED tier: %s\n' "${FAILED[@]}" >&2
+  exit 1
 fi
-
-echo "== Docker build context (.dockerignore under Docker's own rules)"
-python3 -m pytest hack/tests -q
+echo "every tier passed"
