@@ -94,7 +94,7 @@ fn recorded_series_and_catalogue_agree() {
     let not_catalogued: Vec<_> = rules.records.difference(&catalogued).collect();
     assert!(
         not_catalogued.is_empty(),
-        "recorded but not in rules.rs: {not_catalogued:?}"
+        "recorded but not in exporters/catalogue/metrics/rules.toml: {not_catalogued:?}"
     );
 }
 
