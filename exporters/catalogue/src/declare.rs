@@ -1,6 +1,10 @@
-//! The two macros every daemon module of the catalogue is written with, so a series is
-//! declared once: its label set once (`label_sets!`), and its name, kind and help once
+//! The two macros every daemon module of the catalogue expands, so a series is declared
+//! once: its label set once (`label_sets!`), and its name, kind and help once
 //! (`catalogue!`), which yields the typed constant, the module's `ALL` and its `Families`.
+//!
+//! Nobody writes these invocations by hand: the series are data in `metrics/<module>.toml`,
+//! and the build script (`build/daemon.rs`) writes them to `$OUT_DIR/<module>.rs`, which the
+//! module includes. What it writes looks like this:
 //!
 //! ```text
 //! label_sets! {

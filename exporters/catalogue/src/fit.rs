@@ -6,19 +6,7 @@
 //! `usage` (metrics.k8s.io PodMetrics). The budget alerts in `alerts/chaos.yml` judge
 //! usage; requests are judged by `redline fit`'s exit code, limits only shown
 //! (overcommitting limits is normal).
+//!
+//! The entries live in `metrics/fit.toml` (see `build/daemon.rs` for its layout).
 
-label_sets! {
-    RatioLabels { budget, resource, basis }
-    BasisLabels { basis }
-}
-
-catalogue! {
-    BUDGET_RATIO: Gauge<RatioLabels> = "redline_fit_budget_ratio",
-        "The workload's requests, limits or actual usage over the budget (budget=vps-6g-3cpu, resource=cpu|memory, basis=requests|limits|usage); above 1 does not fit.";
-    CPU_CORES: Gauge<BasisLabels> = "redline_fit_cpu_cores",
-        "The workload's CPU in cores, by basis (requests, limits, usage), summed over the pods in scope.";
-    MEMORY_BYTES: Gauge<BasisLabels> = "redline_fit_memory_bytes",
-        "The workload's memory in bytes, by basis (requests, limits, usage), summed over the pods in scope.";
-    USAGE_AVAILABLE: Gauge = "redline_fit_usage_available",
-        "1 when the pod metrics API (metrics.k8s.io) answered the last read, 0 when it is not served or failed: usage is then not judged.";
-}
+include!(concat!(env!("OUT_DIR"), "/fit.rs"));

@@ -5,11 +5,14 @@
 //! written from it. One module per daemon crate, named after it, so that daemons never edit
 //! each other's list.
 //!
-//! A daemon's series are declared once (`declare.rs`): the label set as a type, the entry as
-//! a [`Catalogued`] constant of that type, and the module's `Families`, through which the
-//! daemon registers all of them; wrong labels, a wrong kind or a missing family do not
-//! compile. http-load encodes its own series, from the same typed entries; the recording
-//! rules' series and the external ones the rules read are in [`rules`].
+//! The series are data: one file per module in `metrics/` (`chaos.toml`, ..., `rules.toml`),
+//! which the build script (`build/`) checks and writes out as Rust, stopping at a mistake
+//! with the file, line and field. A daemon's series are declared once (`declare.rs`): the
+//! label set as a type, the entry as a [`Catalogued`] constant of that type, and the module's
+//! `Families`, through which the daemon registers all of them; wrong labels, a wrong kind or
+//! a missing family do not compile. http-load encodes its own series, from the same typed
+//! entries; the recording rules' series and the external ones the rules read are in
+//! [`rules`].
 
 #[macro_use]
 mod declare;

@@ -3,9 +3,10 @@
 //! labels are `L`, a counter only by a counter entry, a single series only by an entry
 //! without labels.
 //!
-//! The entries themselves are declared with `catalogue!` and `label_sets!` (see `declare.rs`),
-//! which also write each module's `Families`: the only way to register, all of a module's
-//! families at once, so a daemon cannot leave one out either.
+//! The entries themselves are data (`metrics/<module>.toml`), which the build script turns
+//! into `catalogue!` and `label_sets!` invocations (see `declare.rs`); these also write each
+//! module's `Families`: the only way to register, all of a module's families at once, so a
+//! daemon cannot leave one out either.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -33,7 +34,7 @@ impl LabelSet for NoLabels {
     const KEYS: &'static [&'static str] = &[];
 }
 
-/// Type-level twins of [`Kind`], one per kind a daemon registers.
+/// Type-level twins of [`Kind`](crate::Kind), one per kind a daemon registers.
 pub mod kinds {
     use crate::metric::Kind;
 

@@ -59,22 +59,16 @@ pub fn substitute_grafana_vars(expr: &str) -> String {
     while let Some(i) = rest.find(['$', '[']) {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        if let Some(inner) = tail.strip_prefix("${") {
-            match inner.find('}') {
+        // `${var...}` and `[[var]]`: the whole bracketed variable, or the rest as it is when
+        // it is never closed.
+        let bracketed = [("${", "}"), ("[[", "]]")]
+            .into_iter()
+            .find_map(|(open, close)| Some((tail.strip_prefix(open)?, close)));
+        if let Some((inner, close)) = bracketed {
+            match inner.find(close) {
                 Some(end) => {
                     out.push('1');
-                    rest = &inner[end + 1..];
-                }
-                None => {
-                    out.push_str(tail);
-                    rest = "";
-                }
-            }
-        } else if let Some(inner) = tail.strip_prefix("[[") {
-            match inner.find("]]") {
-                Some(end) => {
-                    out.push('1');
-                    rest = &inner[end + 2..];
+                    rest = &inner[end + close.len()..];
                 }
                 None => {
                     out.push_str(tail);

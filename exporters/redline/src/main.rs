@@ -76,38 +76,29 @@ fn tracing_from(common: Option<&CommonArgs>) -> anyhow::Result<()> {
     Ok(init_tracing(format, filter)?)
 }
 
+/// A daemon subcommand: logging set up from its common flags, then the daemon until it ends.
+/// A macro because every daemon's arguments and `run` are types of their own.
+macro_rules! daemon {
+    ($args:ident, $run:path) => {{
+        tracing_from(Some(&$args.common))?;
+        $run($args).await?;
+    }};
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::HttpLoad(args) => {
-            tracing_from(Some(&args.common))?;
-            redline_http_load::run(args).await?;
-        }
+        Command::HttpLoad(args) => daemon!(args, redline_http_load::run),
         Command::Target(args) => {
             tracing_from(None)?;
             let grace = args.shutdown_grace;
             redline_demo_target::run(args, shutdown_on_signal(grace + Duration::from_secs(1)))
                 .await?;
         }
-        Command::Chaos(args) => {
-            tracing_from(Some(&args.common))?;
-            redline_chaos::run(args).await?;
-        }
-        Command::HpaWatch(args) => {
-            tracing_from(Some(&args.common))?;
-            redline_chaos::hpa::run(args).await?;
-        }
-        Command::Churn(args) => {
-            tracing_from(Some(&args.common))?;
-            redline_churn::run(args).await?;
-        }
-        Command::DstClient(args) => {
-            tracing_from(Some(&args.common))?;
-            redline_dst_client::run(args).await?;
-        }
-        Command::PprofSampler(args) => {
-            tracing_from(Some(&args.common))?;
-            redline_pprof_sampler::run(args).await?;
-        }
+        Command::Chaos(args) => daemon!(args, redline_chaos::run),
+        Command::HpaWatch(args) => daemon!(args, redline_chaos::hpa::run),
+        Command::Churn(args) => daemon!(args, redline_churn::run),
+        Command::DstClient(args) => daemon!(args, redline_dst_client::run),
+        Command::PprofSampler(args) => daemon!(args, redline_pprof_sampler::run),
         Command::Pprof(PprofCommand::Diff {
             base,
             profile,
@@ -133,14 +124,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing_from(args.common())?;
             redline_tokens::run(args).await?;
         }
-        Command::K6Relay(args) => {
-            tracing_from(Some(&args.common))?;
-            redline_k6_relay::run(args).await?;
-        }
-        Command::LocustExporter(args) => {
-            tracing_from(Some(&args.common))?;
-            redline_locust_exporter::run(args).await?;
-        }
+        Command::K6Relay(args) => daemon!(args, redline_k6_relay::run),
+        Command::LocustExporter(args) => daemon!(args, redline_locust_exporter::run),
         Command::Fit(args) => {
             tracing_from(Some(&args.common))?;
             return Ok(ExitCode::from(redline_fit::run(args).await?));
