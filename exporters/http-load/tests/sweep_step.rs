@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{prom, target, write};
+use common::{prom, refused, target, write};
 use redline_http_load::HttpLoadArgs;
 use redline_runtime::CommonArgs;
 use redline_testkit_prometheus::Prometheus;
@@ -95,6 +95,6 @@ async fn sweep_step_refuses_a_scenario_with_its_own_steps() {
     a.scenario = Some(path);
     a.step_level = Some(10.0);
     a.step_unit = Some("tokens".into());
-    let err = redline_http_load::execute(a).await.unwrap_err().to_string();
+    let err = refused(a).await;
     assert!(err.contains("has 2 steps"), "{err}");
 }

@@ -130,6 +130,14 @@ pub async fn run_on_demo(yaml: &str) -> (TargetHandle, Run) {
     (target, run)
 }
 
+/// The message of the error a run of `args` must be refused with.
+pub async fn refused(args: HttpLoadArgs) -> String {
+    execute(args)
+        .await
+        .expect_err("the run must be refused")
+        .to_string()
+}
+
 /// Sum of a family's samples in OpenMetrics text whose labels contain every `want` pair.
 pub fn sum_of(text: &str, family: &str, want: &[(&str, &str)]) -> f64 {
     text.lines()
