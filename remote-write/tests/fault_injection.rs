@@ -29,6 +29,21 @@ async fn wait_sent(w: &RemoteWriter, n: u64) {
     }
 }
 
+/// A writer of a `queue_capacity`-sample queue whose receiver always answers 503: the shard
+/// stays busy retrying, so the queue fills. The server must outlive the writer.
+async fn writer_into_a_failing_receiver(
+    queue_capacity: usize,
+    max_samples_per_send: usize,
+) -> (FaultServer, RemoteWriter) {
+    let (srv, addr) = FaultServer::start(vec![Reply::status(503); 10_000]).await;
+    let cfg = Config {
+        queue_capacity,
+        max_samples_per_send,
+        ..config(addr)
+    };
+    (srv, RemoteWriter::start(cfg).unwrap())
+}
+
 async fn wait_requests(srv: &FaultServer, n: usize) {
     for _ in 0..200 {
         if srv.requests() >= n {
@@ -198,14 +213,7 @@ async fn basic_auth_is_sent_and_never_printed() {
 
 #[tokio::test]
 async fn a_full_queue_drops_and_counts_and_never_blocks_the_producer() {
-    // A receiver that always fails keeps the shard busy retrying, so the queue fills.
-    let (_srv, addr) = FaultServer::start(vec![Reply::status(503); 10_000]).await;
-    let cfg = Config {
-        queue_capacity: 100,
-        max_samples_per_send: 10,
-        ..config(addr)
-    };
-    let w = RemoteWriter::start(cfg).unwrap();
+    let (_srv, w) = writer_into_a_failing_receiver(100, 10).await;
     let s = Series::new("m", [("a", "1")]).unwrap();
     let t = now_millis();
     let pushed = tokio::time::timeout(Duration::from_secs(10), async {
@@ -256,13 +264,7 @@ async fn invalid_configuration_is_refused_at_start() {
 
 #[tokio::test]
 async fn try_push_refuses_without_counting_a_drop_and_room_tells_how_much_fits() {
-    let (_srv, addr) = FaultServer::start(vec![Reply::status(503); 10_000]).await;
-    let cfg = Config {
-        queue_capacity: 10,
-        max_samples_per_send: 2,
-        ..config(addr)
-    };
-    let w = RemoteWriter::start(cfg).unwrap();
+    let (_srv, w) = writer_into_a_failing_receiver(10, 2).await;
     let s = Series::new("m", [("a", "1")]).unwrap();
     let t = now_millis();
     let mut accepted = 0;

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{prom, target};
+use common::{prom, refused, target};
 use redline_http_load::HttpLoadArgs;
 use redline_runtime::CommonArgs;
 use redline_testkit_prometheus::Prometheus;
@@ -56,7 +56,7 @@ async fn a_chosen_admin_address_that_is_taken_is_a_plain_error() {
     };
     let mut a = HttpLoadArgs::for_test(common);
     a.url = Some("http://127.0.0.1:9/".into());
-    let err = redline_http_load::execute(a).await.unwrap_err().to_string();
+    let err = refused(a).await;
     assert!(
         err.contains(&held.local_addr().unwrap().to_string()) && err.contains("--admin-addr"),
         "{err}"

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::nginx_log::LoggingNginx;
-use common::{run_yaml, sum_of};
+use common::{REQS_TOTAL, Run, run_yaml, sum_of};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -58,6 +58,16 @@ async fn counting_h2_server(hold: Duration) -> (String, Arc<Mutex<Vec<Arc<ConnSt
         }
     });
     (url, conns)
+}
+
+/// Asserts `run` counted `n` requests answered 200; `what` starts the message.
+fn assert_answered_ok(run: &Run, n: f64, what: &str) {
+    let text = run.text();
+    assert_eq!(
+        sum_of(text, REQS_TOTAL, &[("status", "200")]),
+        n,
+        "{what}{text}"
+    );
 }
 
 fn shared_iterations(vus: u32, iterations: u32) -> String {
@@ -112,12 +122,8 @@ async fn http2_vus_share_the_connections_asked_for_as_concurrent_streams() {
                 "workers={workers}: {most} streams at once on one connection (want 2..=5)"
             );
         }
-        assert_eq!(
-            sum_of(text, "k6_http_reqs_total", &[("status", "200")]),
-            400.0,
-            "{text}"
-        );
-        assert_eq!(sum_of(text, "k6_http_reqs_total", &[]), 400.0);
+        assert_answered_ok(&run, 400.0, "");
+        assert_eq!(sum_of(text, REQS_TOTAL, &[]), 400.0);
         // Each request has its latency and phases; only the two that opened a connection
         // have a connecting time.
         let count = |f: &str| sum_of(text, &format!("{f}_count"), &[("name", "r")]);
@@ -148,11 +154,7 @@ async fn http2_over_tls_multiplexes_on_nginx() {
     )
     .await;
     let text = &run.outcome.metrics_text;
-    assert_eq!(
-        sum_of(text, "k6_http_reqs_total", &[("status", "200")]),
-        300.0,
-        "{text}"
-    );
+    assert_answered_ok(&run, 300.0, "");
     let served = nginx.served();
     assert_eq!(served.len(), 300);
     assert!(
@@ -187,11 +189,7 @@ async fn no_connection_reuse_opens_one_tls_connection_per_request() {
         )
         .await;
         let text = &run.outcome.metrics_text;
-        assert_eq!(
-            sum_of(text, "k6_http_reqs_total", &[("status", "200")]),
-            30.0,
-            "http2={http2}: {text}"
-        );
+        assert_answered_ok(&run, 30.0, &format!("http2={http2}: "));
         // Both sides agree: 30 connections, one request each.
         let served = nginx.served();
         let this_run = &served[logged..];

@@ -3,14 +3,12 @@
 
 mod common;
 
-use common::{run_on, target};
+use common::{CHECKS_TOTAL, REQS_TOTAL, run_on, run_on_demo};
 use redline_demo_target::Endpoint;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iteration_executors_run_exactly_their_iterations() {
-    let target = target().await;
-    let run = run_on(
-        &target.url(),
+    let (target, run) = run_on_demo(
         r#"
 baseUrl: BASE
 scenarios:
@@ -30,11 +28,7 @@ scenarios:
     run.assert_sums(&[
         ("k6_iterations_total", &[("scenario", "shared")], 1001.0),
         ("k6_iterations_total", &[("scenario", "pervu")], 33.0),
-        (
-            "k6_http_reqs_total",
-            &[("name", "health"), ("status", "200")],
-            1001.0,
-        ),
+        (REQS_TOTAL, &[("name", "health"), ("status", "200")], 1001.0),
     ]);
     // The server saw exactly what we counted.
     assert_eq!(target.stats().endpoint_total(Endpoint::Health), 1001);
@@ -46,10 +40,8 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arrival_rates_and_doubling_start_their_iterations_on_time() {
-    let target = target().await;
     // 3 s at 200/s; doubling 25 → 50 → 100 per 1 s step; a ramp 0 → 100/s over 2 s (100).
-    let run = run_on(
-        &target.url(),
+    let (_, run) = run_on_demo(
         r#"
 baseUrl: BASE
 scenarios:
@@ -110,9 +102,7 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vu_steps_are_labelled_and_the_weighted_mix_holds() {
-    let target = target().await;
-    let run = run_on(
-        &target.url(),
+    let (_, run) = run_on_demo(
         r#"
 baseUrl: BASE
 scenarios:
@@ -141,12 +131,12 @@ scenarios:
     assert!(s1.requests > 0 && s2.requests > 0);
     run.assert_sums(&[
         (
-            "k6_http_reqs_total",
+            REQS_TOTAL,
             &[("scenario", "ramp"), ("step", "1")],
             s1.requests as f64,
         ),
         (
-            "k6_http_reqs_total",
+            REQS_TOTAL,
             &[("scenario", "ramp"), ("step", "2")],
             s2.requests as f64,
         ),
@@ -155,12 +145,7 @@ scenarios:
     // Chi-square, 2 degrees of freedom: 13.82 is the p = 0.001 critical value.
     let counts: Vec<f64> = ["single", "batch", "health"]
         .iter()
-        .map(|n| {
-            run.sum(
-                "k6_http_reqs_total",
-                &[("scenario", "kubeserve"), ("name", n)],
-            )
-        })
+        .map(|n| run.sum(REQS_TOTAL, &[("scenario", "kubeserve"), ("name", n)]))
         .collect();
     assert_eq!(counts.iter().sum::<f64>(), 3000.0);
     let expected = [1800.0, 600.0, 600.0];
@@ -174,12 +159,12 @@ scenarios:
     let single = counts[0];
     run.assert_sums(&[
         (
-            "redline_checks_total",
+            CHECKS_TOTAL,
             &[("check", "single: status in 200"), ("result", "pass")],
             single,
         ),
         (
-            "redline_checks_total",
+            CHECKS_TOTAL,
             &[("check", "single: json /predictions"), ("result", "pass")],
             single,
         ),
@@ -189,9 +174,7 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_checks_count_and_do_not_stop_the_run() {
-    let target = target().await;
-    let run = run_on(
-        &target.url(),
+    let (_, run) = run_on_demo(
         r#"
 baseUrl: BASE
 scenarios:
@@ -205,32 +188,20 @@ scenarios:
 "#,
     )
     .await;
-    let checks_total = "redline_checks_total";
+    for (check, result) in [
+        ("is-200", "pass"),
+        ("has-ct", "pass"),
+        ("says-ok", "fail"),
+        ("broken-200", "fail"),
+    ] {
+        let labels = [("check", check), ("result", result)];
+        run.assert_sums(&[(CHECKS_TOTAL, &labels, 40.0)]);
+    }
     run.assert_sums(&[
-        (
-            checks_total,
-            &[("check", "is-200"), ("result", "pass")],
-            40.0,
-        ),
-        (
-            checks_total,
-            &[("check", "has-ct"), ("result", "pass")],
-            40.0,
-        ),
-        (
-            checks_total,
-            &[("check", "says-ok"), ("result", "fail")],
-            40.0,
-        ),
-        (
-            checks_total,
-            &[("check", "broken-200"), ("result", "fail")],
-            40.0,
-        ),
         ("k6_checks_rate", &[("check", "is-200")], 1.0),
         ("k6_checks_rate", &[("check", "broken-200")], 0.0),
         (
-            "k6_http_reqs_total",
+            REQS_TOTAL,
             &[
                 ("name", "broken"),
                 ("status", "503"),
@@ -250,10 +221,8 @@ scenarios:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_percentiles_match_the_injected_sleep() {
-    let target = target().await;
     // Closed model (from send) and open model (from the intended start), both 50 ms sleeps.
-    let run = run_on(
-        &target.url(),
+    let (_, run) = run_on_demo(
         r#"
 baseUrl: BASE
 scenarios:
@@ -306,7 +275,7 @@ async fn unreachable_target_counts_status_zero_and_reason() {
     .await;
     run.assert_sums(&[
         (
-            "k6_http_reqs_total",
+            REQS_TOTAL,
             &[("status", "0"), ("expected_response", "false")],
             5.0,
         ),

@@ -12,28 +12,23 @@
 mod common;
 
 use common::nginx::Nginx;
-use common::{Run, run_yaml, target};
+use common::{CHECKS_TOTAL, REQS_TOTAL, Run, mix, run_yaml, target};
 use redline_http_load::connection_options::Http2Engine;
 use redline_runtime::CommonArgs;
 
-const SCENARIO: &str = r#"
-baseUrl: BASE
-http2: true
-scenarios:
-  mix:
-    executor: per-vu-iterations
-    vus: 3
-    iterations: 20
-    requests:
-      - {name: predict, method: POST, url: /api/v1/predict/2, body: {json: {instances: [[1, 2]]}},
-         checks: [{name: predict-200, status: [200]}, {name: has-predictions, json: /predictions},
-                  {name: json-ct, header: content-type}]}
-      - {name: health, url: /api/v1/predict/2/health, checks: [{name: says-nope, bodyContains: "zzz-not-there"}]}
-      - {name: unavailable, url: "/autoscale?status=503"}
-      - {name: limited, url: "/autoscale?status=429"}
-      - {name: completion, url: /v1/completions, openai: {model: m, maxTokens: 4}}
-      - {name: large, method: POST, url: /api/v1/predict/3, body: {json: {instances: [[1]], pad: "PAD"}}}
-"#;
+/// The shared mix over HTTP/2, plus a body larger than the server's stream window.
+fn mix_scenario() -> String {
+    let large = "      - {name: large, method: POST, url: /api/v1/predict/3, body: {json: {instances: [[1]], pad: \"PAD\"}}}\n";
+    mix::scenario("http2: true\n", large)
+}
+
+/// An HTTP/2 scenario file of one per-VU-iterations scenario `s` sending `requests` (YAML
+/// list items).
+fn h2_scenario(vus: u32, iterations: u32, requests: &str) -> String {
+    format!(
+        "baseUrl: BASE\nhttp2: true\nscenarios:\n  s:\n    executor: per-vu-iterations\n    vus: {vus}\n    iterations: {iterations}\n    requests:\n{requests}"
+    )
+}
 
 /// Bytes of padding in the `large` request: more than hyper's 64 KiB stream window, so the
 /// body goes out as the server's WINDOW_UPDATEs allow.
@@ -85,71 +80,38 @@ fn assert_sent_no_more(lean: &Run, h2: &Run, what: &str, connections: usize) {
     );
 }
 
-fn assert_same(lean: &Run, h2: &Run, what: &str, sums: &[(&str, &[(&str, &str)])]) {
-    for (family, labels) in sums {
-        let l = lean.sum(family, labels);
-        assert!(
-            l > 0.0,
-            "{what}: nothing in {family}{labels:?}\n{}",
-            lean.text()
-        );
-        assert_eq!(l, h2.sum(family, labels), "{what}: {family}{labels:?}");
-    }
+fn assert_same(lean: &Run, h2: &Run, what: &str, family: &str, labels: &[(&str, &str)]) {
+    let l = lean.sum(family, labels);
+    assert!(
+        l > 0.0,
+        "{what}: nothing in {family}{labels:?}\n{}",
+        lean.text()
+    );
+    assert_eq!(l, h2.sum(family, labels), "{what}: {family}{labels:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lean_and_h2_crate_engines_report_the_same_run() {
     let target = target().await;
+    let scenario = mix_scenario();
     for shared in [false, true] {
         let what = if shared {
             "shared connections"
         } else {
             "a connection per VU"
         };
-        let lean = run(&target.url(), SCENARIO, Http2Engine::Lean, shared).await;
-        let h2 = run(&target.url(), SCENARIO, Http2Engine::H2, shared).await;
+        let lean = run(&target.url(), &scenario, Http2Engine::Lean, shared).await;
+        let h2 = run(&target.url(), &scenario, Http2Engine::H2, shared).await;
         for (path, r) in [("lean", &lean), ("h2", &h2)] {
-            for (name, status) in [
-                ("predict", "200"),
-                ("health", "200"),
-                ("unavailable", "503"),
-                ("limited", "429"),
-                ("completion", "200"),
-                // The whole body read, then refused: the predict API knows no `pad`.
-                ("large", "422"),
-            ] {
-                assert_eq!(
-                    r.sum("k6_http_reqs_total", &[("name", name), ("status", status)]),
-                    60.0,
-                    "{what}, {path}: {name} {status}\n{}",
-                    r.text()
-                );
-            }
+            // The whole body read, then refused: the predict API knows no `pad`.
+            mix::assert_statuses(r, &format!("{what}, {path}"), &[("large", "422")]);
         }
-        assert_same(
-            &lean,
-            &h2,
-            what,
-            &[
-                (
-                    "redline_checks_total",
-                    &[("check", "predict-200"), ("result", "pass")],
-                ),
-                (
-                    "redline_checks_total",
-                    &[("check", "has-predictions"), ("result", "pass")],
-                ),
-                (
-                    "redline_checks_total",
-                    &[("check", "json-ct"), ("result", "pass")],
-                ),
-                (
-                    "redline_checks_total",
-                    &[("check", "says-nope"), ("result", "fail")],
-                ),
-                ("redline_llm_tokens_total", &[("kind", "completion")]),
-            ],
-        );
+        for (check, result) in mix::CHECKS {
+            let labels = [("check", check), ("result", result)];
+            assert_same(&lean, &h2, what, CHECKS_TOTAL, &labels);
+        }
+        let tokens = [("kind", "completion")];
+        assert_same(&lean, &h2, what, "redline_llm_tokens_total", &tokens);
         let connections = if shared { SHARED_CONNECTIONS } else { 3 };
         assert_same_received(&lean, &h2, what, connections);
         assert_sent_no_more(&lean, &h2, what, connections);
@@ -162,29 +124,15 @@ async fn lean_and_h2_crate_engines_report_the_same_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_with_a_body_from_the_server_still_counts_its_status() {
     let target = target().await;
-    let yaml = r#"
-baseUrl: BASE
-http2: true
-scenarios:
-  s:
-    executor: per-vu-iterations
-    vus: 2
-    iterations: 5
-    requests:
-      - {name: head, method: HEAD, url: /health, checks: [{name: ok, status: [200]}]}
-"#;
-    let lean = run(&target.url(), yaml, Http2Engine::Lean, false).await;
+    let yaml = h2_scenario(
+        2,
+        5,
+        "      - {name: head, method: HEAD, url: /health, checks: [{name: ok, status: [200]}]}\n",
+    );
+    let lean = run(&target.url(), &yaml, Http2Engine::Lean, false).await;
     lean.assert_sums(&[
-        (
-            "k6_http_reqs_total",
-            &[("name", "head"), ("status", "200")],
-            10.0,
-        ),
-        (
-            "redline_checks_total",
-            &[("check", "ok"), ("result", "pass")],
-            10.0,
-        ),
+        (REQS_TOTAL, &[("name", "head"), ("status", "200")], 10.0),
+        (CHECKS_TOTAL, &[("check", "ok"), ("result", "pass")], 10.0),
         ("redline_http_request_errors_total", &[], 0.0),
     ]);
 }
@@ -198,36 +146,24 @@ async fn lean_and_h2_crate_engines_agree_on_nginx_h2c_and_tls() {
             return;
         }
     };
-    let yaml = r#"
-baseUrl: BASE
-http2: true
-scenarios:
-  s:
-    executor: per-vu-iterations
-    vus: 4
-    iterations: 25
-    requests:
+    let yaml = h2_scenario(
+        4,
+        25,
+        r#"
       - {name: get, url: /a, checks: [{name: proto, bodyContains: "proto=HTTP/2.0"}, {name: echoed, header: x-proto}]}
       - {name: post, method: POST, url: /b, body: {json: {small: "body"}}}
-"#;
+"#,
+    );
     for base in [nginx.h2c_url(), nginx.https_url()] {
         for shared in [false, true] {
             let what = format!("{base}, shared={shared}");
-            let lean = run(&base, yaml, Http2Engine::Lean, shared).await;
-            let h2 = run(&base, yaml, Http2Engine::H2, shared).await;
+            let lean = run(&base, &yaml, Http2Engine::Lean, shared).await;
+            let h2 = run(&base, &yaml, Http2Engine::H2, shared).await;
             for r in [&lean, &h2] {
                 r.assert_sums(&[
-                    (
-                        "k6_http_reqs_total",
-                        &[("name", "get"), ("status", "200")],
-                        100.0,
-                    ),
-                    (
-                        "k6_http_reqs_total",
-                        &[("name", "post"), ("status", "200")],
-                        100.0,
-                    ),
-                    ("redline_checks_total", &[("result", "pass")], 200.0),
+                    (REQS_TOTAL, &[("name", "get"), ("status", "200")], 100.0),
+                    (REQS_TOTAL, &[("name", "post"), ("status", "200")], 100.0),
+                    (CHECKS_TOTAL, &[("result", "pass")], 200.0),
                 ]);
             }
             let connections = if shared { SHARED_CONNECTIONS } else { 4 };

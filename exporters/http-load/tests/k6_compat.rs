@@ -15,7 +15,7 @@ use common::nginx::Nginx;
 use common::prom::{label_sets, label_sets_when};
 use common::{PER_REQUEST_FAMILIES, run_yaml, target};
 use redline_runtime::CommonArgs;
-use redline_testkit_prometheus::{Options, Prometheus};
+use redline_testkit_prometheus::Prometheus;
 use serde_json::Value;
 
 /// Label keys k6 writes that redline leaves out on purpose: `url` is the expanded URL (k6
@@ -267,12 +267,8 @@ async fn vus_from_k6_and_from_redline_both_reach_the_redline_vus_rule() {
         return;
     }
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../alerts/http-load.yml");
-    let prom = Prometheus::start_with(Options {
-        rule_files: vec![rules.into()],
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let with_rules = Prometheus::builder().rule_file(rules);
+    let prom = with_rules.start().await.unwrap();
     let target = target().await;
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("vus.js");

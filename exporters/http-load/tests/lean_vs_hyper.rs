@@ -4,65 +4,26 @@
 
 mod common;
 
-use common::{Run, run_on, run_yaml, target};
+use common::{CHECKS_TOTAL, Run, mix, run_on, run_yaml, target};
 use redline_runtime::CommonArgs;
-
-const SCENARIO: &str = r#"
-baseUrl: BASE
-scenarios:
-  mix:
-    executor: per-vu-iterations
-    vus: 3
-    iterations: 20
-    requests:
-      - {name: predict, method: POST, url: /api/v1/predict/2, body: {json: {instances: [[1, 2]]}},
-         checks: [{name: predict-200, status: [200]}, {name: has-predictions, json: /predictions},
-                  {name: json-ct, header: content-type}]}
-      - {name: health, url: /api/v1/predict/2/health, checks: [{name: says-nope, bodyContains: "zzz-not-there"}]}
-      - {name: unavailable, url: "/autoscale?status=503"}
-      - {name: limited, url: "/autoscale?status=429"}
-      - {name: head, method: HEAD, url: /health}
-      - {name: completion, url: /v1/completions, openai: {model: m, maxTokens: 4}}
-"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lean_and_hyper_paths_report_the_same_run() {
     let target = target().await;
-    let lean = run_on(&target.url(), SCENARIO).await;
+    let scenario = mix::scenario("", "      - {name: head, method: HEAD, url: /health}\n");
+    let lean = run_on(&target.url(), &scenario).await;
     // A connection limit sends every request through hyper (a slot must free when the
     // server closes a parked VU's connection, which needs hyper's connection task).
-    let hyper = run_yaml(&target.url(), SCENARIO, CommonArgs::default(), |a| {
+    let hyper = run_yaml(&target.url(), &scenario, CommonArgs::default(), |a| {
         a.max_connections = Some(64)
     })
     .await;
     for (path, run) in [("lean", &lean), ("hyper", &hyper)] {
-        for (name, status) in [
-            ("predict", "200"),
-            ("health", "200"),
-            ("unavailable", "503"),
-            ("limited", "429"),
-            ("head", "200"),
-            ("completion", "200"),
-        ] {
+        mix::assert_statuses(run, path, &[("head", "200")]);
+        for (check, result) in mix::CHECKS {
             assert_eq!(
-                run.sum("k6_http_reqs_total", &[("name", name), ("status", status)]),
-                60.0,
-                "{name} {status} ({path})\n{}",
-                run.text()
-            );
-        }
-        for (check, result) in [
-            ("predict-200", "pass"),
-            ("has-predictions", "pass"),
-            ("json-ct", "pass"),
-            ("says-nope", "fail"),
-        ] {
-            assert_eq!(
-                run.sum(
-                    "redline_checks_total",
-                    &[("check", check), ("result", result)]
-                ),
-                60.0,
+                run.sum(CHECKS_TOTAL, &[("check", check), ("result", result)]),
+                mix::PER_REQUEST,
                 "{check} ({path})"
             );
         }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{run_yaml, target};
+use common::{refused, run_yaml, target};
 use redline_runtime::CommonArgs;
 
 const YAML: &str = "baseUrl: BASE\nscenarios:\n  s:\n    executor: constant-vus\n    steps: [2, 3]\n    duration: 1s\n    requests: [{url: \"/?sleep=5\"}]\n";
@@ -95,10 +95,7 @@ async fn summary_trend_stats_choose_the_printed_and_exported_stats() {
     let mut args = redline_http_load::HttpLoadArgs::for_test(CommonArgs::default());
     args.url = Some(format!("{}/", target.url()));
     args.summary_trend_stats = vec!["p95".into()];
-    let err = redline_http_load::execute(args)
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = refused(args).await;
     assert!(
         err.contains("--summary-trend-stats") && err.contains("p(N)"),
         "{err}"

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{prom, target};
+use common::{prom, refused, target, write};
 use redline_http_load::HttpLoadArgs;
 use redline_runtime::CommonArgs;
 use redline_testkit_prometheus::Prometheus;
@@ -86,16 +86,15 @@ async fn sweep_step_runs_push_token_levels_under_one_testid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_step_refuses_a_scenario_with_its_own_steps() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.yaml");
-    std::fs::write(
-        &path,
+    let path = write(
+        &dir,
+        "s.yaml",
         "scenarios:\n  s:\n    executor: shared-iterations\n    iterations: 1\n    steps: [1, 2]\n    requests: [{url: http://127.0.0.1:9/}]\n",
-    )
-    .unwrap();
+    );
     let mut a = HttpLoadArgs::for_test(CommonArgs::default());
     a.scenario = Some(path);
     a.step_level = Some(10.0);
     a.step_unit = Some("tokens".into());
-    let err = redline_http_load::execute(a).await.unwrap_err().to_string();
+    let err = refused(a).await;
     assert!(err.contains("has 2 steps"), "{err}");
 }

@@ -4,15 +4,13 @@
 
 mod common;
 
-use common::{run_on, target};
+use common::{REQS_TOTAL, run_on_demo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_responses_time_out_and_the_next_request_gets_a_fresh_timeout() {
-    let target = target().await;
     // Per iteration: a 900 ms response cut at 300 ms, then a 150 ms one (half the timeout:
     // it must not inherit the cut request's deadline), then a fast one.
-    let run = run_on(
-        &target.url(),
+    let (_, run) = run_on_demo(
         r#"
 baseUrl: BASE
 timeout: 300ms
@@ -28,12 +26,11 @@ scenarios:
 "#,
     )
     .await;
-    let reqs = "k6_http_reqs_total";
     run.assert_sums(&[
-        (reqs, &[("name", "slow"), ("status", "0")], 6.0),
-        (reqs, &[("name", "slow"), ("status", "200")], 0.0),
-        (reqs, &[("name", "medium"), ("status", "200")], 6.0),
-        (reqs, &[("name", "fast"), ("status", "200")], 6.0),
+        (REQS_TOTAL, &[("name", "slow"), ("status", "0")], 6.0),
+        (REQS_TOTAL, &[("name", "slow"), ("status", "200")], 0.0),
+        (REQS_TOTAL, &[("name", "medium"), ("status", "200")], 6.0),
+        (REQS_TOTAL, &[("name", "fast"), ("status", "200")], 6.0),
         (
             "redline_http_request_errors_total",
             &[("name", "slow"), ("reason", "timeout")],

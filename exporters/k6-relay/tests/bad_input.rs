@@ -6,9 +6,11 @@ use std::time::Duration;
 use prost::Message;
 use redline_k6_relay::K6RelayArgs;
 use redline_remote_write::prompb::{Label, Sample, TimeSeries, WriteRequest};
-use redline_testkit_prometheus::{Prometheus, free_port};
+use redline_testkit_prometheus::free_port;
 
 mod common;
+
+use common::{snappy, stored_reqs_max};
 
 fn series(labels: &[(&str, &str)], ts: i64, v: f64) -> TimeSeries {
     TimeSeries {
@@ -27,26 +29,8 @@ fn series(labels: &[(&str, &str)], ts: i64, v: f64) -> TimeSeries {
     }
 }
 
-fn snappy(req: &WriteRequest) -> Vec<u8> {
-    snap::raw::Encoder::new()
-        .compress_vec(&req.encode_to_vec())
-        .unwrap()
-}
-
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> (u16, String) {
-    let r = http
-        .post(url)
-        .header("Content-Type", content_type)
-        .header("Content-Encoding", "snappy")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+async fn post(relay: &common::Relay, content_type: &str, body: Vec<u8>) -> (u16, String) {
+    let r = relay.write(content_type, body).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -56,10 +40,7 @@ fn now_ms() -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
-    let prom = Prometheus::start().await.unwrap();
-    let relay = common::start(common::args_into(&prom, "bad-input")).await;
-    let url = relay.url.clone();
-    let http = reqwest::Client::new();
+    let (prom, relay) = common::start_into_new_prometheus("bad-input").await;
     let pb = "application/x-protobuf";
 
     let good = |ts: i64, v: f64| WriteRequest {
@@ -75,7 +56,7 @@ async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
         metadata: vec![],
     };
     let t0 = now_ms();
-    assert_eq!(post(&http, &url, pb, snappy(&good(t0, 1.0))).await.0, 204);
+    assert_eq!(post(&relay, pb, snappy(&good(t0, 1.0))).await.0, 204);
 
     let valid = snappy(&good(t0 + 1, 2.0));
     let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
@@ -131,14 +112,15 @@ async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
         ),
     ];
     for (what, ct, body, status, says) in cases {
-        let (got, text) = post(&http, &url, ct, body).await;
+        let (got, text) = post(&relay, ct, body).await;
         assert_eq!(got, status, "{what}: {text}");
         assert!(
             text.contains(says),
             "{what}: {text:?} should mention {says}"
         );
     }
-    let r = http.get(&url).send().await.unwrap();
+    let http = reqwest::Client::new();
+    let r = http.get(&relay.url).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 405);
     let r = http
         .post(format!("{}/write", relay.origin))
@@ -149,17 +131,10 @@ async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
     assert_eq!(r.status().as_u16(), 404);
 
     // The relay still takes good writes after all that.
-    assert_eq!(post(&http, &url, pb, valid).await.0, 204);
+    assert_eq!(post(&relay, pb, valid).await.0, 204);
     relay.ends_when_idle().await;
 
-    let got = prom
-        .query("max_over_time(k6_http_reqs_total[5m])")
-        .await
-        .unwrap();
-    assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].label("testid"), Some("bad-input"), "testid added");
-    assert_eq!(got[0].label("url"), None, "--drop-label url");
-    assert_eq!(got[0].float(), 2.0);
+    assert_eq!(stored_reqs_max(&prom, "bad-input").await, 2.0);
     let rejected = prom
         .query("max_over_time(redline_relay_rejected_requests_total[5m]) > 0")
         .await
@@ -205,8 +180,6 @@ async fn a_full_queue_without_a_disk_buffer_answers_503_and_counts_it() {
     args.common.shutdown_grace = Duration::from_millis(500);
     args.idle_exit = Duration::from_secs(3);
     let relay = common::start(args).await;
-    let url = relay.url.clone();
-    let http = reqwest::Client::new();
     let t0 = now_ms();
     let mut statuses = Vec::new();
     for i in 0..20 {
@@ -216,7 +189,7 @@ async fn a_full_queue_without_a_disk_buffer_answers_503_and_counts_it() {
                 .collect(),
             metadata: vec![],
         };
-        let (status, text) = post(&http, &url, "application/x-protobuf", snappy(&req)).await;
+        let (status, text) = post(&relay, "application/x-protobuf", snappy(&req)).await;
         if status == 503 {
             assert!(text.contains("--buffer-dir"), "{text}");
         }
@@ -230,14 +203,8 @@ async fn a_full_queue_without_a_disk_buffer_answers_503_and_counts_it() {
     assert!(statuses.contains(&204), "{statuses:?}");
     assert!(statuses.contains(&503), "{statuses:?}");
     let unavailable = statuses.iter().filter(|s| **s == 503).count();
-    let metrics = http
-        .get(format!("http://127.0.0.1:{admin}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exposition = reqwest::get(format!("http://127.0.0.1:{admin}/metrics")).await;
+    let metrics = exposition.unwrap().text().await.unwrap();
     // The runtime puts testid first; match the name and the labels that matter.
     let value = |prefix: &str| -> f64 {
         let (name, labels) = prefix.split_once('{').unwrap();

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use redline_k6_relay::{K6RelayArgs, run};
-use redline_testkit_prometheus::{Options, Prometheus, free_port};
+use redline_testkit_prometheus::{Prometheus, free_port};
 
 fn k6(
     write_url: &str,
@@ -45,18 +45,19 @@ fn summary_count(path: &Path) -> f64 {
         .unwrap_or_else(|| panic!("no http_reqs count in {}", path.display()))
 }
 
+/// A scalar query's value, `absent` when Prometheus has no sample.
+async fn scalar_or(prom: &Prometheus, q: &str, absent: f64) -> f64 {
+    prom.scalar(q).await.unwrap().unwrap_or(absent)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
     let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
         .unwrap();
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../alerts/http-load.yml");
-    let mut prom = Prometheus::start_with(Options {
-        rule_files: vec![rules.into()],
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let with_rules = Prometheus::builder().rule_file(rules);
+    let mut prom = with_rules.start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
 
     let port = free_port().unwrap();
@@ -109,40 +110,22 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
     let samples = |testid: &str| {
         format!("sum(count_over_time(k6_http_reqs_total{{testid=\"{testid}\"}}[10m]))")
     };
-    let in_prom_relayed = prom
-        .scalar(&total("relay-run"))
-        .await
-        .unwrap()
-        .unwrap_or(0.0);
-    let in_prom_direct = prom
-        .scalar(&total("direct-run"))
-        .await
-        .unwrap()
-        .unwrap_or(0.0);
-    let samples_relayed = prom
-        .scalar(&samples("relay-run"))
-        .await
-        .unwrap()
-        .unwrap_or(0.0);
-    let samples_direct = prom
-        .scalar(&samples("direct-run"))
-        .await
-        .unwrap()
-        .unwrap_or(0.0);
-    let buffered = prom
-        .scalar(
-            "sum(max_over_time(redline_relay_buffered_samples_total{testid=\"relay-run\"}[10m]))",
-        )
-        .await
-        .unwrap()
-        .unwrap_or(0.0);
-    let dropped = prom
-        .scalar(
-            "sum(max_over_time(redline_relay_dropped_samples_total{testid=\"relay-run\"}[10m]))",
-        )
-        .await
-        .unwrap()
-        .unwrap_or(-1.0);
+    let in_prom_relayed = scalar_or(&prom, &total("relay-run"), 0.0).await;
+    let in_prom_direct = scalar_or(&prom, &total("direct-run"), 0.0).await;
+    let samples_relayed = scalar_or(&prom, &samples("relay-run"), 0.0).await;
+    let samples_direct = scalar_or(&prom, &samples("direct-run"), 0.0).await;
+    let buffered = scalar_or(
+        &prom,
+        "sum(max_over_time(redline_relay_buffered_samples_total{testid=\"relay-run\"}[10m]))",
+        0.0,
+    )
+    .await;
+    let dropped = scalar_or(
+        &prom,
+        "sum(max_over_time(redline_relay_dropped_samples_total{testid=\"relay-run\"}[10m]))",
+        -1.0,
+    )
+    .await;
     println!(
         "k6 via relay: k6 counted {k6_relayed}, Prometheus has {in_prom_relayed} ({samples_relayed} samples of k6_http_reqs_total, {buffered} samples went through the disk buffer, {dropped} dropped)"
     );
@@ -174,12 +157,10 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
         "redline:http_req_duration_seconds:p95",
         "redline:http_success:ratio1m",
     ] {
-        let v = prom
-            .scalar(&format!(
-                "max(max_over_time({signal}{{testid=\"relay-run\",scenario=\"default\"}}[10m]))"
-            ))
-            .await
-            .unwrap();
+        let q = format!(
+            "max(max_over_time({signal}{{testid=\"relay-run\",scenario=\"default\"}}[10m]))"
+        );
+        let v = prom.scalar(&q).await.unwrap();
         assert!(v.is_some_and(|v| v > 0.0), "{signal}: {v:?}");
     }
     // Every relayed series ended with a staleness marker: nothing is current any more.

@@ -2,19 +2,13 @@
 //! behind the relay with the relay's label rules applied, the answer's written-headers count
 //! what was taken, and a malformed 2.0 request is a 400 that keeps nothing of it.
 
-use prost::Message;
 use redline_remote_write::write_v2::{Exemplar, Request, Sample, TimeSeries};
-use redline_testkit_prometheus::Prometheus;
 
 mod common;
 
-const V2: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+use common::{snappy, stored_reqs_max};
 
-fn snappy(req: &Request) -> Vec<u8> {
-    snap::raw::Encoder::new()
-        .compress_vec(&req.encode_to_vec())
-        .unwrap()
-}
+const V2: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
 
 fn written(r: &reqwest::Response, what: &str) -> Option<u64> {
     r.headers()
@@ -24,10 +18,7 @@ fn written(r: &reqwest::Response, what: &str) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_2_0_request_arrives_counted_in_its_answer_and_a_bad_one_is_a_400() {
-    let prom = Prometheus::start().await.unwrap();
-    let relay = common::start(common::args_into(&prom, "rw2")).await;
-    let url = relay.url.clone();
-    let http = reqwest::Client::new();
+    let (prom, relay) = common::start_into_new_prometheus("rw2").await;
     let t0 = redline_remote_write::now_millis();
 
     let sample = |v: f64, t: i64| Sample {
@@ -67,12 +58,9 @@ async fn a_2_0_request_arrives_counted_in_its_answer_and_a_bad_one_is_a_400() {
             },
         ],
     };
-    let r = http
-        .post(&url)
-        .header("Content-Type", V2)
-        .header("Content-Encoding", "snappy")
+    let r = relay
+        .write(V2, snappy(&req))
         .header("X-Prometheus-Remote-Write-Version", "2.0.0")
-        .body(snappy(&req))
         .send()
         .await
         .unwrap();
@@ -86,14 +74,7 @@ async fn a_2_0_request_arrives_counted_in_its_answer_and_a_bad_one_is_a_400() {
     let mut bad = req.clone();
     bad.timeseries[1].labels_refs = vec![1, 2, 3, 42];
     bad.timeseries[1].samples = vec![sample(100.0, t0 + 2000)];
-    let r = http
-        .post(&url)
-        .header("Content-Type", V2)
-        .header("Content-Encoding", "snappy")
-        .body(snappy(&bad))
-        .send()
-        .await
-        .unwrap();
+    let r = relay.write(V2, snappy(&bad)).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(written(&r, "Samples"), None);
     let text = r.text().await.unwrap();
@@ -103,13 +84,6 @@ async fn a_2_0_request_arrives_counted_in_its_answer_and_a_bad_one_is_a_400() {
     );
 
     relay.ends_when_idle().await;
-    let got = prom
-        .query("max_over_time(k6_http_reqs_total[5m])")
-        .await
-        .unwrap();
-    assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].label("testid"), Some("rw2"));
-    assert_eq!(got[0].label("url"), None);
     // 7 at t0 and 5 at t0+1s: the max is the merged 7; the bad request's 100 never arrived.
-    assert_eq!(got[0].float(), 7.0);
+    assert_eq!(stored_reqs_max(&prom, "rw2").await, 7.0);
 }

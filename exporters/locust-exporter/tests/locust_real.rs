@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use redline_locust_exporter::{LocustExporterArgs, run};
-use redline_testkit_prometheus::{Options, Prometheus, free_port};
+use redline_testkit_prometheus::{Prometheus, free_port};
 
 fn locust(args: &[&str]) -> tokio::process::Child {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/locustfile.py");
@@ -65,12 +65,8 @@ async fn locust_totals_and_p95_reach_prometheus_as_locust_counts_them() {
         .await
         .unwrap();
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../alerts/http-load.yml");
-    let prom = Prometheus::start_with(Options {
-        rule_files: vec![rules.into()],
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let with_rules = Prometheus::builder().rule_file(rules);
+    let prom = with_rules.start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (web, master_port) = (free_port().unwrap(), free_port().unwrap());
     let csv = dir.path().join("run");
@@ -183,12 +179,10 @@ async fn locust_totals_and_p95_reach_prometheus_as_locust_counts_them() {
         "redline:http_req_duration_seconds:p95",
         "redline:vus",
     ] {
-        let v = prom
-            .scalar(&format!(
-                "max(max_over_time({signal}{{testid=\"locust-run\",scenario=\"kubeserve\",step=\"10\"}}[10m]))"
-            ))
-            .await
-            .unwrap();
+        let q = format!(
+            "max(max_over_time({signal}{{testid=\"locust-run\",scenario=\"kubeserve\",step=\"10\"}}[10m]))"
+        );
+        let v = prom.scalar(&q).await.unwrap();
         assert!(v.is_some_and(|v| v > 0.0), "{signal}: {v:?}");
     }
     // Staleness markers at the end: nothing is current any more.

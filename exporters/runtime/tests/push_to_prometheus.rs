@@ -18,6 +18,25 @@ fn now_s() -> f64 {
         .as_secs_f64()
 }
 
+/// A runtime pushing to `p` as run `testid`.
+fn runtime_for(p: &Prometheus, testid: &str) -> Runtime {
+    Runtime::new(
+        &CommonArgs::for_test(&p.write_url(), testid),
+        "runtime-test",
+    )
+    .unwrap()
+}
+
+/// The status of a GET of `url`.
+async fn status_of(url: String) -> u16 {
+    reqwest::get(url).await.unwrap().status().as_u16()
+}
+
+/// The body of a GET of `url`.
+async fn text_of(url: String) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
 #[tokio::test]
 async fn counters_gauges_and_histograms_arrive_exactly_and_end_stale() {
     let p = Prometheus::start().await.unwrap();
@@ -51,31 +70,9 @@ async fn counters_gauges_and_histograms_arrive_exactly_and_end_stale() {
     let running = rt.start().await.unwrap();
     running.set_ready(true);
     let admin = format!("http://{}", running.admin_addr());
-    let http = reqwest::Client::new();
-    assert_eq!(
-        http.get(format!("{admin}/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        http.get(format!("{admin}/live"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let text = http
-        .get(format!("{admin}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(status_of(format!("{admin}/ready")).await, 200);
+    assert_eq!(status_of(format!("{admin}/live")).await, 200);
+    let text = text_of(format!("{admin}/metrics")).await;
     assert!(
         text.contains(r#"rt_requests_total{testid="rt-roundtrip",code="200"} 41"#),
         "{text}"
@@ -164,24 +161,15 @@ async fn counters_gauges_and_histograms_arrive_exactly_and_end_stale() {
         );
     }
     // The admin server is gone.
-    assert!(http.get(format!("{admin}/live")).send().await.is_err());
+    assert!(reqwest::get(format!("{admin}/live")).await.is_err());
 }
 
 #[tokio::test]
 async fn self_metrics_of_remote_write_are_exposed_and_pushed() {
     let p = Prometheus::start().await.unwrap();
-    let rt = Runtime::new(
-        &CommonArgs::for_test(&p.write_url(), "rt-self"),
-        "runtime-test",
-    )
-    .unwrap();
+    let rt = runtime_for(&p, "rt-self");
     let running = rt.start().await.unwrap();
-    let text = reqwest::get(format!("http://{}/metrics", running.admin_addr()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(format!("http://{}/metrics", running.admin_addr())).await;
     for name in redline_catalogue::remote_write::ALL {
         assert!(
             text.contains(&format!("# TYPE {} ", name.name)),
@@ -212,20 +200,9 @@ async fn scrape_only_mode_needs_no_prometheus() {
     c.inc();
     rt.registry().register("rt_scrape_only", "x", c);
     let running = rt.start().await.unwrap();
-    assert_eq!(
-        reqwest::get(format!("http://{}/ready", running.admin_addr()))
-            .await
-            .unwrap()
-            .status(),
-        503,
-        "not ready until the daemon says so"
-    );
-    let text = reqwest::get(format!("http://{}/metrics", running.admin_addr()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let ready = status_of(format!("http://{}/ready", running.admin_addr())).await;
+    assert_eq!(ready, 503, "not ready until the daemon says so");
+    let text = text_of(format!("http://{}/metrics", running.admin_addr())).await;
     assert!(
         text.contains("rt_scrape_only_total{testid=\"test\"} 1"),
         "{text}"
@@ -237,11 +214,7 @@ async fn scrape_only_mode_needs_no_prometheus() {
 #[tokio::test]
 async fn a_forwarder_handle_held_at_finish_is_an_error_not_a_hang() {
     let p = Prometheus::start().await.unwrap();
-    let rt = Runtime::new(
-        &CommonArgs::for_test(&p.write_url(), "rt-held"),
-        "runtime-test",
-    )
-    .unwrap();
+    let rt = runtime_for(&p, "rt-held");
     let running = rt.start().await.unwrap();
     let held = running.remote_writer().unwrap();
     let e = running.finish().await.unwrap_err();
@@ -252,11 +225,7 @@ async fn a_forwarder_handle_held_at_finish_is_an_error_not_a_hang() {
 #[tokio::test]
 async fn a_series_removed_from_the_registry_is_marked_stale_at_once() {
     let p = Prometheus::start().await.unwrap();
-    let mut rt = Runtime::new(
-        &CommonArgs::for_test(&p.write_url(), "rt-gone"),
-        "runtime-test",
-    )
-    .unwrap();
+    let mut rt = runtime_for(&p, "rt-gone");
     let level = Family::<Labels, Gauge>::default();
     rt.registry()
         .register("rt_step_level", "Level of a running step", level.clone());
@@ -291,13 +260,8 @@ async fn a_series_removed_from_the_registry_is_marked_stale_at_once() {
 #[tokio::test]
 async fn a_stock_prometheus_2_gets_floats_and_classic_buckets_and_nothing_is_lost() {
     use redline_runtime::{HistogramFallbackArg, samples_lost};
-    let Some(p) = Prometheus::builder()
-        .v2()
-        .stock()
-        .start_or_skip()
-        .await
-        .unwrap()
-    else {
+    let stock_v2 = Prometheus::builder().v2().stock();
+    let Some(p) = stock_v2.start_or_skip().await.unwrap() else {
         return;
     };
     assert!(!p.takes_native_histograms());

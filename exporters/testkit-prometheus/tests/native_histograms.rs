@@ -3,34 +3,21 @@
 //! what got stored are recorded per receiver and per start (stock or the harness's flags).
 
 mod common;
+// The native histogram remote-write's receiver tests push: one fixture, so the tests of both
+// crates mean the same observations.
+#[path = "../../../remote-write/tests/common/native.rs"]
+mod native;
 
 use std::time::Duration;
 
 use common::{ALL, minute_ago_whole_second_ms, start};
-use redline_remote_write::prompb::{BucketSpan, Histogram, Sample, histogram};
+use native::three_observations;
+use redline_remote_write::prompb::Sample;
 use redline_remote_write::{Entry, Series, compress, encode_write_request};
 use redline_testkit_prometheus::{Prometheus, Receiver};
 
-/// Observations 0.1, 0.2 and 0.4 at schema 0: bucket i covers (2^(i-1), 2^i].
-fn three_observations(timestamp: i64) -> Histogram {
-    Histogram {
-        count: Some(histogram::Count::CountInt(3)),
-        sum: 0.7,
-        schema: 0,
-        zero_threshold: 1e-128,
-        zero_count: Some(histogram::ZeroCount::ZeroCountInt(0)),
-        positive_spans: vec![BucketSpan {
-            offset: -3,
-            length: 3,
-        }],
-        positive_deltas: vec![1, 0, 0],
-        timestamp,
-        ..Default::default()
-    }
-}
-
-/// Posts one request with `nh_float` = 1 and `nh_seconds` = [`three_observations`]; returns
-/// the HTTP status and body.
+/// Posts one request with `nh_float` = 1 and `nh_seconds` = [`three_observations`] once;
+/// returns the HTTP status and body.
 async fn post_float_and_histogram(p: &Prometheus) -> (u16, String) {
     let t = minute_ago_whole_second_ms();
     let float = Series::new("nh_float", [("job", "nh")]).unwrap();
@@ -39,7 +26,7 @@ async fn post_float_and_histogram(p: &Prometheus) -> (u16, String) {
         value: 1.0,
         timestamp: t,
     }];
-    let histograms = [three_observations(t)];
+    let histograms = [three_observations(t, 1)];
     let mut raw = Vec::new();
     encode_write_request(
         &[

@@ -17,43 +17,32 @@ struct Pushed {
     values: [f64; 3],
 }
 
+const fn pushed(
+    name: &'static str,
+    labels: &'static [(&'static str, &'static str)],
+    values: [f64; 3],
+) -> Pushed {
+    Pushed {
+        name,
+        labels,
+        values,
+    }
+}
+
+/// A `smoke_latency_seconds` bucket series: `le` and the cumulative counts up to it.
+const fn bucket(le: &'static [(&'static str, &'static str)], values: [f64; 3]) -> Pushed {
+    pushed("smoke_latency_seconds_bucket", le, values)
+}
+
 const PUSHED: &[Pushed] = &[
-    Pushed {
-        name: "smoke_requests_total",
-        labels: &[("code", "200")],
-        values: [0.0, 5.0, 12.0],
-    },
-    Pushed {
-        name: "smoke_in_flight",
-        labels: &[],
-        values: [3.0, -1.5, 0.25],
-    },
+    pushed("smoke_requests_total", &[("code", "200")], [0.0, 5.0, 12.0]),
+    pushed("smoke_in_flight", &[], [3.0, -1.5, 0.25]),
     // A classic histogram is its _bucket series (cumulative, le as a label), _sum and _count.
-    Pushed {
-        name: "smoke_latency_seconds_bucket",
-        labels: &[("le", "0.1")],
-        values: [1.0, 2.0, 2.0],
-    },
-    Pushed {
-        name: "smoke_latency_seconds_bucket",
-        labels: &[("le", "0.5")],
-        values: [2.0, 4.0, 5.0],
-    },
-    Pushed {
-        name: "smoke_latency_seconds_bucket",
-        labels: &[("le", "+Inf")],
-        values: [3.0, 5.0, 7.0],
-    },
-    Pushed {
-        name: "smoke_latency_seconds_sum",
-        labels: &[],
-        values: [0.375, 1.125, 2.625],
-    },
-    Pushed {
-        name: "smoke_latency_seconds_count",
-        labels: &[],
-        values: [3.0, 5.0, 7.0],
-    },
+    bucket(&[("le", "0.1")], [1.0, 2.0, 2.0]),
+    bucket(&[("le", "0.5")], [2.0, 4.0, 5.0]),
+    bucket(&[("le", "+Inf")], [3.0, 5.0, 7.0]),
+    pushed("smoke_latency_seconds_sum", &[], [0.375, 1.125, 2.625]),
+    pushed("smoke_latency_seconds_count", &[], [3.0, 5.0, 7.0]),
 ];
 
 /// Pushes every series of [`PUSHED`] and checks each comes back sample for sample.

@@ -29,22 +29,13 @@ fn span(offset: i32, length: u32) -> BucketSpan {
     BucketSpan { offset, length }
 }
 
+fn sample(value: f64, timestamp: i64) -> Sample {
+    Sample { value, timestamp }
+}
+
 /// The request whose encoding is the golden bytes.
 fn every_field() -> WriteRequest {
-    let integer = Histogram {
-        count: Some(histogram::Count::CountInt(9)),
-        sum: -1.25,
-        schema: 3,
-        zero_threshold: 1e-128,
-        zero_count: Some(histogram::ZeroCount::ZeroCountInt(2)),
-        negative_spans: vec![span(-2, 1)],
-        negative_deltas: vec![3],
-        positive_spans: vec![span(-20, 2), span(5, 1)],
-        positive_deltas: vec![1, 1, -2],
-        reset_hint: histogram::ResetHint::No as i32,
-        timestamp: 1_700_000_000_500,
-        ..Default::default()
-    };
+    let integer = golden::integer_histogram!();
     let float = Histogram {
         count: Some(histogram::Count::CountFloat(4.5)),
         sum: 12.0,
@@ -74,18 +65,9 @@ fn every_field() -> WriteRequest {
                     label("status", "200"),
                 ],
                 samples: vec![
-                    Sample {
-                        value: 1.5,
-                        timestamp: 1_700_000_000_000,
-                    },
-                    Sample {
-                        value: 0.0,
-                        timestamp: 1_700_000_001_000,
-                    },
-                    Sample {
-                        value: stale_nan(),
-                        timestamp: 1_700_000_002_000,
-                    },
+                    sample(1.5, 1_700_000_000_000),
+                    sample(0.0, 1_700_000_001_000),
+                    sample(stale_nan(), 1_700_000_002_000),
                 ],
                 exemplars: vec![Exemplar {
                     labels: vec![label("trace_id", "4bf92f3577b34da6")],
@@ -134,7 +116,7 @@ fn encoding_is_byte_for_byte_the_golden_request() {
 
 #[test]
 fn golden_bytes_decode_field_for_field() {
-    let decoded = WriteRequest::decode(golden::write_request().as_slice()).unwrap();
+    let decoded: WriteRequest = golden::decode(golden::write_request());
     let want = every_field();
     // NaN != NaN, so the StaleNaN values are compared by bit pattern and then
     // replaced to let `==` check every other field.

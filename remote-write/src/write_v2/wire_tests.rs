@@ -62,21 +62,7 @@ fn request() -> Request {
                 labels_refs: vec![1, 9],
                 samples: vec![],
                 histograms: vec![
-                    Histogram {
-                        count: Some(histogram::Count::CountInt(9)),
-                        sum: -1.25,
-                        schema: 3,
-                        zero_threshold: 1e-128,
-                        zero_count: Some(histogram::ZeroCount::ZeroCountInt(2)),
-                        negative_spans: vec![span(-2, 1)],
-                        negative_deltas: vec![3],
-                        positive_spans: vec![span(-20, 2), span(5, 1)],
-                        positive_deltas: vec![1, 1, -2],
-                        reset_hint: histogram::ResetHint::No as i32,
-                        timestamp: 1_700_000_000_500,
-                        start_timestamp: START,
-                        ..Default::default()
-                    },
+                    golden::integer_histogram!(start_timestamp: START),
                     Histogram {
                         count: Some(histogram::Count::CountFloat(4.5)),
                         sum: 12.0,
@@ -107,16 +93,18 @@ fn encoding_is_byte_for_byte_what_prometheus_marshals() {
 
 #[test]
 fn prometheus_bytes_decode_field_for_field() {
-    let decoded = Request::decode(golden::write_v2_request().as_slice()).unwrap();
-    assert_eq!(decoded, request());
+    assert_eq!(
+        golden::decode::<Request>(golden::write_v2_request()),
+        request()
+    );
 }
 
 /// The 2.0 message reserves the 1.0 field numbers (and 1.0 has none of 2.0's), so a
 /// receiver that picks the wrong schema sees an empty request, never a corrupt one.
 #[test]
 fn each_version_reads_the_other_as_an_empty_request() {
-    let v1_as_v2 = Request::decode(golden::write_request().as_slice()).unwrap();
+    let v1_as_v2: Request = golden::decode(golden::write_request());
     assert_eq!(v1_as_v2, Request::default());
-    let v2_as_v1 = WriteRequest::decode(golden::write_v2_request().as_slice()).unwrap();
+    let v2_as_v1: WriteRequest = golden::decode(golden::write_v2_request());
     assert_eq!(v2_as_v1, WriteRequest::default());
 }

@@ -1,5 +1,6 @@
 //! The native histogram the receiver tests push: one fixture, so every test means the same
-//! observations when it asserts a count.
+//! observations when it asserts a count. testkit-prometheus's receiver tests include this file
+//! too (`#[path]`), so it depends on `redline_remote_write` alone.
 
 use redline_remote_write::prompb::{BucketSpan, Histogram, histogram};
 

@@ -1,8 +1,8 @@
 use std::time::{Duration, Instant};
 
-use redline_demo_target::{Endpoint, TargetArgs};
+use redline_demo_target::Endpoint;
 
-use crate::{args, bounded, client, start};
+use crate::{args, args_with, serve};
 
 fn slept_ms(body: &str) -> f64 {
     body.lines()
@@ -14,9 +14,7 @@ fn slept_ms(body: &str) -> f64 {
 
 #[tokio::test]
 async fn sleep_latency_is_injected_within_tolerance() {
-    bounded(async {
-        let t = start(args()).await;
-        let c = client();
+    serve(args(), async |t, c| {
         for (query, ms) in [
             ("sleep=100", 100),
             ("sleep=150ms", 150),
@@ -44,9 +42,7 @@ async fn sleep_latency_is_injected_within_tolerance() {
 
 #[tokio::test]
 async fn sleep_stddev_spreads_samples_normally() {
-    bounded(async {
-        let t = start(args()).await;
-        let c = client();
+    serve(args(), async |t, c| {
         let n = 300;
         let url = format!("{}/autoscale?sleep=200&sleep-stddev=80", t.url());
         let samples: Vec<f64> = futures::future::join_all((0..n).map(|_| {
@@ -71,13 +67,7 @@ async fn sleep_stddev_spreads_samples_normally() {
 
 #[tokio::test]
 async fn prime_and_bloat_reply_like_autoscale_go() {
-    bounded(async {
-        let t = start(TargetArgs {
-            max_bloat_mb: 8,
-            ..args()
-        })
-        .await;
-        let c = client();
+    serve(args_with(|a| a.max_bloat_mb = 8), async |t, c| {
         let body = c
             .get(format!("{}/?prime=10000&bloat=5", t.url()))
             .send()
@@ -106,13 +96,7 @@ async fn prime_and_bloat_reply_like_autoscale_go() {
 
 #[tokio::test]
 async fn reads_knative_payloads_and_refuses_oversized_ones() {
-    bounded(async {
-        let t = start(TargetArgs {
-            max_body: 2_000_000,
-            ..args()
-        })
-        .await;
-        let c = client();
+    serve(args_with(|a| a.max_body = 2_000_000), async |t, c| {
         for size in [10 * 1024, 100 * 1024, 1000 * 1024] {
             let payload: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
             let resp = c

@@ -1,12 +1,10 @@
 use redline_demo_target::Endpoint;
 
-use crate::{args, bounded, client, start};
+use crate::{args, serve};
 
 #[tokio::test]
 async fn error_probability_is_within_statistical_bounds() {
-    bounded(async {
-        let t = start(args()).await;
-        let c = client();
+    serve(args(), async |t, c| {
         let n = 400u64;
         let url = format!("{}/?status=503&p=0.3", t.url());
         let statuses = futures::future::join_all((0..n).map(|_| {
@@ -29,9 +27,7 @@ async fn error_probability_is_within_statistical_bounds() {
 
 #[tokio::test]
 async fn faults_apply_to_every_endpoint_and_default_to_certain() {
-    bounded(async {
-        let t = start(args()).await;
-        let c = client();
+    serve(args(), async |t, c| {
         let base = t.url();
         let cases = [
             c.get(format!("{base}/health?status=500")),

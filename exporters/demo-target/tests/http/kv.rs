@@ -2,7 +2,7 @@ use std::path::Path;
 
 use redline_demo_target::{TargetArgs, TargetHandle};
 
-use crate::{args, bounded, client, start};
+use crate::{args, client, serve, start};
 
 async fn put(c: &reqwest::Client, t: &TargetHandle, key: &str, value: &str) -> u16 {
     c.put(format!("{}/kv/{key}", t.url()))
@@ -23,18 +23,20 @@ async fn get(c: &reqwest::Client, t: &TargetHandle, key: &str) -> Option<String>
     }
 }
 
+async fn delete(c: &reqwest::Client, t: &TargetHandle, key: &str) -> u16 {
+    let resp = c.delete(format!("{}/kv/{key}", t.url())).send().await;
+    resp.unwrap().status().as_u16()
+}
+
 #[tokio::test]
 async fn put_get_delete() {
-    bounded(async {
-        let t = start(args()).await;
-        let c = client();
+    serve(args(), async |t, c| {
         assert_eq!(put(&c, &t, "a", "1").await, 201);
         assert_eq!(put(&c, &t, "a", "2").await, 204);
         assert_eq!(get(&c, &t, "a").await.as_deref(), Some("2"));
         assert_eq!(get(&c, &t, "missing").await, None);
-        let del = |key: &str| c.delete(format!("{}/kv/{key}", t.url())).send();
-        assert_eq!(del("a").await.unwrap().status(), 204);
-        assert_eq!(del("a").await.unwrap().status(), 404);
+        assert_eq!(delete(&c, &t, "a").await, 204);
+        assert_eq!(delete(&c, &t, "a").await, 404);
         assert_eq!(get(&c, &t, "a").await, None);
     })
     .await
@@ -81,20 +83,11 @@ fn with_file(path: &Path, ack_before_write: bool) -> TargetArgs {
 
 #[tokio::test]
 async fn durable_kv_keeps_acknowledged_writes_across_restart() {
-    bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("kv.log");
-        let t = start(with_file(&path, false)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.log");
+    serve(with_file(&path, false), async |t, c| {
         write_keys(&t, 50).await;
-        let c = client();
-        assert_eq!(
-            c.delete(format!("{}/kv/key-0", t.url()))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            204
-        );
+        assert_eq!(delete(&c, &t, "key-0").await, 204);
         t.shutdown().await.unwrap();
 
         let t = start(with_file(&path, false)).await;
@@ -104,34 +97,29 @@ async fn durable_kv_keeps_acknowledged_writes_across_restart() {
     .await
 }
 
+/// Writes acknowledged but never made durable (kept in memory only, or acknowledged before the
+/// file write) are readable until the restart and gone after it.
 #[tokio::test]
-async fn memory_kv_loses_writes_on_restart() {
-    bounded(async {
-        let t = start(args()).await;
-        write_keys(&t, 10).await;
-        assert_eq!(count_readable(&t, 10).await, 10);
-        t.shutdown().await.unwrap();
-        let t = start(args()).await;
-        assert_eq!(count_readable(&t, 10).await, 0);
-    })
-    .await
-}
-
-#[tokio::test]
-async fn ack_before_write_loses_acknowledged_writes_on_restart() {
-    bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("kv.log");
-        let t = start(with_file(&path, true)).await;
-        write_keys(&t, 10).await;
-        assert_eq!(
-            count_readable(&t, 10).await,
-            10,
-            "acked and readable before the restart"
-        );
-        t.shutdown().await.unwrap();
-        let t = start(with_file(&path, false)).await;
-        assert_eq!(count_readable(&t, 10).await, 0);
-    })
-    .await
+async fn unsynced_writes_are_lost_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.log");
+    let cases = [
+        ("memory", args(), args()),
+        (
+            "ack before write",
+            with_file(&path, true),
+            with_file(&path, false),
+        ),
+    ];
+    for (name, first, after_restart) in cases {
+        serve(first, async |t, _| {
+            write_keys(&t, 10).await;
+            let before = count_readable(&t, 10).await;
+            assert_eq!(before, 10, "{name}: acked and readable before the restart");
+            t.shutdown().await.unwrap();
+            let t = start(after_restart).await;
+            assert_eq!(count_readable(&t, 10).await, 0, "{name}");
+        })
+        .await
+    }
 }

@@ -1,22 +1,16 @@
-use std::io::Write;
+use std::time::Duration;
 
 use redline_demo_target::{Endpoint, TargetArgs};
 use serde_json::json;
 
-use crate::{args, bounded, client, start};
+use crate::{args, serve};
 
 fn files(tiers: &str, tokens: &str) -> (tempfile::TempDir, TargetArgs) {
     let dir = tempfile::tempdir().unwrap();
     let tiers_path = dir.path().join("tiers.yaml");
     let tokens_path = dir.path().join("tokens.csv");
-    std::fs::File::create(&tiers_path)
-        .unwrap()
-        .write_all(tiers.as_bytes())
-        .unwrap();
-    std::fs::File::create(&tokens_path)
-        .unwrap()
-        .write_all(tokens.as_bytes())
-        .unwrap();
+    std::fs::write(&tiers_path, tiers).unwrap();
+    std::fs::write(&tokens_path, tokens).unwrap();
     let a = TargetArgs {
         tiers: Some(tiers_path),
         tokens_file: Some(tokens_path),
@@ -27,20 +21,26 @@ fn files(tiers: &str, tokens: &str) -> (tempfile::TempDir, TargetArgs) {
 
 #[tokio::test]
 async fn request_limit_answers_429_with_retry_after() {
-    bounded(async {
-        let (_dir, a) = files(
-            "tiers:\n  free:\n    requests: 3\n    request-window: 60s\n  premium:\n    requests: 100\n",
-            "free,tok-free-1\nfree,tok-free-2\npremium,tok-premium\n",
-        );
-        let t = start(a).await;
-        let c = client();
-        let get = |token: &'static str| c.get(format!("{}/?sleep=1", t.url())).bearer_auth(token).send();
+    let (_dir, a) = files(
+        "tiers:\n  free:\n    requests: 3\n    request-window: 60s\n  premium:\n    requests: 100\n",
+        "free,tok-free-1\nfree,tok-free-2\npremium,tok-premium\n",
+    );
+    serve(a, async |t, c| {
+        let get = |token: &'static str| {
+            c.get(format!("{}/?sleep=1", t.url()))
+                .bearer_auth(token)
+                .send()
+        };
         for _ in 0..3 {
             assert_eq!(get("tok-free-1").await.unwrap().status(), 200);
         }
         let limited = get("tok-free-1").await.unwrap();
         assert_eq!(limited.status(), 429);
-        let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        let retry: u64 = limited.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((1..=60).contains(&retry), "retry-after {retry}");
         let body: serde_json::Value = limited.json().await.unwrap();
         assert_eq!(body["error"]["type"], "rate_limit_exceeded");
@@ -60,17 +60,12 @@ async fn request_limit_answers_429_with_retry_after() {
 
 #[tokio::test]
 async fn token_limit_charges_usage() {
-    bounded(async {
-        let (_dir, a) = files(
-            "tiers:\n  free:\n    tokens: 20\n    token-window: 1m\n",
-            "free,tok\n",
-        );
-        let t = start(TargetArgs {
-            token_delay: std::time::Duration::ZERO,
-            ..a
-        })
-        .await;
-        let c = client();
+    let (_dir, mut a) = files(
+        "tiers:\n  free:\n    tokens: 20\n    token-window: 1m\n",
+        "free,tok\n",
+    );
+    a.token_delay = Duration::ZERO;
+    serve(a, async |t, c| {
         let post = || {
             c.post(format!("{}/v1/completions", t.url()))
                 .bearer_auth("tok")
@@ -88,44 +83,20 @@ async fn token_limit_charges_usage() {
 
 #[tokio::test]
 async fn require_auth_rejects_missing_and_unknown_tokens() {
-    bounded(async {
-        let (_dir, a) = files("tiers:\n  enterprise: {}\n", "enterprise,good-token\n");
-        let t = start(TargetArgs {
-            require_auth: true,
-            ..a
-        })
-        .await;
-        let c = client();
+    let (_dir, mut a) = files("tiers:\n  enterprise: {}\n", "enterprise,good-token\n");
+    a.require_auth = true;
+    serve(a, async |t, c| {
         let url = format!("{}/api/v1/predict/1", t.url());
         let body = r#"{"features":[1]}"#;
         let missing = c.post(&url).body(body).send().await.unwrap();
         assert_eq!(missing.status(), 401);
         assert_eq!(missing.headers()["www-authenticate"], "Bearer");
-        let unknown = c
-            .post(&url)
-            .bearer_auth("bad-token")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(unknown.status(), 401);
-        let ok = c
-            .post(&url)
-            .bearer_auth("good-token")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(ok.status(), 200);
+        let post = |token: &'static str| c.post(&url).bearer_auth(token).body(body).send();
+        assert_eq!(post("bad-token").await.unwrap().status(), 401);
+        assert_eq!(post("good-token").await.unwrap().status(), 200);
         // Probes stay open.
-        assert_eq!(
-            c.get(format!("{}/health", t.url()))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        let health = c.get(format!("{}/health", t.url())).send().await.unwrap();
+        assert_eq!(health.status(), 200);
         assert_eq!(t.stats().count(Endpoint::Predict, 401), 2);
     })
     .await
@@ -133,9 +104,7 @@ async fn require_auth_rejects_missing_and_unknown_tokens() {
 
 #[tokio::test]
 async fn built_in_tiers_match_tokens_by_prefix() {
-    bounded(async {
-        let t = start(args()).await;
-        let c = client();
+    serve(args(), async |t, c| {
         let models = |token: &'static str| {
             c.get(format!("{}/v1/models", t.url()))
                 .bearer_auth(token)

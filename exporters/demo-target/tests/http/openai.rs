@@ -1,30 +1,16 @@
 use std::time::{Duration, Instant};
 
-use redline_demo_target::TargetArgs;
 use serde_json::{Value, json};
 
-use crate::{args, bounded, client, start};
+use crate::{args, args_with, json_of, serve};
 
 #[tokio::test]
 async fn completion_usage_counts_are_real() {
-    bounded(async {
-        let t = start(TargetArgs {
-            token_delay: Duration::ZERO,
-            ..args()
-        })
-        .await;
-        let c = client();
-        let v: Value = c
-            .post(format!("{}/v1/completions", t.url()))
-            .json(
-                &json!({"model": "granite", "prompt": "one two three four five", "max_tokens": 7}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let a = args_with(|a| a.token_delay = Duration::ZERO);
+    serve(a, async |t, c| {
+        let prompt = "one two three four five";
+        let body = json!({"model": "granite", "prompt": prompt, "max_tokens": 7});
+        let v = json_of(c.post(format!("{}/v1/completions", t.url())).json(&body)).await;
         assert_eq!(v["object"], "text_completion");
         assert_eq!(v["model"], "granite");
         assert_eq!(
@@ -46,16 +32,14 @@ async fn completion_usage_counts_are_real() {
 
 #[tokio::test]
 async fn chat_usage_counts_and_defaults() {
-    bounded(async {
-        let t = start(TargetArgs {
-            token_delay: Duration::ZERO,
-            default_max_tokens: 9,
-            ..args()
-        })
-        .await;
-        let c = client();
+    let a = args_with(|a| {
+        a.token_delay = Duration::ZERO;
+        a.default_max_tokens = 9;
+    });
+    serve(a, async |t, c| {
+        let base = t.url();
         let resp = c
-            .post(format!("{}/v1/chat/completions", t.url()))
+            .post(format!("{base}/v1/chat/completions"))
             .json(&json!({"messages": [
                 {"role": "system", "content": "You are terse."},
                 {"role": "user", "content": "Say hello to the load test"}
@@ -73,29 +57,15 @@ async fn chat_usage_counts_and_defaults() {
             json!({"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18})
         );
 
-        let bad = c
-            .post(format!("{}/v1/chat/completions", t.url()))
-            .body("{")
-            .send()
-            .await
-            .unwrap();
+        let bad = c.post(format!("{base}/v1/chat/completions")).body("{");
+        let bad = bad.send().await.unwrap();
         assert_eq!(bad.status(), 400);
         let v: Value = bad.json().await.unwrap();
         assert_eq!(v["error"]["type"], "invalid_request_error");
-        let wrong_method = c
-            .get(format!("{}/v1/completions", t.url()))
-            .send()
-            .await
-            .unwrap();
+        let wrong_method = c.get(format!("{base}/v1/completions")).send().await;
+        let wrong_method = wrong_method.unwrap();
         assert_eq!(wrong_method.status(), 405);
-        let models: Value = c
-            .get(format!("{}/v1/models", t.url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let models = json_of(c.get(format!("{base}/v1/models"))).await;
         assert_eq!(models["data"][0]["id"], "redline-demo");
     })
     .await
@@ -103,15 +73,13 @@ async fn chat_usage_counts_and_defaults() {
 
 #[tokio::test]
 async fn non_streaming_answer_waits_for_every_token() {
-    bounded(async {
-        let t = start(TargetArgs {
-            token_delay: Duration::from_millis(20),
-            ttft_delay: Duration::from_millis(50),
-            ..args()
-        })
-        .await;
+    let a = args_with(|a| {
+        a.token_delay = Duration::from_millis(20);
+        a.ttft_delay = Duration::from_millis(50);
+    });
+    serve(a, async |t, c| {
         let begin = Instant::now();
-        let resp = client()
+        let resp = c
             .post(format!("{}/v1/completions", t.url()))
             .json(&json!({"prompt": "x", "max_tokens": 6}))
             .send()
@@ -157,10 +125,9 @@ async fn read_events(mut resp: reqwest::Response, begin: Instant) -> Vec<Event> 
 
 #[tokio::test]
 async fn chat_stream_shape_and_pacing() {
-    bounded(async {
-        let t = start(args()).await;
+    serve(args(), async |t, c| {
         let begin = Instant::now();
-        let resp = client()
+        let resp = c
             .post(format!("{}/v1/chat/completions?ttft_ms=100", t.url()))
             .header("x-redline-token-delay-ms", "30")
             .json(&json!({"model": "m", "stream": true, "max_tokens": 5,
@@ -214,10 +181,9 @@ async fn chat_stream_shape_and_pacing() {
 
 #[tokio::test]
 async fn completions_stream_carries_text_and_usage() {
-    bounded(async {
-        let t = start(TargetArgs { token_delay: Duration::from_millis(5), ..args() }).await;
+    serve(args_with(|a| a.token_delay = Duration::from_millis(5)), async |t, c| {
         let begin = Instant::now();
-        let resp = client()
+        let resp = c
             .post(format!("{}/v1/completions", t.url()))
             .json(&json!({"prompt": "a b c", "stream": true, "max_tokens": 20, "stream_options": {"include_usage": true}}))
             .send()

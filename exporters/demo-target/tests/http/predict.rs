@@ -1,12 +1,10 @@
 use serde_json::{Value, json};
 
-use crate::{args, bounded, client, start};
+use crate::{args, serve};
 
 #[tokio::test]
 async fn single_and_batch_predictions() {
-    bounded(async {
-        let t = start(args()).await;
-        let c = client();
+    serve(args(), async |t, c| {
         let url = format!("{}/api/v1/predict/1", t.url());
         let resp = c
             .post(&url)
@@ -33,9 +31,7 @@ async fn single_and_batch_predictions() {
 
 #[tokio::test]
 async fn malformed_bodies_get_422_with_json() {
-    bounded(async {
-        let t = start(args()).await;
-        let c = client();
+    serve(args(), async |t, c| {
         let url = format!("{}/api/v1/predict/1", t.url());
         for body in [
             "{not json",
@@ -56,9 +52,7 @@ async fn malformed_bodies_get_422_with_json() {
 
 #[tokio::test]
 async fn health_at_root_and_under_the_model_path() {
-    bounded(async {
-        let t = start(args()).await;
-        let c = client();
+    serve(args(), async |t, c| {
         for path in ["/health", "/api/v1/predict/1/health"] {
             let resp = c.get(format!("{}{path}", t.url())).send().await.unwrap();
             assert_eq!(resp.status(), 200, "{path}");

@@ -1,19 +1,15 @@
 use std::time::{Duration, Instant};
 
-use redline_demo_target::{Endpoint, TargetArgs};
+use redline_demo_target::Endpoint;
 
-use crate::{args, bounded, client, start};
+use crate::{args, args_with, client, serve};
 
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_requests() {
-    bounded(async {
-        let t = start(TargetArgs {
-            token_delay: Duration::from_millis(50),
-            ..args()
-        })
-        .await;
+    let a = args_with(|a| a.token_delay = Duration::from_millis(50));
+    serve(a, async |t, c| {
         let url = t.url();
-        let mut stream = client()
+        let mut stream = c
             .post(format!("{url}/v1/completions"))
             .json(&serde_json::json!({"prompt": "x", "stream": true, "max_tokens": 6}))
             .send()
@@ -33,6 +29,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
                 .ends_with("data: [DONE]\n\n")
         );
         shutdown.await.unwrap().unwrap();
+        // A fresh client: a pooled connection must not stand in for the listener.
         assert!(
             client().get(url).send().await.is_err(),
             "listener closed after shutdown"
@@ -43,8 +40,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
 
 #[tokio::test]
 async fn serves_h2c_with_prior_knowledge() {
-    bounded(async {
-        let t = start(args()).await;
+    serve(args(), async |t, _| {
         let c = reqwest::Client::builder()
             .no_proxy()
             .http2_prior_knowledge()
@@ -59,18 +55,10 @@ async fn serves_h2c_with_prior_knowledge() {
 
 #[tokio::test]
 async fn startup_delay_holds_the_first_request() {
-    bounded(async {
-        let t = start(TargetArgs {
-            startup_delay: Duration::from_millis(300),
-            ..args()
-        })
-        .await;
+    let a = args_with(|a| a.startup_delay = Duration::from_millis(300));
+    serve(a, async |t, c| {
         let begin = Instant::now();
-        let resp = client()
-            .get(format!("{}/health", t.url()))
-            .send()
-            .await
-            .unwrap();
+        let resp = c.get(format!("{}/health", t.url())).send().await.unwrap();
         assert_eq!(resp.status(), 200);
         // spawn returns when bound; the delay starts a moment later, never earlier.
         assert!(
@@ -84,9 +72,7 @@ async fn startup_delay_holds_the_first_request() {
 
 #[tokio::test]
 async fn counts_requests_per_endpoint_and_status() {
-    bounded(async {
-        let t = start(args()).await;
-        let c = client();
+    serve(args(), async |t, c| {
         for _ in 0..3 {
             c.get(format!("{}/health", t.url())).send().await.unwrap();
         }

@@ -11,6 +11,7 @@ use http::{Method, Request};
 use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 
 use super::encoder::RequestHead;
 use super::exchange::{self, H2Lean};
@@ -18,7 +19,7 @@ use super::frame::{self, Head};
 use super::mux;
 use crate::client::{ClientConfig, ReqBody};
 use crate::metrics::ErrorReason;
-use crate::response::Keep;
+use crate::response::{Failure, Keep, Response};
 use crate::stream::Stream;
 use crate::wire::WireCounters;
 
@@ -124,10 +125,19 @@ impl Peer {
     }
 }
 
-async fn listen() -> (TcpListener, String) {
+/// Listens on loopback and runs `script` as the server of the first connection, once its
+/// client preface is read; returns the URL to connect to and the server's task.
+async fn scripted<F>(
+    script: impl FnOnce(Peer) -> F + Send + 'static,
+) -> (String, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
-    (l, url)
+    let server = tokio::spawn(async move { script(Peer::accept(&l).await).await });
+    (url, server)
 }
 
 fn cfg() -> ClientConfig {
@@ -141,6 +151,23 @@ fn req(method: Method, url: &str, path: &str) -> Request<ReqBody> {
     r
 }
 
+/// Sends `method path` with `body` over `c` and waits for the answer.
+async fn send(
+    c: &mut H2Lean,
+    url: &str,
+    method: Method,
+    path: &str,
+    body: &Bytes,
+) -> Result<(Response, bool), Failure> {
+    let r = req(method, url, path);
+    c.exchange(&RequestHead::of(&r), body, ALL).await
+}
+
+/// A GET without a body over `c`.
+async fn get(c: &mut H2Lean, url: &str, path: &str) -> Result<(Response, bool), Failure> {
+    send(c, url, Method::GET, path, &Bytes::new()).await
+}
+
 async fn conn<'a>(slot: &'a mut Option<H2Lean>, url: &str) -> (&'a mut H2Lean, bool) {
     let uri = format!("{url}/").parse().unwrap();
     let (c, times) = exchange::connection(&cfg(), slot, &uri).await.unwrap();
@@ -149,9 +176,7 @@ async fn conn<'a>(slot: &'a mut Option<H2Lean>, url: &str) -> (&'a mut H2Lean, b
 
 #[tokio::test]
 async fn split_padded_continued_and_interim_responses_keep_the_table_in_step() {
-    let (l, url) = listen().await;
-    let server = tokio::spawn(async move {
-        let mut p = Peer::accept(&l).await;
+    let (url, server) = scripted(|mut p| async move {
         let (h, _) = p.next(frame::HEADERS).await;
         assert_eq!((h.stream, h.flags & END), (1, END));
         // SETTINGS and PING first; then the head over HEADERS (padded, with priority) and a
@@ -187,18 +212,12 @@ async fn split_padded_continued_and_interim_responses_keep_the_table_in_step() {
         out.extend(f(frame::HEADERS, END, 3, &[0x8d, 0xbe]));
         p.write(&out).await;
         p.quiet_for(Duration::from_millis(200)).await;
-    });
+    })
+    .await;
     let mut slot = None;
     let (c, new) = conn(&mut slot, &url).await;
     assert!(new);
-    let (r, usable) = c
-        .exchange(
-            &RequestHead::of(&req(Method::GET, &url, "/a")),
-            &Bytes::new(),
-            ALL,
-        )
-        .await
-        .unwrap();
+    let (r, usable) = get(c, &url, "/a").await.unwrap();
     assert_eq!(
         (r.status, &r.body[..], usable),
         (200, &b"hello world"[..], true)
@@ -208,14 +227,7 @@ async fn split_padded_continued_and_interim_responses_keep_the_table_in_step() {
     assert!(r.received > 0 && r.sent > 24);
     let (c, new) = conn(&mut slot, &url).await;
     assert!(!new, "kept");
-    let (r, _) = c
-        .exchange(
-            &RequestHead::of(&req(Method::GET, &url, "/b")),
-            &Bytes::new(),
-            ALL,
-        )
-        .await
-        .unwrap();
+    let (r, _) = get(c, &url, "/b").await.unwrap();
     assert_eq!((r.status, r.body.len()), (404, 0));
     assert_eq!(r.headers["x-a"], "1");
     server.await.unwrap();
@@ -225,9 +237,7 @@ async fn split_padded_continued_and_interim_responses_keep_the_table_in_step() {
 async fn a_request_body_waits_for_window_updates_and_a_large_response_is_read_whole() {
     const BODY: usize = 100_000;
     const RESPONSE: usize = 1 << 20;
-    let (l, url) = listen().await;
-    let server = tokio::spawn(async move {
-        let mut p = Peer::accept(&l).await;
+    let (url, server) = scripted(|mut p| async move {
         let (h, _) = p.next(frame::HEADERS).await;
         assert_eq!(h.flags & frame::END_STREAM, 0, "a body follows");
         // The default windows (65,535 bytes) run out: the client stops there.
@@ -272,18 +282,12 @@ async fn a_request_body_waits_for_window_updates_and_a_large_response_is_read_wh
             "no WINDOW_UPDATE needed"
         );
         body
-    });
+    })
+    .await;
     let mut slot = None;
     let (c, _) = conn(&mut slot, &url).await;
     let body = Bytes::from(vec![b'x'; BODY]);
-    let (r, _) = c
-        .exchange(
-            &RequestHead::of(&req(Method::POST, &url, "/up")),
-            &body,
-            ALL,
-        )
-        .await
-        .unwrap();
+    let (r, _) = send(c, &url, Method::POST, "/up", &body).await.unwrap();
     assert_eq!(r.status, 200);
     assert!(r.sent as usize > BODY && r.received as usize > RESPONSE);
     let expected = server.await.unwrap();
@@ -292,9 +296,7 @@ async fn a_request_body_waits_for_window_updates_and_a_large_response_is_read_wh
 
 #[tokio::test]
 async fn a_reset_fails_only_its_stream_and_a_goaway_fails_the_unprocessed_ones() {
-    let (l, url) = listen().await;
-    let server = tokio::spawn(async move {
-        let mut p = Peer::accept(&l).await;
+    let (url, server) = scripted(|mut p| async move {
         let (h, _) = p.next(frame::HEADERS).await;
         let mut rst = Vec::new();
         frame::rst_stream(&mut rst, h.stream, 2);
@@ -311,17 +313,11 @@ async fn a_reset_fails_only_its_stream_and_a_goaway_fails_the_unprocessed_ones()
         frame::goaway(&mut ga, 3, frame::NO_ERROR);
         p.write(&ga).await;
         p.quiet_for(Duration::from_millis(200)).await;
-    });
+    })
+    .await;
     let mut slot = None;
     let (c, _) = conn(&mut slot, &url).await;
-    let (e, _, nothing_back) = c
-        .exchange(
-            &RequestHead::of(&req(Method::GET, &url, "/1")),
-            &Bytes::new(),
-            ALL,
-        )
-        .await
-        .expect_err("reset");
+    let (e, _, nothing_back) = get(c, &url, "/1").await.expect_err("reset");
     assert_eq!(e.reason, ErrorReason::Reset);
     assert!(e.message.contains("code 2"), "{}", e.message);
     assert!(!nothing_back, "the server's answer, not to retry");
@@ -329,23 +325,9 @@ async fn a_reset_fails_only_its_stream_and_a_goaway_fails_the_unprocessed_ones()
     // that one reset stream leaves the connection working.
     let c = slot.as_mut().unwrap();
     c.busy_for_test(false);
-    let (r, usable) = c
-        .exchange(
-            &RequestHead::of(&req(Method::GET, &url, "/3")),
-            &Bytes::new(),
-            ALL,
-        )
-        .await
-        .unwrap();
+    let (r, usable) = get(c, &url, "/3").await.unwrap();
     assert_eq!((r.status, usable), (200, true));
-    let (e, _, nothing_back) = c
-        .exchange(
-            &RequestHead::of(&req(Method::GET, &url, "/5")),
-            &Bytes::new(),
-            ALL,
-        )
-        .await
-        .expect_err("going away");
+    let (e, _, nothing_back) = get(c, &url, "/5").await.expect_err("going away");
     assert_eq!(e.reason, ErrorReason::Reset);
     assert!(nothing_back, "never processed: safe to retry elsewhere");
     assert!(e.message.contains("GOAWAY"), "{}", e.message);
@@ -379,24 +361,16 @@ async fn protocol_violations_end_the_connection_with_a_goaway() {
         ),
     ];
     for (says, bad, code) in cases {
-        let (l, url) = listen().await;
-        let server = tokio::spawn(async move {
-            let mut p = Peer::accept(&l).await;
+        let (url, server) = scripted(|mut p| async move {
             p.next(frame::HEADERS).await;
             p.write(&bad).await;
             let (_, payload) = p.next(frame::GOAWAY).await;
             u32::from_be_bytes(payload[4..8].try_into().unwrap())
-        });
+        })
+        .await;
         let mut slot = None;
         let (c, _) = conn(&mut slot, &url).await;
-        let (e, _, _) = c
-            .exchange(
-                &RequestHead::of(&req(Method::GET, &url, "/")),
-                &Bytes::new(),
-                ALL,
-            )
-            .await
-            .expect_err(says);
+        let (e, _, _) = get(c, &url, "/").await.expect_err(says);
         assert!(e.message.contains(says), "{says}: {}", e.message);
         assert_eq!(server.await.unwrap(), code, "{says}");
     }
@@ -406,9 +380,7 @@ async fn protocol_violations_end_the_connection_with_a_goaway() {
 /// and a VU that gives up resets its stream.
 #[tokio::test]
 async fn a_shared_connection_keeps_to_max_concurrent_streams_and_resets_abandoned_ones() {
-    let (l, url) = listen().await;
-    let server = tokio::spawn(async move {
-        let mut p = Peer::accept(&l).await;
+    let (url, server) = scripted(|mut p| async move {
         let mut settings = Vec::new();
         frame::settings(
             &mut settings,
@@ -436,7 +408,8 @@ async fn a_shared_connection_keeps_to_max_concurrent_streams_and_resets_abandone
             (r.stream, &payload[..]),
             (h.stream, &frame::CANCEL.to_be_bytes()[..])
         );
-    });
+    })
+    .await;
     let tcp = TcpStream::connect(url.trim_start_matches("http://"))
         .await
         .unwrap();

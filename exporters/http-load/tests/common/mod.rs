@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod mix;
 pub mod nginx;
 pub mod nginx_log;
 pub mod prom;
@@ -26,6 +27,12 @@ pub const PER_REQUEST_FAMILIES: [&str; 8] = [
     "k6_http_req_waiting_seconds",
     "k6_http_req_receiving_seconds",
 ];
+
+/// k6's request counter (by name, status, tier and tags), the family most assertions sum.
+pub const REQS_TOTAL: &str = "k6_http_reqs_total";
+
+/// redline's counter of check results (by check and result).
+pub const CHECKS_TOTAL: &str = "redline_checks_total";
 
 pub struct Run {
     pub outcome: Outcome,
@@ -113,6 +120,22 @@ pub async fn run_yaml(
 /// [`run_yaml`] with no remote write and no flags beyond the scenario file.
 pub async fn run_on(base: &str, yaml: &str) -> Run {
     run_yaml(base, yaml, CommonArgs::default(), |_| {}).await
+}
+
+/// Starts the demo target with its defaults and runs `yaml` against it; the target comes back
+/// too, for the checks on what the server saw.
+pub async fn run_on_demo(yaml: &str) -> (TargetHandle, Run) {
+    let target = target().await;
+    let run = run_on(&target.url(), yaml).await;
+    (target, run)
+}
+
+/// The message of the error a run of `args` must be refused with.
+pub async fn refused(args: HttpLoadArgs) -> String {
+    execute(args)
+        .await
+        .expect_err("the run must be refused")
+        .to_string()
 }
 
 /// Sum of a family's samples in OpenMetrics text whose labels contain every `want` pair.

@@ -140,16 +140,19 @@ pub fn serve(dir: &Path, conf: &str, listens: &[SocketAddr]) -> Result<Child, St
     Ok(child)
 }
 
-fn config(d: &Path, https: SocketAddr, h2c: SocketAddr) -> String {
+/// The start of an nginx.conf both test nginxes share, up to inside the `http` block: one
+/// worker, pid, error log and every temp path under `d` (the defaults are under /var, which a
+/// test cannot write), and no cap on requests per connection. The caller adds the rest of the
+/// `http` block and closes it.
+pub fn config_head(d: &Path, worker_connections: u32) -> String {
     let d = d.display();
     format!(
         r#"
 worker_processes 1;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
-events {{ worker_connections 256; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
-  access_log off;
   client_body_temp_path {d}/body;
   proxy_temp_path {d}/proxy;
   fastcgi_temp_path {d}/fastcgi;
@@ -157,6 +160,15 @@ http {{
   scgi_temp_path {d}/scgi;
   keepalive_requests 100000;
   http2_max_requests 100000;
+"#
+    )
+}
+
+fn config(d: &Path, https: SocketAddr, h2c: SocketAddr) -> String {
+    let head = config_head(d, 256);
+    let d = d.display();
+    format!(
+        r#"{head}  access_log off;
   server {{
     listen {https} ssl http2;
     ssl_certificate {d}/cert.pem;

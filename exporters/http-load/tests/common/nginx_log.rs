@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Child;
 
-use super::nginx::{free_addr, self_signed, serve};
+use super::nginx::{config_head, free_addr, self_signed, serve};
 
 pub struct LoggingNginx {
     child: Child,
@@ -31,23 +31,11 @@ impl LoggingNginx {
         let d = dir.path();
         self_signed(d)?;
         let https = free_addr()?;
+        let head = config_head(d, 512);
         let p = d.display();
         let conf = format!(
-            r#"
-worker_processes 1;
-pid {p}/nginx.pid;
-error_log {p}/error.log warn;
-events {{ worker_connections 512; }}
-http {{
-  log_format conns '$connection $connection_requests $server_protocol';
+            r#"{head}  log_format conns '$connection $connection_requests $server_protocol';
   access_log {p}/access.log conns;
-  client_body_temp_path {p}/body;
-  proxy_temp_path {p}/proxy;
-  fastcgi_temp_path {p}/fastcgi;
-  uwsgi_temp_path {p}/uwsgi;
-  scgi_temp_path {p}/scgi;
-  keepalive_requests 100000;
-  http2_max_requests 100000;
   server {{
     listen {https} ssl http2;
     ssl_certificate {p}/cert.pem;

@@ -204,27 +204,21 @@ fn histograms_whose_buckets_do_not_add_up_are_refused() {
 
 #[test]
 fn metadata_only_series_are_taken_and_written_as_nothing() {
-    let d = decode(&one_series(write_v2::TimeSeries {
-        labels_refs: vec![1, 2],
-        metadata: Some(Metadata {
-            r#type: 1,
-            help_ref: 7,
-            unit_ref: 0,
-        }),
-        ..Default::default()
-    }))
-    .unwrap();
+    // A counter's metadata and nothing else, its help text at `help_ref`.
+    let metadata_only = |help_ref| {
+        one_series(write_v2::TimeSeries {
+            labels_refs: vec![1, 2],
+            metadata: Some(Metadata {
+                r#type: 1,
+                help_ref,
+                unit_ref: 0,
+            }),
+            ..Default::default()
+        })
+    };
+    let d = decode(&metadata_only(7)).unwrap();
     assert_eq!(d.exemplars, 0);
     assert!(d.request.timeseries[0].samples.is_empty());
-    let e = decode(&one_series(write_v2::TimeSeries {
-        labels_refs: vec![1, 2],
-        metadata: Some(Metadata {
-            r#type: 1,
-            help_ref: 70,
-            unit_ref: 0,
-        }),
-        ..Default::default()
-    }))
-    .unwrap_err();
+    let e = decode(&metadata_only(70)).unwrap_err();
     assert!(e.to_string().contains("help_ref"), "{e}");
 }

@@ -1,10 +1,34 @@
-//! Starting the relay for a test and waiting for it to end, shared by the test files.
+//! Starting the relay for a test, writing to it and reading what it stored, shared by the test
+//! files.
 
 use std::time::Duration;
 
 use redline_k6_relay::{K6RelayArgs, K6RelayError, run};
 use redline_testkit_prometheus::{Prometheus, free_port};
 use tokio::task::JoinHandle;
+
+/// `req` as a remote-write body: its protobuf encoding, snappy-compressed.
+#[allow(dead_code)] // each test file compiles this module; not every one calls it
+pub fn snappy(req: &impl prost::Message) -> Vec<u8> {
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap()
+}
+
+/// The highest value of the one `k6_http_reqs_total` series a relay of [`args_into`] stored in
+/// `prom` over the last 5 minutes, after checking it is the only one, carries `testid` and no
+/// longer the dropped `url` label.
+#[allow(dead_code)] // each test file compiles this module; not every one calls it
+pub async fn stored_reqs_max(prom: &Prometheus, testid: &str) -> f64 {
+    let got = prom
+        .query("max_over_time(k6_http_reqs_total[5m])")
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].label("testid"), Some(testid), "testid added");
+    assert_eq!(got[0].label("url"), None, "--drop-label url");
+    got[0].float()
+}
 
 /// A relay running in the background on a free loopback port.
 pub struct Relay {
@@ -14,6 +38,7 @@ pub struct Relay {
     pub origin: String,
     /// Its remote-write endpoint.
     pub url: String,
+    http: reqwest::Client,
 }
 
 /// The relay the Prometheus-backed tests use: writes into `prom`, drops k6's `url` label and
@@ -52,10 +77,30 @@ pub async fn start(mut args: K6RelayArgs) -> Relay {
         handle,
         url: format!("{origin}/api/v1/write"),
         origin,
+        http: reqwest::Client::new(),
     }
 }
 
+/// A fresh Prometheus and a relay of [`args_into`] it as run `testid`.
+#[allow(dead_code)] // each test file compiles this module; not every one calls it
+pub async fn start_into_new_prometheus(testid: &str) -> (Prometheus, Relay) {
+    let prom = Prometheus::start().await.unwrap();
+    let relay = start(args_into(&prom, testid)).await;
+    (prom, relay)
+}
+
 impl Relay {
+    /// A snappy-compressed write of `body` as `content_type` to the write endpoint, to send as
+    /// it is or with more headers.
+    #[allow(dead_code)] // each test file compiles this module; not every one calls it
+    pub fn write(&self, content_type: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+        self.http
+            .post(&self.url)
+            .header("Content-Type", content_type)
+            .header("Content-Encoding", "snappy")
+            .body(body)
+    }
+
     /// Waits (at most 30 s) for the relay to exit by itself after `--idle-exit`, cleanly.
     pub async fn ends_when_idle(self) {
         tokio::time::timeout(Duration::from_secs(30), self.handle)
