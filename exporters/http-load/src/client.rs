@@ -76,7 +76,7 @@ impl ClientConfig {
         options: ConnectionOptions,
     ) -> Result<Self, String> {
         let shape = options.shape(http2)?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(crate::tls_provider::provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("ring supports the default versions");

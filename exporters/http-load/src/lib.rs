@@ -30,6 +30,7 @@ pub mod segment;
 mod stream;
 pub mod summary;
 pub mod sweep;
+mod tls_provider;
 pub mod tokens;
 pub mod vu;
 mod wire;
