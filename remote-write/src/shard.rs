@@ -184,6 +184,10 @@ impl<T: Transport> Shard<T> {
             }
             known.last_ts = item.timestamp;
             known.kind = kind;
+            // A series counting anew (a histogram reset, a counter re-created) says so.
+            if known.wire.created_timestamp() != item.series.created_timestamp() {
+                known.wire = item.series.with_defaults(&self.external);
+            }
             known.beside_classic = beside_classic;
             batch.add(&known.wire, item.timestamp, item.value);
             if let Some(held) = self.held.remove(&item.series) {
