@@ -282,8 +282,17 @@ mod tests {
         _deadline: watch::Sender<Option<Instant>>,
     }
 
-    /// A shard of `max_samples` per send and a 500 ms flush deadline, writing to `t`.
+    /// A shard of `max_samples` per send and a 500 ms flush deadline, writing 1.0 to `t`.
     fn start(t: &Arc<Scripted>, max_samples: usize, staleness: bool) -> Running {
+        start_in(t, max_samples, staleness, crate::Protocol::V1)
+    }
+
+    fn start_in(
+        t: &Arc<Scripted>,
+        max_samples: usize,
+        staleness: bool,
+        protocol: crate::Protocol,
+    ) -> Running {
         let stats = Stats::new();
         let (deadline, rx) = watch::channel(None);
         let policy = BackoffPolicy::new(10 * MS, 100 * MS);
@@ -291,7 +300,7 @@ mod tests {
             crate::NativeHistograms::Offer,
             crate::HistogramFallback::Classic,
         ));
-        let protocol = Arc::new(crate::protocol::ProtocolChoice::new(crate::Protocol::V1));
+        let protocol = Arc::new(crate::protocol::ProtocolChoice::new(protocol));
         let delivery = Delivery::new(t.clone(), stats.clone(), rx, policy, negotiation, protocol);
         let (queue, items) = mpsc::channel(1_000);
         let external: Arc<[Label]> = Arc::new([Label {
@@ -460,6 +469,26 @@ mod tests {
         );
         let st = shard.stats.snapshot();
         assert_eq!((st.sent_exemplars, st.dropped()), (3, 0), "{st:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_series_counting_anew_goes_out_with_its_new_created_time() {
+        let t = Scripted::answering(vec![]);
+        let shard = start_in(&t, 10, false, crate::Protocol::V2);
+        let s = Series::new("m_total", [("a", "1")]).unwrap();
+        for (ts, created) in [(10, 5), (20, 5), (30, 25)] {
+            let item = float(&s.clone().with_created_timestamp(created), ts, 1.0);
+            shard.queue.send(item).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        drop(shard.queue);
+        assert!(shard.task.await.unwrap().completed);
+        let starts: Vec<i64> = t
+            .received_v2()
+            .iter()
+            .flat_map(|r| r.timeseries[0].samples.iter().map(|s| s.start_timestamp))
+            .collect();
+        assert_eq!(starts, [5, 5, 25]);
     }
 
     #[tokio::test(start_paused = true)]
