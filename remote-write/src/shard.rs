@@ -47,7 +47,8 @@ pub(crate) struct Shard<T> {
     /// wait for the series' next sample. Prometheus 3 answers a remote-write 2.0 series
     /// that carries exemplars only with 400 ("TimeSeries must contain at least one sample
     /// or histogram", storage/remote/write_handler.go), refusing the whole request; the
-    /// 2.0 spec allows such series, but the receiver users run decides.
+    /// 2.0 spec allows such series, but the receiver users run decides. At most
+    /// `max_samples` per series: past that the oldest is dropped as from a full queue.
     held: HashMap<Series, Vec<Item>>,
     max_samples: usize,
     batch_deadline: Duration,
@@ -161,7 +162,12 @@ impl<T: Transport> Shard<T> {
                 if batch.has_samples(&wire) {
                     batch.add(&wire, item.timestamp, item.value);
                 } else {
-                    self.held.entry(item.series.clone()).or_default().push(item);
+                    let held = self.held.entry(item.series.clone()).or_default();
+                    if held.len() >= self.max_samples {
+                        held.remove(0);
+                        self.stats.dropped(Kind::Exemplar, DropReason::QueueFull, 1);
+                    }
+                    held.push(item);
                 }
                 continue;
             }
@@ -489,6 +495,24 @@ mod tests {
             .flat_map(|r| r.timeseries[0].samples.iter().map(|s| s.start_timestamp))
             .collect();
         assert_eq!(starts, [5, 5, 25]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_series_holds_at_most_max_samples_exemplars_keeping_the_newest() {
+        let t = Scripted::answering(vec![]);
+        let shard = start(&t, 3, true);
+        let s = Series::new("m", [("a", "1")]).unwrap();
+        shard.queue.send(float(&s, 10, 1.0)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for ts in 11..=15 {
+            shard.queue.send(exemplar(&s, ts)).await.unwrap();
+        }
+        drop(shard.queue);
+        assert!(shard.task.await.unwrap().completed);
+        let got = carried(&t);
+        assert_eq!(got.last().unwrap()[0].1, [13, 14, 15], "{got:?}");
+        let st = shard.stats.snapshot();
+        assert_eq!((st.sent_exemplars, st.dropped_queue_full), (3, 2), "{st:?}");
     }
 
     #[tokio::test(start_paused = true)]
