@@ -120,6 +120,15 @@ impl Batch {
         }
     }
 
+    /// Whether the batch holds a float or histogram sample of `wire`, which an exemplar of
+    /// it can travel beside.
+    pub(crate) fn has_samples(&self, wire: &Series) -> bool {
+        self.index.get(&wire.hash()).is_some_and(|&i| {
+            let (_, floats, histograms, _) = &self.entries[i];
+            !floats.is_empty() || !histograms.is_empty()
+        })
+    }
+
     /// Every sample again, as it was added (per series: floats, histograms, exemplars), for
     /// rebuilding the batch in another form.
     pub(crate) fn items(&self) -> Vec<(&Series, i64, Value)> {

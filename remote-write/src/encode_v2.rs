@@ -12,7 +12,7 @@ use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 use crate::encode::Entry;
 use crate::meta::{Metadata, MetricKind};
 use crate::prompb;
-use crate::series::symbol_hash;
+use crate::series::{is_stale_nan, symbol_hash};
 use crate::write_v2 as v2;
 
 /// A symbol with its [`symbol_hash`], computed once per series rather than per request.
@@ -137,8 +137,17 @@ fn span(s: &prompb::BucketSpan) -> v2::BucketSpan {
     }
 }
 
-/// The same histogram in 2.0's message (field for field; the reset hints share numbers).
-fn histogram(h: &prompb::Histogram) -> v2::Histogram {
+/// The `start_timestamp` a sample of a series created at `created` (0: not known) carries.
+/// A staleness marker carries none: it ends the series rather than counting in it, and a
+/// receiver that turns start timestamps into zero samples would only try (and fail) to
+/// write one before samples it already has.
+fn start_timestamp(created: i64, value: f64) -> i64 {
+    if is_stale_nan(value) { 0 } else { created }
+}
+
+/// The same histogram in 2.0's message (field for field; the reset hints share numbers),
+/// with the start timestamp of a series created at `created`.
+fn histogram(h: &prompb::Histogram, created: i64) -> v2::Histogram {
     use prompb::histogram::{Count, ZeroCount};
     use v2::histogram as h2;
     v2::Histogram {
@@ -162,7 +171,7 @@ fn histogram(h: &prompb::Histogram) -> v2::Histogram {
         reset_hint: h.reset_hint,
         timestamp: h.timestamp,
         custom_values: h.custom_values.clone(),
-        start_timestamp: 0,
+        start_timestamp: start_timestamp(created, h.sum),
     }
 }
 
@@ -172,6 +181,7 @@ pub fn write_request_v2(entries: &[Entry<'_>]) -> v2::Request {
     let mut symbols = Symbols::new(64);
     let mut timeseries = Vec::with_capacity(entries.len());
     for e in entries {
+        let created = e.series.created_timestamp().unwrap_or(0);
         timeseries.push(v2::TimeSeries {
             labels_refs: symbols.labels(e.series.labels()),
             samples: e
@@ -180,10 +190,10 @@ pub fn write_request_v2(entries: &[Entry<'_>]) -> v2::Request {
                 .map(|s| v2::Sample {
                     value: s.value,
                     timestamp: s.timestamp,
-                    start_timestamp: 0,
+                    start_timestamp: start_timestamp(created, s.value),
                 })
                 .collect(),
-            histograms: e.histograms.iter().map(histogram).collect(),
+            histograms: e.histograms.iter().map(|h| histogram(h, created)).collect(),
             exemplars: e
                 .exemplars
                 .iter()
@@ -230,10 +240,10 @@ fn packed_field_len(refs: &[u32]) -> usize {
     }
 }
 
-/// A `Sample` without start timestamp: value (always written, so the shape is fixed) and
-/// timestamp.
-fn sample_len(s: &prompb::Sample) -> usize {
-    1 + 8 + 1 + encoded_len_varint(s.timestamp as u64)
+/// A `Sample`: value (always written, so the shape is fixed), timestamp, and the start
+/// timestamp where there is one.
+fn sample_len(s: &prompb::Sample, start: i64) -> usize {
+    1 + 8 + 1 + encoded_len_varint(s.timestamp as u64) + varint_field_len(start as u64)
 }
 
 fn varint_field_len(v: u64) -> usize {
@@ -297,8 +307,9 @@ pub fn encode_write_request_v2(entries: &[Entry<'_>], buf: &mut Vec<u8>) {
     for (e, &(kind, help, unit)) in entries.iter().zip(&meta) {
         let labels = next_refs();
         let exemplars: Vec<&[u32]> = e.exemplars.iter().map(|_| next_refs()).collect();
+        let created = e.series.created_timestamp().unwrap_or(0);
         histograms.clear();
-        histograms.extend(e.histograms.iter().map(histogram));
+        histograms.extend(e.histograms.iter().map(|h| histogram(h, created)));
 
         let meta_len = if kind < 0 {
             None
@@ -316,7 +327,7 @@ pub fn encode_write_request_v2(entries: &[Entry<'_>], buf: &mut Vec<u8>) {
         len += e
             .samples
             .iter()
-            .map(|s| field_len(sample_len(s)))
+            .map(|s| field_len(sample_len(s, start_timestamp(created, s.value))))
             .sum::<usize>();
         len += histograms
             .iter()
@@ -333,12 +344,14 @@ pub fn encode_write_request_v2(entries: &[Entry<'_>], buf: &mut Vec<u8>) {
         encode_varint(len as u64, buf);
         put_packed(1, labels, buf);
         for s in e.samples {
+            let start = start_timestamp(created, s.value);
             encode_key(2, WireType::LengthDelimited, buf);
-            encode_varint(sample_len(s) as u64, buf);
+            encode_varint(sample_len(s, start) as u64, buf);
             encode_key(1, WireType::SixtyFourBit, buf);
             buf.extend_from_slice(&s.value.to_le_bytes());
             encode_key(2, WireType::Varint, buf);
             encode_varint(s.timestamp as u64, buf);
+            put_varint_field(3, start as u64, buf);
         }
         for h in &histograms {
             encode_key(3, WireType::LengthDelimited, buf);
@@ -466,5 +479,95 @@ mod tests {
         assert_eq!(h2.positive_deltas, [2]);
         assert_eq!(h2.reset_hint, v2::histogram::ResetHint::No as i32);
         assert_eq!(h2.timestamp, h.timestamp);
+    }
+
+    #[test]
+    fn created_timestamps_go_on_every_sample_and_histogram_but_not_on_markers_or_gauges() {
+        const CREATED: i64 = 1_700_000_000_000;
+        const T: i64 = CREATED + 60_000;
+        let counter = Series::new("reqs_total", [("job", "x")])
+            .unwrap()
+            .with_metadata(Metadata::new(MetricKind::Counter, "Requests."))
+            .with_created_timestamp(CREATED);
+        let hist = Series::new("lat_seconds", [("job", "x")])
+            .unwrap()
+            .with_created_timestamp(CREATED + 5);
+        let gauge = Series::new("level", [("job", "x")]).unwrap();
+        let samples = [
+            Sample {
+                value: 3.0,
+                timestamp: T,
+            },
+            Sample {
+                value: crate::series::stale_nan(),
+                timestamp: T + 1,
+            },
+        ];
+        let histograms = [
+            Histogram {
+                count: Some(h1::Count::CountInt(1)),
+                sum: 0.5,
+                timestamp: T,
+                ..Default::default()
+            },
+            Histogram {
+                sum: crate::series::stale_nan(),
+                timestamp: T + 1,
+                ..Default::default()
+            },
+        ];
+        let entry = |series, samples, histograms| Entry {
+            series,
+            samples,
+            histograms,
+            exemplars: &[],
+        };
+        let entries = [
+            entry(&counter, &samples, &[]),
+            entry(&hist, &[], &histograms),
+            entry(&gauge, &samples[..1], &[]),
+        ];
+        let mut raw = Vec::new();
+        encode_write_request_v2(&entries, &mut raw);
+        // Byte for byte (the markers' NaNs make the messages unequal to themselves).
+        assert_eq!(
+            raw,
+            write_request_v2(&entries).encode_to_vec(),
+            "direct bytes = prost's"
+        );
+        let got = v2::Request::decode(raw.as_slice()).unwrap();
+
+        let starts = |ts: &v2::TimeSeries| -> Vec<i64> {
+            ts.samples
+                .iter()
+                .map(|s| s.start_timestamp)
+                .chain(ts.histograms.iter().map(|h| h.start_timestamp))
+                .collect()
+        };
+        assert_eq!(
+            starts(&got.timeseries[0]),
+            [CREATED, 0],
+            "counter, then its marker"
+        );
+        assert_eq!(
+            starts(&got.timeseries[1]),
+            [CREATED + 5, 0],
+            "histogram, then its marker"
+        );
+        assert_eq!(
+            starts(&got.timeseries[2]),
+            [0],
+            "a gauge has no created time"
+        );
+        assert_eq!(got.timeseries[0].samples[0].value, 3.0);
+        assert_eq!(got.timeseries[0].samples[0].timestamp, T);
+
+        // Field 3 of Sample as Prometheus' Go decoder reads it: tag 0x18, then the varint.
+        let mut field = vec![0x18];
+        encode_varint(CREATED as u64, &mut field);
+        assert!(
+            raw.windows(field.len()).any(|w| w == field.as_slice()),
+            "start_timestamp is Sample field 3"
+        );
     }
 }

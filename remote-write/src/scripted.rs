@@ -19,6 +19,8 @@ pub(crate) struct Scripted {
     script: Script,
     received: Mutex<Vec<(Instant, WriteRequest)>>,
     wires: Mutex<Vec<Wire>>,
+    /// The 2.0 requests as they came, for what the 1.0 shape has no place for.
+    v2: Mutex<Vec<write_v2::Request>>,
     rejections_logged: Mutex<Vec<(u16, String)>>,
 }
 
@@ -28,6 +30,7 @@ impl Scripted {
             script: Box::new(script),
             received: Mutex::default(),
             wires: Mutex::default(),
+            v2: Mutex::default(),
             rejections_logged: Mutex::default(),
         })
     }
@@ -44,6 +47,11 @@ impl Scripted {
     /// The protocol of each request, in order.
     pub(crate) fn wires(&self) -> Vec<Wire> {
         self.wires.lock().unwrap().clone()
+    }
+
+    /// The 2.0 requests, in order.
+    pub(crate) fn received_v2(&self) -> Vec<write_v2::Request> {
+        self.v2.lock().unwrap().clone()
     }
 
     pub(crate) fn requests(&self) -> usize {
@@ -70,7 +78,12 @@ impl Transport for Scripted {
             .expect("a snappy block");
         let request = match wire {
             Wire::V1 => WriteRequest::decode(raw.as_slice()).expect("a WriteRequest"),
-            Wire::V2 => as_v1(&write_v2::Request::decode(raw.as_slice()).expect("a v2 Request")),
+            Wire::V2 => {
+                let r = write_v2::Request::decode(raw.as_slice()).expect("a v2 Request");
+                let v1 = as_v1(&r);
+                self.v2.lock().unwrap().push(r);
+                v1
+            }
         };
         self.wires.lock().unwrap().push(wire);
         let mut received = self.received.lock().unwrap();

@@ -48,6 +48,9 @@ struct Inner {
     /// help and unit: computed once, so a 2.0 request's symbols table hashes nothing per sample.
     symbol_hashes: Vec<u64>,
     metadata_hashes: (u64, u64),
+    /// When the series' counting started, in ms (0: not known); sent by remote-write 2.0
+    /// only, as each sample's `start_timestamp`. Not part of the series' identity.
+    created_ms: i64,
 }
 
 /// FNV-1a of a symbol (a label name or value, a help text, a unit): the remote-write 2.0
@@ -184,6 +187,7 @@ impl Series {
             metadata: None,
             symbol_hashes,
             metadata_hashes: (0, 0),
+            created_ms: 0,
         })))
     }
 
@@ -198,7 +202,42 @@ impl Series {
             symbol_hashes: self.0.symbol_hashes.clone(),
             metadata_hashes: (symbol_hash(&metadata.help), symbol_hash(&metadata.unit)),
             metadata: Some(Arc::new(metadata)),
+            created_ms: self.0.created_ms,
         }))
+    }
+
+    /// This series with the time its counting started (Unix ms): what a counter's or a
+    /// cumulative histogram's `_created` says in OpenMetrics, and what remote-write 2.0 sends
+    /// as every sample's and histogram's `start_timestamp` (the "created timestamp"), so a
+    /// receiver knows the count began at 0 then. Prometheus' client libraries take the
+    /// instant the counter (or each labelled child) was created; a gauge has none. Like the
+    /// metadata it describes the series and does not name it; remote-write 1.0 has no place
+    /// for it. A value ≤ 0 means "not known" (the 2.0 wire's 0). Takes `self` so a series
+    /// just built is changed in place instead of copied.
+    pub fn with_created_timestamp(mut self, created_ms: i64) -> Self {
+        let created_ms = created_ms.max(0);
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.created_ms = created_ms,
+            None => {
+                let i = &self.0;
+                self = Self(Arc::new(Inner {
+                    labels: i.labels.clone(),
+                    encoded_labels: i.encoded_labels.clone(),
+                    hash: i.hash,
+                    metadata: i.metadata.clone(),
+                    symbol_hashes: i.symbol_hashes.clone(),
+                    metadata_hashes: i.metadata_hashes,
+                    created_ms,
+                }));
+            }
+        }
+        self
+    }
+
+    /// When the series' counting started (Unix ms), if known: see
+    /// [`with_created_timestamp`](Self::with_created_timestamp).
+    pub fn created_timestamp(&self) -> Option<i64> {
+        (self.0.created_ms > 0).then_some(self.0.created_ms)
     }
 
     pub fn metadata(&self) -> Option<&Metadata> {
@@ -232,10 +271,11 @@ impl Series {
         }
         labels.sort_by(|a, b| a.name.cmp(&b.name));
         let with = Self::from_sorted(labels).expect("labels were valid");
-        match self.metadata() {
+        let with = match self.metadata() {
             Some(m) => with.with_metadata(m.clone()),
             None => with,
-        }
+        };
+        with.with_created_timestamp(self.0.created_ms)
     }
 
     /// Labels sorted by name, `__name__` among them.
@@ -413,6 +453,34 @@ mod tests {
         assert_eq!(d.label("cluster"), Some("c1"));
         let names: Vec<_> = d.labels().iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["__name__", "cluster", "testid"]);
+    }
+
+    #[test]
+    fn the_created_timestamp_describes_the_series_and_survives_metadata_and_defaults() {
+        let s = Series::new("reqs_total", [("a", "1")])
+            .unwrap()
+            .with_created_timestamp(1_000);
+        assert_eq!(s.created_timestamp(), Some(1_000));
+        assert_eq!(
+            s,
+            Series::new("reqs_total", [("a", "1")]).unwrap(),
+            "not identity"
+        );
+        let m = s.with_metadata(Metadata::default());
+        assert_eq!(m.created_timestamp(), Some(1_000));
+        let ext = [Label {
+            name: "cluster".into(),
+            value: "c1".into(),
+        }];
+        assert_eq!(m.with_defaults(&ext).created_timestamp(), Some(1_000));
+        // A shared series is copied, not changed under its other holders.
+        let shared = m.clone();
+        let later = shared.with_created_timestamp(2_000);
+        assert_eq!(
+            (m.created_timestamp(), later.created_timestamp()),
+            (Some(1_000), Some(2_000))
+        );
+        assert_eq!(later.with_created_timestamp(-5).created_timestamp(), None);
     }
 
     #[test]

@@ -43,6 +43,13 @@ pub(crate) struct Shard<T> {
     /// samples Prometheus would reject (and with them the whole request), and to
     /// know what to mark stale at the end.
     known: HashMap<Series, Known>,
+    /// Exemplars whose series had no sample in the batch they came in, oldest first: they
+    /// wait for the series' next sample. Prometheus 3 answers a remote-write 2.0 series
+    /// that carries exemplars only with 400 ("TimeSeries must contain at least one sample
+    /// or histogram", storage/remote/write_handler.go), refusing the whole request; the
+    /// 2.0 spec allows such series, but the receiver users run decides. At most
+    /// `max_samples` per series: past that the oldest is dropped as from a full queue.
+    held: HashMap<Series, Vec<Item>>,
     max_samples: usize,
     batch_deadline: Duration,
     staleness: bool,
@@ -64,6 +71,7 @@ impl<T: Transport> Shard<T> {
             stats,
             external,
             known: HashMap::new(),
+            held: HashMap::new(),
             max_samples,
             batch_deadline,
             staleness,
@@ -111,7 +119,36 @@ impl<T: Transport> Shard<T> {
                 report.completed = false;
             }
         }
+        // Exemplars still held had no later sample to go with (nor a marker): they go
+        // alone, which 1.0 receivers and Prometheus 2 store and Prometheus 3 refuses in 2.0.
+        let held: Vec<Item> = self.held.drain().flat_map(|(_, xs)| xs).collect();
+        if !held.is_empty() && report.completed {
+            let mut batch = Batch::default();
+            for x in held {
+                let wire = self.wire_of(&x.series);
+                batch.add(&wire, x.timestamp, x.value);
+            }
+            if !self.delivery.send(&batch).await {
+                report.completed = false;
+                report.dropped_at_deadline += batch.len() as u64;
+            }
+        } else if !held.is_empty() {
+            report.dropped_at_deadline += held.len() as u64;
+            self.stats.dropped(
+                Kind::Exemplar,
+                DropReason::ShutdownDeadline,
+                held.len() as u64,
+            );
+        }
         report
+    }
+
+    /// The labels `series` goes out under.
+    fn wire_of(&self, series: &Series) -> Series {
+        match self.known.get(series) {
+            Some(k) => k.wire.clone(),
+            None => series.with_defaults(&self.external),
+        }
     }
 
     fn accept(&mut self, items: &mut Vec<Item>, batch: &mut Batch) {
@@ -120,12 +157,18 @@ impl<T: Transport> Shard<T> {
             let kind = item.kind();
             if kind == Kind::Exemplar {
                 // An exemplar neither ends a series nor orders its samples: it goes out
-                // beside them (or alone) under the series' wire labels.
-                let wire = match self.known.get(&item.series) {
-                    Some(k) => k.wire.clone(),
-                    None => item.series.with_defaults(&self.external),
-                };
-                batch.add(&wire, item.timestamp, item.value);
+                // beside them under the series' wire labels, or waits for the next.
+                let wire = self.wire_of(&item.series);
+                if batch.has_samples(&wire) {
+                    batch.add(&wire, item.timestamp, item.value);
+                } else {
+                    let held = self.held.entry(item.series.clone()).or_default();
+                    if held.len() >= self.max_samples {
+                        held.remove(0);
+                        self.stats.dropped(Kind::Exemplar, DropReason::QueueFull, 1);
+                    }
+                    held.push(item);
+                }
                 continue;
             }
             let beside_classic = matches!(item.value, Value::NativeBesideClassic(_));
@@ -147,8 +190,17 @@ impl<T: Transport> Shard<T> {
             }
             known.last_ts = item.timestamp;
             known.kind = kind;
+            // A series counting anew (a histogram reset, a counter re-created) says so.
+            if known.wire.created_timestamp() != item.series.created_timestamp() {
+                known.wire = item.series.with_defaults(&self.external);
+            }
             known.beside_classic = beside_classic;
             batch.add(&known.wire, item.timestamp, item.value);
+            if let Some(held) = self.held.remove(&item.series) {
+                for x in held {
+                    batch.add(&known.wire, x.timestamp, x.value);
+                }
+            }
         }
     }
 
@@ -171,9 +223,10 @@ impl<T: Transport> Shard<T> {
         let mut written = 0;
         let known: Vec<_> = self
             .known
-            .values()
-            .map(|k| {
+            .iter()
+            .map(|(series, k)| {
                 (
+                    series.clone(),
                     k.wire.clone(),
                     (k.last_ts + 1).max(now),
                     k.kind,
@@ -183,7 +236,7 @@ impl<T: Transport> Shard<T> {
             .collect();
         for chunk in known.chunks(self.max_samples) {
             batch.clear();
-            for (wire, ts, kind, beside_classic) in chunk {
+            for (series, wire, ts, kind, beside_classic) in chunk {
                 // A native-histogram series ends with a histogram whose sum is
                 // StaleNaN, as Prometheus' own scrape loop writes it.
                 let marker = || {
@@ -199,6 +252,10 @@ impl<T: Transport> Shard<T> {
                     (Kind::Histogram, true) => Value::NativeBesideClassic(marker()),
                 };
                 batch.add(wire, *ts, v);
+                // Held exemplars go beside their series' marker: a sample to travel with.
+                for x in self.held.remove(series).into_iter().flatten() {
+                    batch.add(wire, x.timestamp, x.value);
+                }
             }
             if self.delivery.send(&batch).await {
                 written += chunk.len() as u64;
@@ -231,8 +288,17 @@ mod tests {
         _deadline: watch::Sender<Option<Instant>>,
     }
 
-    /// A shard of `max_samples` per send and a 500 ms flush deadline, writing to `t`.
+    /// A shard of `max_samples` per send and a 500 ms flush deadline, writing 1.0 to `t`.
     fn start(t: &Arc<Scripted>, max_samples: usize, staleness: bool) -> Running {
+        start_in(t, max_samples, staleness, crate::Protocol::V1)
+    }
+
+    fn start_in(
+        t: &Arc<Scripted>,
+        max_samples: usize,
+        staleness: bool,
+        protocol: crate::Protocol,
+    ) -> Running {
         let stats = Stats::new();
         let (deadline, rx) = watch::channel(None);
         let policy = BackoffPolicy::new(10 * MS, 100 * MS);
@@ -240,7 +306,7 @@ mod tests {
             crate::NativeHistograms::Offer,
             crate::HistogramFallback::Classic,
         ));
-        let protocol = Arc::new(crate::protocol::ProtocolChoice::new(crate::Protocol::V1));
+        let protocol = Arc::new(crate::protocol::ProtocolChoice::new(protocol));
         let delivery = Delivery::new(t.clone(), stats.clone(), rx, policy, negotiation, protocol);
         let (queue, items) = mpsc::channel(1_000);
         let external: Arc<[Label]> = Arc::new([Label {
@@ -344,6 +410,127 @@ mod tests {
             .collect();
         assert_eq!(all, [10, 11]);
         assert_eq!(shard.stats.snapshot().dropped_out_of_order, 2);
+    }
+
+    fn exemplar(series: &Series, timestamp: i64) -> Item {
+        Item {
+            series: series.clone(),
+            timestamp,
+            value: Value::Exemplar(Box::new(crate::prompb::Exemplar {
+                labels: vec![Label {
+                    name: "trace_id".into(),
+                    value: timestamp.to_string(),
+                }],
+                value: 1.0,
+                timestamp,
+            })),
+        }
+    }
+
+    /// Per request, per series: (sample timestamps, exemplar timestamps).
+    fn carried(t: &Scripted) -> Vec<Vec<(Vec<i64>, Vec<i64>)>> {
+        t.received()
+            .iter()
+            .map(|(_, r)| {
+                r.timeseries
+                    .iter()
+                    .map(|ts| {
+                        (
+                            ts.samples.iter().map(|s| s.timestamp).collect(),
+                            ts.exemplars.iter().map(|x| x.timestamp).collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_exemplar_without_a_sample_in_its_batch_waits_for_the_series_next_sample() {
+        let t = Scripted::answering(vec![]);
+        let shard = start(&t, 10, false);
+        let s = Series::new("m", [("a", "1")]).unwrap();
+        let never = Series::new("never_sampled", [("a", "1")]).unwrap();
+        shard.queue.send(float(&s, 10, 1.0)).await.unwrap();
+        shard.queue.send(exemplar(&s, 10)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Its sample went in the request before: this one waits.
+        shard.queue.send(exemplar(&s, 15)).await.unwrap();
+        shard.queue.send(exemplar(&never, 16)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(t.received().len(), 1, "no request of exemplars alone");
+        shard.queue.send(float(&s, 20, 2.0)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(shard.queue);
+        let report = shard.task.await.unwrap();
+        assert!(report.completed);
+        assert_eq!(
+            carried(&t),
+            [
+                vec![(vec![10], vec![10])],
+                vec![(vec![20], vec![15])],
+                // A series that never gets a sample: its exemplar goes alone at the end.
+                vec![(vec![], vec![16])],
+            ]
+        );
+        let st = shard.stats.snapshot();
+        assert_eq!((st.sent_exemplars, st.dropped()), (3, 0), "{st:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_series_counting_anew_goes_out_with_its_new_created_time() {
+        let t = Scripted::answering(vec![]);
+        let shard = start_in(&t, 10, false, crate::Protocol::V2);
+        let s = Series::new("m_total", [("a", "1")]).unwrap();
+        for (ts, created) in [(10, 5), (20, 5), (30, 25)] {
+            let item = float(&s.clone().with_created_timestamp(created), ts, 1.0);
+            shard.queue.send(item).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        drop(shard.queue);
+        assert!(shard.task.await.unwrap().completed);
+        let starts: Vec<i64> = t
+            .received_v2()
+            .iter()
+            .flat_map(|r| r.timeseries[0].samples.iter().map(|s| s.start_timestamp))
+            .collect();
+        assert_eq!(starts, [5, 5, 25]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_series_holds_at_most_max_samples_exemplars_keeping_the_newest() {
+        let t = Scripted::answering(vec![]);
+        let shard = start(&t, 3, true);
+        let s = Series::new("m", [("a", "1")]).unwrap();
+        shard.queue.send(float(&s, 10, 1.0)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for ts in 11..=15 {
+            shard.queue.send(exemplar(&s, ts)).await.unwrap();
+        }
+        drop(shard.queue);
+        assert!(shard.task.await.unwrap().completed);
+        let got = carried(&t);
+        assert_eq!(got.last().unwrap()[0].1, [13, 14, 15], "{got:?}");
+        let st = shard.stats.snapshot();
+        assert_eq!((st.sent_exemplars, st.dropped_queue_full), (3, 2), "{st:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_exemplar_still_waiting_at_the_end_goes_beside_its_series_marker() {
+        let t = Scripted::answering(vec![]);
+        let shard = start(&t, 10, true);
+        let s = Series::new("m", [("a", "1")]).unwrap();
+        shard.queue.send(float(&s, 10, 1.0)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shard.queue.send(exemplar(&s, 11)).await.unwrap();
+        drop(shard.queue);
+        let report = shard.task.await.unwrap();
+        assert_eq!((report.completed, report.stale_markers), (true, 1));
+        let got = carried(&t);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1][0].1, [11], "beside the marker");
+        let marker = &t.received()[1].1.timeseries[0].samples[0];
+        assert!(is_stale_nan(marker.value));
     }
 
     #[tokio::test(start_paused = true)]

@@ -39,6 +39,14 @@ pub fn collect(registry: &Registry, timestamp_ms: i64) -> Result<Vec<Collected>,
                 .iter()
                 .map(|l| (l.name.as_str(), l.value.as_str()))
                 .collect();
+            // When the metric started counting, where the library says (prometheus-client
+            // does for native histograms); the push loop fills in the rest (crate::created).
+            let created = match kind {
+                pm::MetricType::Counter => m.counter.as_ref().and_then(|c| c.start_timestamp),
+                pm::MetricType::Histogram => m.histogram.as_ref().and_then(|h| h.start_timestamp),
+                _ => None,
+            }
+            .map(|t| t.seconds * 1_000 + i64::from(t.nanos) / 1_000_000);
             let series = |name: &str, extra: Option<(&str, String)>| {
                 let mut l: Vec<(String, String)> = labels
                     .iter()
@@ -48,7 +56,13 @@ pub fn collect(registry: &Registry, timestamp_ms: i64) -> Result<Vec<Collected>,
                     l.push((k.to_string(), v));
                 }
                 Series::new(name, l)
-                    .map(|s| s.with_metadata(metadata.clone()))
+                    .map(|s| {
+                        let s = s.with_metadata(metadata.clone());
+                        match created {
+                            Some(ms) => s.with_created_timestamp(ms),
+                            None => s,
+                        }
+                    })
                     .map_err(|e| RuntimeError::Collect(e.to_string()))
             };
             match kind {
@@ -188,6 +202,7 @@ mod tests {
     use prometheus_client::metrics::family::Family;
     use prometheus_client::metrics::gauge::Gauge;
     use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
+    use redline_remote_write::now_millis;
 
     fn find<'a>(
         c: &'a [Collected],
@@ -206,6 +221,7 @@ mod tests {
 
     #[test]
     fn counters_gauges_and_both_histogram_kinds_become_series() {
+        let before = now_millis();
         let mut r = Registry::with_labels([("testid".into(), "t1".into())].into_iter());
         let c = Family::<Vec<(&'static str, &'static str)>, Counter>::default();
         c.get_or_create(&vec![("code", "200")]).inc_by(3);
@@ -270,6 +286,24 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // prometheus-client stamps a native histogram with its creation (a counter with
+        // nothing): every series of it carries that time, the counter none yet.
+        let created = |name, label| {
+            let Some(Collected::Float(s, _) | Collected::NativeBesideClassic(s, _)) =
+                find(&got, name, label)
+            else {
+                panic!("{name}")
+            };
+            s.created_timestamp()
+        };
+        let native = created("lat_seconds", None).expect("native histogram's created time");
+        assert!((before..=now_millis()).contains(&native), "{native}");
+        assert_eq!(
+            created("lat_seconds_bucket", Some(("le", "+Inf"))),
+            Some(native)
+        );
+        assert_eq!(created("lat_seconds_count", None), Some(native));
+        assert_eq!(created("reqs_total", Some(("code", "200"))), None);
     }
 
     #[test]

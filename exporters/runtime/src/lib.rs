@@ -33,6 +33,7 @@ mod admin;
 mod args;
 mod catalogued;
 mod collect;
+mod created;
 mod error;
 mod lost;
 mod runtime;

@@ -15,6 +15,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::collect::{Collected, collect};
+use crate::created;
 use crate::{CommonArgs, RuntimeError, admin, signals};
 
 /// Before `start`: metrics are registered into [`registry`](Self::registry).
@@ -25,6 +26,8 @@ pub struct Runtime {
     registry: Registry,
     shutdown: CancellationToken,
     rw_config: Option<redline_remote_write::Config>,
+    /// When the registry was made: no metric of it existed before (see crate::created).
+    registered_ms: i64,
 }
 
 impl Runtime {
@@ -55,6 +58,7 @@ impl Runtime {
         let registry =
             Registry::with_labels([("testid".into(), testid.clone().into())].into_iter());
         Ok(Self {
+            registered_ms: now_millis(),
             args: args.clone(),
             daemon,
             testid,
@@ -107,7 +111,11 @@ impl Runtime {
         let pusher = Arc::new(Pusher {
             registry: registry.clone(),
             writer: writer.clone(),
-            state: Mutex::new(PushState::default()),
+            state: Mutex::new(PushState {
+                // So the series of the first collection count from the registry's creation.
+                last_ts: self.registered_ms - 1,
+                previous: HashMap::new(),
+            }),
         });
         let push_stop = CancellationToken::new();
         let push_task = writer.as_ref().map(|_| {
@@ -151,8 +159,8 @@ struct Pusher {
 /// What the previous collection wrote, so a series that disappears from the
 /// registry (a finished step's gauges, say) is marked stale at once, as
 /// Prometheus' own scrape loop does, instead of lingering for the 5-minute lookback.
-#[derive(Default)]
 struct PushState {
+    /// The previous collection's time (at first, 1 ms before the registry's creation).
     last_ts: i64,
     previous: HashMap<Series, Pushed>,
 }
@@ -173,7 +181,10 @@ impl Pusher {
     async fn push(&self) {
         let Some(w) = &self.writer else { return };
         let mut state = self.state.lock().await;
-        let ts = now_millis().max(state.last_ts + 1);
+        let absent_at = state.last_ts;
+        // Later than absent_at + 1, the created time of a series new in this collection:
+        // Prometheus writes a created time's zero only before the series' first sample.
+        let ts = now_millis().max(absent_at + 2);
         state.last_ts = ts;
         let samples = match collect(&self.registry, ts) {
             Ok(s) => s,
@@ -183,19 +194,23 @@ impl Pusher {
             }
         };
         let mut current = HashMap::with_capacity(samples.len());
+        let stamp = |series| created::stamp(series, &state.previous, absent_at);
         for s in samples {
             match s {
                 Collected::Float(series, v) => {
+                    let series = stamp(series);
                     w.push(&series, ts, v);
                     current.insert(series, Pushed::Float);
                 }
                 Collected::Histogram(series, h) => {
+                    let series = stamp(series);
                     w.push_histogram(&series, *h);
                     current.insert(series, Pushed::Histogram);
                 }
                 // Its classic buckets went as floats: no need to push what the receiver refuses.
                 Collected::NativeBesideClassic(_, _) if !w.takes_native_histograms() => {}
                 Collected::NativeBesideClassic(series, h) => {
+                    let series = stamp(series);
                     w.push_native_beside_classic(&series, *h);
                     current.insert(series, Pushed::NativeBesideClassic);
                 }

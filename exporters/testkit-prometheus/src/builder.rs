@@ -57,6 +57,19 @@ impl Builder {
         self
     }
 
+    /// Store remote-written exemplars; see [`Options::exemplar_storage`].
+    pub fn exemplar_storage(mut self) -> Self {
+        self.options.exemplar_storage = true;
+        self
+    }
+
+    /// Store a zero at each remote-written start timestamp; see
+    /// [`Options::created_timestamp_zero_ingestion`].
+    pub fn created_timestamp_zero_ingestion(mut self) -> Self {
+        self.options.created_timestamp_zero_ingestion = true;
+        self
+    }
+
     pub fn rule_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.options.rule_files.push(path.into());
         self
@@ -126,6 +139,11 @@ mod tests {
         assert_eq!(o.lookback_delta, Some(Duration::from_secs(30)));
         assert_eq!(o.evaluation_interval, Duration::from_millis(500));
         assert_eq!(o.native_histograms, None);
+        assert!(!o.exemplar_storage && !o.created_timestamp_zero_ingestion);
+        let b = Prometheus::builder()
+            .exemplar_storage()
+            .created_timestamp_zero_ingestion();
+        assert!(b.options().exemplar_storage && b.options().created_timestamp_zero_ingestion);
         let b = Prometheus::builder()
             .victoria_metrics()
             .native_histograms(false);

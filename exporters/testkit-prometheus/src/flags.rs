@@ -49,6 +49,21 @@ pub(crate) fn command_line(
     layout: &Layout<'_>,
 ) -> Result<Vec<String>, HarnessError> {
     let native = native_histograms(receiver, options)?;
+    let refuse = |why: &str| HarnessError::Unsupported {
+        receiver: receiver.name(),
+        why: why.to_string(),
+    };
+    if options.exemplar_storage && receiver == Receiver::VictoriaMetrics {
+        return Err(refuse(
+            "VictoriaMetrics stores no exemplars (it drops them from remote-write requests)",
+        ));
+    }
+    if options.created_timestamp_zero_ingestion && receiver != Receiver::Prometheus3 {
+        return Err(refuse(
+            "created-timestamp-zero-ingestion needs Prometheus 3 (2.42 predates it, and 1.0 \
+             requests carry no start timestamps)",
+        ));
+    }
     let mut args = Vec::new();
     match receiver {
         Receiver::Prometheus2 | Receiver::Prometheus3 => {
@@ -57,6 +72,13 @@ pub(crate) fn command_line(
             args.push(format!("--storage.tsdb.path={}", layout.data.display()));
             args.push(format!("--web.listen-address=127.0.0.1:{}", layout.port));
             args.push("--web.enable-remote-write-receiver".into());
+            // Asked for explicitly, so given even to a stock server.
+            if options.exemplar_storage {
+                args.push("--enable-feature=exemplar-storage".into());
+            }
+            if options.created_timestamp_zero_ingestion {
+                args.push("--enable-feature=created-timestamp-zero-ingestion".into());
+            }
             if !options.stock {
                 // 3.x takes native histograms without a flag and only logs a warning for it.
                 if native && receiver == Receiver::Prometheus2 {
@@ -207,6 +229,31 @@ mod tests {
                 matches!(e, HarnessError::Unsupported { .. }) && e.to_string().contains(why),
                 "{receiver}: {e}"
             );
+        }
+    }
+
+    #[test]
+    fn exemplar_storage_and_created_timestamps_are_flags_where_the_receiver_has_them() {
+        let both = Options {
+            exemplar_storage: true,
+            created_timestamp_zero_ingestion: true,
+            ..stock()
+        };
+        let args = command_line(Receiver::Prometheus3, &both, &layout()).unwrap();
+        assert!(args.contains(&"--enable-feature=exemplar-storage".to_string()));
+        assert!(args.contains(&"--enable-feature=created-timestamp-zero-ingestion".to_string()));
+        let exemplars = Options {
+            exemplar_storage: true,
+            ..Options::default()
+        };
+        let args = command_line(Receiver::Prometheus2, &exemplars, &layout()).unwrap();
+        assert!(args.contains(&"--enable-feature=exemplar-storage".to_string()));
+        for (receiver, options, why) in [
+            (Receiver::Prometheus2, &both, "Prometheus 3"),
+            (Receiver::VictoriaMetrics, &exemplars, "no exemplars"),
+        ] {
+            let e = command_line(receiver, options, &layout()).unwrap_err();
+            assert!(e.to_string().contains(why), "{receiver}: {e}");
         }
     }
 

@@ -28,6 +28,14 @@ pub struct Options {
     /// flags (on for the harness's 2.x, off for a stock 2.x, always on for 3.x, never for
     /// VictoriaMetrics). `Some` insists, and a server that cannot honour it refuses to start.
     pub native_histograms: Option<bool>,
+    /// `--enable-feature=exemplar-storage` (Prometheus 2 and 3; even with `stock`): without it
+    /// Prometheus takes remote-written exemplars and `/api/v1/query_exemplars` returns none.
+    /// VictoriaMetrics stores no exemplars and refuses to start with it.
+    pub exemplar_storage: bool,
+    /// `--enable-feature=created-timestamp-zero-ingestion` (Prometheus 3 only; even with
+    /// `stock`): a sample's remote-write 2.0 `start_timestamp` becomes a stored zero sample at
+    /// that time. Prometheus 2.42 predates the feature and refuses to start with it.
+    pub created_timestamp_zero_ingestion: bool,
 }
 
 impl Default for Options {
@@ -40,6 +48,8 @@ impl Default for Options {
             receiver: None,
             stock: false,
             native_histograms: None,
+            exemplar_storage: false,
+            created_timestamp_zero_ingestion: false,
         }
     }
 }
