@@ -5,13 +5,12 @@
 //!    order puts AES-256-GCM-SHA384 first, as OpenSSL's does). Besides being what a gateway's
 //!    real clients negotiate, its SHA-256 key schedule costs a fraction of SHA-384's: under
 //!    callgrind a resumed TLS 1.3 handshake spent ~300k instructions in SHA-512 blocks.
-//! 2. **X25519 from aws-lc-rs.** With a new connection per request (k6's `noConnectionReuse`, every TLS handshake a
-//! gateway terminates), the client's cost is the handshake, and half of it was ring's X25519
-//! (portable C, ~200k instructions per key pair under callgrind: `bench-http.sh --callgrind`
-//! and the TLS-conn-per-req row). aws-lc-rs computes it in assembly. Only the key exchange
-//! changes: everything else stays ring's, and rustls' own `aws_lc_rs` feature is not enabled,
-//! because a binary with both of rustls' providers compiled in has no process default, and
-//! the kube and reqwest clients beside this one rely on it.
+//! 2. **X25519 from aws-lc-rs.** With a new connection per request (k6's
+//!    `noConnectionReuse`, every TLS handshake a gateway terminates) half of the client's
+//!    cost was ring's X25519 (portable C, ~200k instructions per key pair under callgrind).
+//!    aws-lc-rs computes it in assembly. Only the key exchange comes from it: rustls' own
+//!    `aws_lc_rs` feature stays off, because a binary with both of rustls' providers compiled
+//!    in has no process default, and the kube and reqwest clients beside this one rely on it.
 
 use aws_lc_rs::agreement;
 use rustls::crypto::ring::cipher_suite as suite;
@@ -86,7 +85,7 @@ impl ActiveKeyExchange for Active {
         let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, peer);
         agreement::agree_ephemeral(
             self.private,
-            &peer,
+            peer,
             Error::from(PeerMisbehaved::InvalidKeyShare),
             |secret| Ok(SharedSecret::from(secret)),
         )
