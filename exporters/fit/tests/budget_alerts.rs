@@ -23,6 +23,18 @@ const BUSY_OTHERS: [PodUsage; 2] = [
     ("locust-worker", "500m", "256Mi"),
 ];
 
+/// The seed's cluster with the app's pods (django, nginx, celery-worker, pgbouncer) using
+/// `cpu` and `memory` each, beside [`BUSY_OTHERS`].
+async fn app_using(cpu: [&str; 4], memory: &str) -> SeedCluster {
+    let mut usage: Vec<PodUsage> = ["django", "nginx", "celery-worker", "pgbouncer"]
+        .into_iter()
+        .zip(cpu)
+        .map(|(pod, cpu)| (pod, cpu, memory))
+        .collect();
+    usage.extend(BUSY_OTHERS);
+    seed_cluster(&usage).await
+}
+
 async fn prometheus() -> Prometheus {
     let alerts = concat!(env!("CARGO_MANIFEST_DIR"), "/../../alerts");
     Prometheus::start_with(Options {
@@ -90,14 +102,7 @@ fn last_written(series: &str) -> String {
 async fn usage_over_the_budget_fires_redline_fit_over_budget() {
     let prom = prometheus().await;
     // The app's pods: 2 x 1.5 + 0.3 + 0.2 + 2 x 0.05 = 3.6 cores of a 3-core budget.
-    let mut usage: Vec<PodUsage> = vec![
-        ("django", "1500m", "256Mi"),
-        ("nginx", "300m", "256Mi"),
-        ("celery-worker", "200m", "256Mi"),
-        ("pgbouncer", "50m", "256Mi"),
-    ];
-    usage.extend(BUSY_OTHERS);
-    let cluster = seed_cluster(&usage).await;
+    let cluster = app_using(["1500m", "300m", "200m", "50m"], "256Mi").await;
     let over = r#"ALERTS{alertname="RedlineFitOverBudget",alertstate="firing",testid="fit-over"}"#;
     let (fired, last) = watch_until(&cluster, &prom, "fit-over", over, |r| !r.is_empty()).await;
 
@@ -136,14 +141,7 @@ async fn usage_over_the_budget_fires_redline_fit_over_budget() {
 async fn usage_within_the_budget_fires_nothing() {
     let prom = prometheus().await;
     // 2 x 0.4 + 0.1 + 0.2 + 2 x 0.05 = 1.2 cores, 6 x 512Mi = 3Gi: 40 % and 50 %.
-    let mut usage: Vec<PodUsage> = vec![
-        ("django", "400m", "512Mi"),
-        ("nginx", "100m", "512Mi"),
-        ("celery-worker", "200m", "512Mi"),
-        ("pgbouncer", "50m", "512Mi"),
-    ];
-    usage.extend(BUSY_OTHERS);
-    let cluster = seed_cluster(&usage).await;
+    let cluster = app_using(["400m", "100m", "200m", "50m"], "512Mi").await;
     // Both usage ratios in Prometheus for 4 s: the rules (evaluated every second) have
     // judged them several times.
     let ratios = r#"redline_fit_budget_ratio{testid="fit-ok",basis="usage"}"#;
