@@ -9,7 +9,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 
-use crate::encode::Entry;
+use crate::encode::{Entry, field_len, put_sample, sample_len};
 use crate::meta::{Metadata, MetricKind};
 use crate::prompb;
 use crate::series::symbol_hash;
@@ -202,11 +202,6 @@ pub fn write_request_v2(entries: &[Entry<'_>]) -> v2::Request {
     }
 }
 
-/// Bytes of a length-delimited field with a 1-byte key.
-fn field_len(len: usize) -> usize {
-    1 + encoded_len_varint(len as u64) + len
-}
-
 fn packed_len(refs: &[u32]) -> usize {
     refs.iter().map(|r| encoded_len_varint(u64::from(*r))).sum()
 }
@@ -228,12 +223,6 @@ fn packed_field_len(refs: &[u32]) -> usize {
     } else {
         field_len(packed_len(refs))
     }
-}
-
-/// A `Sample` without start timestamp: value (always written, so the shape is fixed) and
-/// timestamp.
-fn sample_len(s: &prompb::Sample) -> usize {
-    1 + 8 + 1 + encoded_len_varint(s.timestamp as u64)
 }
 
 fn varint_field_len(v: u64) -> usize {
@@ -333,12 +322,7 @@ pub fn encode_write_request_v2(entries: &[Entry<'_>], buf: &mut Vec<u8>) {
         encode_varint(len as u64, buf);
         put_packed(1, labels, buf);
         for s in e.samples {
-            encode_key(2, WireType::LengthDelimited, buf);
-            encode_varint(sample_len(s) as u64, buf);
-            encode_key(1, WireType::SixtyFourBit, buf);
-            buf.extend_from_slice(&s.value.to_le_bytes());
-            encode_key(2, WireType::Varint, buf);
-            encode_varint(s.timestamp as u64, buf);
+            put_sample(s, buf);
         }
         for h in &histograms {
             encode_key(3, WireType::LengthDelimited, buf);
