@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use futures::future::OptionFuture;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
@@ -38,10 +39,7 @@ pub async fn run_with(
     stop: CancellationToken,
 ) -> Result<ChaosReport, ChaosError> {
     args.validate().map_err(ChaosError::Flags)?;
-    let client = match client {
-        Some(c) => c,
-        None => crate::kube_client().await?,
-    };
+    let client = crate::given_or_ambient(client).await?;
     let mut rt = Runtime::new(&args.common, "chaos")?;
     let metrics = Metrics::register(rt.registry());
     let running = rt.start().await?;
@@ -470,28 +468,17 @@ impl Chaos {
         let mut m = Measured::default();
         let ns = self.args.namespace.as_str();
         if let Some(client) = &self.client {
-            let workload = async {
-                if !b.has_workloads() {
-                    return None;
-                }
-                Some(
-                    recovery::clock(t0, poll, deadline, || {
-                        recovery::workloads_ready(client, ns, b)
-                    })
-                    .await,
-                )
-            };
-            let endpoints = async {
-                if !b.has_services() {
-                    return None;
-                }
-                Some(
-                    recovery::clock(t0, poll, deadline, || {
-                        recovery::endpoints_ready(client, ns, b)
-                    })
-                    .await,
-                )
-            };
+            // A clock runs only where the baseline had something to recover: `None` then.
+            let workload = OptionFuture::from(b.has_workloads().then(|| {
+                recovery::clock(t0, poll, deadline, || {
+                    recovery::workloads_ready(client, ns, b)
+                })
+            }));
+            let endpoints = OptionFuture::from(b.has_services().then(|| {
+                recovery::clock(t0, poll, deadline, || {
+                    recovery::endpoints_ready(client, ns, b)
+                })
+            }));
             let (w, e) = tokio::select! {
                 r = futures::future::join(workload, endpoints) => r,
                 _ = stop.cancelled() => (None, None),
