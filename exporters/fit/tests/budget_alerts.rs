@@ -98,6 +98,18 @@ fn last_written(series: &str) -> String {
     format!("last_over_time({series}[5m])")
 }
 
+/// The last value of `series` written before the run ended, if any.
+async fn last_value(prom: &Prometheus, series: &str) -> Option<f64> {
+    prom.scalar(&last_written(series)).await.unwrap()
+}
+
+/// The last CPU budget ratio of `testid` on `basis` (requests, limits, usage).
+async fn last_cpu_ratio(prom: &Prometheus, testid: &str, basis: &str) -> f64 {
+    let series =
+        format!(r#"redline_fit_budget_ratio{{testid="{testid}",basis="{basis}",resource="cpu"}}"#);
+    last_value(prom, &series).await.expect(&series)
+}
+
 #[tokio::test]
 async fn usage_over_the_budget_fires_redline_fit_over_budget() {
     let prom = prometheus().await;
@@ -111,13 +123,7 @@ async fn usage_over_the_budget_fires_redline_fit_over_budget() {
     assert_eq!(alert.label("budget"), Some("vps-6g-3cpu"));
     assert_eq!(alert.label("resource"), Some("cpu"));
     assert_eq!(alert.label("redline_verdict"), Some("fail"));
-    let ratio = prom
-        .scalar(&last_written(
-            r#"redline_fit_budget_ratio{testid="fit-over",basis="usage",resource="cpu"}"#,
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+    let ratio = last_cpu_ratio(&prom, "fit-over", "usage").await;
     assert!((ratio - 1.2).abs() < 1e-9, "3.6 / 3 cores, got {ratio}");
     // Memory usage is 6 x 256Mi = 1.5Gi of 6Gi: not over.
     let alerts = prom.query(&fit_alerts("fit-over")).await.unwrap();
@@ -126,13 +132,7 @@ async fn usage_over_the_budget_fires_redline_fit_over_budget() {
         "{alerts:?}"
     );
     // The requests ratio is written beside it (2150m of the app's Deployments: 0.72).
-    let requests = prom
-        .scalar(&last_written(
-            r#"redline_fit_budget_ratio{testid="fit-over",basis="requests",resource="cpu"}"#,
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+    let requests = last_cpu_ratio(&prom, "fit-over", "requests").await;
     assert!((requests - 2150.0 / 3000.0).abs() < 1e-9, "{requests}");
     assert!(matches!(last.usage, UsageStatus::Available(u) if u.pods == 6));
 }
@@ -212,11 +212,7 @@ async fn without_the_pod_metrics_api_usage_is_unavailable_and_a_warning_fires() 
         written.iter().filter_map(|s| s.label("basis")).collect();
     assert_eq!(bases, ["limits", "requests"].into());
     assert_eq!(
-        prom.scalar(&last_written(
-            r#"redline_fit_usage_available{testid="fit-blind"}"#
-        ))
-        .await
-        .unwrap(),
+        last_value(&prom, r#"redline_fit_usage_available{testid="fit-blind"}"#).await,
         Some(0.0)
     );
     let alerts = prom.query(&fit_alerts("fit-blind")).await.unwrap();
