@@ -298,7 +298,6 @@ impl Chaos {
                 return Err(e.into());
             }
         };
-        self.metrics.set_active(&r.fault, &r.target, false);
         self.record(r, m);
         Ok(())
     }
@@ -380,7 +379,6 @@ impl Chaos {
         if !already {
             self.undo.perform(&client, &uncordon).await?;
         }
-        self.metrics.set_active(&r.fault, &r.target, false);
         self.record(r, measured);
         Ok(())
     }
@@ -449,7 +447,6 @@ impl Chaos {
         let measured = self
             .measure(t_cut, healed, &Baseline::default(), stop)
             .await;
-        self.metrics.set_active(&r.fault, &r.target, false);
         self.record(r, measured);
         Ok(())
     }
@@ -528,7 +525,10 @@ impl Chaos {
         m
     }
 
+    /// The fault is over: no longer active, and what was measured goes into the metrics
+    /// and the report.
     fn record(&self, r: &mut FaultReport, m: Measured) {
+        self.metrics.set_active(&r.fault, &r.target, false);
         let fault = r.fault.clone();
         let timeout_value = self.args.recovery_timeout.as_secs_f64();
         for (clock, value) in [
