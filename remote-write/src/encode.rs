@@ -19,15 +19,32 @@ pub struct Entry<'a> {
     pub exemplars: &'a [Exemplar],
 }
 
-/// Bytes of a length-delimited field with a 1-byte key.
-fn field_len(_tag: u32, len: usize) -> usize {
+/// Bytes of a length-delimited field with a 1-byte key (both protocols' fields have one).
+#[inline]
+pub(crate) fn field_len(len: usize) -> usize {
     1 + encoded_len_varint(len as u64) + len
 }
 
 const SAMPLE_MAX: usize = 1 + 8 + 1 + 10;
 
-fn sample_len(s: &Sample) -> usize {
+/// A `Sample` without start timestamp: value (always written, so the shape is fixed) and
+/// timestamp. Remote-write 1.0 and 2.0 encode it alike, as field 2 of their series.
+#[inline]
+pub(crate) fn sample_len(s: &Sample) -> usize {
     1 + 8 + 1 + encoded_len_varint(s.timestamp as u64)
+}
+
+/// Appends `s` as field 2 (`samples`) of a series message.
+#[inline]
+pub(crate) fn put_sample(s: &Sample, buf: &mut Vec<u8>) {
+    encode_key(2, WireType::LengthDelimited, buf);
+    encode_varint(sample_len(s) as u64, buf);
+    // Written even when zero: decoders accept explicit defaults, and a fixed
+    // shape keeps this loop branch-free.
+    encode_key(1, WireType::SixtyFourBit, buf);
+    buf.extend_from_slice(&s.value.to_le_bytes());
+    encode_key(2, WireType::Varint, buf);
+    encode_varint(s.timestamp as u64, buf);
 }
 
 /// Appends the protobuf encoding of a `WriteRequest` holding `entries` to `buf`.
@@ -35,27 +52,20 @@ pub fn encode_write_request(entries: &[Entry<'_>], buf: &mut Vec<u8>) {
     for e in entries {
         let mut len = e.series.encoded_labels().len();
         for s in e.samples {
-            len += field_len(2, sample_len(s));
+            len += field_len(sample_len(s));
         }
         for h in e.histograms {
-            len += field_len(4, h.encoded_len());
+            len += field_len(h.encoded_len());
         }
         for x in e.exemplars {
-            len += field_len(3, x.encoded_len());
+            len += field_len(x.encoded_len());
         }
         buf.reserve(len + 6 + e.samples.len() * SAMPLE_MAX);
         encode_key(1, WireType::LengthDelimited, buf);
         encode_varint(len as u64, buf);
         buf.extend_from_slice(e.series.encoded_labels());
         for s in e.samples {
-            encode_key(2, WireType::LengthDelimited, buf);
-            encode_varint(sample_len(s) as u64, buf);
-            // Written even when zero: decoders accept explicit defaults, and a fixed
-            // shape keeps this loop branch-free.
-            encode_key(1, WireType::SixtyFourBit, buf);
-            buf.extend_from_slice(&s.value.to_le_bytes());
-            encode_key(2, WireType::Varint, buf);
-            encode_varint(s.timestamp as u64, buf);
+            put_sample(s, buf);
         }
         for x in e.exemplars {
             encode_key(3, WireType::LengthDelimited, buf);

@@ -9,7 +9,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 
-use crate::encode::Entry;
+use crate::encode::{Entry, field_len};
 use crate::meta::{Metadata, MetricKind};
 use crate::prompb;
 use crate::series::{is_stale_nan, symbol_hash};
@@ -210,11 +210,6 @@ pub fn write_request_v2(entries: &[Entry<'_>]) -> v2::Request {
         symbols: symbols.table.into_iter().map(String::from).collect(),
         timeseries,
     }
-}
-
-/// Bytes of a length-delimited field with a 1-byte key.
-fn field_len(len: usize) -> usize {
-    1 + encoded_len_varint(len as u64) + len
 }
 
 fn packed_len(refs: &[u32]) -> usize {

@@ -122,41 +122,37 @@ impl Series {
     /// A series from wire labels (e.g. a relayed `TimeSeries`), which must include
     /// `__name__`; order does not matter.
     pub fn from_labels(labels: Vec<Label>) -> Result<Self, InvalidSeries> {
-        let name = labels
-            .iter()
-            .find(|l| l.name == "__name__")
-            .map(|l| l.value.clone())
-            .ok_or(InvalidSeries::NoName)?;
-        if !valid_metric_name(&name) {
-            return Err(InvalidSeries::MetricName(name));
-        }
-        let mut kept = Vec::with_capacity(labels.len());
-        for l in labels {
-            if l.name != "__name__" && !valid_label_name(&l.name) {
-                return Err(InvalidSeries::LabelName {
-                    series: name,
-                    label: l.name,
-                });
-            }
-            if !l.value.is_empty() {
-                kept.push(l);
-            }
-        }
-        Self::from_sorted(sort_unique(kept, &name)?)
+        Self::from_checked(labels, false)
     }
 
     /// Like [`Series::from_labels`], but metric and label names may be any non-empty UTF-8
     /// (remote-write 2.0 and Prometheus 3 accept names such as `resource.cpu.usage`); only a
     /// missing or empty `__name__`, an empty label name and duplicates are refused.
     pub fn from_labels_utf8(labels: Vec<Label>) -> Result<Self, InvalidSeries> {
+        Self::from_checked(labels, true)
+    }
+
+    /// Both constructors: the names checked under the classic rules or as UTF-8 (`utf8`),
+    /// empty values dropped, then sorted and checked for duplicates.
+    fn from_checked(labels: Vec<Label>, utf8: bool) -> Result<Self, InvalidSeries> {
         let name = labels
             .iter()
-            .find(|l| l.name == "__name__" && !l.value.is_empty())
+            .find(|l| l.name == "__name__" && !(utf8 && l.value.is_empty()))
             .map(|l| l.value.clone())
             .ok_or(InvalidSeries::NoName)?;
+        if !utf8 && !valid_metric_name(&name) {
+            return Err(InvalidSeries::MetricName(name));
+        }
+        let name_ok = |n: &str| {
+            if utf8 {
+                !n.is_empty()
+            } else {
+                n == "__name__" || valid_label_name(n)
+            }
+        };
         let mut kept = Vec::with_capacity(labels.len());
         for l in labels {
-            if l.name.is_empty() {
+            if !name_ok(&l.name) {
                 return Err(InvalidSeries::LabelName {
                     series: name,
                     label: l.name,

@@ -60,3 +60,11 @@ pub async fn kube_client() -> Result<kube::Client, ChaosError> {
     cfg.default_retry = false;
     kube::Client::try_from(cfg).map_err(|e| ChaosError::KubeConfig(e.to_string()))
 }
+
+/// The client a caller gave, else [`kube_client`]: tests pass theirs, the daemons ask.
+async fn given_or_ambient(client: Option<kube::Client>) -> Result<kube::Client, ChaosError> {
+    match client {
+        Some(c) => Ok(c),
+        None => kube_client().await,
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use futures::future::OptionFuture;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
@@ -38,10 +39,7 @@ pub async fn run_with(
     stop: CancellationToken,
 ) -> Result<ChaosReport, ChaosError> {
     args.validate().map_err(ChaosError::Flags)?;
-    let client = match client {
-        Some(c) => c,
-        None => crate::kube_client().await?,
-    };
+    let client = crate::given_or_ambient(client).await?;
     let mut rt = Runtime::new(&args.common, "chaos")?;
     let metrics = Metrics::register(rt.registry());
     let running = rt.start().await?;
@@ -300,7 +298,6 @@ impl Chaos {
                 return Err(e.into());
             }
         };
-        self.metrics.set_active(&r.fault, &r.target, false);
         self.record(r, m);
         Ok(())
     }
@@ -382,7 +379,6 @@ impl Chaos {
         if !already {
             self.undo.perform(&client, &uncordon).await?;
         }
-        self.metrics.set_active(&r.fault, &r.target, false);
         self.record(r, measured);
         Ok(())
     }
@@ -451,7 +447,6 @@ impl Chaos {
         let measured = self
             .measure(t_cut, healed, &Baseline::default(), stop)
             .await;
-        self.metrics.set_active(&r.fault, &r.target, false);
         self.record(r, measured);
         Ok(())
     }
@@ -470,28 +465,17 @@ impl Chaos {
         let mut m = Measured::default();
         let ns = self.args.namespace.as_str();
         if let Some(client) = &self.client {
-            let workload = async {
-                if !b.has_workloads() {
-                    return None;
-                }
-                Some(
-                    recovery::clock(t0, poll, deadline, || {
-                        recovery::workloads_ready(client, ns, b)
-                    })
-                    .await,
-                )
-            };
-            let endpoints = async {
-                if !b.has_services() {
-                    return None;
-                }
-                Some(
-                    recovery::clock(t0, poll, deadline, || {
-                        recovery::endpoints_ready(client, ns, b)
-                    })
-                    .await,
-                )
-            };
+            // A clock runs only where the baseline had something to recover: `None` then.
+            let workload = OptionFuture::from(b.has_workloads().then(|| {
+                recovery::clock(t0, poll, deadline, || {
+                    recovery::workloads_ready(client, ns, b)
+                })
+            }));
+            let endpoints = OptionFuture::from(b.has_services().then(|| {
+                recovery::clock(t0, poll, deadline, || {
+                    recovery::endpoints_ready(client, ns, b)
+                })
+            }));
             let (w, e) = tokio::select! {
                 r = futures::future::join(workload, endpoints) => r,
                 _ = stop.cancelled() => (None, None),
@@ -541,7 +525,10 @@ impl Chaos {
         m
     }
 
+    /// The fault is over: no longer active, and what was measured goes into the metrics
+    /// and the report.
     fn record(&self, r: &mut FaultReport, m: Measured) {
+        self.metrics.set_active(&r.fault, &r.target, false);
         let fault = r.fault.clone();
         let timeout_value = self.args.recovery_timeout.as_secs_f64();
         for (clock, value) in [

@@ -11,7 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use redline_chaos::{ChaosArgs, FaultKind, run_with};
+use redline_chaos::{ChaosArgs, ChaosError, ChaosReport, FaultKind, run_with};
 use redline_testkit_kube::{Fault, FaultKind as TestkitFault, KubeApiServer, KwokConfig, Verb};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -102,6 +102,19 @@ async fn settle(server: &KubeApiServer, apps: &[(&str, usize)]) {
     }
 }
 
+/// Runs chaos with `a` against `server`, through a client without kube's retry layer as
+/// the daemon builds its own.
+fn against(
+    server: &KubeApiServer,
+    a: ChaosArgs,
+) -> impl Future<Output = Result<ChaosReport, ChaosError>> + use<> {
+    run_with(
+        a,
+        Some(server.client_without_retry().unwrap()),
+        CancellationToken::new(),
+    )
+}
+
 fn args(fault: FaultKind) -> ChaosArgs {
     let mut a = ChaosArgs::new(NS, fault);
     a.recovery_poll = Duration::from_millis(50);
@@ -129,13 +142,7 @@ async fn pod_kill_clocks_match_the_servers_delays_and_spare_pods_not_opted_in() 
     let mut a = args(FaultKind::PodKill);
     a.pick = redline_chaos::faults::pod_kill::Pick::All;
     a.grace_period = Some(0);
-    let report = run_with(
-        a,
-        Some(server.client_without_retry().unwrap()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let report = against(&server, a).await.unwrap();
 
     let f = &report.faults[0];
     assert_eq!(report.faults.len(), 1);
@@ -201,13 +208,7 @@ async fn dry_runs_change_nothing() {
         a.dry_run = true;
         a.partition_a = Some("app=web".parse().unwrap());
         a.partition_b = Some("app=db".parse().unwrap());
-        let report = run_with(
-            a,
-            Some(server.client_without_retry().unwrap()),
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let report = against(&server, a).await.unwrap();
         let f = &report.faults[0];
         assert!(
             f.dry_run && !f.actions.is_empty(),
@@ -279,11 +280,7 @@ async fn drain_retries_refused_evictions_reschedules_and_uncordons() {
     a.node = Some("kwok-node-0".into());
     a.hold = Duration::from_secs(10);
     a.evict_backoff = Duration::from_secs(1);
-    let run = tokio::spawn(run_with(
-        a,
-        Some(server.client_without_retry().unwrap()),
-        CancellationToken::new(),
-    ));
+    let run = tokio::spawn(against(&server, a));
     assert!(
         server
             .wait_for(Duration::from_secs(5), |s| cordoned(s, "kwok-node-0"))
@@ -325,13 +322,7 @@ async fn drain_retries_refused_evictions_reschedules_and_uncordons() {
     // A node without the opt-in label is refused.
     let mut a = args(FaultKind::NodeDrain);
     a.node = Some("kwok-node-1".into());
-    let err = run_with(
-        a,
-        Some(server.client_without_retry().unwrap()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let err = against(&server, a).await.unwrap_err();
     assert!(err.to_string().contains("opt-in"), "{err}");
     assert!(!cordoned(&server, "kwok-node-1"));
 }

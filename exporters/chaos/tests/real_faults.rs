@@ -23,7 +23,7 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use redline_chaos::selector::Selector;
 use redline_chaos::{ChaosArgs, FaultKind, run_with};
-use redline_testkit_cluster::{Cluster, KwokDeployment, wait_until};
+use redline_testkit_cluster::{Cluster, KwokDeployment, TestNamespace, wait_until};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -57,6 +57,17 @@ async fn settle(cluster: &Cluster, ns: &str, app: &str, n: usize) {
     )
     .await
     .unwrap();
+}
+
+/// A new namespace `prefix-…` holding [`web`] `app` of `n` replicas, settled.
+async fn serving(cluster: &Cluster, prefix: &str, app: &str, n: u32) -> TestNamespace {
+    let ns = cluster.namespace(prefix).await.unwrap();
+    cluster
+        .apply_yaml(Some(ns.name()), &web(app, n))
+        .await
+        .unwrap();
+    settle(cluster, ns.name(), app, n as usize).await;
+    ns
 }
 
 fn uid(p: &Pod) -> String {
@@ -160,12 +171,7 @@ async fn pod_kill_is_healed_by_the_real_replicaset_and_endpoint_slice_controller
     let Some(cluster) = Cluster::shared().await else {
         return;
     };
-    let ns = cluster.namespace("chaos-kill").await.unwrap();
-    cluster
-        .apply_yaml(Some(ns.name()), &web("web", 3))
-        .await
-        .unwrap();
-    settle(&cluster, ns.name(), "web", 3).await;
+    let ns = serving(&cluster, "chaos-kill", "web", 3).await;
     let pods: Api<Pod> = Api::namespaced(cluster.client(), ns.name());
     let before = ready_uids(&cluster, ns.name(), "app=web").await;
 
@@ -273,12 +279,7 @@ async fn drain_waits_for_a_real_pdb_then_evicts_and_uncordons() {
     let Some(cluster) = Cluster::shared().await else {
         return;
     };
-    let ns = cluster.namespace("chaos-drain").await.unwrap();
-    cluster
-        .apply_yaml(Some(ns.name()), &web("db", 4))
-        .await
-        .unwrap();
-    settle(&cluster, ns.name(), "db", 4).await;
+    let ns = serving(&cluster, "chaos-drain", "db", 4).await;
     let client = cluster.client();
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns.name());
     let nodes: Api<Node> = Api::all(client.clone());

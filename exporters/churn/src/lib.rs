@@ -18,6 +18,8 @@ pub mod metrics;
 pub mod objects;
 mod run;
 pub mod schedule;
+#[cfg(test)]
+mod test_plans;
 pub mod timeline;
 pub mod workers;
 

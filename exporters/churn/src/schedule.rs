@@ -50,11 +50,8 @@ pub async fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_plans::{oscillate, plan, s, scenario_two};
     use crate::timeline::{Pattern, Plan, timeline};
-
-    fn s(secs: u64) -> Duration {
-        Duration::from_secs(secs)
-    }
 
     /// Plays `plan` under paused time and returns (offset, service, replicas) as dispatched.
     async fn played(plan: &Plan, seed: u64) -> (Vec<(Duration, u32, u32)>, Ended, Duration) {
@@ -86,20 +83,7 @@ mod tests {
                 0,
                 Duration::ZERO,
             ),
-            Plan::new(
-                Pattern::Oscillate {
-                    min: 10,
-                    max: 200,
-                    min_hold: s(120),
-                    max_hold: s(300),
-                },
-                10,
-                Some(3),
-                None,
-                s(5),
-                0,
-                Duration::ZERO,
-            ),
+            Ok(scenario_two()),
             Plan::new(
                 Pattern::ScaleUp {
                     from: 10,
@@ -128,7 +112,7 @@ mod tests {
                 2,
                 s(2),
             ),
-            Plan::new(
+            Ok(plan(
                 Pattern::Spike {
                     base: 100,
                     peak: 1000,
@@ -137,11 +121,7 @@ mod tests {
                 },
                 3,
                 Some(4),
-                None,
-                Duration::ZERO,
-                0,
-                Duration::ZERO,
-            ),
+            )),
         ];
         for plan in plans {
             let plan = plan.unwrap();
@@ -154,23 +134,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn oscillate_three_cycles_of_scenario_two() {
-        // Scenario 2: 10 services, 10 <-> 200, holds 2 m / 5 m, jitter 0-5 s, 3 cycles.
-        let plan = Plan::new(
-            Pattern::Oscillate {
-                min: 10,
-                max: 200,
-                min_hold: s(120),
-                max_hold: s(300),
-            },
-            10,
-            Some(3),
-            None,
-            s(5),
-            0,
-            Duration::ZERO,
-        )
-        .unwrap();
-        let (got, ended, took) = played(&plan, 2024).await;
+        let (got, ended, took) = played(&scenario_two(), 2024).await;
         assert_eq!(ended, Ended::Completed);
         assert_eq!(took, s(120 + 3 * 420));
         assert_eq!(got.len(), 10 + 3 * 2 * 10);
@@ -182,21 +146,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn stop_ends_the_drive_at_once() {
-        let plan = Plan::new(
-            Pattern::Oscillate {
-                min: 1,
-                max: 2,
-                min_hold: s(10),
-                max_hold: s(10),
-            },
-            1,
-            None,
-            None,
-            Duration::ZERO,
-            0,
-            Duration::ZERO,
-        )
-        .unwrap();
+        let plan = plan(oscillate(1, 2, 10, 10), 1, None);
         let stop = CancellationToken::new();
         let start = Instant::now();
         let canceller = stop.clone();

@@ -380,23 +380,7 @@ fn up_and_down(k: u32, low: (Duration, u32), high: (Duration, u32)) -> (Duration
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn s(secs: u64) -> Duration {
-        Duration::from_secs(secs)
-    }
-
-    fn plan(pattern: Pattern, services: u32, cycles: Option<u32>) -> Plan {
-        Plan::new(
-            pattern,
-            services,
-            cycles,
-            None,
-            Duration::ZERO,
-            0,
-            Duration::ZERO,
-        )
-        .unwrap()
-    }
+    use crate::test_plans::{oscillate, plan, s, scenario_two};
 
     fn triples(t: Timeline) -> Vec<(u64, u32, u32)> {
         t.map(|s| (s.at.as_secs(), s.service, s.replicas)).collect()
@@ -414,16 +398,7 @@ mod tests {
 
     #[test]
     fn oscillate_follows_the_plan_lifecycle() {
-        let p = plan(
-            Pattern::Oscillate {
-                min: 10,
-                max: 200,
-                min_hold: s(120),
-                max_hold: s(300),
-            },
-            2,
-            Some(2),
-        );
+        let p = plan(oscillate(10, 200, 120, 300), 2, Some(2));
         assert_eq!(
             triples(timeline(&p, 7)),
             [
@@ -450,26 +425,10 @@ mod tests {
 
     #[test]
     fn jitter_is_seeded_bounded_and_reproducible() {
-        let mk = || {
-            Plan::new(
-                Pattern::Oscillate {
-                    min: 10,
-                    max: 200,
-                    min_hold: s(120),
-                    max_hold: s(300),
-                },
-                10,
-                Some(3),
-                None,
-                s(5),
-                0,
-                Duration::ZERO,
-            )
-            .unwrap()
-        };
-        let a: Vec<ScaleStep> = timeline(&mk(), 42).collect();
-        let b: Vec<ScaleStep> = timeline(&mk(), 42).collect();
-        let c: Vec<ScaleStep> = timeline(&mk(), 43).collect();
+        let p = scenario_two();
+        let a: Vec<ScaleStep> = timeline(&p, 42).collect();
+        let b: Vec<ScaleStep> = timeline(&p, 42).collect();
+        let c: Vec<ScaleStep> = timeline(&p, 43).collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 10 + 10 * 6);
@@ -609,12 +568,7 @@ mod tests {
     #[test]
     fn duration_cuts_an_endless_pattern() {
         let p = Plan::new(
-            Pattern::Oscillate {
-                min: 1,
-                max: 2,
-                min_hold: s(10),
-                max_hold: s(10),
-            },
+            oscillate(1, 2, 10, 10),
             1,
             None,
             Some(s(45)),
@@ -628,16 +582,7 @@ mod tests {
             [(0, 0, 1), (10, 0, 2), (20, 0, 1), (30, 0, 2), (40, 0, 1)]
         );
         // Without an end the timeline keeps going.
-        let endless = plan(
-            Pattern::Oscillate {
-                min: 1,
-                max: 2,
-                min_hold: s(10),
-                max_hold: s(10),
-            },
-            1,
-            None,
-        );
+        let endless = plan(oscillate(1, 2, 10, 10), 1, None);
         assert_eq!(timeline(&endless, 1).take(1000).count(), 1000);
     }
 }

@@ -320,6 +320,13 @@ mod tests {
         }
     }
 
+    /// `h` of service `svc` holds `count` observations summing to `sum` seconds.
+    fn assert_seen(h: &crate::metrics::HistFamily, count: u64, sum: f64) {
+        let h = h.get_or_create(&Metrics::service("svc")).clone();
+        assert_eq!(h.count(), count);
+        assert!((h.sum() - sum).abs() < 1e-6, "{} != {sum}", h.sum());
+    }
+
     fn setup(slots: u32) -> (Correlator, Metrics) {
         let m = Metrics::default();
         let c = Correlator::new(
@@ -334,7 +341,6 @@ mod tests {
     #[tokio::test]
     async fn per_stream_convergence_fanout_and_per_endpoint_latency() {
         let (c, m) = setup(2);
-        let s = Metrics::service("svc");
         c.observe(0, 0, add(2), 2, at(5));
         c.observe(0, 1, add(2), 2, at(5));
         c.event(&ev(1, 5, 100));
@@ -344,21 +350,14 @@ mod tests {
         assert_eq!(c.pending()[0].1, 1);
         c.observe(0, 1, add(3), 5, at(1100));
         assert_eq!(c.pending()[0].1, 0);
-        let upd = m.update_latency.get_or_create(&s).clone();
-        assert_eq!(upd.count(), 2);
-        assert!((upd.sum() - (0.3 + 1.0)).abs() < 1e-6, "{}", upd.sum());
-        let ep = m.endpoint_latency.get_or_create(&s).clone();
-        assert_eq!(ep.count(), 1 + 2 + 3);
-        assert!((ep.sum() - (0.1 + 2.0 * 0.3 + 3.0 * 1.0)).abs() < 1e-6);
-        let fan = m.fanout_completion.get_or_create(&s).clone();
-        assert_eq!(fan.count(), 1);
-        assert!((fan.sum() - 1.0).abs() < 1e-6);
+        assert_seen(&m.update_latency, 2, 0.3 + 1.0);
+        assert_seen(&m.endpoint_latency, 1 + 2 + 3, 0.1 + 2.0 * 0.3 + 3.0 * 1.0);
+        assert_seen(&m.fanout_completion, 1, 1.0);
     }
 
     #[tokio::test]
     async fn superseded_events_get_no_fanout_and_baseline_is_not_timed() {
         let (c, m) = setup(1);
-        let s = Metrics::service("svc");
         let mut old = ev(0, 3, 0);
         old.time = at(0) - Duration::from_secs(10);
         c.event(&old);
@@ -379,12 +378,8 @@ mod tests {
         );
         assert_eq!(c.pending()[0].1, 0);
         // Event 2 converged (0.1 s); event 1 was superseded: no latency, no fan-out.
-        let upd = m.update_latency.get_or_create(&s).clone();
-        assert_eq!(upd.count(), 1);
-        assert!((upd.sum() - 0.1).abs() < 1e-6);
-        let fan = m.fanout_completion.get_or_create(&s).clone();
-        assert_eq!(fan.count(), 1);
-        assert!((fan.sum() - 0.1).abs() < 1e-6);
+        assert_seen(&m.update_latency, 1, 0.1);
+        assert_seen(&m.fanout_completion, 1, 0.1);
     }
 
     #[tokio::test]
@@ -394,11 +389,7 @@ mod tests {
         c.observe(0, 1, add(4), 4, at(350));
         c.event(&ev(1, 4, 100));
         assert_eq!(c.pending()[0].1, 0);
-        let fan = m
-            .fanout_completion
-            .get_or_create(&Metrics::service("svc"))
-            .clone();
-        assert!((fan.sum() - 0.25).abs() < 1e-6);
+        assert_seen(&m.fanout_completion, 1, 0.25);
     }
 
     #[tokio::test(start_paused = true)]

@@ -164,40 +164,18 @@ impl EndpointSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linkerd2_proxy_api::destination::{AddrSet, NoEndpoints, WeightedAddr, WeightedAddrSet};
+    use crate::test_updates::{self as updates, none};
 
     fn addr(s: &str) -> TcpAddress {
         TcpAddress::from(s.parse::<SocketAddr>().unwrap())
     }
 
     fn add(addrs: &[&str]) -> Update {
-        Update {
-            update: Some(update::Update::Add(WeightedAddrSet {
-                addrs: addrs
-                    .iter()
-                    .map(|a| WeightedAddr {
-                        addr: Some(addr(a)),
-                        weight: 10_000,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })),
-        }
+        updates::add(addrs.iter().map(|a| addr(a)))
     }
 
     fn remove(addrs: &[&str]) -> Update {
-        Update {
-            update: Some(update::Update::Remove(AddrSet {
-                addrs: addrs.iter().map(|a| addr(a)).collect(),
-            })),
-        }
-    }
-
-    fn none(exists: bool) -> Update {
-        Update {
-            update: Some(update::Update::NoEndpoints(NoEndpoints { exists })),
-        }
+        updates::remove(addrs.iter().map(|a| addr(a)))
     }
 
     #[test]

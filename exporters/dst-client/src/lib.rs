@@ -17,6 +17,8 @@ pub mod histogram;
 pub mod metrics;
 pub mod shared;
 pub mod stream;
+#[cfg(test)]
+mod test_updates;
 pub mod verify;
 
 use std::sync::Arc;

@@ -56,7 +56,7 @@ pub const REASONS: [&str; 20] = [
     "unauthenticated",
 ];
 
-type HistFamily = Family<ServiceLabel, AtomicHistogram, fn() -> AtomicHistogram>;
+pub(crate) type HistFamily = Family<ServiceLabel, AtomicHistogram, fn() -> AtomicHistogram>;
 
 fn latency() -> AtomicHistogram {
     AtomicHistogram::new(&LATENCY_BOUNDS)

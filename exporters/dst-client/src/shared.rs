@@ -182,9 +182,8 @@ impl ServiceSets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linkerd2_proxy_api::destination::{
-        AddrSet, NoEndpoints, Update, WeightedAddr, WeightedAddrSet, update,
-    };
+    use crate::test_updates::{self as updates, none};
+    use linkerd2_proxy_api::destination::Update;
     use linkerd2_proxy_api::net::TcpAddress;
     use std::net::SocketAddr;
 
@@ -198,33 +197,11 @@ mod tests {
     }
 
     fn add(ids: impl IntoIterator<Item = u32>) -> Update {
-        Update {
-            update: Some(update::Update::Add(WeightedAddrSet {
-                addrs: ids
-                    .into_iter()
-                    .map(|i| WeightedAddr {
-                        addr: Some(addr(i)),
-                        weight: 10_000,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })),
-        }
+        updates::add(ids.into_iter().map(addr))
     }
 
     fn remove(ids: impl IntoIterator<Item = u32>) -> Update {
-        Update {
-            update: Some(update::Update::Remove(AddrSet {
-                addrs: ids.into_iter().map(addr).collect(),
-            })),
-        }
-    }
-
-    fn none(exists: bool) -> Update {
-        Update {
-            update: Some(update::Update::NoEndpoints(NoEndpoints { exists })),
-        }
+        updates::remove(ids.into_iter().map(addr))
     }
 
     /// A stream's set through the shared sets, beside the same stream's own copy.

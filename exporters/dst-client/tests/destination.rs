@@ -90,13 +90,26 @@ fn unpublish(kube: &KubeApiServer, services: u32) {
     }
 }
 
-fn client_args(dst: &DestinationServer, services: u32, streams: u32) -> DstClientArgs {
-    let mut a = DstClientArgs::new(
-        CommonArgs::default(),
-        &dst.url(),
-        &format!("test-service-{{1..{services}}}.{NS}.svc.cluster.local:{PORT}"),
-    );
+/// `streams` streams to each of `targets` (the `--services` syntax) through `destination`.
+fn args(destination: &str, targets: &str, streams: u32) -> DstClientArgs {
+    let mut a = DstClientArgs::new(CommonArgs::default(), destination, targets);
     a.streams_per_service = streams;
+    a
+}
+
+/// `test-service-1..=services`, the services [`publish`] writes, by their Destination name.
+fn targets(services: u32) -> String {
+    format!("test-service-{{1..{services}}}.{NS}.svc.cluster.local:{PORT}")
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn client_args(dst: &DestinationServer, services: u32, streams: u32) -> DstClientArgs {
+    let mut a = args(&dst.url(), &targets(services), streams);
     a.backoff_min = Duration::from_millis(50);
     a.backoff_max = Duration::from_millis(500);
     a
@@ -106,6 +119,27 @@ fn observed(m: &Metrics, svc: &str) -> i64 {
     m.endpoints_observed
         .get_or_create(&Metrics::service(svc))
         .get()
+}
+
+/// Starts a client of `a` with metrics of its own, returned too.
+async fn start(a: &DstClientArgs) -> (DstClient, Metrics) {
+    let client = DstClient::start(a, Metrics::default(), None).await.unwrap();
+    let m = client.metrics().clone();
+    (client, m)
+}
+
+/// Waits until every stream of `client` to `test-service-1..=services` has seen a set of
+/// `n` endpoints.
+async fn sets_of(dst: &DestinationServer, client: &DstClient, services: u32, n: i64) {
+    let m = client.metrics();
+    assert!(
+        dst.wait_for(WAIT, |_| {
+            client.sweep();
+            (1..=services).all(|i| observed(m, &service_name(i)) == n)
+        })
+        .await,
+        "sets of {n}"
+    );
 }
 
 async fn servers() -> (KubeApiServer, DestinationServer) {
@@ -122,22 +156,12 @@ async fn streams_track_endpoint_sets_and_send_the_downward_api_token() {
     a.pod_namespace = "clients".into();
     a.pod_name = "client-7".into();
     a.node_name = "node-3".into();
-    let client = DstClient::start(&a, Metrics::default(), None)
-        .await
-        .unwrap();
-    let m = client.metrics().clone();
+    let (client, m) = start(&a).await;
     assert!(
         dst.wait_for(WAIT, |d| d.active_streams() == 6).await,
         "6 streams"
     );
-    assert!(
-        dst.wait_for(WAIT, |_| {
-            client.sweep();
-            observed(&m, "test-service-1") == 3 && observed(&m, "test-service-2") == 3
-        })
-        .await,
-        "sets of 3"
-    );
+    sets_of(&dst, &client, 2, 3).await;
     assert_eq!(m.streams_active.get(), 6);
     assert_eq!(
         m.streams_requested.get(),
@@ -157,14 +181,7 @@ async fn streams_track_endpoint_sets_and_send_the_downward_api_token() {
     }
     // The services go away: every stream sees its set emptied.
     unpublish(&kube, 2);
-    assert!(
-        dst.wait_for(WAIT, |_| {
-            client.sweep();
-            observed(&m, "test-service-1") == 0 && observed(&m, "test-service-2") == 0
-        })
-        .await,
-        "sets emptied"
-    );
+    sets_of(&dst, &client, 2, 0).await;
     assert!(
         m.updates_received
             .get_or_create(&Metrics::service("test-service-1"))
@@ -184,10 +201,7 @@ async fn streams_track_endpoint_sets_and_send_the_downward_api_token() {
 async fn killed_streams_are_reset_counted_and_reopened() {
     let (kube, dst) = servers().await;
     publish(&kube, 2, 2);
-    let client = DstClient::start(&client_args(&dst, 2, 5), Metrics::default(), None)
-        .await
-        .unwrap();
-    let m = client.metrics().clone();
+    let (client, m) = start(&client_args(&dst, 2, 5)).await;
     assert!(
         dst.wait_for(WAIT, |d| d.active_streams() == 10).await,
         "10 streams"
@@ -207,14 +221,7 @@ async fn killed_streams_are_reset_counted_and_reopened() {
     assert_eq!(m.send_timeouts.get(), 0);
     assert_eq!(m.stream_lifetime.count(), 10);
     // The reopened streams start from the full set again.
-    assert!(
-        dst.wait_for(WAIT, |_| {
-            client.sweep();
-            observed(&m, "test-service-1") == 2 && observed(&m, "test-service-2") == 2
-        })
-        .await,
-        "sets of 2"
-    );
+    sets_of(&dst, &client, 2, 2).await;
     assert_eq!(dst.streams_opened(), 20);
     client.shutdown().await;
 }
@@ -226,10 +233,7 @@ async fn max_lifetime_and_reset_interval_reopen_streams_on_schedule() {
 
     let mut a = client_args(&dst, 1, 4);
     a.stream_max_lifetime = Some(Duration::from_millis(300));
-    let client = DstClient::start(&a, Metrics::default(), None)
-        .await
-        .unwrap();
-    let m = client.metrics().clone();
+    let (client, m) = start(&a).await;
     // Two generations ended and the third is open: shutting down now ends those 4 early.
     assert!(
         dst.wait_for(WAIT, |_| {
@@ -258,10 +262,7 @@ async fn max_lifetime_and_reset_interval_reopen_streams_on_schedule() {
 
     let mut a = client_args(&dst, 1, 4);
     a.stream_reset_interval = Some(Duration::from_millis(400));
-    let client = DstClient::start(&a, Metrics::default(), None)
-        .await
-        .unwrap();
-    let m = client.metrics().clone();
+    let (client, m) = start(&a).await;
     assert!(
         dst.wait_for(WAIT, |_| m.streams_created.get() >= 12).await,
         "2 resets of all"
@@ -274,23 +275,14 @@ async fn max_lifetime_and_reset_interval_reopen_streams_on_schedule() {
 
 #[tokio::test]
 async fn unreachable_destination_backs_off_and_counts_connect_errors() {
-    // A port nothing listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut a = DstClientArgs::new(
-        CommonArgs::default(),
-        &format!("127.0.0.1:{port}"),
+    let mut a = args(
+        &format!("127.0.0.1:{}", closed_port()),
         "s.test-load.svc.cluster.local:8080",
+        2,
     );
-    a.streams_per_service = 2;
     a.backoff_min = Duration::from_millis(100);
     a.backoff_max = Duration::from_millis(400);
-    let client = DstClient::start(&a, Metrics::default(), None)
-        .await
-        .unwrap();
-    let m = client.metrics().clone();
+    let (client, m) = start(&a).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     client.shutdown().await;
     let attempts = m.streams_created.get();
@@ -311,18 +303,10 @@ async fn a_refused_get_is_counted_by_its_grpc_status() {
     // The server answers with a status alone (a trailers-only response): a port that
     // does not parse is INVALID_ARGUMENT.
     let (_kube, dst) = servers().await;
-    let mut a = DstClientArgs::new(
-        CommonArgs::default(),
-        &dst.url(),
-        "s.test-load.svc.cluster.local:99999",
-    );
-    a.streams_per_service = 2;
+    let mut a = args(&dst.url(), "s.test-load.svc.cluster.local:99999", 2);
     a.backoff_min = Duration::from_millis(50);
     a.backoff_max = Duration::from_millis(100);
-    let client = DstClient::start(&a, Metrics::default(), None)
-        .await
-        .unwrap();
-    let m = client.metrics().clone();
+    let (client, m) = start(&a).await;
     assert!(
         dst.wait_for(WAIT, |_| m.errors("invalid_argument") >= 4)
             .await,
@@ -376,9 +360,7 @@ async fn verify_endpoints_compares_every_stream_with_the_endpointslices() {
     publish(&kube, 2, 3);
     let mut a = client_args(&dst, 2, 3);
     a.verify_endpoints = true;
-    let client = DstClient::start(&a, Metrics::default(), None)
-        .await
-        .unwrap();
+    let (client, _) = start(&a).await;
     let api = kube.client().unwrap();
     let r = client.verify_endpoints(&api, WAIT).await.unwrap();
     assert_eq!((r.streams, r.api_endpoints), (6, 6));
@@ -386,19 +368,9 @@ async fn verify_endpoints_compares_every_stream_with_the_endpointslices() {
     client.shutdown().await;
 
     // Nothing listens on the destination address: every stream is behind the API.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let mut a = DstClientArgs::new(
-        CommonArgs::default(),
-        &format!("127.0.0.1:{port}"),
-        &format!("test-service-{{1..2}}.{NS}.svc.cluster.local:{PORT}"),
-    );
-    a.streams_per_service = 2;
+    let mut a = args(&format!("127.0.0.1:{}", closed_port()), &targets(2), 2);
     a.verify_endpoints = true;
-    let client = DstClient::start(&a, Metrics::default(), None)
-        .await
-        .unwrap();
+    let (client, _) = start(&a).await;
     let r = client
         .verify_endpoints(&api, Duration::from_millis(500))
         .await
@@ -415,9 +387,7 @@ async fn verify_endpoints_compares_every_stream_with_the_endpointslices() {
 
     // Without --verify-endpoints there is nothing to compare: a clear error.
     let a = client_args(&dst, 1, 1);
-    let client = DstClient::start(&a, Metrics::default(), None)
-        .await
-        .unwrap();
+    let (client, _) = start(&a).await;
     let e = client.verify_endpoints(&api, WAIT).await.unwrap_err();
     assert!(e.to_string().contains("--verify-endpoints"), "{e}");
     client.shutdown().await;
@@ -434,15 +404,7 @@ async fn error_counters_are_exposed_at_zero_before_any_error() {
     let client = DstClient::start(&client_args(&dst, 2, 2), metrics, None)
         .await
         .unwrap();
-    let m = client.metrics().clone();
-    assert!(
-        dst.wait_for(WAIT, |_| {
-            client.sweep();
-            observed(&m, "test-service-1") == 2 && observed(&m, "test-service-2") == 2
-        })
-        .await,
-        "sets of 2"
-    );
+    sets_of(&dst, &client, 2, 2).await;
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     for series in [

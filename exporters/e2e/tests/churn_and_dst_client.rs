@@ -2,6 +2,8 @@
 //! Kubernetes API server (KWOK mode), with `redline churn` making the changes. dst-client's
 //! own behaviour on fixed endpoint sets is tested in exporters/dst-client/tests.
 
+mod common;
+
 use std::time::Duration;
 
 use redline_churn::{ChurnArgs, PatternName};
@@ -13,15 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 const NS: &str = "test-load";
 
-async fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// In-process servers answer at once: look often.
+async fn eventually(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
+    common::eventually(what, timeout, Duration::from_millis(20), cond).await
 }
 
 fn churn_args(pattern: PatternName, services: u32) -> ChurnArgs {

@@ -158,15 +158,9 @@ async fn until_value(prom: &Prometheus, q: &str, ok: impl Fn(f64) -> bool) -> f6
     }
 }
 
-async fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// A real controller's changes take a while: look every 100 ms.
+async fn eventually(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
+    common::eventually(what, timeout, Duration::from_millis(100), cond).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -120,6 +120,14 @@ mod tests {
     use crate::usage::Usage;
     use crate::workloads::Workload;
 
+    fn available(cpu_cores: f64, memory_bytes: f64, pods: usize) -> UsageStatus {
+        UsageStatus::Available(Usage {
+            cpu_cores,
+            memory_bytes,
+            pods,
+        })
+    }
+
     fn report(usage: UsageStatus, limits: bool) -> FitReport {
         let w = Workload {
             kind: "Deployment".into(),
@@ -154,14 +162,7 @@ mod tests {
     fn every_family_is_catalogued_and_every_basis_written() {
         let mut registry = Registry::default();
         let m = Metrics::register(&mut registry);
-        m.record(&report(
-            UsageStatus::Available(Usage {
-                cpu_cores: 3.3,
-                memory_bytes: (1u64 << 30) as f64,
-                pods: 2,
-            }),
-            true,
-        ));
+        m.record(&report(available(3.3, (1u64 << 30) as f64, 2), true));
         let problems = redline_runtime::catalogue_mismatches(&registry, cat::ALL);
         assert!(problems.is_empty(), "{problems:?}");
         let text = exposition(&registry);
@@ -181,14 +182,7 @@ mod tests {
     fn unknown_bases_have_no_series_rather_than_a_zero() {
         let mut registry = Registry::default();
         let m = Metrics::register(&mut registry);
-        m.record(&report(
-            UsageStatus::Available(Usage {
-                cpu_cores: 1.0,
-                memory_bytes: 1.0,
-                pods: 1,
-            }),
-            true,
-        ));
+        m.record(&report(available(1.0, 1.0, 1), true));
         // metrics.k8s.io goes away, a workload loses its limits.
         m.record(&report(
             UsageStatus::Unavailable {

@@ -1,43 +1,8 @@
 //! Kubernetes resource quantities: CPU in millicores, memory in bytes.
 
-/// A quantity's value in base units (cores, bytes): `500m`, `0.5`, `2`, `512Mi`, `1G`, `1e3`.
-pub fn parse(s: &str) -> Result<f64, String> {
-    let s = s.trim();
-    const SUFFIXES: &[(&str, f64)] = &[
-        ("Ki", 1024.0),
-        ("Mi", 1024.0 * 1024.0),
-        ("Gi", 1024.0 * 1024.0 * 1024.0),
-        ("Ti", 1024.0 * 1024.0 * 1024.0 * 1024.0),
-        ("Pi", 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
-        ("Ei", 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
-        ("n", 1e-9),
-        ("u", 1e-6),
-        ("m", 1e-3),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-    ];
-    let (num, mult) = SUFFIXES
-        .iter()
-        .find_map(|(suf, m)| s.strip_suffix(suf).map(|n| (n, *m)))
-        .unwrap_or((s, 1.0));
-    let valid = !num.is_empty()
-        && num
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
-    let bad = || format!("{s:?} is not a Kubernetes quantity");
-    if !valid {
-        return Err(bad());
-    }
-    let v: f64 = num.parse().map_err(|_| bad())?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(bad());
-    }
-    Ok(v * mult)
-}
+/// A quantity's value in base units (cores, bytes): the runtime's parser, which
+/// pprof-sampler reads pod metrics with too.
+pub use redline_runtime::parse_quantity as parse;
 
 pub fn cpu_millis(s: &str) -> Result<u64, String> {
     parse(s).map(|cores| (cores * 1000.0 - 1e-9).ceil().max(0.0) as u64)

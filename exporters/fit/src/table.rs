@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::quantity::{fmt_cpu, fmt_mem};
-use crate::report::{BudgetFit, FitReport};
+use crate::report::{BudgetFit, FitReport, Share};
 use crate::usage::UsageStatus;
 
 fn opt(v: Option<u64>, f: fn(u64) -> String) -> String {
@@ -14,6 +14,17 @@ fn opt(v: Option<u64>, f: fn(u64) -> String) -> String {
 fn pct(r: Option<f64>) -> String {
     r.map(|r| format!("{:.0}%", r * 100.0))
         .unwrap_or_else(|| "-".into())
+}
+
+/// `used / budget = ratio% verdict`, in the resource's own units.
+fn share_cell(s: &Share, unit: fn(u64) -> String) -> String {
+    format!(
+        "{} / {} = {:.1}% {}",
+        unit(s.used),
+        unit(s.budget),
+        s.ratio * 100.0,
+        s.verdict
+    )
 }
 
 fn usage_cell(b: &BudgetFit) -> String {
@@ -102,20 +113,8 @@ impl fmt::Display for FitReport {
                 f,
                 "{:<12} {:<38} {:<40} {:<13} {:<15} {}",
                 b.budget.name,
-                format!(
-                    "{} / {} = {:.1}% {}",
-                    fmt_cpu(b.cpu.used),
-                    fmt_cpu(b.cpu.budget),
-                    b.cpu.ratio * 100.0,
-                    b.cpu.verdict
-                ),
-                format!(
-                    "{} / {} = {:.1}% {}",
-                    fmt_mem(b.memory.used),
-                    fmt_mem(b.memory.budget),
-                    b.memory.ratio * 100.0,
-                    b.memory.verdict
-                ),
+                share_cell(&b.cpu, fmt_cpu),
+                share_cell(&b.memory, fmt_mem),
                 b.verdict.to_string(),
                 format!("{}/{}", pct(b.cpu_limits_ratio), pct(b.memory_limits_ratio)),
                 usage_cell(b),

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use serde::Deserialize;
+use redline_runtime::PodMetricsBody;
 
 use crate::quantity;
 use crate::scope::Scope;
@@ -49,19 +49,6 @@ impl UsageStatus {
 fn pod_metrics() -> ApiResource {
     let gvk = GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", "PodMetrics");
     ApiResource::from_gvk_with_plural(&gvk, "pods")
-}
-
-#[derive(Debug, Deserialize)]
-struct PodMetricsBody {
-    #[serde(default)]
-    containers: Vec<ContainerUsage>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ContainerUsage {
-    name: String,
-    #[serde(default)]
-    usage: BTreeMap<String, String>,
 }
 
 /// Adds one PodMetrics object's containers to `sum`.

@@ -23,6 +23,18 @@ const BUSY_OTHERS: [PodUsage; 2] = [
     ("locust-worker", "500m", "256Mi"),
 ];
 
+/// The seed's cluster with the app's pods (django, nginx, celery-worker, pgbouncer) using
+/// `cpu` and `memory` each, beside [`BUSY_OTHERS`].
+async fn app_using(cpu: [&str; 4], memory: &str) -> SeedCluster {
+    let mut usage: Vec<PodUsage> = ["django", "nginx", "celery-worker", "pgbouncer"]
+        .into_iter()
+        .zip(cpu)
+        .map(|(pod, cpu)| (pod, cpu, memory))
+        .collect();
+    usage.extend(BUSY_OTHERS);
+    seed_cluster(&usage).await
+}
+
 async fn prometheus() -> Prometheus {
     let alerts = concat!(env!("CARGO_MANIFEST_DIR"), "/../../alerts");
     Prometheus::start_with(Options {
@@ -86,18 +98,23 @@ fn last_written(series: &str) -> String {
     format!("last_over_time({series}[5m])")
 }
 
+/// The last value of `series` written before the run ended, if any.
+async fn last_value(prom: &Prometheus, series: &str) -> Option<f64> {
+    prom.scalar(&last_written(series)).await.unwrap()
+}
+
+/// The last CPU budget ratio of `testid` on `basis` (requests, limits, usage).
+async fn last_cpu_ratio(prom: &Prometheus, testid: &str, basis: &str) -> f64 {
+    let series =
+        format!(r#"redline_fit_budget_ratio{{testid="{testid}",basis="{basis}",resource="cpu"}}"#);
+    last_value(prom, &series).await.expect(&series)
+}
+
 #[tokio::test]
 async fn usage_over_the_budget_fires_redline_fit_over_budget() {
     let prom = prometheus().await;
     // The app's pods: 2 x 1.5 + 0.3 + 0.2 + 2 x 0.05 = 3.6 cores of a 3-core budget.
-    let mut usage: Vec<PodUsage> = vec![
-        ("django", "1500m", "256Mi"),
-        ("nginx", "300m", "256Mi"),
-        ("celery-worker", "200m", "256Mi"),
-        ("pgbouncer", "50m", "256Mi"),
-    ];
-    usage.extend(BUSY_OTHERS);
-    let cluster = seed_cluster(&usage).await;
+    let cluster = app_using(["1500m", "300m", "200m", "50m"], "256Mi").await;
     let over = r#"ALERTS{alertname="RedlineFitOverBudget",alertstate="firing",testid="fit-over"}"#;
     let (fired, last) = watch_until(&cluster, &prom, "fit-over", over, |r| !r.is_empty()).await;
 
@@ -106,13 +123,7 @@ async fn usage_over_the_budget_fires_redline_fit_over_budget() {
     assert_eq!(alert.label("budget"), Some("vps-6g-3cpu"));
     assert_eq!(alert.label("resource"), Some("cpu"));
     assert_eq!(alert.label("redline_verdict"), Some("fail"));
-    let ratio = prom
-        .scalar(&last_written(
-            r#"redline_fit_budget_ratio{testid="fit-over",basis="usage",resource="cpu"}"#,
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+    let ratio = last_cpu_ratio(&prom, "fit-over", "usage").await;
     assert!((ratio - 1.2).abs() < 1e-9, "3.6 / 3 cores, got {ratio}");
     // Memory usage is 6 x 256Mi = 1.5Gi of 6Gi: not over.
     let alerts = prom.query(&fit_alerts("fit-over")).await.unwrap();
@@ -121,13 +132,7 @@ async fn usage_over_the_budget_fires_redline_fit_over_budget() {
         "{alerts:?}"
     );
     // The requests ratio is written beside it (2150m of the app's Deployments: 0.72).
-    let requests = prom
-        .scalar(&last_written(
-            r#"redline_fit_budget_ratio{testid="fit-over",basis="requests",resource="cpu"}"#,
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+    let requests = last_cpu_ratio(&prom, "fit-over", "requests").await;
     assert!((requests - 2150.0 / 3000.0).abs() < 1e-9, "{requests}");
     assert!(matches!(last.usage, UsageStatus::Available(u) if u.pods == 6));
 }
@@ -136,14 +141,7 @@ async fn usage_over_the_budget_fires_redline_fit_over_budget() {
 async fn usage_within_the_budget_fires_nothing() {
     let prom = prometheus().await;
     // 2 x 0.4 + 0.1 + 0.2 + 2 x 0.05 = 1.2 cores, 6 x 512Mi = 3Gi: 40 % and 50 %.
-    let mut usage: Vec<PodUsage> = vec![
-        ("django", "400m", "512Mi"),
-        ("nginx", "100m", "512Mi"),
-        ("celery-worker", "200m", "512Mi"),
-        ("pgbouncer", "50m", "512Mi"),
-    ];
-    usage.extend(BUSY_OTHERS);
-    let cluster = seed_cluster(&usage).await;
+    let cluster = app_using(["400m", "100m", "200m", "50m"], "512Mi").await;
     // Both usage ratios in Prometheus for 4 s: the rules (evaluated every second) have
     // judged them several times.
     let ratios = r#"redline_fit_budget_ratio{testid="fit-ok",basis="usage"}"#;
@@ -214,11 +212,7 @@ async fn without_the_pod_metrics_api_usage_is_unavailable_and_a_warning_fires() 
         written.iter().filter_map(|s| s.label("basis")).collect();
     assert_eq!(bases, ["limits", "requests"].into());
     assert_eq!(
-        prom.scalar(&last_written(
-            r#"redline_fit_usage_available{testid="fit-blind"}"#
-        ))
-        .await
-        .unwrap(),
+        last_value(&prom, r#"redline_fit_usage_available{testid="fit-blind"}"#).await,
         Some(0.0)
     );
     let alerts = prom.query(&fit_alerts("fit-blind")).await.unwrap();

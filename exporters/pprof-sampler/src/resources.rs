@@ -1,14 +1,14 @@
 //! Container CPU and memory as `kubectl top pod --containers` shows them: a list of
 //! `metrics.k8s.io/v1beta1` PodMetrics, which is what kubectl reads. Read through
 //! `Api<DynamicObject>` because k8s-openapi has no types for the metrics API; only the
-//! `containers[].usage` part is deserialized, into a small struct.
+//! `containers[].usage` part is deserialized, into the runtime's [`PodMetricsBody`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, ListParams};
-use serde::Deserialize;
+use redline_runtime::PodMetricsBody;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{ContainerLabels, Metrics, OnlyResult};
@@ -23,19 +23,6 @@ pub fn pod_metrics_resource() -> ApiResource {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct PodMetricsBody {
-    #[serde(default)]
-    containers: Vec<ContainerUsage>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ContainerUsage {
-    name: String,
-    #[serde(default)]
-    usage: BTreeMap<String, String>,
-}
-
 /// One container's usage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Usage {
@@ -46,39 +33,10 @@ pub struct Usage {
     pub memory_bytes: Option<f64>,
 }
 
-/// Parses a Kubernetes resource quantity ("250m", "12345678n", "1.5", "128Mi", "1G",
-/// "1e3") into its value in base units (cores, bytes).
+/// A Kubernetes resource quantity ("250m", "12345678n", "1.5", "128Mi", "1G", "1e3") in
+/// base units (cores, bytes); `None` where it does not parse, which leaves the gauge unset.
 pub fn parse_quantity(q: &str) -> Option<f64> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '+' | '-')))
-        .unwrap_or(q.len());
-    let (num, suffix) = q.split_at(split);
-    let num: f64 = num.parse().ok()?;
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024f64,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        s => {
-            // Decimal exponent: "1e3", "5E-2".
-            let exp = s.strip_prefix(['e', 'E'])?;
-            10f64.powi(exp.parse().ok()?)
-        }
-    };
-    Some(num * factor)
+    redline_runtime::parse_quantity(q).ok()
 }
 
 /// Usage of every container in one PodMetrics object.

@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::fields::map;
 use crate::resources::ResourceType;
 
 /// Fills in the defaults of `obj` as a `res` (a no-op for kinds without any here).
@@ -19,15 +20,6 @@ pub fn apply(res: &ResourceType, obj: &mut Value) {
 
 fn set(m: &mut Map<String, Value>, field: &str, value: Value) {
     m.entry(field).or_insert(value);
-}
-
-/// A map field, made (or replaced, when it is not a map) if needed.
-fn map<'a>(m: &'a mut Map<String, Value>, field: &str) -> &'a mut Map<String, Value> {
-    let v = m.entry(field).or_insert_with(|| json!({}));
-    if !v.is_object() {
-        *v = json!({});
-    }
-    v.as_object_mut().expect("just made a map")
 }
 
 fn deployment_spec(spec: &mut Map<String, Value>) {

@@ -18,6 +18,7 @@
 mod defaults;
 mod error;
 mod faults;
+mod fields;
 mod http;
 mod kwok;
 mod patch;

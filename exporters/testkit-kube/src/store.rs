@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::defaults;
 use crate::error::ApiError;
+use crate::fields;
 use crate::patch;
 use crate::resources::ResourceType;
 
@@ -81,6 +82,12 @@ pub fn now_time() -> Value {
     let ts = k8s_openapi::jiff::Timestamp::from_second(secs).unwrap_or(ts);
     serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ts))
         .unwrap_or(Value::Null)
+}
+
+/// Where `name` is stored: cluster-scoped kinds ignore the namespace of the request.
+fn key_of(res: &'static ResourceType, ns: &str, name: &str) -> ObjKey {
+    let ns = if res.namespaced { ns } else { "" };
+    (res.key, ns.to_string(), name.to_string())
 }
 
 fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
@@ -267,15 +274,7 @@ impl Store {
         g.rv += 1;
         g.uid_seq += 1;
         let now = now_time();
-        let meta = obj
-            .as_object_mut()
-            .expect("checked above")
-            .entry("metadata")
-            .or_insert_with(|| json!({}));
-        if !meta.is_object() {
-            *meta = json!({});
-        }
-        let m = meta.as_object_mut().expect("just made a map");
+        let m = fields::map_of(&mut obj, "metadata");
         m.insert("name".into(), json!(name));
         if res.namespaced {
             m.insert("namespace".into(), json!(ns));
@@ -310,8 +309,7 @@ impl Store {
         part: Part,
         f: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Arc<Value>, ApiError> {
-        let ns = if res.namespaced { ns } else { "" };
-        let key = (res.key, ns.to_string(), name.to_string());
+        let key = key_of(res, ns, name);
         let mut g = self.lock();
         let old = g
             .objects
@@ -345,39 +343,20 @@ impl Store {
             };
             if let Some(field) = keep_from_old {
                 let m = new.as_object_mut().expect("checked above");
-                match old.get(field) {
-                    Some(s) => {
-                        m.insert(field.into(), s.clone());
-                    }
-                    None => {
-                        m.remove(field);
-                    }
-                }
+                fields::copy(m, field, old.get(field));
             }
             if part == Part::Status {
                 // Only status moves; everything else stays as stored.
-                let status = new.get("status").cloned();
                 let mut merged = (*old).clone();
                 let m = merged.as_object_mut().expect("stored objects are maps");
-                match status {
-                    Some(s) => m.insert("status".into(), s),
-                    None => m.remove("status"),
-                };
+                fields::copy(m, "status", new.get("status"));
                 new = merged;
             }
         }
         // Restore server-owned metadata before comparing.
         {
             let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
-            let meta = new
-                .as_object_mut()
-                .expect("checked above")
-                .entry("metadata")
-                .or_insert_with(|| json!({}));
-            if !meta.is_object() {
-                *meta = json!({});
-            }
-            let m = meta.as_object_mut().expect("just made a map");
+            let m = fields::map_of(&mut new, "metadata");
             for f in [
                 "name",
                 "namespace",
@@ -388,10 +367,7 @@ impl Store {
                 "managedFields",
                 "deletionTimestamp",
             ] {
-                match old_meta.get(f) {
-                    Some(v) => m.insert(f.into(), v.clone()),
-                    None => m.remove(f),
-                };
+                fields::copy(m, f, old_meta.get(f));
             }
         }
         set_type(res, &mut new);
@@ -515,8 +491,7 @@ impl Store {
         name: &str,
         precondition_rv: Option<&str>,
     ) -> Result<Arc<Value>, ApiError> {
-        let ns = if res.namespaced { ns } else { "" };
-        let key = (res.key, ns.to_string(), name.to_string());
+        let key = key_of(res, ns, name);
         let mut g = self.lock();
         let stored = g
             .objects
@@ -647,11 +622,7 @@ fn fold_string_data(res: &ResourceType, obj: &mut Value) {
     let Some(Value::Object(strings)) = m.remove("stringData") else {
         return;
     };
-    let data = m.entry("data").or_insert_with(|| json!({}));
-    if !data.is_object() {
-        *data = json!({});
-    }
-    let data = data.as_object_mut().expect("just made a map");
+    let data = fields::map(m, "data");
     for (k, v) in strings {
         let bytes = v.as_str().unwrap_or_default().as_bytes().to_vec();
         // ByteString serialises as standard base64, the wire form of `data`.

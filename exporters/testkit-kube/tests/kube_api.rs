@@ -141,6 +141,57 @@ fn service(name: &str) -> Service {
 }
 
 /// The Status `reason` of an API error (clients branch on it, not only on the code).
+/// Deployment `web` of two replicas, and its pods through the client without retries
+/// (so an eviction's 429 reaches the test).
+async fn web_of_two(b: &Backend) -> (Api<Deployment>, Api<Pod>) {
+    let deploys: Api<Deployment> = b.api();
+    let pods: Api<Pod> = Api::namespaced(b.client_without_retry.clone(), &b.ns);
+    deploys
+        .create(&PostParams::default(), &deployment("web", 2))
+        .await
+        .unwrap();
+    (deploys, pods)
+}
+
+/// Evicts `victim` of `web`: accepted (201), the pod goes, and the Deployment brings its
+/// two replicas back.
+async fn evict_and_see_replaced(deploys: &Api<Deployment>, pods: &Api<Pod>, victim: &str) {
+    let status = pods.evict(victim, &EvictParams::default()).await.unwrap();
+    assert_eq!(status.code, 201);
+    wait_until(
+        &format!("evicted pod {victim} gone"),
+        CONVERGE,
+        async || matches!(pods.get_opt(victim).await, Ok(None)).then_some(()),
+    )
+    .await
+    .unwrap();
+    wait_until("a replacement pod", CONVERGE, async || {
+        let st = deploys.get("web").await.ok()?.status?;
+        (st.ready_replicas == Some(2)).then_some(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Server-side applies Deployment `svc-a` of two replicas as churn does (manager
+/// `churn`, forced).
+async fn apply_svc_a(api: &Api<Deployment>) -> Deployment {
+    let pp = PatchParams::apply("churn").force();
+    api.patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
+        .await
+        .unwrap()
+}
+
+/// A merge patch of the replica count, to the object or its scale subresource.
+fn replicas(n: i32) -> Patch<serde_json::Value> {
+    Patch::Merge(json!({"spec": {"replicas": n}}))
+}
+
+/// Sets `name`'s replicas with a merge patch, as `kubectl scale` would.
+async fn scale(api: &Api<Deployment>, name: &str, n: i32) -> Result<Deployment, kube::Error> {
+    api.patch(name, &PatchParams::default(), &replicas(n)).await
+}
+
 fn api_reason(e: &kube::Error) -> Option<&str> {
     match e {
         kube::Error::Api(s) => Some(s.reason.as_str()),
@@ -159,10 +210,7 @@ async fn apply_get_list_and_delete_collection(b: &Backend) {
     let api: Api<Deployment> = b.api();
 
     let pp = PatchParams::apply("churn").force();
-    let d = api
-        .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
-        .await
-        .unwrap();
+    let d = apply_svc_a(&api).await;
     let meta = &d.metadata;
     assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
     assert_eq!(meta.generation, Some(1));
@@ -170,10 +218,7 @@ async fn apply_get_list_and_delete_collection(b: &Backend) {
     // Re-applying the same intent is a no-op: the spec is not touched. (The Deployment's
     // resourceVersion is no witness on a real server, whose deployment controller writes
     // its status meanwhile: the Service below is.)
-    let again = api
-        .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
-        .await
-        .unwrap();
+    let again = apply_svc_a(&api).await;
     assert_eq!(again.metadata.generation, Some(1));
     let services: Api<Service> = b.api();
     let s1 = services
@@ -197,31 +242,10 @@ async fn apply_get_list_and_delete_collection(b: &Backend) {
             .map(|d| d.metadata.name.unwrap())
             .collect::<Vec<_>>()
     };
-    assert_eq!(
-        names(
-            api.list(&ListParams::default().labels("app=svc-b"))
-                .await
-                .unwrap()
-        ),
-        ["svc-b"]
-    );
-    assert_eq!(
-        names(
-            api.list(&ListParams::default().labels("app in (svc-a,svc-c)"))
-                .await
-                .unwrap()
-        ),
-        ["svc-a", "svc-c"]
-    );
-    assert_eq!(
-        names(
-            api.list(&ListParams::default().labels("app!=svc-a,redline.io/churn"))
-                .await
-                .unwrap()
-        ),
-        ["svc-b", "svc-c"]
-    );
     for (selector, want) in [
+        ("app=svc-b", &["svc-b"][..]),
+        ("app in (svc-a,svc-c)", &["svc-a", "svc-c"][..]),
+        ("app!=svc-a,redline.io/churn", &["svc-b", "svc-c"][..]),
         ("!nope,app notin (svc-a)", &["svc-b", "svc-c"][..]),
         (
             "redline.io/churn=true,app",
@@ -346,19 +370,9 @@ async fn the_scale_subresource_reads_and_writes_a_deployments_replicas() {
         return;
     };
     let api: Api<Deployment> = b.api();
-    api.patch(
-        "svc-a",
-        &PatchParams::apply("churn").force(),
-        &Patch::Apply(deployment("svc-a", 2)),
-    )
-    .await
-    .unwrap();
+    apply_svc_a(&api).await;
     let scale = api
-        .patch_scale(
-            "svc-a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 4}})),
-        )
+        .patch_scale("svc-a", &PatchParams::default(), &replicas(4))
         .await
         .unwrap();
     assert_eq!(scale.spec.unwrap().replicas, Some(4));
@@ -384,11 +398,7 @@ async fn server_side_apply_records_managers_and_refuses_a_conflict() {
         return;
     };
     let api: Api<Deployment> = b.api();
-    let pp = PatchParams::apply("churn").force();
-    let d = api
-        .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
-        .await
-        .unwrap();
+    let d = apply_svc_a(&api).await;
     assert_eq!(
         d.metadata.managed_fields.as_ref().unwrap()[0]
             .manager
@@ -403,10 +413,7 @@ async fn server_side_apply_records_managers_and_refuses_a_conflict() {
             .find(|m| m.manager.as_deref() == Some("churn"))
             .cloned()
     };
-    let again = api
-        .patch("svc-a", &pp, &Patch::Apply(deployment("svc-a", 2)))
-        .await
-        .unwrap();
+    let again = apply_svc_a(&api).await;
     assert_eq!(churn_entry(&again), churn_entry(&d));
 
     // Another manager changing an owned field without force conflicts.
@@ -440,13 +447,8 @@ async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it() {
         return;
     };
     let b = &b;
-    let deploys: Api<Deployment> = b.api();
-    let pods: Api<Pod> = Api::namespaced(b.client_without_retry.clone(), &b.ns);
+    let (deploys, pods) = web_of_two(b).await;
     let pdbs: Api<PodDisruptionBudget> = b.api();
-    deploys
-        .create(&PostParams::default(), &deployment("web", 2))
-        .await
-        .unwrap();
     let pdb: PodDisruptionBudget = serde_json::from_value(json!({
         "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
         "metadata": {"name": "web"},
@@ -489,22 +491,7 @@ async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it() {
     .await
     .unwrap();
     budget(2, 1).await;
-    let status = pods.evict(&victim, &EvictParams::default()).await.unwrap();
-    assert_eq!(status.code, 201);
-    wait_until(
-        &format!("evicted pod {victim} gone"),
-        CONVERGE,
-        async || matches!(pods.get_opt(&victim).await, Ok(None)).then_some(()),
-    )
-    .await
-    .unwrap();
-    // The replacement comes back.
-    wait_until("a replacement pod", CONVERGE, async || {
-        let st = deploys.get("web").await.ok()?.status?;
-        (st.ready_replicas == Some(2)).then_some(())
-    })
-    .await
-    .unwrap();
+    evict_and_see_replaced(&deploys, &pods, &victim).await;
 }
 
 // Imitation only: faults injected on demand.
@@ -556,14 +543,7 @@ async fn injected_faults_surface() {
             .verb(Verb::Patch)
             .resource("deployments"),
     );
-    let err = api
-        .patch(
-            "d",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 1}})),
-        )
-        .await
-        .unwrap_err();
+    let err = scale(&api, "d", 1).await.unwrap_err();
     assert_eq!(api_code(&err), Some(409));
     assert_eq!(server.injected_faults(), 6);
     assert_eq!(server.request_count(Verb::Get, "deployments"), 6);
@@ -599,13 +579,7 @@ async fn watch_w_through_its_life(
     api.create(&PostParams::default(), &deployment("other", 1))
         .await
         .unwrap();
-    api.patch(
-        "w",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"replicas": 2}})),
-    )
-    .await
-    .unwrap();
+    scale(api, "w", 2).await.unwrap();
     api.delete("w", &DeleteParams::default()).await.unwrap();
     (before, stream)
 }
@@ -716,32 +690,27 @@ async fn runtime_watcher_sees_changes_and_survives_dropped_watches() {
             }
         }
     });
-    let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(first, "a");
-    assert!(
-        server
-            .wait_for(Duration::from_secs(5), |s| s.active_watches() == 1)
+    // The watcher reports `name` next, holding exactly one watch.
+    let mut sees = async |name: &str| {
+        let next = tokio::time::timeout(Duration::from_secs(5), rx.recv())
             .await
-    );
+            .unwrap()
+            .unwrap();
+        assert_eq!(next, name);
+        assert!(
+            server
+                .wait_for(Duration::from_secs(5), |s| s.active_watches() == 1)
+                .await
+        );
+    };
+    sees("a").await;
 
     // The server closes the stream; the watcher re-watches from its last rv.
     server.drop_watches();
     api.create(&PostParams::default(), &deployment("b", 1))
         .await
         .unwrap();
-    let next = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(next, "b");
-    assert!(
-        server
-            .wait_for(Duration::from_secs(5), |s| s.active_watches() == 1)
-            .await
-    );
+    sees("b").await;
     driver.abort();
 }
 
@@ -808,14 +777,7 @@ async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
         .unwrap();
 
     let start = tokio::time::Instant::now();
-    deploys
-        .patch(
-            "svc-a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 3}})),
-        )
-        .await
-        .unwrap();
+    scale(&deploys, "svc-a", 3).await.unwrap();
     assert!(wait_ready_endpoints(&server, "svc-a", 3, Duration::from_secs(30)).await);
     let elapsed = start.elapsed();
     assert!(
@@ -906,14 +868,7 @@ async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
     assert!(server.get::<Pod>(NS, &victim).is_none());
 
     // Scaling to zero empties the slice but keeps it as a placeholder.
-    deploys
-        .patch(
-            "svc-a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 0}})),
-        )
-        .await
-        .unwrap();
+    scale(&deploys, "svc-a", 0).await.unwrap();
     assert!(wait_ready_endpoints(&server, "svc-a", 0, Duration::from_secs(30)).await);
     assert_eq!(server.list::<EndpointSlice>(Some(NS)).len(), 1);
     assert!(server.list::<Pod>(Some(NS)).is_empty());
@@ -922,12 +877,7 @@ async fn kwok_scale_to_three_gives_ready_pods_and_endpoints_after_the_delay() {
 /// Eviction without a budget: the pod goes and its Deployment replaces it; a missing pod
 /// is a 404. (A PodDisruptionBudget's refusal is the real server's: see below.)
 async fn eviction_deletes_the_pod_and_a_missing_pod_is_404(b: &Backend) {
-    let deploys: Api<Deployment> = b.api();
-    let pods: Api<Pod> = Api::namespaced(b.client_without_retry.clone(), &b.ns);
-    deploys
-        .create(&PostParams::default(), &deployment("web", 2))
-        .await
-        .unwrap();
+    let (deploys, pods) = web_of_two(b).await;
     let victim = wait_until("a web pod", CONVERGE, async || {
         let list = pods.list(&ListParams::default()).await.ok()?;
         list.items.into_iter().next()?.metadata.name
@@ -940,21 +890,7 @@ async fn eviction_deletes_the_pod_and_a_missing_pod_is_404(b: &Backend) {
         .unwrap_err();
     assert_eq!(api_code(&err), Some(404));
     assert_eq!(api_reason(&err), Some("NotFound"));
-    let status = pods.evict(&victim, &EvictParams::default()).await.unwrap();
-    assert_eq!(status.code, 201);
-    wait_until(
-        &format!("evicted pod {victim} gone"),
-        CONVERGE,
-        async || matches!(pods.get_opt(&victim).await, Ok(None)).then_some(()),
-    )
-    .await
-    .unwrap();
-    wait_until("a replacement pod", CONVERGE, async || {
-        let st = deploys.get("web").await.ok()?.status?;
-        (st.ready_replicas == Some(2)).then_some(())
-    })
-    .await
-    .unwrap();
+    evict_and_see_replaced(&deploys, &pods, &victim).await;
 }
 
 // Imitation only: cordoning one of the real cluster's shared KWOK nodes would disturb

@@ -55,55 +55,31 @@ pub async fn table(
     let increase = format!(
         "sum by (scenario, step) (max_over_time(k6_http_reqs_total{{testid={t}}}[{w}s]) - min_over_time(k6_http_reqs_total{{testid={t}}}[{w}s])) or sum by (scenario, step) (max_over_time(locust_requests_total{{testid={t}}}[{w}s]) - min_over_time(locust_requests_total{{testid={t}}}[{w}s]))"
     );
-    let requests = by_key(
-        client
-            .query(
-                &total(
-                    format!("k6_http_reqs_total{{testid={t}}}"),
-                    format!("locust_requests_total{{testid={t}}}"),
-                ),
-                win.to,
-            )
-            .await?,
-    );
-    let errors = by_key(
-        client
-            .query(
-                &total(
-                    format!("k6_http_reqs_total{{testid={t},status=~\"5..|0\"}}"),
-                    format!("locust_failures_total{{testid={t}}}"),
-                ),
-                win.to,
-            )
-            .await?,
-    );
-    let limited = by_key(
-        client
-            .query(
-                &total(
-                    format!("k6_http_reqs_total{{testid={t},status=\"429\"}}"),
-                    format!("locust_errors_total{{testid={t},error=~\".*429.*\"}}"),
-                ),
-                win.to,
-            )
-            .await?,
-    );
-    let increases = by_key(client.query(&increase, win.to).await?);
+    // Each total is one figure per (scenario, step), at the window's end.
+    let at_end = async |q: &str| Ok::<_, PromError>(by_key(client.query(q, win.to).await?));
+    let requests = at_end(&total(
+        format!("k6_http_reqs_total{{testid={t}}}"),
+        format!("locust_requests_total{{testid={t}}}"),
+    ))
+    .await?;
+    let errors = at_end(&total(
+        format!("k6_http_reqs_total{{testid={t},status=~\"5..|0\"}}"),
+        format!("locust_failures_total{{testid={t}}}"),
+    ))
+    .await?;
+    let limited = at_end(&total(
+        format!("k6_http_reqs_total{{testid={t},status=\"429\"}}"),
+        format!("locust_errors_total{{testid={t},error=~\".*429.*\"}}"),
+    ))
+    .await?;
+    let increases = at_end(&increase).await?;
     // http-load's own per-step records: exact spans, whole-step quantiles, and the
     // success counts (429s kept apart, as the success rule does).
     let last = |name: &str, by: &str| {
         format!("max by (scenario, step{by}) (last_over_time({name}{{testid={t}}}[{w}s]))")
     };
-    let started = by_key(
-        client
-            .query(&last("redline_step_started_timestamp_seconds", ""), win.to)
-            .await?,
-    );
-    let ended = by_key(
-        client
-            .query(&last("redline_step_ended_timestamp_seconds", ""), win.to)
-            .await?,
-    );
+    let started = at_end(&last("redline_step_started_timestamp_seconds", "")).await?;
+    let ended = at_end(&last("redline_step_ended_timestamp_seconds", "")).await?;
     let mut quantiles: BTreeMap<(Key, String), f64> = BTreeMap::new();
     for s in client
         .query(
@@ -121,15 +97,8 @@ pub async fn table(
             "sum by (scenario, step) (max_over_time(k6_http_reqs_total{{testid={t}{sel}}}[{w}s]))"
         )
     };
-    let not_limited = by_key(client.query(&counted(",status!=\"429\""), win.to).await?);
-    let succeeded = by_key(
-        client
-            .query(
-                &counted(",status!=\"429\",expected_response=\"true\""),
-                win.to,
-            )
-            .await?,
-    );
+    let not_limited = at_end(&counted(",status!=\"429\"")).await?;
+    let succeeded = at_end(&counted(",status!=\"429\",expected_response=\"true\"")).await?;
     for row in &mut rows {
         let k = (row.scenario.clone(), row.step.clone());
         if let (Some(s), Some(e)) = (started.get(&k), ended.get(&k)) {

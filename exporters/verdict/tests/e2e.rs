@@ -23,6 +23,34 @@ fn read_json(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("verdict.json")).unwrap()).unwrap()
 }
 
+/// Runs `redline verdict` on `testid` with every output file in a new directory (returned
+/// with the JSON report), and checks its verdict and exit code.
+async fn judged(
+    prom: &Prometheus,
+    testid: &str,
+    want: Verdict,
+    exit: u8,
+) -> (tempfile::TempDir, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let verdict = redline_verdict::run(args(&prom.url(), testid, dir.path()))
+        .await
+        .unwrap();
+    let report = read_json(dir.path());
+    assert_eq!(verdict, want, "{report:#}");
+    assert_eq!(verdict.exit_code(), exit);
+    (dir, report)
+}
+
+/// Plays `steps` of scenario `burst` against `url`, written to `prom`.
+async fn burst(
+    prom: &Prometheus,
+    testid: &str,
+    url: &str,
+    steps: Vec<common::Step>,
+) -> common::Totals {
+    common::run(&prom.write_url(), testid, "burst", url, steps).await
+}
+
 /// Parses the JUnit file and returns (test cases, failures, errors).
 fn junit_counts(dir: &Path) -> (usize, usize, usize, String) {
     let text = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
@@ -62,10 +90,9 @@ async fn healthy_run_passes_with_a_filled_table_and_renders_in_chromium() {
     let prom = common::prometheus_with_rules().await;
     let target = target(false).await;
     let testid = "healthy-run";
-    let totals = common::run(
-        &prom.write_url(),
+    let totals = burst(
+        &prom,
         testid,
-        "burst",
         &target.url(),
         vec![
             step("1", 2, "/?sleep=50", 15),
@@ -75,13 +102,7 @@ async fn healthy_run_passes_with_a_filled_table_and_renders_in_chromium() {
     .await;
     assert!(totals.requests > 100 && totals.responded == totals.requests);
 
-    let dir = tempfile::tempdir().unwrap();
-    let verdict = redline_verdict::run(args(&prom.url(), testid, dir.path()))
-        .await
-        .unwrap();
-    let report = read_json(dir.path());
-    assert_eq!(verdict, Verdict::Pass, "{report:#}");
-    assert_eq!(verdict.exit_code(), 0);
+    let (dir, report) = judged(&prom, testid, Verdict::Pass, 0).await;
 
     let steps = report["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2, "{report:#}");
@@ -190,10 +211,9 @@ async fn slow_erroring_step_fails_with_breaking_alerts_and_classification() {
     let prom = common::prometheus_with_rules().await;
     let target = target(true).await;
     let testid = "failing-run";
-    common::run(
-        &prom.write_url(),
+    burst(
+        &prom,
         testid,
-        "burst",
         &target.url(),
         vec![
             step("1", 2, "/?sleep=50", 15),
@@ -203,12 +223,7 @@ async fn slow_erroring_step_fails_with_breaking_alerts_and_classification() {
     )
     .await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let a = args(&prom.url(), testid, dir.path());
-    let verdict = redline_verdict::run(a).await.unwrap();
-    let report = read_json(dir.path());
-    assert_eq!(verdict, Verdict::Fail, "{report:#}");
-    assert_eq!(verdict.exit_code(), 1);
+    let (dir, _) = judged(&prom, testid, Verdict::Fail, 1).await;
 
     let report: Report = redline_verdict::evaluate(&args(&prom.url(), testid, dir.path()))
         .await
@@ -301,14 +316,7 @@ async fn requests_to_a_closed_port_are_an_invalid_run_not_a_failed_application()
     let testid = "invalid-run";
     let (port, _reserved) = common::closed_port();
     let url = format!("http://127.0.0.1:{port}");
-    let totals = common::run(
-        &prom.write_url(),
-        testid,
-        "burst",
-        &url,
-        vec![step("1", 2, "/", 12)],
-    )
-    .await;
+    let totals = burst(&prom, testid, &url, vec![step("1", 2, "/", 12)]).await;
     assert!(
         totals.requests > 50 && totals.responded == 0,
         "requests {} responded {}",
@@ -316,13 +324,7 @@ async fn requests_to_a_closed_port_are_an_invalid_run_not_a_failed_application()
         totals.responded
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let verdict = redline_verdict::run(args(&prom.url(), testid, dir.path()))
-        .await
-        .unwrap();
-    let report = read_json(dir.path());
-    assert_eq!(verdict, Verdict::Invalid, "{report:#}");
-    assert_eq!(verdict.exit_code(), 2);
+    let (dir, report) = judged(&prom, testid, Verdict::Invalid, 2).await;
     let reason = report["reason"].as_str().unwrap();
     assert!(reason.contains("invalid"), "{reason}");
     assert!(reason.contains("connect_refused"), "{reason}");
@@ -344,13 +346,7 @@ async fn requests_to_a_closed_port_are_an_invalid_run_not_a_failed_application()
 #[tokio::test]
 async fn a_testid_without_data_cannot_be_evaluated() {
     let prom = common::prometheus_with_rules().await;
-    let dir = tempfile::tempdir().unwrap();
-    let verdict = redline_verdict::run(args(&prom.url(), "nobody-ran-this", dir.path()))
-        .await
-        .unwrap();
-    assert_eq!(verdict, Verdict::CouldNotEvaluate);
-    assert_eq!(verdict.exit_code(), 2);
-    let report = read_json(dir.path());
+    let (dir, report) = judged(&prom, "nobody-ran-this", Verdict::CouldNotEvaluate, 2).await;
     assert!(
         report["reason"].as_str().unwrap().contains("no data"),
         "{report:#}"

@@ -25,10 +25,7 @@ pub async fn run_with(
     stop: CancellationToken,
 ) -> Result<HpaReport, ChaosError> {
     args.validate().map_err(ChaosError::Flags)?;
-    let client = match client {
-        Some(c) => c,
-        None => crate::kube_client().await?,
-    };
+    let client = crate::given_or_ambient(client).await?;
     let ns = args.namespace.clone();
     let target = observe::target(&client, &ns, &args.hpa).await?;
     let mut rt = Runtime::new(&args.common, "hpa-watch")?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use redline_demo_target::{TargetArgs, TargetHandle};
 use redline_locust_exporter::LocustExporterArgs;
-use redline_testkit_prometheus::free_port;
+use redline_testkit_prometheus::{Options, Prometheus, free_port};
 use tokio::net::TcpSocket;
 use tokio::process::Child;
 
@@ -19,6 +19,16 @@ pub fn alert_rule_files() -> Vec<PathBuf> {
         &redline_dashboards_check::repo_root().join("alerts"),
         ".yml",
     )
+}
+
+/// A Prometheus loading [`alert_rule_files`].
+pub async fn prometheus_with_alerts() -> Prometheus {
+    Prometheus::start_with(Options {
+        rule_files: alert_rule_files(),
+        ..Options::default()
+    })
+    .await
+    .unwrap()
 }
 
 const TIERS: &str = "tiers:\n  free: {requests: 5, request-window: 2m, token-prefix: free-}\n  premium: {token-prefix: premium-}\n";
@@ -131,4 +141,21 @@ pub fn spawn_locust(locustfile: &Path, web: u16, target_url: &str, run: &[&str])
         .kill_on_drop(true)
         .spawn()
         .expect("locust must be on PATH (pip install locust); hack/install-deps.sh installs it")
+}
+
+/// Waits until `cond` holds, looking every `poll`; fails the test after `timeout`.
+pub async fn eventually(
+    what: &str,
+    timeout: Duration,
+    poll: Duration,
+    mut cond: impl FnMut() -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(poll).await;
+    }
 }

@@ -326,6 +326,22 @@ mod tests {
     use crate::metrics::keys::{ReqKey, StepKey};
     use crate::metrics::labels::{Labels, Tags};
 
+    /// The first step of the first scenario.
+    const FIRST_STEP: StepKey = StepKey {
+        scenario: 0,
+        step: 0,
+    };
+
+    /// Requests of the first request of the first step, answered `status`.
+    fn first_request(status: u16) -> ReqKey {
+        ReqKey {
+            req: 0,
+            step: 0,
+            tier: 0,
+            status,
+        }
+    }
+
     fn text(m: &Arc<Metrics>) -> String {
         let mut reg = prometheus_client::registry::Registry::default();
         reg.register_collector(Box::new(MetricsCollector(Arc::clone(m))));
@@ -349,12 +365,7 @@ mod tests {
         .map(|s| crate::metrics::TrendStat::parse(s).unwrap())
         .collect();
         let m = Arc::new(Metrics::new(labels, None, trend_stats));
-        let key = ReqKey {
-            req: 0,
-            step: 0,
-            tier: 0,
-            status: 429,
-        };
+        let key = first_request(429);
         m.with(|s| {
             s.request(key, 3_000);
             let p = s.phases(key);
@@ -369,12 +380,7 @@ mod tests {
                 t.record(10);
             }
             s.error(0, 0, crate::metrics::ErrorReason::Timeout);
-            s.step(StepKey {
-                scenario: 0,
-                step: 0,
-            })
-            .iteration
-            .record(3_100);
+            s.step(FIRST_STEP).iteration.record(3_100);
             s.check(0, 0, true);
             let llm = s.llm(0, 0, 0);
             llm.ttft.record(100);
@@ -408,12 +414,7 @@ mod tests {
             None,
             vec![],
         ));
-        let key = ReqKey {
-            req: 0,
-            step: 0,
-            tier: 0,
-            status: 200,
-        };
+        let key = first_request(200);
         m.with(|s| {
             s.request(key, 3_000);
             let p = s.phases(key);
@@ -422,12 +423,7 @@ mod tests {
             p.waiting.record(2_500);
             p.receiving.record(480);
             p.connecting.record(100);
-            s.step(StepKey {
-                scenario: 0,
-                step: 0,
-            })
-            .iteration
-            .record(3_100);
+            s.step(FIRST_STEP).iteration.record(3_100);
         });
         let t = text(&m);
         let req = r#"{scenario="s",step="1",name="r",method="GET",status="200",expected_response="true",tier="",component="api",team="red"}"#;
