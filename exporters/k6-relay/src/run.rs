@@ -45,6 +45,7 @@ pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
     let forwarder = Arc::new(forward::Forwarder::new(
         writer,
         forward::Room::from_common(&args.common),
+        args.queue_full_wait,
         spill,
         metrics.clone(),
     ));

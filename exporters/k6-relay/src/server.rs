@@ -92,7 +92,7 @@ impl Relay {
                 self.metrics.request(Outcome::Unavailable);
                 let message = match why {
                     Drop::QueueFull => {
-                        "remote-write queue full (the receiver is behind); request not kept — set --buffer-dir to spill to disk"
+                        "remote-write queue still full after --queue-full-wait (the receiver is behind); request not kept — set --buffer-dir to spill to disk"
                     }
                     _ => "remote-write queue and disk buffer full; request not kept",
                 };

@@ -100,7 +100,15 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
         .await
         .expect("the relay finishes after --idle-exit")
         .unwrap()
-        .unwrap();
+        .expect("the relay ends cleanly");
+    // What the binary turns into exit code 3: every sample the relay's remote-write queue
+    // gave up on (k6's, its own metrics', at a full queue or the end of the grace). Only
+    // this test's relay runs in this process.
+    assert_eq!(
+        redline_runtime::samples_lost(),
+        0,
+        "the relay lost samples on the way to Prometheus (its 'samples lost' line is above)"
+    );
 
     let k6_relayed = summary_count(&relay_summary);
     let k6_direct = summary_count(&direct_summary);
@@ -126,8 +134,14 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
         -1.0,
     )
     .await;
+    let queue_dropped = scalar_or(
+        &prom,
+        "sum(max_over_time(redline_remote_write_samples_dropped_total{testid=\"relay-run\"}[10m]))",
+        -1.0,
+    )
+    .await;
     println!(
-        "k6 via relay: k6 counted {k6_relayed}, Prometheus has {in_prom_relayed} ({samples_relayed} samples of k6_http_reqs_total, {buffered} samples went through the disk buffer, {dropped} dropped)"
+        "k6 via relay: k6 counted {k6_relayed}, Prometheus has {in_prom_relayed} ({samples_relayed} samples of k6_http_reqs_total, {buffered} samples went through the disk buffer, {dropped} dropped by the relay, {queue_dropped} by its queue)"
     );
     println!(
         "k6 direct:    k6 counted {k6_direct}, Prometheus has {in_prom_direct} ({samples_direct} samples of k6_http_reqs_total); lost {} requests and {} samples to the 20 s outage",
@@ -146,7 +160,11 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
         buffered > 0.0,
         "the outage was longer than the queue: the disk buffer must have been used"
     );
-    assert_eq!(dropped, 0.0);
+    assert_eq!(dropped, 0.0, "redline_relay_dropped_samples_total");
+    assert_eq!(
+        queue_dropped, 0.0,
+        "redline_remote_write_samples_dropped_total"
+    );
     assert!(
         samples_direct < samples_relayed,
         "the direct run has no gap: the outage did not happen? ({samples_direct} vs {samples_relayed})"
