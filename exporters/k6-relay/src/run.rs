@@ -20,6 +20,10 @@ pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
         });
     }
     let mut rt = Runtime::new(&args.common, "k6-relay")?;
+    // The relay keeps the queue as full as it may with k6's samples through an outage (the
+    // rest waits in the disk buffer or in held requests); its own series would be the ones
+    // dropped at the full queue, so they wait for room too.
+    rt.wait_for_queue_room();
     let metrics = metrics::Metrics::register(rt.registry());
     let spill =
         match &args.buffer_dir {
