@@ -20,16 +20,42 @@ use crate::labels::LabelRules;
 use crate::metrics::{Drop, Metrics, Outcome};
 use crate::rejection::{Rejection, WRITE_PATH};
 
-/// When the last write arrived; `None` until the first one.
+/// When the last write arrived or was answered; `None` until the first one, and while a
+/// write is in flight (one held for room may wait longer than --idle-exit, and k6 sends
+/// nothing else meanwhile: its flushes take turns).
 #[derive(Clone, Default)]
-pub struct IdleClock(Arc<Mutex<Option<Instant>>>);
+pub struct IdleClock(Arc<Mutex<Clock>>);
+
+#[derive(Default)]
+struct Clock {
+    last: Option<Instant>,
+    in_flight: usize,
+}
+
+/// A write in flight; its drop restarts the idle clock.
+struct InFlight(IdleClock);
+
+impl std::ops::Drop for InFlight {
+    fn drop(&mut self) {
+        let mut c = self.0.0.lock().expect("idle clock lock");
+        c.in_flight -= 1;
+        c.last = Some(Instant::now());
+    }
+}
 
 impl IdleClock {
-    fn touch(&self) {
-        *self.0.lock().expect("idle clock lock") = Some(Instant::now());
+    fn begin(&self) -> InFlight {
+        let mut c = self.0.lock().expect("idle clock lock");
+        c.in_flight += 1;
+        c.last = Some(Instant::now());
+        InFlight(self.clone())
     }
     pub fn since_last_write(&self) -> Option<Duration> {
-        self.0.lock().expect("idle clock lock").map(|t| t.elapsed())
+        let c = self.0.lock().expect("idle clock lock");
+        if c.in_flight > 0 {
+            return None;
+        }
+        c.last.map(|t| t.elapsed())
     }
 }
 
@@ -121,7 +147,7 @@ impl Relay {
         if req.method() != http::Method::POST {
             return Err(Rejection::Method(req.method().to_string()));
         }
-        self.idle.touch();
+        let _in_flight = self.idle.begin();
         let header = |h| {
             req.headers()
                 .get(h)
