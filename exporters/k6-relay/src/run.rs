@@ -54,7 +54,12 @@ pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
         metrics.clone(),
     ));
     let stop = running.shutdown_token();
-    let relay = server::Relay::new(forwarder.clone(), rules, metrics, args.max_body_bytes);
+    let relay = server::Relay::new(
+        forwarder.clone(),
+        rules,
+        metrics.clone(),
+        args.max_body_bytes,
+    );
     let idle = relay.idle_clock();
     let server_stop = tokio_util::sync::CancellationToken::new();
     let addr = listener.local_addr().unwrap_or(args.listen);
@@ -79,6 +84,23 @@ pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
             "k6-relay finished"
         );
     }
+    // What the relay itself gave up (503s, a full or corrupt disk buffer, what is left on
+    // disk) never reached the queue, so the queue's own line does not count it; a run that
+    // lost any of it must not exit 0 either.
+    let lost: Vec<(u64, metrics::Drop)> = metrics::Drop::ALL
+        .into_iter()
+        .map(|d| (metrics.dropped_count(d), d))
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    let why: Vec<String> = lost
+        .iter()
+        .map(|(n, d)| format!("{n} {}", d.as_str()))
+        .collect();
+    redline_runtime::report_lost(
+        "k6-relay",
+        lost.iter().map(|(n, _)| n).sum(),
+        &format!("{} (redline_relay_dropped_samples_total)", why.join("; ")),
+    );
     Ok(())
 }
 
