@@ -107,6 +107,11 @@ impl Forwarder {
         }
     }
 
+    /// How long a write may be held for room (without a disk buffer).
+    pub fn queue_full_wait(&self) -> Duration {
+        self.queue_full_wait
+    }
+
     pub fn has_buffer(&self) -> bool {
         self.state
             .try_lock()

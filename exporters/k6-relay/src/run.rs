@@ -69,14 +69,21 @@ pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
     running.set_ready(true);
 
     wait_for_end(&stop, &idle, args.idle_exit).await;
+    // One grace for the whole stop (requests in flight, the disk buffer, the queue): after
+    // SIGTERM the runtime ends the process a little past it, mid-flush and uncounted.
+    let end = std::time::Instant::now() + args.common.shutdown_grace;
     running.set_ready(false);
     server_stop.cancel();
     let _ = server.await;
     let _ = replay.await;
     // Whatever is still on disk goes into the queue before the writer's own flush deadline.
-    forwarder.drain(args.common.shutdown_grace).await;
+    forwarder
+        .drain(end.saturating_duration_since(std::time::Instant::now()))
+        .await;
     drop(forwarder);
-    let report = running.finish().await?;
+    let report = running
+        .finish_within(end.saturating_duration_since(std::time::Instant::now()))
+        .await?;
     if let Some(rw) = report.remote_write {
         tracing::info!(
             stale_markers = rw.stale_markers,

@@ -221,7 +221,8 @@ impl Written {
     }
 }
 
-/// Serves until `stop`, then lets requests in flight finish (up to 5 s).
+/// Serves until `stop`, then lets requests in flight finish: up to 5 s, or longer when a
+/// held write may wait longer (cut off, its samples would be neither kept nor counted).
 pub async fn serve(listener: TcpListener, relay: Relay, stop: CancellationToken) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
@@ -253,10 +254,12 @@ pub async fn serve(listener: TcpListener, relay: Relay, stop: CancellationToken)
         }
     }
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+    let in_flight =
+        (relay.forwarder.queue_full_wait() + Duration::from_secs(1)).max(Duration::from_secs(5));
+    if tokio::time::timeout(in_flight, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("k6-relay: requests still in flight after 5 s at shutdown");
+        tracing::warn!(?in_flight, "k6-relay: requests still in flight at shutdown");
     }
 }

@@ -377,21 +377,30 @@ impl Running {
     /// Final collection and push, flush within the grace period, staleness
     /// markers, admin server stopped.
     pub async fn finish(self) -> Result<FinishReport, RuntimeError> {
+        let grace = self.grace;
+        self.finish_within(grace).await
+    }
+
+    /// As [`finish`](Self::finish), for a daemon that spent part of the grace on its own
+    /// shutdown work (k6-relay replaying its disk buffer): the final push and the flush
+    /// share `grace`, so the whole stop stays within the one the signal handler allows.
+    pub async fn finish_within(self, grace: Duration) -> Result<FinishReport, RuntimeError> {
+        let end = Instant::now() + grace;
         self.ready.store(false, Ordering::Relaxed);
         self.push_stop.cancel();
         if let Some(t) = self.push_task {
             let _ = t.await;
         }
-        self.pusher
-            .push(Until::Deadline(Instant::now() + self.grace))
-            .await;
+        self.pusher.push(Until::Deadline(end)).await;
         let mut report = FinishReport::default();
         let writer = self.writer;
         drop(self.pusher);
         if let Some(w) = writer {
             let w = Arc::try_unwrap(w).map_err(|_| RuntimeError::WriterStillShared)?;
             let stats = w.stats().clone();
-            let r = w.shutdown(self.grace).await;
+            let r = w
+                .shutdown(end.saturating_duration_since(Instant::now()))
+                .await;
             let snap = stats.snapshot();
             tracing::info!(
                 sent = snap.sent + snap.sent_histograms,
