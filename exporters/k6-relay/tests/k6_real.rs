@@ -68,7 +68,9 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
     args.common.remote_write_queue_capacity = 300;
     args.common.shutdown_grace = Duration::from_secs(20);
     args.buffer_dir = Some(dir.path().join("buffer"));
-    args.idle_exit = Duration::from_secs(3);
+    // k6 writes every second; on a loaded machine it can stall for seconds, and a relay
+    // that idles out mid-run refuses the rest of k6's writes (k6 logs them and goes on).
+    args.idle_exit = Duration::from_secs(10);
     let relay = tokio::spawn(run(args));
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -76,8 +78,8 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
     let direct_summary = dir.path().join("direct.json");
     let relay_url = format!("http://127.0.0.1:{port}/api/v1/write");
     // No --tag testid for the relayed run: the relay adds its own.
-    let mut via_relay = k6(&relay_url, &target.url(), None, &relay_summary);
-    let mut direct = k6(
+    let via_relay = k6(&relay_url, &target.url(), None, &relay_summary);
+    let direct = k6(
         &prom.write_url(),
         &target.url(),
         Some("direct-run"),
@@ -89,13 +91,33 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
     tokio::time::sleep(Duration::from_secs(20)).await;
     prom.restart().await.unwrap();
 
-    for (name, child) in [("relayed", &mut via_relay), ("direct", &mut direct)] {
-        let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+    let mut k6_logs = Vec::new();
+    for (name, child) in [("relayed", via_relay), ("direct", direct)] {
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("{name} k6 did not finish"))
             .unwrap();
-        assert!(status.success(), "{name} k6 failed: {status}");
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "{name} k6 failed: {}\n{log}",
+            out.status
+        );
+        k6_logs.push(log);
     }
+    // k6 logs every write that got no 2xx (it never retries one): the relay refused none.
+    // The direct run's outage shows the line is the one k6 writes.
+    let refused = "Failed to send the time series data";
+    assert!(
+        !k6_logs[0].contains(refused),
+        "the relay refused k6 a write:\n{}",
+        k6_logs[0]
+    );
+    assert!(
+        k6_logs[1].contains(refused),
+        "the direct run logged no failed write through a 20 s outage:\n{}",
+        k6_logs[1]
+    );
     tokio::time::timeout(Duration::from_secs(60), relay)
         .await
         .expect("the relay finishes after --idle-exit")
