@@ -149,6 +149,19 @@ impl RemoteWriter {
         )
     }
 
+    /// As [`push_native_beside_classic`](Self::push_native_beside_classic), without counting
+    /// a full queue as a drop.
+    pub fn try_push_native_beside_classic(&self, series: &Series, histogram: Histogram) -> bool {
+        self.enqueue(
+            Item {
+                series: series.clone(),
+                timestamp: histogram.timestamp,
+                value: Value::NativeBesideClassic(Box::new(histogram)),
+            },
+            false,
+        )
+    }
+
     pub fn stats(&self) -> &Stats {
         &self.stats
     }

@@ -51,9 +51,15 @@ pub struct K6RelayArgs {
     #[arg(long = "rename-label", env = "REDLINE_RELAY_RENAME_LABELS", value_delimiter = ',', value_parser = parse_rename)]
     pub rename_labels: Vec<(String, String)>,
     /// Spill requests to segment files here when the in-memory queue is full, and replay them
-    /// in order when it has room. Without it a full queue answers 503 and counts the drop.
+    /// in order when it has room. Without it a full queue holds the request (--queue-full-wait).
     #[arg(long, env = "REDLINE_RELAY_BUFFER_DIR")]
     pub buffer_dir: Option<PathBuf>,
+    /// Without --buffer-dir: how long a write waits for room in a full queue before it is
+    /// answered 503 and its samples counted dropped. k6 never retries a refused write, so
+    /// waiting (backpressure) keeps its samples; k6 gives up on an answer after 5 s, and
+    /// meanwhile holds its next flush, so keep this below that. 0 = answer 503 at once.
+    #[arg(long, env = "REDLINE_RELAY_QUEUE_FULL_WAIT", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub queue_full_wait: Duration,
     /// The disk buffer's bound in bytes (snappy-compressed samples); beyond it writes get 503.
     #[arg(long, env = "REDLINE_RELAY_BUFFER_MAX_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub buffer_max_bytes: u64,
@@ -72,6 +78,7 @@ impl K6RelayArgs {
             drop_labels: Vec::new(),
             rename_labels: Vec::new(),
             buffer_dir: None,
+            queue_full_wait: Duration::from_secs(3),
             buffer_max_bytes: 64 * 1024 * 1024,
             max_body_bytes: 32 * 1024 * 1024,
         }
@@ -126,6 +133,7 @@ mod tests {
         assert_eq!(a.drop_labels, ["url"]);
         assert_eq!(a.rename_labels, [("name".into(), "endpoint".into())]);
         assert!(a.buffer_dir.is_none());
+        assert_eq!(a.queue_full_wait, Duration::from_secs(3));
         a.validate().unwrap();
     }
 

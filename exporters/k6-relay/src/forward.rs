@@ -4,7 +4,9 @@
 //! the request goes to the disk buffer (if configured), and from then on every new request is
 //! appended behind it until the buffer has been replayed: one FIFO, so no series ever gets an
 //! older sample after a newer one (which the queue would drop as out of order). Without a disk
-//! buffer a request that does not fit is refused whole (503) and counted.
+//! buffer a request that does not fit is held until the queue has room for it (backpressure:
+//! k6 waits for its answer and never retries, so a 503 would lose the samples), up to
+//! `--queue-full-wait`; only then is it refused whole (503) and counted.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -73,6 +75,8 @@ struct State {
 pub struct Forwarder {
     writer: Arc<RemoteWriter>,
     room: Room,
+    /// Without a disk buffer: how long a request may wait for room before it gets 503.
+    queue_full_wait: Duration,
     metrics: Metrics,
     state: Mutex<State>,
     wake: Notify,
@@ -82,6 +86,7 @@ impl Forwarder {
     pub fn new(
         writer: Arc<RemoteWriter>,
         room: Room,
+        queue_full_wait: Duration,
         spill: Option<Spill>,
         metrics: Metrics,
     ) -> Self {
@@ -91,6 +96,7 @@ impl Forwarder {
         Self {
             writer,
             room,
+            queue_full_wait,
             metrics,
             state: Mutex::new(State {
                 spill,
@@ -99,6 +105,11 @@ impl Forwarder {
             }),
             wake: Notify::new(),
         }
+    }
+
+    /// How long a write may be held for room (without a disk buffer).
+    pub fn queue_full_wait(&self) -> Duration {
+        self.queue_full_wait
     }
 
     pub fn has_buffer(&self) -> bool {
@@ -110,6 +121,9 @@ impl Forwarder {
 
     /// Queues or buffers one request. Returns once its samples are in the queue or on disk.
     pub async fn accept(&self, batch: Batch) -> Accepted {
+        // Counted from arrival, not from getting the lock: a request queued behind another
+        // that is waiting for room gets its answer within the same bound.
+        let give_up = Instant::now() + self.queue_full_wait;
         let kinds = batch.kinds(0);
         for (k, n) in kinds.iter().enumerate() {
             self.metrics.received[k].inc_by(*n);
@@ -122,8 +136,9 @@ impl Forwarder {
         if st.spill.is_none() {
             let n = batch.items.len();
             // A request bigger than a shard's share can never be sure to fit; it is pushed
-            // and the queue counts whatever it cannot take.
-            if n > self.room.available(&self.writer) && n <= self.room.limit {
+            // and the queue counts whatever it cannot take. The lock is held while waiting,
+            // so requests behind this one stay behind it (a series' samples in order).
+            if n <= self.room.limit && !self.wait_for_room(n, give_up).await {
                 for (k, n) in kinds.iter().enumerate() {
                     self.metrics.dropped(k, Drop::QueueFull, *n);
                 }
@@ -139,6 +154,21 @@ impl Forwarder {
             return Accepted::Forwarded;
         }
         self.spill_from(&mut st, &batch, stopped)
+    }
+
+    /// True once the queue has room for `n` samples; false when `give_up` passed first.
+    /// The writer has no signal for room freed, so this looks every 20 ms.
+    async fn wait_for_room(&self, n: usize, give_up: Instant) -> bool {
+        loop {
+            if n <= self.room.available(&self.writer) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= give_up {
+                return false;
+            }
+            tokio::time::sleep((give_up - now).min(Duration::from_millis(20))).await;
+        }
     }
 
     /// `spillable`: the caller keeps a refused sample (disk buffer), so the writer must

@@ -20,6 +20,10 @@ pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
         });
     }
     let mut rt = Runtime::new(&args.common, "k6-relay")?;
+    // The relay keeps the queue as full as it may with k6's samples through an outage (the
+    // rest waits in the disk buffer or in held requests); its own series would be the ones
+    // dropped at the full queue, so they wait for room too.
+    rt.wait_for_queue_room();
     let metrics = metrics::Metrics::register(rt.registry());
     let spill =
         match &args.buffer_dir {
@@ -45,11 +49,17 @@ pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
     let forwarder = Arc::new(forward::Forwarder::new(
         writer,
         forward::Room::from_common(&args.common),
+        args.queue_full_wait,
         spill,
         metrics.clone(),
     ));
     let stop = running.shutdown_token();
-    let relay = server::Relay::new(forwarder.clone(), rules, metrics, args.max_body_bytes);
+    let relay = server::Relay::new(
+        forwarder.clone(),
+        rules,
+        metrics.clone(),
+        args.max_body_bytes,
+    );
     let idle = relay.idle_clock();
     let server_stop = tokio_util::sync::CancellationToken::new();
     let addr = listener.local_addr().unwrap_or(args.listen);
@@ -59,14 +69,21 @@ pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
     running.set_ready(true);
 
     wait_for_end(&stop, &idle, args.idle_exit).await;
+    // One grace for the whole stop (requests in flight, the disk buffer, the queue): after
+    // SIGTERM the runtime ends the process a little past it, mid-flush and uncounted.
+    let end = std::time::Instant::now() + args.common.shutdown_grace;
     running.set_ready(false);
     server_stop.cancel();
     let _ = server.await;
     let _ = replay.await;
     // Whatever is still on disk goes into the queue before the writer's own flush deadline.
-    forwarder.drain(args.common.shutdown_grace).await;
+    forwarder
+        .drain(end.saturating_duration_since(std::time::Instant::now()))
+        .await;
     drop(forwarder);
-    let report = running.finish().await?;
+    let report = running
+        .finish_within(end.saturating_duration_since(std::time::Instant::now()))
+        .await?;
     if let Some(rw) = report.remote_write {
         tracing::info!(
             stale_markers = rw.stale_markers,
@@ -74,6 +91,23 @@ pub async fn run(args: K6RelayArgs) -> Result<(), K6RelayError> {
             "k6-relay finished"
         );
     }
+    // What the relay itself gave up (503s, a full or corrupt disk buffer, what is left on
+    // disk) never reached the queue, so the queue's own line does not count it; a run that
+    // lost any of it must not exit 0 either.
+    let lost: Vec<(u64, metrics::Drop)> = metrics::Drop::ALL
+        .into_iter()
+        .map(|d| (metrics.dropped_count(d), d))
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    let why: Vec<String> = lost
+        .iter()
+        .map(|(n, d)| format!("{n} {}", d.as_str()))
+        .collect();
+    redline_runtime::report_lost(
+        "k6-relay",
+        lost.iter().map(|(n, _)| n).sum(),
+        &format!("{} (redline_relay_dropped_samples_total)", why.join("; ")),
+    );
     Ok(())
 }
 

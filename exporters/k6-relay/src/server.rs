@@ -20,16 +20,42 @@ use crate::labels::LabelRules;
 use crate::metrics::{Drop, Metrics, Outcome};
 use crate::rejection::{Rejection, WRITE_PATH};
 
-/// When the last write arrived; `None` until the first one.
+/// When the last write arrived or was answered; `None` until the first one, and while a
+/// write is in flight (one held for room may wait longer than --idle-exit, and k6 sends
+/// nothing else meanwhile: its flushes take turns).
 #[derive(Clone, Default)]
-pub struct IdleClock(Arc<Mutex<Option<Instant>>>);
+pub struct IdleClock(Arc<Mutex<Clock>>);
+
+#[derive(Default)]
+struct Clock {
+    last: Option<Instant>,
+    in_flight: usize,
+}
+
+/// A write in flight; its drop restarts the idle clock.
+struct InFlight(IdleClock);
+
+impl std::ops::Drop for InFlight {
+    fn drop(&mut self) {
+        let mut c = self.0.0.lock().expect("idle clock lock");
+        c.in_flight -= 1;
+        c.last = Some(Instant::now());
+    }
+}
 
 impl IdleClock {
-    fn touch(&self) {
-        *self.0.lock().expect("idle clock lock") = Some(Instant::now());
+    fn begin(&self) -> InFlight {
+        let mut c = self.0.lock().expect("idle clock lock");
+        c.in_flight += 1;
+        c.last = Some(Instant::now());
+        InFlight(self.clone())
     }
     pub fn since_last_write(&self) -> Option<Duration> {
-        self.0.lock().expect("idle clock lock").map(|t| t.elapsed())
+        let c = self.0.lock().expect("idle clock lock");
+        if c.in_flight > 0 {
+            return None;
+        }
+        c.last.map(|t| t.elapsed())
     }
 }
 
@@ -92,7 +118,7 @@ impl Relay {
                 self.metrics.request(Outcome::Unavailable);
                 let message = match why {
                     Drop::QueueFull => {
-                        "remote-write queue full (the receiver is behind); request not kept — set --buffer-dir to spill to disk"
+                        "remote-write queue still full after --queue-full-wait (the receiver is behind); request not kept — set --buffer-dir to spill to disk"
                     }
                     _ => "remote-write queue and disk buffer full; request not kept",
                 };
@@ -121,7 +147,7 @@ impl Relay {
         if req.method() != http::Method::POST {
             return Err(Rejection::Method(req.method().to_string()));
         }
-        self.idle.touch();
+        let _in_flight = self.idle.begin();
         let header = |h| {
             req.headers()
                 .get(h)
@@ -195,7 +221,8 @@ impl Written {
     }
 }
 
-/// Serves until `stop`, then lets requests in flight finish (up to 5 s).
+/// Serves until `stop`, then lets requests in flight finish: up to 5 s, or longer when a
+/// held write may wait longer (cut off, its samples would be neither kept nor counted).
 pub async fn serve(listener: TcpListener, relay: Relay, stop: CancellationToken) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
@@ -227,10 +254,12 @@ pub async fn serve(listener: TcpListener, relay: Relay, stop: CancellationToken)
         }
     }
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+    let in_flight =
+        (relay.forwarder.queue_full_wait() + Duration::from_secs(1)).max(Duration::from_secs(5));
+    if tokio::time::timeout(in_flight, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("k6-relay: requests still in flight after 5 s at shutdown");
+        tracing::warn!(?in_flight, "k6-relay: requests still in flight at shutdown");
     }
 }

@@ -68,7 +68,9 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
     args.common.remote_write_queue_capacity = 300;
     args.common.shutdown_grace = Duration::from_secs(20);
     args.buffer_dir = Some(dir.path().join("buffer"));
-    args.idle_exit = Duration::from_secs(3);
+    // k6 writes every second; on a loaded machine it can stall for seconds, and a relay
+    // that idles out mid-run refuses the rest of k6's writes (k6 logs them and goes on).
+    args.idle_exit = Duration::from_secs(10);
     let relay = tokio::spawn(run(args));
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -76,8 +78,8 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
     let direct_summary = dir.path().join("direct.json");
     let relay_url = format!("http://127.0.0.1:{port}/api/v1/write");
     // No --tag testid for the relayed run: the relay adds its own.
-    let mut via_relay = k6(&relay_url, &target.url(), None, &relay_summary);
-    let mut direct = k6(
+    let via_relay = k6(&relay_url, &target.url(), None, &relay_summary);
+    let direct = k6(
         &prom.write_url(),
         &target.url(),
         Some("direct-run"),
@@ -89,18 +91,46 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
     tokio::time::sleep(Duration::from_secs(20)).await;
     prom.restart().await.unwrap();
 
-    for (name, child) in [("relayed", &mut via_relay), ("direct", &mut direct)] {
-        let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+    let mut k6_logs = Vec::new();
+    for (name, child) in [("relayed", via_relay), ("direct", direct)] {
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("{name} k6 did not finish"))
             .unwrap();
-        assert!(status.success(), "{name} k6 failed: {status}");
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "{name} k6 failed: {}\n{log}",
+            out.status
+        );
+        k6_logs.push(log);
     }
+    // k6 logs every write that got no 2xx (it never retries one): the relay refused none.
+    // The direct run's outage shows the line is the one k6 writes.
+    let refused = "Failed to send the time series data";
+    assert!(
+        !k6_logs[0].contains(refused),
+        "the relay refused k6 a write:\n{}",
+        k6_logs[0]
+    );
+    assert!(
+        k6_logs[1].contains(refused),
+        "the direct run logged no failed write through a 20 s outage:\n{}",
+        k6_logs[1]
+    );
     tokio::time::timeout(Duration::from_secs(60), relay)
         .await
         .expect("the relay finishes after --idle-exit")
         .unwrap()
-        .unwrap();
+        .expect("the relay ends cleanly");
+    // What the binary turns into exit code 3: every sample the relay's remote-write queue
+    // gave up on (k6's, its own metrics', at a full queue or the end of the grace). Only
+    // this test's relay runs in this process.
+    assert_eq!(
+        redline_runtime::samples_lost(),
+        0,
+        "the relay lost samples on the way to Prometheus (its 'samples lost' line is above)"
+    );
 
     let k6_relayed = summary_count(&relay_summary);
     let k6_direct = summary_count(&direct_summary);
@@ -126,8 +156,14 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
         -1.0,
     )
     .await;
+    let queue_dropped = scalar_or(
+        &prom,
+        "sum(max_over_time(redline_remote_write_samples_dropped_total{testid=\"relay-run\"}[10m]))",
+        -1.0,
+    )
+    .await;
     println!(
-        "k6 via relay: k6 counted {k6_relayed}, Prometheus has {in_prom_relayed} ({samples_relayed} samples of k6_http_reqs_total, {buffered} samples went through the disk buffer, {dropped} dropped)"
+        "k6 via relay: k6 counted {k6_relayed}, Prometheus has {in_prom_relayed} ({samples_relayed} samples of k6_http_reqs_total, {buffered} samples went through the disk buffer, {dropped} dropped by the relay, {queue_dropped} by its queue)"
     );
     println!(
         "k6 direct:    k6 counted {k6_direct}, Prometheus has {in_prom_direct} ({samples_direct} samples of k6_http_reqs_total); lost {} requests and {} samples to the 20 s outage",
@@ -146,7 +182,11 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
         buffered > 0.0,
         "the outage was longer than the queue: the disk buffer must have been used"
     );
-    assert_eq!(dropped, 0.0);
+    assert_eq!(dropped, 0.0, "redline_relay_dropped_samples_total");
+    assert_eq!(
+        queue_dropped, 0.0,
+        "redline_remote_write_samples_dropped_total"
+    );
     assert!(
         samples_direct < samples_relayed,
         "the direct run has no gap: the outage did not happen? ({samples_direct} vs {samples_relayed})"

@@ -178,3 +178,116 @@ fn a_run_whose_samples_never_arrive_exits_3_and_says_how_many() {
         "{line}"
     );
 }
+
+#[test]
+fn a_relay_that_answered_503_exits_3_and_says_what_it_gave_up() {
+    use std::io::Write;
+    // A receiver that is bound but never accepts: the queue's first send hangs, the queue
+    // fills, and with --queue-full-wait 0 the next writes are answered 503 at once.
+    let stuck = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let receiver = stuck.local_addr().unwrap().port();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut relay = redline()
+        .args([
+            "k6-relay",
+            "--listen",
+            &listen.to_string(),
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--remote-write-shards",
+            "1",
+            "--remote-write-queue-capacity",
+            "20",
+            "--queue-full-wait",
+            "0s",
+            "--idle-exit",
+            "2s",
+            "--shutdown-grace",
+            "1s",
+            "--remote-write-url",
+            &format!("http://127.0.0.1:{receiver}/api/v1/write"),
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The same write (5 samples) until a 503 comes back, at most 40 times.
+    let body = write_request_body();
+    let mut got_503 = false;
+    for _ in 0..40 {
+        let Ok(mut s) = std::net::TcpStream::connect(listen) else {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let head = format!(
+            "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&body).unwrap();
+        let mut answer = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut answer);
+        if answer.starts_with("HTTP/1.1 503") {
+            got_503 = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(got_503, "the queue never filled");
+    let started = Instant::now();
+    let out = loop {
+        if let Some(status) = relay.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the relay did not exit after --idle-exit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut relay.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(out.code(), Some(3), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("before the remote-write queue"))
+        .unwrap_or_else(|| panic!("no line for the relay's own losses in:\n{stderr}"));
+    assert!(line.contains("queue_full"), "{line}");
+    drop(stuck);
+}
+
+/// A remote-write 1.0 body: 5 series `m{s="0".."4"}`, one sample each at now.
+fn write_request_body() -> Vec<u8> {
+    use prost::Message;
+    use redline_remote_write::prompb::{Label, Sample, TimeSeries, WriteRequest};
+    let now = redline_remote_write::now_millis();
+    let req = WriteRequest {
+        timeseries: (0..5)
+            .map(|s| TimeSeries {
+                labels: vec![
+                    Label {
+                        name: "__name__".into(),
+                        value: "m".into(),
+                    },
+                    Label {
+                        name: "s".into(),
+                        value: s.to_string(),
+                    },
+                ],
+                samples: vec![Sample {
+                    value: 1.0,
+                    timestamp: now,
+                }],
+                ..Default::default()
+            })
+            .collect(),
+        metadata: vec![],
+    };
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap()
+}

@@ -49,7 +49,7 @@ pub use args::{
 pub use catalogued::catalogue_mismatches;
 pub use collect::{Collected, collect};
 pub use error::RuntimeError;
-pub use lost::{SAMPLES_LOST_EXIT_CODE, samples_lost};
+pub use lost::{SAMPLES_LOST_EXIT_CODE, report_lost, samples_lost};
 pub use pod_metrics::{ContainerUsage, PodMetricsBody, parse_quantity};
 pub use runtime::{FinishReport, Running, Runtime};
 pub use selector::{Requirement, parse_selector};

@@ -21,6 +21,19 @@ pub fn samples_lost() -> u64 {
     LOST.load(Ordering::Relaxed)
 }
 
+/// For samples a daemon lost before they reached its remote-write queue (k6-relay's refused
+/// writes, its disk buffer's leftovers): said in one line like the queue's own, and counted
+/// for exit code 3. `why` is "n reason; m reason…".
+pub fn report_lost(daemon: &str, n: u64, why: &str) {
+    if n == 0 {
+        return;
+    }
+    record(n);
+    eprintln!(
+        "redline {daemon}: {n} samples lost before the remote-write queue: {why}; exit code {SAMPLES_LOST_EXIT_CODE}"
+    );
+}
+
 /// "N samples lost: a (why), b (why)…", or None when nothing was lost.
 pub(crate) fn lost_line(s: &StatsSnapshot) -> Option<String> {
     let total = s.dropped();

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
 use std::collections::HashMap;
@@ -28,6 +28,7 @@ pub struct Runtime {
     rw_config: Option<redline_remote_write::Config>,
     /// When the registry was made: no metric of it existed before (see crate::created).
     registered_ms: i64,
+    wait_for_room: bool,
 }
 
 impl Runtime {
@@ -65,7 +66,18 @@ impl Runtime {
             registry,
             shutdown: CancellationToken::new(),
             rw_config,
+            wait_for_room: false,
         })
+    }
+
+    /// The push loop waits for room in a full queue instead of dropping (and counting) its
+    /// samples: for a daemon that fills the queue with samples it keeps elsewhere when full
+    /// (k6-relay's disk buffer), whose own series would otherwise be the ones lost in an
+    /// outage. A waiting collection delays the next (its counters carry on), a collection
+    /// still waiting at the stop is retried by the final one, and only what finds no room
+    /// within the shutdown grace is dropped and counted.
+    pub fn wait_for_queue_room(&mut self) {
+        self.wait_for_room = true;
     }
 
     /// Where the daemon registers its metric families (`testid` is added to all).
@@ -115,7 +127,9 @@ impl Runtime {
                 // So the series of the first collection count from the registry's creation.
                 last_ts: self.registered_ms - 1,
                 previous: HashMap::new(),
+                pending: Vec::new(),
             }),
+            wait_for_room: self.wait_for_room,
         });
         let push_stop = CancellationToken::new();
         let push_task = writer.as_ref().map(|_| {
@@ -127,7 +141,7 @@ impl Runtime {
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tokio::select! {
-                        _ = tick.tick() => pusher.push().await,
+                        _ = tick.tick() => pusher.push(Until::Stopped(&stop)).await,
                         _ = stop.cancelled() => return,
                     }
                 }
@@ -154,6 +168,43 @@ struct Pusher {
     registry: Arc<Registry>,
     writer: Option<Arc<RemoteWriter>>,
     state: Mutex<PushState>,
+    /// See [`Runtime::wait_for_queue_room`].
+    wait_for_room: bool,
+}
+
+/// How long a collection waits for room in a full queue (with `wait_for_room`).
+enum Until<'a> {
+    /// A periodic push: until the push loop stops; what is left waits for the final push.
+    Stopped(&'a CancellationToken),
+    /// The final push: until the shutdown grace ends; what is left is dropped and counted.
+    Deadline(Instant),
+}
+
+/// One sample the push loop queues.
+enum Op {
+    Float(Series, i64, f64),
+    Histogram(Series, redline_remote_write::prompb::Histogram),
+    NativeBesideClassic(Series, redline_remote_write::prompb::Histogram),
+}
+
+impl Op {
+    /// Queues it; a full queue counts a drop.
+    fn push(self, w: &RemoteWriter) {
+        match self {
+            Op::Float(s, ts, v) => w.push(&s, ts, v),
+            Op::Histogram(s, h) => w.push_histogram(&s, h),
+            Op::NativeBesideClassic(s, h) => w.push_native_beside_classic(&s, h),
+        };
+    }
+
+    /// Queues a copy if there is room; false (nothing counted) when the queue is full.
+    fn try_push(&self, w: &RemoteWriter) -> bool {
+        match self {
+            Op::Float(s, ts, v) => w.try_push(s, *ts, *v),
+            Op::Histogram(s, h) => w.try_push_histogram(s, h.clone()),
+            Op::NativeBesideClassic(s, h) => w.try_push_native_beside_classic(s, h.clone()),
+        }
+    }
 }
 
 /// What the previous collection wrote, so a series that disappears from the
@@ -163,6 +214,9 @@ struct PushState {
     /// The previous collection's time (at first, 1 ms before the registry's creation).
     last_ts: i64,
     previous: HashMap<Series, Pushed>,
+    /// Samples of a collection that was still waiting for room when the push loop
+    /// stopped (with `wait_for_room`): queued first by the final push.
+    pending: Vec<Op>,
 }
 
 /// What a series was pushed as, so its staleness marker is of the same kind.
@@ -178,7 +232,7 @@ enum Pushed {
 impl Pusher {
     /// One collection, all at one timestamp, strictly after the previous one so
     /// no series ever gets two samples at the same instant.
-    async fn push(&self) {
+    async fn push(&self, until: Until<'_>) {
         let Some(w) = &self.writer else { return };
         let mut state = self.state.lock().await;
         let absent_at = state.last_ts;
@@ -193,26 +247,27 @@ impl Pusher {
                 return;
             }
         };
+        let mut ops = std::mem::take(&mut state.pending);
         let mut current = HashMap::with_capacity(samples.len());
         let stamp = |series| created::stamp(series, &state.previous, absent_at);
         for s in samples {
             match s {
                 Collected::Float(series, v) => {
                     let series = stamp(series);
-                    w.push(&series, ts, v);
-                    current.insert(series, Pushed::Float);
+                    current.insert(series.clone(), Pushed::Float);
+                    ops.push(Op::Float(series, ts, v));
                 }
                 Collected::Histogram(series, h) => {
                     let series = stamp(series);
-                    w.push_histogram(&series, *h);
-                    current.insert(series, Pushed::Histogram);
+                    current.insert(series.clone(), Pushed::Histogram);
+                    ops.push(Op::Histogram(series, *h));
                 }
                 // Its classic buckets went as floats: no need to push what the receiver refuses.
                 Collected::NativeBesideClassic(_, _) if !w.takes_native_histograms() => {}
                 Collected::NativeBesideClassic(series, h) => {
                     let series = stamp(series);
-                    w.push_native_beside_classic(&series, *h);
-                    current.insert(series, Pushed::NativeBesideClassic);
+                    current.insert(series.clone(), Pushed::NativeBesideClassic);
+                    ops.push(Op::NativeBesideClassic(series, *h));
                 }
             }
         }
@@ -226,13 +281,54 @@ impl Pusher {
                 timestamp: ts,
                 ..Default::default()
             };
-            match pushed {
-                Pushed::Float => w.push(gone, ts, stale_nan()),
-                Pushed::Histogram => w.push_histogram(gone, marker),
-                Pushed::NativeBesideClassic => w.push_native_beside_classic(gone, marker),
-            };
+            ops.push(match pushed {
+                Pushed::Float => Op::Float(gone.clone(), ts, stale_nan()),
+                Pushed::Histogram => Op::Histogram(gone.clone(), marker),
+                Pushed::NativeBesideClassic => Op::NativeBesideClassic(gone.clone(), marker),
+            });
         }
         state.previous = current;
+        if self.wait_for_room {
+            state.pending = Self::queue_waiting(w, ops, until).await;
+        } else {
+            for op in ops {
+                op.push(w);
+            }
+        }
+    }
+
+    /// Queues `ops` in order as room frees (looking every 20 ms: the writer has no signal
+    /// for it); returns what is left when a periodic push is stopped. Stops at the first
+    /// refusal, so no sample of a series is queued ahead of an older one still waiting.
+    async fn queue_waiting(w: &RemoteWriter, mut ops: Vec<Op>, until: Until<'_>) -> Vec<Op> {
+        loop {
+            let queued = ops.iter().take_while(|op| op.try_push(w)).count();
+            ops.drain(..queued);
+            if ops.is_empty() {
+                return ops;
+            }
+            let pause = Duration::from_millis(20);
+            match until {
+                Until::Stopped(stop) => tokio::select! {
+                    _ = stop.cancelled() => return ops,
+                    _ = tokio::time::sleep(pause) => {}
+                },
+                Until::Deadline(at) => {
+                    let now = Instant::now();
+                    if now >= at {
+                        tracing::warn!(
+                            samples = ops.len(),
+                            "the queue had no room for the final collection within the shutdown grace"
+                        );
+                        for op in ops {
+                            op.push(w);
+                        }
+                        return Vec::new();
+                    }
+                    tokio::time::sleep(pause.min(at - now)).await;
+                }
+            }
+        }
     }
 }
 
@@ -281,7 +377,7 @@ impl Running {
     /// Collects and enqueues now, e.g. at a step boundary so the step's last
     /// values are not left to the next tick.
     pub async fn push_now(&self) {
-        self.pusher.push().await;
+        self.pusher.push(Until::Stopped(&self.push_stop)).await;
     }
 
     /// The remote writer, for daemons that forward raw series (k6-relay). Drop
@@ -297,19 +393,30 @@ impl Running {
     /// Final collection and push, flush within the grace period, staleness
     /// markers, admin server stopped.
     pub async fn finish(self) -> Result<FinishReport, RuntimeError> {
+        let grace = self.grace;
+        self.finish_within(grace).await
+    }
+
+    /// As [`finish`](Self::finish), for a daemon that spent part of the grace on its own
+    /// shutdown work (k6-relay replaying its disk buffer): the final push and the flush
+    /// share `grace`, so the whole stop stays within the one the signal handler allows.
+    pub async fn finish_within(self, grace: Duration) -> Result<FinishReport, RuntimeError> {
+        let end = Instant::now() + grace;
         self.ready.store(false, Ordering::Relaxed);
         self.push_stop.cancel();
         if let Some(t) = self.push_task {
             let _ = t.await;
         }
-        self.pusher.push().await;
+        self.pusher.push(Until::Deadline(end)).await;
         let mut report = FinishReport::default();
         let writer = self.writer;
         drop(self.pusher);
         if let Some(w) = writer {
             let w = Arc::try_unwrap(w).map_err(|_| RuntimeError::WriterStillShared)?;
             let stats = w.stats().clone();
-            let r = w.shutdown(self.grace).await;
+            let r = w
+                .shutdown(end.saturating_duration_since(Instant::now()))
+                .await;
             let snap = stats.snapshot();
             tracing::info!(
                 sent = snap.sent + snap.sent_histograms,
