@@ -59,6 +59,17 @@ impl Series {
     }
 }
 
+/// `(value of label, float)` of each series of an instant result, sorted by the label: what a
+/// `sum by (label)` or a per-reason counter is compared against.
+pub fn by_label(result: &[Series], label: &str) -> Vec<(String, f64)> {
+    let mut pairs: Vec<(String, f64)> = result
+        .iter()
+        .map(|s| (s.label(label).unwrap_or_default().to_string(), s.float()))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+}
+
 /// The JSON body `request` is answered with.
 async fn json<T: serde::de::DeserializeOwned>(
     request: reqwest::RequestBuilder,
@@ -149,6 +160,23 @@ impl QueryApi {
     pub async fn scalar(&self, q: &str) -> Result<Option<f64>, HarnessError> {
         let r = self.query(q).await?;
         Ok(r.first().map(Series::float))
+    }
+
+    /// Each of `names`' highest value over the last `range` (`10m`) in the series `matchers`
+    /// picks (`testid="x",scenario="y"`), `None` where it has none: a run's signals read after
+    /// its staleness markers made them absent now.
+    pub async fn peaks(
+        &self,
+        names: &[&str],
+        matchers: &str,
+        range: &str,
+    ) -> Result<Vec<(String, Option<f64>)>, HarnessError> {
+        let mut peaks = Vec::with_capacity(names.len());
+        for name in names {
+            let q = format!("max(max_over_time({name}{{{matchers}}}[{range}]))");
+            peaks.push((name.to_string(), self.scalar(&q).await?));
+        }
+        Ok(peaks)
     }
 
     /// The whole JSON answer of `GET /api/v1/{path}` with `params` (`alerts`, `series`,
