@@ -6,12 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{alert_rule_files, tiered_run};
+use common::{alerting_prometheus, tiered_run};
 
 use redline_dashboards_check::{repo_root, substitute_grafana_vars};
 use redline_http_load::HttpLoadArgs;
 use redline_runtime::CommonArgs;
-use redline_testkit_prometheus::{Options, Prometheus};
 
 /// A scenario that exercises every panel: an arrival rate the VUs cannot keep up with
 /// (target rate, dropped iterations), a slow endpoint with a check, a streamed chat
@@ -37,12 +36,7 @@ scenarios:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_http_load_panel_query_returns_data_for_a_real_run() {
     let root = repo_root();
-    let prom = Prometheus::start_with(Options {
-        rule_files: alert_rule_files(),
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let prom = alerting_prometheus().start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tiered = tiered_run(dir.path(), SCENARIO).await;
 

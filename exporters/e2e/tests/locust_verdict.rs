@@ -6,10 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use redline_testkit_prometheus::{Options, Prometheus};
 use redline_verdict::{Verdict, VerdictArgs};
 
-use common::{LocustRun, PREDICT_USER, alert_rule_files, failing_task};
+use common::{LocustRun, PREDICT_USER, alerting_prometheus, failing_task};
 
 const HEALTH_TASK: &str = r#"
     @task(1)
@@ -26,12 +25,7 @@ async fn judge(locustfile: String, testid: &str) -> Verdict {
     let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
         .unwrap();
-    let prom = Prometheus::start_with(Options {
-        rule_files: alert_rule_files(),
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let prom = alerting_prometheus().start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     LocustRun {
         locustfile: &locustfile,
