@@ -282,21 +282,26 @@ record() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$reqs" "$errs" "$wall" "$user" "$sys" "$rss" >>"$WORK/cells.tsv"
 }
 
+# peer TOOL ROW REQS_AWK ERRS_AWK CMD... -> runs CMD measured as TOOL-ROW and records the
+# request and error counts the two awk programs read from its output
+peer() {
+  local tool=$1 row=$2 reqs_awk=$3 errs_awk=$4; shift 4
+  local n="$tool-$row" reqs errs
+  measure "$n" "$@"
+  reqs=$(awk "$reqs_awk" "$WORK/$n.out")
+  errs=$(awk "$errs_awk" "$WORK/$n.out")
+  record "$row" "$tool" "$reqs" "$errs" "$n"
+}
 run_wrk() { # row url extra...
-  local row=$1 url=$2; shift 2; local n="wrk-$row"
-  measure "$n" wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@" "$url"
-  local reqs errs
-  reqs=$(awk '/requests in/ {print $1}' "$WORK/$n.out")
-  errs=$(awk '/Non-2xx|Socket errors/ {for (i=1;i<=NF;i++) if ($i ~ /^[0-9]+,?$/) s+=$i} END {print s+0}' "$WORK/$n.out")
-  record "$row" wrk "$reqs" "$errs" "$n"
+  local row=$1 url=$2; shift 2
+  peer wrk "$row" '/requests in/ {print $1}' \
+    '/Non-2xx|Socket errors/ {for (i=1;i<=NF;i++) if ($i ~ /^[0-9]+,?$/) s+=$i} END {print s+0}' \
+    wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@" "$url"
 }
 run_h2load() { # row url extra...
-  local row=$1 url=$2; shift 2; local n="h2load-$row"
-  measure "$n" h2load -t1 -D "$DURATION" "$@" "$url"
-  local reqs errs
-  reqs=$(awk '/^requests:/ {print $8}' "$WORK/$n.out")
-  errs=$(awk '/^requests:/ {print $10 + $12}' "$WORK/$n.out")
-  record "$row" h2load "$reqs" "$errs" "$n"
+  local row=$1 url=$2; shift 2
+  peer h2load "$row" '/^requests:/ {print $8}' '/^requests:/ {print $10 + $12}' \
+    h2load -t1 -D "$DURATION" "$@" "$url"
 }
 run_oha() { # row url extra...
   local row=$1 url=$2; shift 2; local n="oha-$row"

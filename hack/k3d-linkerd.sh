@@ -16,6 +16,7 @@
 # Not run in redline's CI: no Docker engine or Kubernetes is available there. Written
 # carefully (set -euo pipefail, shellcheck-clean) and to be tried on a workstation.
 set -euo pipefail
+HACK=$(cd "$(dirname "$0")" && pwd)
 
 SRC=${SRC:-redline-src}
 TGT=${TGT:-redline-tgt}
@@ -77,35 +78,10 @@ install_kwok() { # context fake-prefix
   # stage-fast: pods go Running/Ready at once, nodes heartbeat.
   kubectl --context "$c" apply -f "$base/stage-fast.yaml"
   kubectl --context "$c" -n kube-system rollout status deploy/kwok-controller --timeout=180s
-  local i
-  for ((i = 0; i < KWOK_NODES; i++)); do
-    # /20 per node: 10.100.0.0/20, 10.100.16.0/20, ... (up to 16 nodes per /16).
-    local cidr="$prefix.$((i * 16)).0/20"
-    kubectl --context "$c" apply -f - <<EOF
-apiVersion: v1
-kind: Node
-metadata:
-  name: kwok-node-$i
-  annotations:
-    kwok.x-k8s.io/node: fake
-    node.alpha.kubernetes.io/ttl: "0"
-  labels:
-    type: kwok
-    kubernetes.io/hostname: kwok-node-$i
-    kubernetes.io/os: linux
-    kubernetes.io/role: agent
-spec:
-  podCIDR: $cidr
-  podCIDRs: [$cidr]
-  taints:
-    - key: kwok.x-k8s.io/node
-      value: fake
-      effect: NoSchedule
-status:
-  allocatable: {cpu: "64", memory: 512Gi, pods: "4000"}
-  capacity: {cpu: "64", memory: 512Gi, pods: "4000"}
-EOF
-  done
+  # The nodes hack/cluster/up.sh makes, with their own podCIDRs: $prefix.0.0/20,
+  # $prefix.16.0/20, ... (up to 16 nodes per /16), and more room for pods.
+  POD_CIDR_PREFIX=$prefix CAPACITY='cpu: "64", memory: 512Gi, pods: "4000"' \
+    "$HACK/cluster/kwok-nodes.sh" "$KWOK_NODES" | kubectl --context "$c" apply -f -
 }
 
 make_certs() {

@@ -13,17 +13,16 @@
 # policies share the shape `redline tokens limits` patches (spec.limits.<name>.rates[i]
 # {limit, window}). The stand-in carries the annotation redline.dev/derived-from saying so.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-mod=$here/modules/kuadrant
-command -v go >/dev/null || { echo "kuadrant-crds.sh: go is missing (hack/install-deps.sh installs it)" >&2; exit 2; }
-version=$(awk '$1 == "require" && $2 == "github.com/kuadrant/kuadrant-operator" { print $3 }' "$mod/go.mod")
-[[ -n $version ]] || { echo "kuadrant-crds.sh: no github.com/kuadrant/kuadrant-operator in $mod/go.mod" >&2; exit 2; }
+hack_dir=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$hack_dir/lib.sh"
+version=$(pinned_module_version kuadrant-crds.sh kuadrant github.com/kuadrant/kuadrant-operator)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/redline/kuadrant-crds/$version
 if [[ -f $cache/kuadrant.io_ratelimitpolicies.yaml && -f $cache/kuadrant.io_tokenratelimitpolicies.yaml ]]; then
   echo "$cache"
   exit 0
 fi
-dir=$(cd "$mod" && go mod download -json "github.com/kuadrant/kuadrant-operator@$version" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or sys.exit("go mod download: " + d.get("Error", "no Dir")))')
+dir=$(pinned_module_dir kuadrant github.com/kuadrant/kuadrant-operator "$version")
 bases=$dir/config/crd/bases
 [[ -f $bases/kuadrant.io_ratelimitpolicies.yaml ]] || { echo "kuadrant-crds.sh: $bases/kuadrant.io_ratelimitpolicies.yaml not in the module" >&2; exit 1; }
 # Built aside and moved in whole, so a reader never sees half a folder.

@@ -76,62 +76,46 @@ remote_write_env() {
   printf '        - {name: REDLINE_REMOTE_WRITE_URL, value: "%s"}\n' "$REMOTE_WRITE_URL"
 }
 
-apply_rbac() {
-  # churn: Services and Deployments in its namespace only (the plan: RBAC scoped to it).
-  kubectl --context "$CHURN_CONTEXT" apply -f - <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: $NS}
----
+# Prints Namespace NS, ServiceAccount SA in SA_NS and Role ROLE in ROLE_NS with RULES (YAML
+# list items), bound to that account.
+account_yaml() { # ns sa sa-ns role role-ns rules
+  printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' "$1"
+  cat <<EOF
 apiVersion: v1
 kind: ServiceAccount
-metadata: {name: redline-churn, namespace: $NS}
+metadata: {name: $2, namespace: $3}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
-metadata: {name: redline-churn, namespace: $NS}
+metadata: {name: $4, namespace: $5}
 rules:
-  - apiGroups: [""]
+$6
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: $4, namespace: $5}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: $4}
+subjects: [{kind: ServiceAccount, name: $2, namespace: $3}]
+EOF
+}
+
+apply_rbac() {
+  # churn: Services and Deployments in its namespace only (the plan: RBAC scoped to it).
+  account_yaml "$NS" redline-churn "$NS" redline-churn "$NS" '  - apiGroups: [""]
     resources: [services]
     verbs: [get, list, watch, create, update, patch, delete]
   - apiGroups: [apps]
     resources: [deployments]
-    verbs: [get, list, watch, create, update, patch, delete]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: redline-churn, namespace: $NS}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: redline-churn}
-subjects: [{kind: ServiceAccount, name: redline-churn, namespace: $NS}]
-EOF
+    verbs: [get, list, watch, create, update, patch, delete]' |
+    kubectl --context "$CHURN_CONTEXT" apply -f -
   # dst-client: reads churn's annotations on Deployments (same cluster in single mode).
-  kubectl --context "$SRC_CONTEXT" apply -f - <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: $CLIENT_NS}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: $NS}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: redline-dst-client, namespace: $CLIENT_NS}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: redline-dst-client-watch, namespace: $NS}
-rules:
-  - apiGroups: [apps]
+  {
+    printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' "$NS"
+    account_yaml "$CLIENT_NS" redline-dst-client "$CLIENT_NS" redline-dst-client-watch "$NS" \
+      '  - apiGroups: [apps]
     resources: [deployments]
-    verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: redline-dst-client-watch, namespace: $NS}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: redline-dst-client-watch}
-subjects: [{kind: ServiceAccount, name: redline-dst-client, namespace: $CLIENT_NS}]
-EOF
+    verbs: [get, list, watch]'
+  } | kubectl --context "$SRC_CONTEXT" apply -f -
   if [[ $MODE == federated ]]; then
     kubectl --context "$SRC_CONTEXT" -n "$CLIENT_NS" create secret generic redline-target-kubeconfig \
       --from-file=kubeconfig="$TARGET_KUBECONFIG" --dry-run=client -o yaml |

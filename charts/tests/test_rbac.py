@@ -122,6 +122,20 @@ def without_verb_in_group(objs, group, verb):
     return out
 
 
+def narrow(kubectl, objs, user, verb, resource, *scope):
+    """Applies `objs` (the chart's RBAC with a verb taken out) and waits until the API server
+    answers no to `can-i verb resource *scope` for `user`: RBAC changes are not instant."""
+    apply(kubectl, objs)
+    wait(f"no {verb} on {resource} {' '.join(scope)}",
+         lambda: can_i(kubectl, user, verb, resource, *scope) == "no", 30)
+
+
+def assert_refused(r, *mentions):
+    """The daemon run `r` failed, on a Forbidden answer whose log names each of `mentions`."""
+    assert r.returncode != 0
+    assert "forbidden" in r.stderr.lower() and all(m in r.stderr for m in mentions), r.stderr[-3000:]
+
+
 def can_i(kubectl, sa_user, *args):
     r = kubectl("auth", "can-i", f"--as={sa_user}", *args, check=False)
     return r.stdout.strip()
@@ -182,11 +196,8 @@ def test_churn_runs_as_its_chart_account_and_needs_every_verb_its_role_has(chart
     assert left == [], "the run removed what it made"
 
     # Services are applied server-side: without `patch` on them the run is refused.
-    apply(kubectl, without_verb(objs, "Role", "services", "patch"))
-    wait("the narrower Role in effect", lambda: can_i(kubectl, user, "patch", "services", "-n", target) == "no", 30)
-    r = run_daemon(container, config, token)
-    assert r.returncode != 0
-    assert "forbidden" in r.stderr.lower() and "services" in r.stderr, r.stderr[-3000:]
+    narrow(kubectl, without_verb(objs, "Role", "services", "patch"), user, "patch", "services", "-n", target)
+    assert_refused(run_daemon(container, config, token), "services")
     # Nothing outside its namespace.
     assert can_i(kubectl, user, "create", "deployments", "-n", release) == "no"
     assert can_i(kubectl, user, "list", "pods", "-n", target) == "no"
@@ -232,12 +243,9 @@ def test_chaos_pod_kill_and_drain_run_as_their_chart_account(chart, kubectl, nam
         assert not n["spec"].get("unschedulable"), "uncordoned after the hold"
 
         # Without `patch` on nodes the cordon is refused, and nothing is left half done.
-        apply(kubectl, without_verb(objs, "ClusterRole", "nodes", "patch"))
-        wait("the narrower ClusterRole in effect", lambda: can_i(kubectl, user, "patch", "nodes") == "no", 30)
-        r = run_daemon(container, config, token, REDLINE_CHAOS_FAULT="node-drain",
-                       REDLINE_CHAOS_NODE=node)
-        assert r.returncode != 0
-        assert "forbidden" in r.stderr.lower(), r.stderr[-3000:]
+        narrow(kubectl, without_verb(objs, "ClusterRole", "nodes", "patch"), user, "patch", "nodes")
+        assert_refused(run_daemon(container, config, token, REDLINE_CHAOS_FAULT="node-drain",
+                                  REDLINE_CHAOS_NODE=node))
     finally:
         kubectl("label", "node", node, "redline.dev/chaos-", check=False)
         kubectl("uncordon", node, check=False)
@@ -314,9 +322,8 @@ def test_pprof_sampler_discovers_and_reads_metrics_as_its_chart_account(chart, k
 
     # Without `list` on pods.metrics.k8s.io the reads are refused: counted as errors and
     # logged as Forbidden, and discovery goes on.
-    apply(kubectl, without_verb_in_group(objs, "metrics.k8s.io", "list"))
-    wait("the narrower Role in effect",
-         lambda: can_i(kubectl, user, "list", "pods.metrics.k8s.io", "-n", target) == "no", 30)
+    narrow(kubectl, without_verb_in_group(objs, "metrics.k8s.io", "list"), user, "list", "pods.metrics.k8s.io",
+           "-n", target)
     text, err = sample(lambda t: series(t, "redline_pprof_targets") == [1.0]
                        and series(t, "redline_pod_metrics_reads_total", 'result="error"'),
                        "a refused usage read")
@@ -407,13 +414,11 @@ def test_kuadrant_limits_sidecar_raises_and_restores_as_its_chart_account(chart,
 
     # Without `patch` the raise is refused (nothing is left raised), and the account can
     # touch no other policy.
-    apply(kubectl, without_verb(objs, "Role", "ratelimitpolicies", "patch"))
-    wait("the narrower Role in effect", lambda: can_i(
-        kubectl, user, "patch", "ratelimitpolicies.kuadrant.io/gateway-rate-limits", "-n", gateway) == "no", 30)
+    narrow(kubectl, without_verb(objs, "Role", "ratelimitpolicies", "patch"), user, "patch",
+           "ratelimitpolicies.kuadrant.io/gateway-rate-limits", "-n", gateway)
     args, env = sidecar()
-    r = subprocess.run([str(redline_exe()), *args], env=env, capture_output=True, text=True, timeout=60)
-    assert r.returncode != 0
-    assert "forbidden" in r.stderr.lower() and "gateway-rate-limits" in r.stderr, r.stderr[-3000:]
+    assert_refused(subprocess.run([str(redline_exe()), *args], env=env, capture_output=True, text=True, timeout=60),
+                   "gateway-rate-limits")
     assert policies() == before
     assert can_i(kubectl, user, "get", "ratelimitpolicies.kuadrant.io/other", "-n", gateway) == "no"
     assert can_i(kubectl, user, "get", "ratelimitpolicies.kuadrant.io/gateway-rate-limits", "-n", release) == "no"
@@ -453,19 +458,15 @@ def test_hpa_watch_times_the_hpa_as_its_chart_account(chart, kubectl, namespaces
 
     # Without `get` on Jobs the load's start cannot be read: refused (and logged), so
     # nothing is timed.
-    apply(kubectl, without_verb(objs, "Role", "jobs", "get"))
-    wait("the narrower Role in effect", lambda: can_i(kubectl, user, "get", "jobs", "-n", ns) == "no", 30)
+    narrow(kubectl, without_verb(objs, "Role", "jobs", "get"), user, "get", "jobs", "-n", ns)
     r = run_daemon(container, config, token, REDLINE_HPA_LOAD_JOB="load")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "forbidden" in r.stderr.lower(), r.stderr[-3000:]
     assert "the load never started" in r.stdout, r.stdout
 
     # Without `list` on pods the replicas cannot be counted: the run fails with Forbidden.
-    apply(kubectl, without_verb(objs, "Role", "pods", "list"))
-    wait("the narrower Role in effect", lambda: can_i(kubectl, user, "list", "pods", "-n", ns) == "no", 30)
-    r = run_daemon(container, config, token)
-    assert r.returncode != 0
-    assert "forbidden" in r.stderr.lower() and "pods" in r.stderr, r.stderr[-3000:]
+    narrow(kubectl, without_verb(objs, "Role", "pods", "list"), user, "list", "pods", "-n", ns)
+    assert_refused(run_daemon(container, config, token), "pods")
     # Reads only, and nothing outside its namespace.
     assert can_i(kubectl, user, "patch", "horizontalpodautoscalers", "-n", ns) == "no"
     assert can_i(kubectl, user, "get", "horizontalpodautoscalers", "-n", "default") == "no"

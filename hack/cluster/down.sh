@@ -20,28 +20,16 @@ if [[ ! -d $state/pids ]]; then
 fi
 
 stopped=()
-# TERM to each running component named, then wait for all of them; KILL what outlives GRACE.
+# Stops the running components named, together (see stop_pids).
 stop() {
-  local c pid pids=() left
+  local c pid pids=()
   for c in "$@"; do
     if pid=$(cluster_pid "$state" "$c"); then
-      kill -TERM "$pid" 2>/dev/null || true
       pids+=("$pid")
       stopped+=("$c($pid)")
     fi
   done
-  local deadline=$((SECONDS + grace))
-  while ((${#pids[@]})); do
-    left=()
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
-    ((${#left[@]})) || break
-    if ((SECONDS >= deadline)); then
-      echo "down.sh: still running after ${grace} s, sending KILL to ${left[*]}" >&2
-      kill -KILL "${left[@]}" 2>/dev/null || true
-      break
-    fi
-    sleep 0.1
-  done
+  stop_pids "$grace" "$*" "${pids[@]}"
 }
 
 # Everything but etcd first (newest first), so the API server shuts down cleanly while its

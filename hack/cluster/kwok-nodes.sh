@@ -7,11 +7,20 @@
 # emulated kubelet serves this node's /metrics/resource.
 #
 #   hack/cluster/kwok-nodes.sh COUNT [FIRST_INDEX] | kubectl create -f -
+#   POD_CIDR_PREFIX=10.100   give node i the podCIDR 10.100.(16 i).0/20 instead (a cluster
+#                            without node IPAM: hack/k3d-linkerd.sh; up to 16 nodes per /16)
+#   CAPACITY='cpu: "64", memory: 512Gi, pods: "4000"'   each node's capacity (default below)
 set -euo pipefail
 count=${1:?usage: kwok-nodes.sh COUNT [FIRST_INDEX]}
 first=${2:-0}
+capacity=${CAPACITY:-'cpu: "32", memory: 256Gi, pods: "1000"'}
 for ((i = first; i < first + count; i++)); do
   name=kwok-node-$i
+  pod_cidrs= # extra lines under spec:
+  if [[ -n ${POD_CIDR_PREFIX:-} ]]; then
+    cidr="$POD_CIDR_PREFIX.$((i * 16)).0/20"
+    pod_cidrs=$'\n  podCIDR: '"$cidr"$'\n  podCIDRs: ['"$cidr]"
+  fi
   cat <<YAML
 ---
 apiVersion: v1
@@ -29,14 +38,14 @@ metadata:
     kubernetes.io/os: linux
     kubernetes.io/role: agent
     node-role.kubernetes.io/agent: ""
-spec:
+spec:$pod_cidrs
   taints:
   - key: kwok.x-k8s.io/node
     value: fake
     effect: NoSchedule
 status:
-  allocatable: {cpu: "32", memory: 256Gi, pods: "1000"}
-  capacity: {cpu: "32", memory: 256Gi, pods: "1000"}
+  allocatable: {$capacity}
+  capacity: {$capacity}
   nodeInfo: {architecture: amd64, operatingSystem: linux}
 YAML
 done

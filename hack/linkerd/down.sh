@@ -19,15 +19,6 @@ if ! pid=$(cluster_pid "$dir" destination); then
 fi
 # A stopped (SIGSTOP) controller never handles TERM: let it run to exit.
 kill -CONT "$pid" 2>/dev/null || true
-kill -TERM "$pid" 2>/dev/null || true
-deadline=$((SECONDS + grace))
-while kill -0 "$pid" 2>/dev/null; do
-  if ((SECONDS >= deadline)); then
-    echo "down.sh: linkerd destination still running after ${grace} s, sending KILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    break
-  fi
-  sleep 0.1
-done
+stop_pids "$grace" "linkerd destination" "$pid"
 rm -f "$dir/pids/destination.pid"
 echo "stopped linkerd destination ($pid)"

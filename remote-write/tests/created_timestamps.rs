@@ -14,7 +14,7 @@ use common::native::three_observations;
 use redline_remote_write::{
     Config, Metadata, MetricKind, Protocol, RemoteWriter, Series, now_millis,
 };
-use redline_testkit_prometheus::Prometheus;
+use redline_testkit_prometheus::{Prometheus, Series as Stored};
 
 fn config(p: &Prometheus, protocol: Protocol) -> Config {
     Config {
@@ -28,25 +28,13 @@ fn config(p: &Prometheus, protocol: Protocol) -> Config {
 /// `(timestamp ms, value)` of every float stored for `selector` in the last hour, and the
 /// `(timestamp ms, count)` of every native histogram.
 async fn raw(p: &Prometheus, selector: &str) -> (Vec<(i64, f64)>, Vec<(i64, f64)>) {
-    let answer = p
-        .api("query", &[("query", &format!("{selector}[1h]"))])
-        .await
-        .unwrap();
-    let result = answer["data"]["result"].as_array().unwrap();
-    assert!(result.len() <= 1, "{selector}: one series, got {answer}");
-    let ms = |t: &serde_json::Value| (t.as_f64().unwrap() * 1000.0).round() as i64;
-    let num = |v: &serde_json::Value| v.as_str().unwrap().parse::<f64>().unwrap();
-    let mut floats = Vec::new();
-    let mut histograms = Vec::new();
-    for series in result {
-        for v in series["values"].as_array().into_iter().flatten() {
-            floats.push((ms(&v[0]), num(&v[1])));
-        }
-        for h in series["histograms"].as_array().into_iter().flatten() {
-            histograms.push((ms(&h[0]), num(&h[1]["count"])));
-        }
-    }
-    (floats, histograms)
+    let result = p.query(&format!("{selector}[1h]")).await.unwrap();
+    assert!(result.len() <= 1, "{selector}: one series, got {result:?}");
+    let series = result.first();
+    (
+        series.map(Stored::float_samples).unwrap_or_default(),
+        series.map(Stored::histogram_counts).unwrap_or_default(),
+    )
 }
 
 /// Polls until `selector` holds at least `n` floats and histograms together (or 15 s pass).

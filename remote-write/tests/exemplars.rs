@@ -116,13 +116,14 @@ async fn assert_stored(p: &Prometheus, name: &str, want: &[Stored]) {
     assert_eq!(got, want, "{name} on {}; log:\n{}", p.receiver(), p.log());
 }
 
+/// The server `builder` asks for, or `None` (skip) where this machine lacks it.
 async fn start(builder: Builder) -> Option<Prometheus> {
-    builder.exemplar_storage().start_or_skip().await.unwrap()
+    builder.start_or_skip().await.unwrap()
 }
 
 #[tokio::test]
 async fn prometheus_2_42_stores_exemplars_sent_in_1_0() {
-    let Some(p) = start(Prometheus::builder().v2().stock()).await else {
+    let Some(p) = start(Prometheus::builder().v2().stock().exemplar_storage()).await else {
         return;
     };
     let pushed = push(&p, Protocol::V1, "ex_p2_v1_total").await;
@@ -131,7 +132,7 @@ async fn prometheus_2_42_stores_exemplars_sent_in_1_0() {
 
 #[tokio::test]
 async fn prometheus_3_stores_exemplars_sent_in_1_0_and_in_2_0() {
-    let Some(p) = start(Prometheus::builder().v3().stock()).await else {
+    let Some(p) = start(Prometheus::builder().v3().stock().exemplar_storage()).await else {
         return;
     };
     for (protocol, name) in [
@@ -146,13 +147,7 @@ async fn prometheus_3_stores_exemplars_sent_in_1_0_and_in_2_0() {
 /// What the flag is for: without it both versions take the exemplars (a 2xx) and keep none.
 #[tokio::test]
 async fn without_exemplar_storage_prometheus_keeps_no_exemplars() {
-    let Some(p) = Prometheus::builder()
-        .v3()
-        .stock()
-        .start_or_skip()
-        .await
-        .unwrap()
-    else {
+    let Some(p) = start(Prometheus::builder().v3().stock()).await else {
         return;
     };
     push(&p, Protocol::V2, "ex_off_total").await;

@@ -293,6 +293,16 @@ mod tests {
         Limiter::new(TiersConfig::parse(yaml).unwrap(), Some(&path), require_auth).unwrap()
     }
 
+    /// A limiter with the `tiers` given and one token, `t`, in the first of them (`free`);
+    /// and `t` as the caller.
+    fn token_t_in_free(tiers: &str) -> (Limiter, Caller<'static>) {
+        let caller = Caller::Tier {
+            token: "t",
+            tier: 0,
+        };
+        (limiter(tiers, "free,t\n", true), caller)
+    }
+
     fn bearer(t: &str) -> HeaderValue {
         HeaderValue::from_str(&format!("Bearer {t}")).unwrap()
     }
@@ -361,15 +371,7 @@ mod tests {
 
     #[test]
     fn request_window_limits_and_resets() {
-        let l = limiter(
-            "tiers:\n  free: {requests: 2, request-window: 10s}\n",
-            "free,t\n",
-            true,
-        );
-        let caller = Caller::Tier {
-            token: "t",
-            tier: 0,
-        };
+        let (l, caller) = token_t_in_free("tiers:\n  free: {requests: 2, request-window: 10s}\n");
         let t0 = Instant::now();
         assert_eq!(l.admit(caller, 0, t0), Ok(()));
         assert_eq!(l.admit(caller, 0, t0 + Duration::from_secs(1)), Ok(()));
@@ -397,15 +399,7 @@ mod tests {
 
     #[test]
     fn token_budget_is_checked_before_and_charged_after() {
-        let l = limiter(
-            "tiers:\n  free: {tokens: 100, token-window: 1m}\n",
-            "free,t\n",
-            true,
-        );
-        let caller = Caller::Tier {
-            token: "t",
-            tier: 0,
-        };
+        let (l, caller) = token_t_in_free("tiers:\n  free: {tokens: 100, token-window: 1m}\n");
         let t0 = Instant::now();
         assert_eq!(l.admit(caller, 60, t0), Ok(()));
         assert_eq!(l.admit(caller, 60, t0), Ok(())); // 60 < 100: admitted, now at 120

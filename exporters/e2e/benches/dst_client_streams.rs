@@ -162,6 +162,21 @@ fn main() {
                     == i64::from(want)
             })
         };
+        // Read before and after the fan-out: the difference is what it delivered.
+        let updates_received = || -> u64 {
+            (1..=services)
+                .map(|i| {
+                    m.updates_received
+                        .get_or_create(&Metrics::service(&format!("test-service-{i}")))
+                        .get()
+                })
+                .sum()
+        };
+        let first_service_latencies = || {
+            m.endpoint_latency
+                .get_or_create(&Metrics::service("test-service-1"))
+                .count()
+        };
         let deadline = Instant::now() + Duration::from_secs(600);
         while !(m.streams_active.get() as u64 == total && full(endpoints)) {
             assert!(Instant::now() < deadline, "streams did not all open");
@@ -188,17 +203,8 @@ fn main() {
         c.min_hold = Duration::from_millis(500);
         c.max_hold = Duration::from_secs(600);
         c.duration = Some(Duration::from_millis(700));
-        let ep0 = m
-            .endpoint_latency
-            .get_or_create(&Metrics::service("test-service-1"))
-            .count();
-        let msgs0: u64 = (1..=services)
-            .map(|i| {
-                m.updates_received
-                    .get_or_create(&Metrics::service(&format!("test-service-{i}")))
-                    .get()
-            })
-            .sum();
+        let ep0 = first_service_latencies();
+        let msgs0 = updates_received();
         let c2 = cpu_seconds();
         let t2 = Instant::now();
         redline_churn::run_report(c, kc.clone(), CancellationToken::new())
@@ -210,18 +216,9 @@ fn main() {
         }
         let fanout_wall = t2.elapsed() - Duration::from_millis(500);
         let fanout_cpu = cpu_seconds() - c2;
-        let msgs1: u64 = (1..=services)
-            .map(|i| {
-                m.updates_received
-                    .get_or_create(&Metrics::service(&format!("test-service-{i}")))
-                    .get()
-            })
-            .sum();
+        let msgs1 = updates_received();
         let delivered_endpoints = total * u64::from(endpoints);
-        let ep1 = m
-            .endpoint_latency
-            .get_or_create(&Metrics::service("test-service-1"))
-            .count();
+        let ep1 = first_service_latencies();
         let fan = m
             .fanout_completion
             .get_or_create(&Metrics::service("test-service-1"))

@@ -13,12 +13,9 @@ use redline_testkit_destination::DestinationServer;
 use redline_testkit_kube::{KubeApiServer, KwokConfig};
 use tokio_util::sync::CancellationToken;
 
-const NS: &str = "test-load";
+use common::{all_fanned_out, eventually, oscillate_once};
 
-/// In-process servers answer at once: look often.
-async fn eventually(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
-    common::eventually(what, timeout, Duration::from_millis(20), cond).await
-}
+const NS: &str = "test-load";
 
 fn churn_args(pattern: PatternName, services: u32) -> ChurnArgs {
     let mut a = ChurnArgs::with_common(CommonArgs::default());
@@ -68,12 +65,7 @@ async fn churn_and_dst_client_measure_the_injected_propagation_delay() {
 
     // Create at 2, up to 6 at 1.5 s, down to 2 at 3 s, end at 4.5 s.
     let mut c = churn_args(PatternName::Oscillate, services);
-    c.min_endpoints = 2;
-    c.max_endpoints = 6;
-    c.min_hold = Duration::from_millis(1500);
-    c.max_hold = Duration::from_millis(1500);
-    c.cycles = Some(1);
-    c.keep = true;
+    oscillate_once(&mut c, Duration::from_millis(1500));
     let report = redline_churn::run_report(
         c,
         kube.client_without_retry().unwrap(),
@@ -83,13 +75,7 @@ async fn churn_and_dst_client_measure_the_injected_propagation_delay() {
     .unwrap();
     assert_eq!(report.steps_dispatched, u64::from(services) * 3);
     eventually("every event fanned out", Duration::from_secs(10), || {
-        client.pending_events().iter().all(|(_, n)| *n == 0)
-            && (1..=services).all(|i| {
-                m.fanout_completion
-                    .get_or_create(&Metrics::service(&format!("test-service-{i}")))
-                    .count()
-                    == 3
-            })
+        all_fanned_out(&client, services, 3)
     })
     .await;
     for i in 1..=services {

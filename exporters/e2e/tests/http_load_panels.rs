@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{prometheus_with_alerts, tiered_run};
+use common::{alerting_prometheus, tiered_run};
 
 use redline_dashboards_check::{repo_root, substitute_grafana_vars};
 use redline_http_load::HttpLoadArgs;
@@ -36,7 +36,7 @@ scenarios:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_http_load_panel_query_returns_data_for_a_real_run() {
     let root = repo_root();
-    let prom = prometheus_with_alerts().await;
+    let prom = alerting_prometheus().start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tiered = tiered_run(dir.path(), SCENARIO).await;
 

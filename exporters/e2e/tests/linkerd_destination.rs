@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams};
-use redline_churn::{ChurnArgs, PatternName};
+use redline_churn::ChurnArgs;
 use redline_dst_client::{DstClient, DstClientArgs, Metrics};
 use redline_runtime::{CommonArgs, Runtime};
 use redline_testkit_cluster::Cluster;
@@ -32,7 +32,7 @@ use redline_testkit_prometheus::Prometheus;
 use redline_verdict::{Verdict, VerdictArgs};
 use tokio_util::sync::CancellationToken;
 
-use common::alert_rule_files;
+use common::{alerting_prometheus, all_fanned_out, eventually, oscillate_once};
 
 const SERVICES: u32 = 2;
 const SLOTS: u32 = 4;
@@ -121,8 +121,7 @@ async fn prometheus(cluster: &Cluster, l: &Linkerd) -> Prometheus {
         "static_configs: [{{targets: [\"{}\"], labels: {{namespace: linkerd, container: destination, pod: linkerd-destination-local}}}}]",
         l.metrics
     );
-    Prometheus::builder()
-        .rule_files(alert_rule_files())
+    alerting_prometheus()
         .evaluation_interval(Duration::from_secs(1))
         .scrape_config(format!("- job_name: linkerd-destination\n  {target}"))
         .scrape_config(format!(
@@ -156,11 +155,6 @@ async fn until_value(prom: &Prometheus, q: &str, ok: impl Fn(f64) -> bool) -> f6
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-/// A real controller's changes take a while: look every 100 ms.
-async fn eventually(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
-    common::eventually(what, timeout, Duration::from_millis(100), cond).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,14 +201,8 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
     // Create at 2, up to 6, back to 2; holds long enough for KWOK to make the pods Ready.
     let mut c = ChurnArgs::with_common(CommonArgs::default());
     c.namespace = ns.name().to_string();
-    c.pattern = PatternName::Oscillate;
     c.services = SERVICES;
-    c.min_endpoints = 2;
-    c.max_endpoints = 6;
-    c.min_hold = Duration::from_secs(4);
-    c.max_hold = Duration::from_secs(4);
-    c.cycles = Some(1);
-    c.keep = true;
+    oscillate_once(&mut c, Duration::from_secs(4));
     c.run_id = Some("linkerd-e2e".into());
     let report = redline_churn::run_report(c, kube.clone(), CancellationToken::new())
         .await
@@ -226,13 +214,7 @@ async fn dst_client_tracks_linkerds_destination_controller_through_churn() {
         Duration::from_secs(90),
         || {
             m.streams_active.get() == i64::from(SERVICES * SLOTS)
-                && client.pending_events().iter().all(|(_, n)| *n == 0)
-                && (1..=SERVICES).all(|i| {
-                    m.fanout_completion
-                        .get_or_create(&Metrics::service(&format!("test-service-{i}")))
-                        .count()
-                        == 3
-                })
+                && all_fanned_out(&client, SERVICES, 3)
         },
     )
     .await;

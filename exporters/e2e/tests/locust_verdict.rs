@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redline_verdict::{Verdict, VerdictArgs};
 
-use common::{LocustRun, PREDICT_USER, failing_task, prometheus_with_alerts};
+use common::{LocustRun, PREDICT_USER, alerting_prometheus, failing_task};
 
 const HEALTH_TASK: &str = r#"
     @task(1)
@@ -25,7 +25,7 @@ async fn judge(locustfile: String, testid: &str) -> Verdict {
     let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
         .unwrap();
-    let prom = prometheus_with_alerts().await;
+    let prom = alerting_prometheus().start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     LocustRun {
         locustfile: &locustfile,

@@ -221,28 +221,15 @@ mod tests {
     fn series_merged_by_a_dropped_label_add_up_counters_and_keep_the_first_gauge() {
         let r = rules(&["url"], &[]);
         let req = WriteRequest {
-            timeseries: vec![
-                ts(
-                    vec![l("__name__", "k6_http_reqs_total"), l("url", "/a?1")],
-                    5,
-                    3.0,
-                ),
-                ts(
-                    vec![l("__name__", "k6_http_reqs_total"), l("url", "/a?2")],
-                    5,
-                    4.0,
-                ),
-                ts(
-                    vec![l("__name__", "k6_http_req_duration_p95"), l("url", "/a?1")],
-                    5,
-                    0.1,
-                ),
-                ts(
-                    vec![l("__name__", "k6_http_req_duration_p95"), l("url", "/a?2")],
-                    5,
-                    0.2,
-                ),
-            ],
+            timeseries: [
+                ("k6_http_reqs_total", "/a?1", 3.0),
+                ("k6_http_reqs_total", "/a?2", 4.0),
+                ("k6_http_req_duration_p95", "/a?1", 0.1),
+                ("k6_http_req_duration_p95", "/a?2", 0.2),
+            ]
+            .into_iter()
+            .map(|(name, url, v)| ts(vec![l("__name__", name), l("url", url)], 5, v))
+            .collect(),
             metadata: vec![],
         };
         let p = r.prepare(req).unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use prost::Message;
 use redline_k6_relay::K6RelayArgs;
 use redline_remote_write::prompb::{Label, Sample, TimeSeries, WriteRequest};
-use redline_testkit_prometheus::free_port;
+use redline_testkit_prometheus::{by_label, free_port};
 
 mod common;
 
@@ -139,13 +139,8 @@ async fn bad_writes_are_refused_clearly_counted_and_good_ones_still_arrive() {
         .query("max_over_time(redline_relay_rejected_requests_total[5m]) > 0")
         .await
         .unwrap();
-    let mut by_reason: Vec<(String, f64)> = rejected
-        .iter()
-        .map(|s| (s.label("reason").unwrap().to_string(), s.float()))
-        .collect();
-    by_reason.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
-        by_reason,
+        by_label(&rejected, "reason"),
         [
             ("bad_label".into(), 1.0),
             ("content_type".into(), 1.0),

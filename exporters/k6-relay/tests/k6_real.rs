@@ -192,17 +192,19 @@ async fn k6_through_the_relay_loses_nothing_across_a_prometheus_outage() {
         "the direct run has no gap: the outage did not happen? ({samples_direct} vs {samples_relayed})"
     );
     // One judge: the recording rules turn the relayed series into redline: signals.
-    for signal in [
+    let signals = [
         "redline:http_reqs:rate1m",
         "redline:http_req_duration_seconds:p95",
         "redline:http_success:ratio1m",
-    ] {
-        let q = format!(
-            "max(max_over_time({signal}{{testid=\"relay-run\",scenario=\"default\"}}[10m]))"
-        );
-        let v = prom.scalar(&q).await.unwrap();
-        assert!(v.is_some_and(|v| v > 0.0), "{signal}: {v:?}");
-    }
+    ];
+    let peaks = prom
+        .peaks(&signals, r#"testid="relay-run",scenario="default""#, "10m")
+        .await
+        .unwrap();
+    assert!(
+        peaks.iter().all(|(_, v)| v.is_some_and(|v| v > 0.0)),
+        "{peaks:?}"
+    );
     // Every relayed series ended with a staleness marker: nothing is current any more.
     let current = prom
         .query("k6_http_reqs_total{testid=\"relay-run\"}")

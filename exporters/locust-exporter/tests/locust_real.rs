@@ -173,18 +173,18 @@ async fn locust_totals_and_p95_reach_prometheus_as_locust_counts_them() {
     let steps: Vec<_> = steps.iter().filter_map(|s| s.label("step")).collect();
     assert_eq!(steps, ["10"]);
     // One judge: the recording rules turned it into redline: signals.
-    for signal in [
+    let signals = [
         "redline:http_reqs:rate1m",
         "redline:http_errors:ratio1m",
         "redline:http_req_duration_seconds:p95",
         "redline:vus",
-    ] {
-        let q = format!(
-            "max(max_over_time({signal}{{testid=\"locust-run\",scenario=\"kubeserve\",step=\"10\"}}[10m]))"
-        );
-        let v = prom.scalar(&q).await.unwrap();
-        assert!(v.is_some_and(|v| v > 0.0), "{signal}: {v:?}");
-    }
+    ];
+    let matchers = r#"testid="locust-run",scenario="kubeserve",step="10""#;
+    let peaks = prom.peaks(&signals, matchers, "10m").await.unwrap();
+    assert!(
+        peaks.iter().all(|(_, v)| v.is_some_and(|v| v > 0.0)),
+        "{peaks:?}"
+    );
     // Staleness markers at the end: nothing is current any more.
     assert!(
         prom.query("locust_requests_total")

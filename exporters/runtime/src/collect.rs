@@ -65,6 +65,13 @@ pub fn collect(registry: &Registry, timestamp_ms: i64) -> Result<Vec<Collected>,
                     })
                     .map_err(|e| RuntimeError::Collect(e.to_string()))
             };
+            // The `_sum` and `_count` a classic histogram and a summary both end with.
+            let sum_and_count = |sum: f64, count: u64| -> Result<[Collected; 2], RuntimeError> {
+                Ok([
+                    Collected::Float(series(&format!("{}_sum", f.name), None)?, sum),
+                    Collected::Float(series(&format!("{}_count", f.name), None)?, count as f64),
+                ])
+            };
             match kind {
                 pm::MetricType::Counter => {
                     let v = m.counter.as_ref().map(|c| c.value).unwrap_or_default();
@@ -108,14 +115,7 @@ pub fn collect(registry: &Registry, timestamp_ms: i64) -> Result<Vec<Collected>,
                                 h.sample_count as f64,
                             ));
                         }
-                        out.push(Collected::Float(
-                            series(&format!("{}_sum", f.name), None)?,
-                            h.sample_sum,
-                        ));
-                        out.push(Collected::Float(
-                            series(&format!("{}_count", f.name), None)?,
-                            h.sample_count as f64,
-                        ));
+                        out.extend(sum_and_count(h.sample_sum, h.sample_count)?);
                     }
                 }
                 pm::MetricType::Summary => {
@@ -126,14 +126,7 @@ pub fn collect(registry: &Registry, timestamp_ms: i64) -> Result<Vec<Collected>,
                             q.value,
                         ));
                     }
-                    out.push(Collected::Float(
-                        series(&format!("{}_sum", f.name), None)?,
-                        s.sample_sum,
-                    ));
-                    out.push(Collected::Float(
-                        series(&format!("{}_count", f.name), None)?,
-                        s.sample_count as f64,
-                    ));
+                    out.extend(sum_and_count(s.sample_sum, s.sample_count)?);
                 }
             }
         }

@@ -18,20 +18,16 @@ type Labels = Vec<(&'static str, &'static str)>;
 /// `(timestamp ms, value)` of every float (or native histogram's count) stored for
 /// `selector`, a single series, in the last hour.
 async fn raw(p: &Prometheus, selector: &str) -> Vec<(i64, f64)> {
-    let answer = p
-        .api("query", &[("query", &format!("{selector}[1h]"))])
+    let result = p.query(&format!("{selector}[1h]")).await.unwrap();
+    assert_eq!(result.len(), 1, "{selector}: {result:?}");
+    [result[0].float_samples(), result[0].histogram_counts()].concat()
+}
+
+/// Waits until `selector` has a sample in Prometheus (or 10 s pass).
+async fn wait_stored(p: &Prometheus, selector: &str) {
+    p.wait_for(selector, Duration::from_secs(10), |r| r.len() == 1)
         .await
         .unwrap();
-    let result = answer["data"]["result"].as_array().unwrap();
-    assert_eq!(result.len(), 1, "{selector}: {answer}");
-    let ms = |t: &serde_json::Value| (t.as_f64().unwrap() * 1000.0).round() as i64;
-    let num = |v: &serde_json::Value| v.as_str().unwrap().parse::<f64>().unwrap();
-    let floats = result[0]["values"].as_array().into_iter().flatten();
-    let histograms = result[0]["histograms"].as_array().into_iter().flatten();
-    floats
-        .map(|v| (ms(&v[0]), num(&v[1])))
-        .chain(histograms.map(|h| (ms(&h[0]), num(&h[1]["count"]))))
-        .collect()
 }
 
 #[tokio::test]
@@ -66,22 +62,10 @@ async fn counters_and_histograms_start_from_a_zero_at_their_created_time_in_prom
     native.observe(0.5);
 
     let running = rt.start().await.unwrap();
-    p.wait_for(
-        r#"rt_ct_requests_total{code="200"}"#,
-        Duration::from_secs(10),
-        |r| r.len() == 1,
-    )
-    .await
-    .unwrap();
+    wait_stored(&p, r#"rt_ct_requests_total{code="200"}"#).await;
     // A child created mid-run, after at least one collection went without it.
     reqs.get_or_create(&vec![("code", "500")]).inc_by(2);
-    p.wait_for(
-        r#"rt_ct_requests_total{code="500"}"#,
-        Duration::from_secs(10),
-        |r| r.len() == 1,
-    )
-    .await
-    .unwrap();
+    wait_stored(&p, r#"rt_ct_requests_total{code="500"}"#).await;
     running.finish().await.unwrap();
 
     let ok = raw(&p, r#"rt_ct_requests_total{code="200"}"#).await;

@@ -20,6 +20,9 @@ pub struct Series {
     /// Range queries.
     #[serde(default)]
     pub values: Vec<(f64, String)>,
+    /// Range queries of native histograms.
+    #[serde(default)]
+    pub histograms: Vec<(f64, serde_json::Value)>,
 }
 
 impl Series {
@@ -34,6 +37,48 @@ impl Series {
     pub fn label(&self, key: &str) -> Option<&str> {
         self.metric.get(key).map(String::as_str)
     }
+
+    /// `(timestamp ms, value)` of each float of a range result: milliseconds, because that is
+    /// what was written and what tests compare (the API's float seconds round-trip inexactly).
+    pub fn float_samples(&self) -> Vec<(i64, f64)> {
+        self.values
+            .iter()
+            .map(|(t, v)| (millis(*t), v.parse().unwrap_or(f64::NAN)))
+            .collect()
+    }
+
+    /// `(timestamp ms, count)` of each native histogram of a range result.
+    pub fn histogram_counts(&self) -> Vec<(i64, f64)> {
+        self.histograms
+            .iter()
+            .map(|(t, h)| {
+                let count = h["count"].as_str().and_then(|c| c.parse().ok());
+                (millis(*t), count.unwrap_or(f64::NAN))
+            })
+            .collect()
+    }
+}
+
+/// `(value of label, float)` of each series of an instant result, sorted by the label: what a
+/// `sum by (label)` or a per-reason counter is compared against.
+pub fn by_label(result: &[Series], label: &str) -> Vec<(String, f64)> {
+    let mut pairs: Vec<(String, f64)> = result
+        .iter()
+        .map(|s| (s.label(label).unwrap_or_default().to_string(), s.float()))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+}
+
+/// The JSON body `request` is answered with.
+async fn json<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, HarnessError> {
+    Ok(request.send().await?.json().await?)
+}
+
+fn millis(seconds: f64) -> i64 {
+    (seconds * 1000.0).round() as i64
 }
 
 #[derive(Deserialize)]
@@ -51,9 +96,10 @@ struct ApiData {
     result: serde_json::Value,
 }
 
-/// Queries one server's `/api/v1/query*`.
+/// One server's HTTP API. A [`Prometheus`](crate::Prometheus) dereferences to it, so
+/// `p.query(..)` asks the server a test started.
 #[derive(Clone)]
-pub(crate) struct QueryApi {
+pub struct QueryApi {
     http: reqwest::Client,
     base_url: String,
 }
@@ -76,11 +122,13 @@ impl QueryApi {
         )
     }
 
-    pub(crate) async fn query(&self, q: &str) -> Result<Vec<Series>, HarnessError> {
+    /// Instant query at the server's now.
+    pub async fn query(&self, q: &str) -> Result<Vec<Series>, HarnessError> {
         self.call("query", &[("query", q.to_string())]).await
     }
 
-    pub(crate) async fn query_at(&self, q: &str, time: f64) -> Result<Vec<Series>, HarnessError> {
+    /// Instant query at a given Unix time (seconds).
+    pub async fn query_at(&self, q: &str, time: f64) -> Result<Vec<Series>, HarnessError> {
         self.call(
             "query",
             &[("query", q.to_string()), ("time", time.to_string())],
@@ -88,7 +136,8 @@ impl QueryApi {
         .await
     }
 
-    pub(crate) async fn query_range(
+    /// Range query.
+    pub async fn query_range(
         &self,
         q: &str,
         start: f64,
@@ -107,26 +156,43 @@ impl QueryApi {
         .await
     }
 
+    /// Single float of a query expected to return exactly one series.
+    pub async fn scalar(&self, q: &str) -> Result<Option<f64>, HarnessError> {
+        let r = self.query(q).await?;
+        Ok(r.first().map(Series::float))
+    }
+
+    /// Each of `names`' highest value over the last `range` (`10m`) in the series `matchers`
+    /// picks (`testid="x",scenario="y"`), `None` where it has none: a run's signals read after
+    /// its staleness markers made them absent now.
+    pub async fn peaks(
+        &self,
+        names: &[&str],
+        matchers: &str,
+        range: &str,
+    ) -> Result<Vec<(String, Option<f64>)>, HarnessError> {
+        let mut peaks = Vec::with_capacity(names.len());
+        for name in names {
+            let q = format!("max(max_over_time({name}{{{matchers}}}[{range}]))");
+            peaks.push((name.to_string(), self.scalar(&q).await?));
+        }
+        Ok(peaks)
+    }
+
     /// The whole JSON answer of `GET /api/v1/{path}` with `params` (`alerts`, `series`,
     /// `rules`...: the endpoints that do not return a query result); not checked for
     /// `status`, so a test can assert on errors too.
-    pub(crate) async fn get_json(
+    pub async fn api(
         &self,
         path: &str,
         params: &[(&str, &str)],
     ) -> Result<serde_json::Value, HarnessError> {
-        Ok(self
-            .http
-            .get(format!("{}/api/v1/{path}", self.base_url))
-            .query(params)
-            .send()
-            .await?
-            .json()
-            .await?)
+        let url = format!("{}/api/v1/{path}", self.base_url);
+        json(self.http.get(url).query(params)).await
     }
 
     /// Polls `q` until `ok` accepts its result or `limit` passes; returns the last result.
-    pub(crate) async fn wait_for(
+    pub async fn wait_for(
         &self,
         q: &str,
         limit: Duration,
@@ -147,14 +213,8 @@ impl QueryApi {
         path: &str,
         params: &[(&str, String)],
     ) -> Result<Vec<Series>, HarnessError> {
-        let resp: ApiResponse = self
-            .http
-            .post(format!("{}/api/v1/{path}", self.base_url))
-            .form(params)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let url = format!("{}/api/v1/{path}", self.base_url);
+        let resp: ApiResponse = json(self.http.post(url).form(params)).await?;
         let query = params[0].1.clone();
         if resp.status != "success" {
             return Err(HarnessError::Query {
@@ -175,6 +235,7 @@ impl QueryApi {
                 value: serde_json::from_value(other).ok(),
                 histogram: None,
                 values: Vec::new(),
+                histograms: Vec::new(),
             }]),
         }
     }

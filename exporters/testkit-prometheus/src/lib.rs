@@ -21,7 +21,7 @@ mod receiver;
 mod server;
 mod skip;
 
-pub use api::Series;
+pub use api::{QueryApi, Series, by_label};
 pub use binary::promtool;
 pub use builder::Builder;
 pub use error::HarnessError;

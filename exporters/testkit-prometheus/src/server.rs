@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::api::{QueryApi, Series};
+use crate::api::QueryApi;
 use crate::binary::{self, Program};
 use crate::config;
 use crate::error::HarnessError;
@@ -204,52 +204,15 @@ impl Prometheus {
         self.stop();
         self.spawn().await
     }
+}
 
-    /// Instant query at the server's now.
-    pub async fn query(&self, q: &str) -> Result<Vec<Series>, HarnessError> {
-        self.api.query(q).await
-    }
+/// The server's query API is the server as a test sees it once it runs: `p.query(..)`,
+/// `p.wait_for(..)` and the rest are [`QueryApi`]'s, not copied here method by method.
+impl std::ops::Deref for Prometheus {
+    type Target = QueryApi;
 
-    /// Instant query at a given Unix time (seconds).
-    pub async fn query_at(&self, q: &str, time: f64) -> Result<Vec<Series>, HarnessError> {
-        self.api.query_at(q, time).await
-    }
-
-    /// Range query.
-    pub async fn query_range(
-        &self,
-        q: &str,
-        start: f64,
-        end: f64,
-        step: f64,
-    ) -> Result<Vec<Series>, HarnessError> {
-        self.api.query_range(q, start, end, step).await
-    }
-
-    /// Single float of a query expected to return exactly one series.
-    pub async fn scalar(&self, q: &str) -> Result<Option<f64>, HarnessError> {
-        let r = self.query(q).await?;
-        Ok(r.first().map(Series::float))
-    }
-
-    /// The whole JSON answer of `GET /api/v1/{path}` with `params`, for the endpoints that
-    /// are not queries (`alerts`, `series`, `rules`...).
-    pub async fn api(
-        &self,
-        path: &str,
-        params: &[(&str, &str)],
-    ) -> Result<serde_json::Value, HarnessError> {
-        self.api.get_json(path, params).await
-    }
-
-    /// Polls `q` until `ok` accepts its result or `limit` passes; returns the last result.
-    pub async fn wait_for(
-        &self,
-        q: &str,
-        limit: Duration,
-        ok: impl Fn(&[Series]) -> bool,
-    ) -> Result<Vec<Series>, HarnessError> {
-        self.api.wait_for(q, limit, ok).await
+    fn deref(&self) -> &QueryApi {
+        &self.api
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{args, data_lines};
 use redline_testkit_kube::{Fault, FaultKind, KubeApiServer, Verb};
+use redline_testkit_prometheus::by_label;
 use redline_tokens::{Report, TokensError, run_with_client};
 
 async fn run(server: &KubeApiServer, argv: &[&str]) -> Result<Report, TokensError> {
@@ -104,12 +105,10 @@ async fn creation_times_reach_prometheus_through_remote_write() {
         .wait_for(q, Duration::from_secs(10), |s| s.len() == 2)
         .await
         .unwrap();
-    let mut got: Vec<(String, f64)> = series
-        .iter()
-        .map(|s| (s.label("tier").unwrap().to_string(), s.float()))
-        .collect();
-    got.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(got, [("free".into(), 3.0), ("premium".into(), 1.0)]);
+    assert_eq!(
+        by_label(&series, "tier"),
+        [("free".into(), 3.0), ("premium".into(), 1.0)]
+    );
     let fast = prom
         .scalar(r#"sum(max_over_time(redline_tokens_serviceaccount_create_duration_seconds_bucket{testid="tok1",le="0.01"}[5m]))"#)
         .await

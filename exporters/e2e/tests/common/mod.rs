@@ -7,28 +7,58 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use redline_churn::{ChurnArgs, PatternName};
 use redline_demo_target::{TargetArgs, TargetHandle};
+use redline_dst_client::{DstClient, Metrics};
 use redline_locust_exporter::LocustExporterArgs;
-use redline_testkit_prometheus::{Options, Prometheus, free_port};
+use redline_testkit_prometheus::{Builder, Prometheus, free_port};
 use tokio::net::TcpSocket;
 use tokio::process::Child;
 
-/// Every rule file in alerts/, so a test's Prometheus evaluates what a real run's does.
-pub fn alert_rule_files() -> Vec<PathBuf> {
-    redline_dashboards_check::files(
+/// A Prometheus (the default one) loaded with every rule file in alerts/, so a test's server
+/// evaluates what a real run's does.
+pub fn alerting_prometheus() -> Builder {
+    Prometheus::builder().rule_files(redline_dashboards_check::files(
         &redline_dashboards_check::repo_root().join("alerts"),
         ".yml",
-    )
+    ))
 }
 
-/// A Prometheus loading [`alert_rule_files`].
-pub async fn prometheus_with_alerts() -> Prometheus {
-    Prometheus::start_with(Options {
-        rule_files: alert_rule_files(),
-        ..Options::default()
-    })
-    .await
-    .unwrap()
+/// Polls `cond` (every 20 ms: it reads in-process metrics, so it is cheap) until it holds;
+/// fails the test naming `what` when `timeout` passes first.
+pub async fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One oscillation of every service, holding `hold` at each step: created at 2 endpoints, up
+/// to 6, back to 2 (three scale events per service, what [`all_fanned_out`] waits for), the
+/// objects kept after the run for the test to read.
+pub fn oscillate_once(c: &mut ChurnArgs, hold: Duration) {
+    c.pattern = PatternName::Oscillate;
+    (c.min_endpoints, c.max_endpoints) = (2, 6);
+    (c.min_hold, c.max_hold) = (hold, hold);
+    c.cycles = Some(1);
+    c.keep = true;
+}
+
+/// Whether dst-client has no scale event pending and every stream of test-service-1 to
+/// test-service-`services` has seen `events` of them fanned out.
+pub fn all_fanned_out(client: &DstClient, services: u32, events: u64) -> bool {
+    let m = client.metrics();
+    client.pending_events().iter().all(|(_, n)| *n == 0)
+        && (1..=services).all(|i| {
+            m.fanout_completion
+                .get_or_create(&Metrics::service(&format!("test-service-{i}")))
+                .count()
+                == events
+        })
 }
 
 const TIERS: &str = "tiers:\n  free: {requests: 5, request-window: 2m, token-prefix: free-}\n  premium: {token-prefix: premium-}\n";
@@ -141,21 +171,4 @@ pub fn spawn_locust(locustfile: &Path, web: u16, target_url: &str, run: &[&str])
         .kill_on_drop(true)
         .spawn()
         .expect("locust must be on PATH (pip install locust); hack/install-deps.sh installs it")
-}
-
-/// Waits until `cond` holds, looking every `poll`; fails the test after `timeout`.
-pub async fn eventually(
-    what: &str,
-    timeout: Duration,
-    poll: Duration,
-    mut cond: impl FnMut() -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(poll).await;
-    }
 }
