@@ -228,7 +228,14 @@ impl Vu {
         let started = intended.unwrap_or(t0);
         let tier = sh.users.for_vu(self.id).map_or(0, |u| u.tier);
         let result = self
-            .exchange(sh, sc, r, step_label, &body, Start { started, now: t0 })
+            .exchange(Call {
+                sh,
+                sc,
+                r,
+                step_label,
+                body: &body,
+                start: Start { started, now: t0 },
+            })
             .await;
         if !ctx.recording {
             return;
@@ -320,15 +327,8 @@ impl Vu {
 
     /// Sends `r` and reads its response; retries once on a fresh connection when a reused
     /// keep-alive connection turns out to be closed (the server's idle close races our send).
-    async fn exchange(
-        &mut self,
-        sh: &Shared,
-        sc: &ScenarioRt,
-        r: &Request,
-        step_label: &str,
-        body: &Bytes,
-        start: Start,
-    ) -> Result<Exchange, (ClientError, (u64, u64))> {
+    async fn exchange(&mut self, call: Call<'_>) -> Result<Exchange, (ClientError, (u64, u64))> {
+        let Call { sh, start, .. } = call;
         // One timer for the whole exchange, and the same one for every exchange of this VU:
         // a later deadline only moves the armed entry's expiry, where a fresh timer per
         // request inserts into and removes from the timer wheel each time.
@@ -342,7 +342,7 @@ impl Vu {
         };
         let out = tokio::select! {
             biased;
-            r = self.exchange_inner(sh, sc, r, step_label, body, start) => r,
+            r = self.exchange_inner(call) => r,
             () = timer.as_mut() => {
                 self.conn = None;
                 self.h1 = None;
@@ -363,14 +363,16 @@ impl Vu {
 
     async fn exchange_inner(
         &mut self,
-        sh: &Shared,
-        sc: &ScenarioRt,
-        r: &Request,
-        step_label: &str,
-        body: &Bytes,
-        start: Start,
+        call: Call<'_>,
     ) -> Result<Exchange, (ClientError, (u64, u64))> {
-        let Start { started, now } = start;
+        let Call {
+            sh,
+            sc,
+            r,
+            step_label,
+            body,
+            start: Start { started, now },
+        } = call;
         // The clock is read as few times as the phases need (each read and each difference
         // cost ~100 instructions): the first attempt starts at `now`, and a kept connection
         // is ready at once, so sending starts where connecting started.
@@ -660,6 +662,18 @@ impl Built {
         *req.headers_mut() = headers;
         req
     }
+}
+
+/// One request's exchange: what it is sent for and with, all borrowed (nothing is copied
+/// per request), passed whole from the timeout wrapper to the exchange itself.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    sh: &'a Shared,
+    sc: &'a ScenarioRt,
+    r: &'a Request,
+    step_label: &'a str,
+    body: &'a Bytes,
+    start: Start,
 }
 
 /// When a request starts: `started` (the intended start in open models), and `now`, the
