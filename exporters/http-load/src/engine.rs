@@ -153,6 +153,12 @@ impl Engine {
         ctx: StepCtx,
         pool: &mut Vec<Vu>,
     ) {
+        let run = StepRun {
+            rt,
+            plan,
+            ctx,
+            pool,
+        };
         match load {
             Load::SharedIterations {
                 vus,
@@ -160,7 +166,7 @@ impl Engine {
                 max_duration,
             } => {
                 let left = Arc::new(AtomicU64::new(*iterations));
-                self.closed(rt, plan, *vus, *max_duration, ctx, pool, move |_| {
+                self.closed(run, *vus, *max_duration, move |_| {
                     let left = Arc::clone(&left);
                     move || {
                         left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
@@ -177,7 +183,7 @@ impl Engine {
                 max_duration,
             } => {
                 let n = *iterations;
-                self.closed(rt, plan, *vus, *max_duration, ctx, pool, move |_| {
+                self.closed(run, *vus, *max_duration, move |_| {
                     let mut done = 0u64;
                     move || {
                         done += 1;
@@ -191,10 +197,7 @@ impl Engine {
                 to,
                 duration,
                 segment,
-            } => {
-                self.ramping_vus(rt, plan, *from, *to, *duration, *segment, ctx, pool)
-                    .await
-            }
+            } => self.ramping_vus(run, *from, *to, *duration, *segment).await,
             Load::Arrival {
                 from,
                 to,
@@ -202,44 +205,26 @@ impl Engine {
                 pre_allocated_vus,
                 max_vus,
             } => {
-                self.arrival(
-                    rt,
-                    plan,
-                    *from,
-                    *to,
-                    *duration,
-                    *pre_allocated_vus,
-                    *max_vus,
-                    ctx,
-                    pool,
-                )
-                .await
+                self.arrival(run, *from, *to, *duration, *pre_allocated_vus, *max_vus)
+                    .await
             }
         }
     }
 
     /// Iteration-count executors: `vus` loops, each asking `more()` before every iteration.
-    #[allow(clippy::too_many_arguments)]
-    async fn closed<F, M>(
-        &self,
-        rt: &Arc<ScenarioRt>,
-        plan: &ScenarioPlan,
-        vus: u64,
-        max_duration: Duration,
-        ctx: StepCtx,
-        pool: &mut Vec<Vu>,
-        mut make: M,
-    ) where
+    async fn closed<F, M>(&self, run: StepRun<'_>, vus: u64, max_duration: Duration, mut make: M)
+    where
         M: FnMut(u64) -> F,
         F: FnMut() -> bool + Send + 'static,
     {
+        let (rt, ctx) = (run.rt, run.ctx);
         let gauges = &self.shared.metrics.gauges[rt.idx as usize];
         let deadline = Instant::now() + max_duration;
         gauges.vus.store(vus, Ordering::Relaxed);
         gauges.vus_max.fetch_max(vus, Ordering::Relaxed);
         let mut set = JoinSet::new();
         for i in 0..vus {
-            let mut vu = self.take_vu(pool);
+            let mut vu = self.take_vu(run.pool);
             let mut more = make(i);
             let (sh, rt, stop) = (Arc::clone(&self.shared), Arc::clone(rt), self.stop.clone());
             let id = vu.id;
@@ -250,7 +235,8 @@ impl Engine {
                 vu
             });
         }
-        self.collect(set, deadline + plan.graceful_stop, pool).await;
+        self.collect(set, deadline + run.plan.graceful_stop, run.pool)
+            .await;
     }
 
     /// Waits for VU tasks until `hard` (the graceful stop), then aborts the rest: their
@@ -274,18 +260,15 @@ impl Engine {
 
     /// constant-vus and ramping-vus: VU `i` runs while `i` < the (segment's share of the)
     /// target, which moves linearly across the step.
-    #[allow(clippy::too_many_arguments)]
     async fn ramping_vus(
         &self,
-        rt: &Arc<ScenarioRt>,
-        plan: &ScenarioPlan,
+        run: StepRun<'_>,
         from: f64,
         to: f64,
         duration: Duration,
         seg: crate::segment::Segment,
-        ctx: StepCtx,
-        pool: &mut Vec<Vu>,
     ) {
+        let (rt, ctx) = (run.rt, run.ctx);
         let gauges = &self.shared.metrics.gauges[rt.idx as usize];
         let start = Instant::now();
         let deadline = start + duration;
@@ -299,7 +282,7 @@ impl Engine {
         gauges.vus_max.fetch_max(max, Ordering::Relaxed);
         let mut set = JoinSet::new();
         for i in 0..max {
-            let mut vu = self.take_vu(pool);
+            let mut vu = self.take_vu(run.pool);
             let (sh, rt, stop, mut rx) = (
                 Arc::clone(&self.shared),
                 Arc::clone(rt),
@@ -336,27 +319,25 @@ impl Engine {
             }
         }
         drop(tx);
-        self.collect(set, deadline + plan.graceful_stop, pool).await;
+        self.collect(set, deadline + run.plan.graceful_stop, run.pool)
+            .await;
     }
 
     /// constant-arrival-rate, ramping-arrival-rate, doubling.
-    #[allow(clippy::too_many_arguments)]
     async fn arrival(
         &self,
-        rt: &Arc<ScenarioRt>,
-        plan: &ScenarioPlan,
+        run: StepRun<'_>,
         from: f64,
         to: f64,
         duration: Duration,
         pre: u64,
         max_vus: u64,
-        ctx: StepCtx,
-        pool: &mut Vec<Vu>,
     ) {
+        let (rt, ctx) = (run.rt, run.ctx);
         let gauges = &self.shared.metrics.gauges[rt.idx as usize];
         let start = Instant::now();
         let deadline = start + duration;
-        let hard = deadline + plan.graceful_stop;
+        let hard = deadline + run.plan.graceful_stop;
         let done = CancellationToken::new();
         let busy = Arc::new(AtomicU64::new(0));
         // Idle VUs, each as the sender of its own one-slot job queue.
@@ -400,7 +381,7 @@ impl Engine {
         {
             let mut stack = Vec::new();
             for _ in 0..pre {
-                stack.push(spawn(self.take_vu(pool), &mut set));
+                stack.push(spawn(self.take_vu(run.pool), &mut set));
             }
             allocated = allocated.max(pre);
             idle.lock().expect("idle").extend(stack);
@@ -438,7 +419,7 @@ impl Engine {
                 None if allocated < max_vus => {
                     allocated += 1;
                     gauges.vus_max.fetch_max(allocated, Ordering::Relaxed);
-                    let tx = spawn(self.take_vu(pool), &mut set);
+                    let tx = spawn(self.take_vu(run.pool), &mut set);
                     tx.try_send(at).is_ok()
                 }
                 None => false,
@@ -467,8 +448,17 @@ impl Engine {
         }
         done.cancel();
         idle.lock().expect("idle").clear();
-        self.collect(set, hard, pool).await;
+        self.collect(set, hard, run.pool).await;
     }
+}
+
+/// What every executor's step runs with: its scenario, the scenario's plan, the step's
+/// context and the pool its VUs come from and go back to.
+struct StepRun<'a> {
+    rt: &'a Arc<ScenarioRt>,
+    plan: &'a ScenarioPlan,
+    ctx: StepCtx,
+    pool: &'a mut Vec<Vu>,
 }
 
 /// When iteration `n` (0-based) starts, in seconds from the step start, for a rate moving
