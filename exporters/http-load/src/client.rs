@@ -209,17 +209,23 @@ pub async fn connection<'a>(
     Ok((slot.insert(conn), Some(times)))
 }
 
-/// A lean path's connection kept in `slot`: reused when `reusable` says so (and it is for
-/// `uri`'s origin, which `origin` reads), else a new TCP (and TLS) connection made into one
-/// by `make`.
-pub async fn reuse_or_connect<'a, C>(
+/// A connection a lean path keeps for one VU (HTTP/1.1 or HTTP/2): the two differ only in
+/// when one may be reused and what they hold besides the socket.
+pub trait Kept: Sized {
+    /// Whether this connection may carry the next request to `uri`.
+    fn reusable(&self, uri: &Uri) -> bool;
+    /// A fresh connection over `stream` to `origin`.
+    fn open(stream: Stream, origin: OriginKey) -> Self;
+}
+
+/// Returns the connection kept in `slot` when it is reusable for `uri`, else a new TCP (and
+/// TLS) connection to `uri`'s origin, kept there instead.
+pub async fn kept<'a, C: Kept>(
     cfg: &ClientConfig,
     slot: &'a mut Option<C>,
     uri: &Uri,
-    reusable: impl Fn(&C) -> bool,
-    make: impl FnOnce(Stream, OriginKey) -> C,
 ) -> Result<(&'a mut C, Option<ConnectTimes>), ClientError> {
-    if slot.as_ref().is_some_and(&reusable) {
+    if slot.as_ref().is_some_and(|c| c.reusable(uri)) {
         return Ok((slot.as_mut().expect("checked"), None));
     }
     *slot = None;
@@ -227,7 +233,10 @@ pub async fn reuse_or_connect<'a, C>(
     // Boxed: connecting (TCP + TLS handshake) is the cold path but the largest future.
     let (stream, times) =
         Box::pin(connect_stream(cfg, origin.https, origin.host, origin.port)).await?;
-    Ok((slot.insert(make(stream, OriginKey::of(uri))), Some(times)))
+    Ok((
+        slot.insert(C::open(stream, OriginKey::of(uri))),
+        Some(times),
+    ))
 }
 
 /// A TCP connection with Nagle off (requests are written whole), and how long it took.

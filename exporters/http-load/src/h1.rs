@@ -14,9 +14,7 @@
 
 use std::time::Instant;
 
-use crate::client::{
-    ClientConfig, ClientError, ConnectTimes, OriginKey, io_reason, reuse_or_connect,
-};
+use crate::client::{ClientConfig, ClientError, Kept, OriginKey, io_reason};
 use crate::metrics::ErrorReason;
 pub use crate::response::{Failure, Keep, Response};
 use crate::stream::Stream;
@@ -84,21 +82,21 @@ pub struct H1Conn {
     busy: bool,
 }
 
-/// Returns a connection to `uri`'s origin, reusing `slot` when it is idle and was left clean.
-pub async fn connection<'a>(
-    cfg: &ClientConfig,
-    slot: &'a mut Option<H1Conn>,
-    uri: &http::Uri,
-) -> Result<(&'a mut H1Conn, Option<ConnectTimes>), ClientError> {
-    let reusable = |c: &H1Conn| !c.busy && c.origin.matches(uri);
-    reuse_or_connect(cfg, slot, uri, reusable, |stream, origin| H1Conn {
-        origin,
-        stream,
-        rbuf: BytesMut::with_capacity(8 * 1024),
-        wbuf: Vec::with_capacity(512),
-        busy: false,
-    })
-    .await
+/// Reused when idle and left clean.
+impl Kept for H1Conn {
+    fn reusable(&self, uri: &http::Uri) -> bool {
+        !self.busy && self.origin.matches(uri)
+    }
+
+    fn open(stream: Stream, origin: OriginKey) -> Self {
+        H1Conn {
+            origin,
+            stream,
+            rbuf: BytesMut::with_capacity(8 * 1024),
+            wbuf: Vec::with_capacity(512),
+            busy: false,
+        }
+    }
 }
 
 impl H1Conn {
@@ -542,11 +540,14 @@ mod tests {
         (port, h)
     }
 
-    /// [`connection`] to the test server on `port`, with a 5 s timeout.
-    async fn connect(slot: &mut Option<H1Conn>, port: u16) -> (&mut H1Conn, Option<ConnectTimes>) {
+    /// [`crate::client::kept`] to the test server on `port`, with a 5 s timeout.
+    async fn connect(
+        slot: &mut Option<H1Conn>,
+        port: u16,
+    ) -> (&mut H1Conn, Option<crate::client::ConnectTimes>) {
         let cfg = ClientConfig::new(false, Duration::from_secs(5), false, None);
         let uri: http::Uri = format!("http://127.0.0.1:{port}/").parse().unwrap();
-        connection(&cfg, slot, &uri).await.unwrap()
+        crate::client::kept(&cfg, slot, &uri).await.unwrap()
     }
 
     fn get(path: &str) -> Request<ReqBody> {

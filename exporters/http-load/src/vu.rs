@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use crate::client::{self, ClientConfig, ClientError, Conn};
 use crate::h1::{self, H1Conn};
 use crate::h2lean::encoder::RequestHead;
-use crate::h2lean::{self, exchange, exchange::H2Lean};
+use crate::h2lean::{self, exchange::H2Lean};
 use crate::h2pool::{H2Pools, OriginPool, PoolConn};
 use crate::metrics::{ErrorReason, Metrics, ReqKey, StepKey};
 use crate::request::{BodySource, Env, Request, Requests};
@@ -398,7 +398,7 @@ impl Vu {
                 h2lean::serves(&sh.client, streaming) && sh.h2.is_none() && h1::lean_scheme(uri);
             if lean_h1 || lean_h2 {
                 let (result, times, sent_at) = if lean_h1 {
-                    let (conn, times) = h1::connection(&sh.client, &mut self.h1, uri)
+                    let (conn, times) = client::kept(&sh.client, &mut self.h1, uri)
                         .await
                         .map_err(|e| (e, (0, 0)))?;
                     let sent_at = ready(&times);
@@ -410,7 +410,7 @@ impl Vu {
                     };
                     (conn.exchange(&head, body, keep).await, times, sent_at)
                 } else {
-                    let (conn, times) = exchange::connection(&sh.client, &mut self.h2lean, uri)
+                    let (conn, times) = client::kept(&sh.client, &mut self.h2lean, uri)
                         .await
                         .map_err(|e| (e, (0, 0)))?;
                     let sent_at = ready(&times);

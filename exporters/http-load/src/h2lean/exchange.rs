@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::conn::Core;
 use super::encoder::RequestHead;
-use crate::client::{ClientConfig, ConnectTimes, OriginKey, reuse_or_connect};
+use crate::client::{Kept, OriginKey};
 use crate::error::{ClientError, io_reason};
 use crate::metrics::ErrorReason;
 use crate::response::{Failure, Keep, Response};
@@ -28,21 +28,21 @@ pub struct H2Lean {
     busy: bool,
 }
 
-/// Returns a connection to `uri`'s origin, reusing `slot` when it is idle and usable.
-pub async fn connection<'a>(
-    cfg: &ClientConfig,
-    slot: &'a mut Option<H2Lean>,
-    uri: &http::Uri,
-) -> Result<(&'a mut H2Lean, Option<ConnectTimes>), ClientError> {
-    let reusable = |c: &H2Lean| !c.busy && c.core.usable() && c.origin.matches(uri);
-    reuse_or_connect(cfg, slot, uri, reusable, |stream, origin| H2Lean {
-        origin,
-        stream,
-        rbuf: BytesMut::with_capacity(16 * 1024),
-        core: Core::new(),
-        busy: false,
-    })
-    .await
+/// Reused when idle and still usable (no GOAWAY, stream ids left).
+impl Kept for H2Lean {
+    fn reusable(&self, uri: &http::Uri) -> bool {
+        !self.busy && self.core.usable() && self.origin.matches(uri)
+    }
+
+    fn open(stream: Stream, origin: OriginKey) -> Self {
+        H2Lean {
+            origin,
+            stream,
+            rbuf: BytesMut::with_capacity(16 * 1024),
+            core: Core::new(),
+            busy: false,
+        }
+    }
 }
 
 fn io_error(what: &str, e: &std::io::Error) -> ClientError {

@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use super::encoder::RequestHead;
-use super::exchange::{self, H2Lean};
+use super::exchange::H2Lean;
 use super::frame::{self, Head};
 use super::mux;
 use crate::client::{ClientConfig, ReqBody};
@@ -170,7 +170,7 @@ async fn get(c: &mut H2Lean, url: &str, path: &str) -> Result<(Response, bool), 
 
 async fn conn<'a>(slot: &'a mut Option<H2Lean>, url: &str) -> (&'a mut H2Lean, bool) {
     let uri = format!("{url}/").parse().unwrap();
-    let (c, times) = exchange::connection(&cfg(), slot, &uri).await.unwrap();
+    let (c, times) = crate::client::kept(&cfg(), slot, &uri).await.unwrap();
     (c, times.is_some())
 }
 
