@@ -6,7 +6,7 @@
 //! help; every row is checked (in debug builds, so in every test) to carry the entry's keys.
 
 use prometheus_client::encoding::{
-    DescriptorEncoder, NativeHistogram, NativeHistogramBuckets, NoLabelSet,
+    DescriptorEncoder, MetricEncoder, NativeHistogram, NativeHistogramBuckets, NoLabelSet,
 };
 use prometheus_client::metrics::MetricType;
 use redline_catalogue::{Catalogued, LabelSet, kinds};
@@ -34,14 +34,9 @@ pub fn counter<S: LabelSet>(
     m: &Catalogued<S, kinds::Counter>,
     rows: &[(L<'_>, f64)],
 ) -> Result<(), std::fmt::Error> {
-    debug_assert!(rows.iter().all(|(l, _)| has_keys::<S>(l)), "{}", m.name);
-    let mut d =
-        enc.encode_descriptor(m.family_name(), m.family_help(), None, MetricType::Counter)?;
-    for (l, v) in rows {
-        d.encode_family(l)?
-            .encode_counter::<NoLabelSet, _, f64>(v, None)?;
-    }
-    Ok(())
+    scalar(enc, m, MetricType::Counter, rows, |e, v| {
+        e.encode_counter::<NoLabelSet, _, f64>(v, None)
+    })
 }
 
 pub fn gauge<S: LabelSet>(
@@ -49,10 +44,23 @@ pub fn gauge<S: LabelSet>(
     m: &Catalogued<S, kinds::Gauge>,
     rows: &[(L<'_>, f64)],
 ) -> Result<(), std::fmt::Error> {
+    scalar(enc, m, MetricType::Gauge, rows, |e, v| e.encode_gauge(v))
+}
+
+/// A family of one value per series, each written by `write`; only [`counter`] and [`gauge`]
+/// call it, so the kind always matches the entry's.
+fn scalar<S: LabelSet, K>(
+    enc: &mut DescriptorEncoder,
+    m: &Catalogued<S, K>,
+    kind: MetricType,
+    rows: &[(L<'_>, f64)],
+    write: impl Fn(&mut MetricEncoder<'_>, &f64) -> Result<(), std::fmt::Error>,
+) -> Result<(), std::fmt::Error> {
     debug_assert!(rows.iter().all(|(l, _)| has_keys::<S>(l)), "{}", m.name);
-    let mut d = enc.encode_descriptor(m.name, m.family_help(), None, MetricType::Gauge)?;
+    // A gauge's family name is its name; a counter's drops `_total`, which the encoder adds.
+    let mut d = enc.encode_descriptor(m.family_name(), m.family_help(), None, kind)?;
     for (l, v) in rows {
-        d.encode_family(l)?.encode_gauge(v)?;
+        write(&mut d.encode_family(l)?, v)?;
     }
     Ok(())
 }
