@@ -347,39 +347,40 @@ mod tests {
              77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f
              9587 3160 65c0 03ed 4ee5 b106 3d50 07",
         ];
-        let mut seen = Vec::new();
-        for b in blocks {
+        // Each response's status, header list and the dynamic table's entries and size after
+        // it (RFC 7541 C.6.1 to C.6.3).
+        let cc = ("cache-control", "private");
+        let loc = ("location", "https://www.example.com");
+        let date = ("date", "Mon, 21 Oct 2013 20:13:21 GMT");
+        let expected = [
+            (302, vec![cc, date, loc], (4, 222)),
+            (307, vec![cc, date, loc], (4, 222)),
+            (
+                200,
+                vec![
+                    cc,
+                    ("date", "Mon, 21 Oct 2013 20:13:22 GMT"),
+                    loc,
+                    ("content-encoding", "gzip"),
+                    (
+                        "set-cookie",
+                        "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
+                    ),
+                ],
+                (3, 215),
+            ),
+        ];
+        for (b, (status, want, table)) in blocks.into_iter().zip(expected) {
             let mut out = Decoded::default();
             d.decode(&hex(b), true, &mut out).unwrap();
-            seen.push((out.status, headers(&out), d.entry_count(), d.size()));
+            assert_eq!(out.status, status);
+            let want: Vec<(String, String)> = want
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(headers(&out), want, "{status}");
+            assert_eq!((d.entry_count(), d.size()), table, "{status}");
         }
-        assert_eq!(seen[0].0, 302);
-        assert_eq!(
-            seen[0].1,
-            [
-                ("cache-control".into(), "private".into()),
-                ("date".into(), "Mon, 21 Oct 2013 20:13:21 GMT".into()),
-                ("location".into(), "https://www.example.com".into()),
-            ]
-        );
-        assert_eq!((seen[0].2, seen[0].3), (4, 222));
-        assert_eq!(seen[1].0, 307);
-        assert_eq!((seen[1].2, seen[1].3), (4, 222));
-        assert_eq!(seen[2].0, 200);
-        assert_eq!(
-            seen[2].1,
-            [
-                ("cache-control".into(), "private".into()),
-                ("date".into(), "Mon, 21 Oct 2013 20:13:22 GMT".into()),
-                ("location".into(), "https://www.example.com".into()),
-                ("content-encoding".into(), "gzip".into()),
-                (
-                    "set-cookie".into(),
-                    "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1".into()
-                ),
-            ]
-        );
-        assert_eq!((seen[2].2, seen[2].3), (3, 215));
     }
 
     #[test]
