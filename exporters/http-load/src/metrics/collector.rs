@@ -13,6 +13,7 @@ use redline_catalogue::http_load as cat;
 use super::cells::{LlmCell, Phases, StepCell};
 use super::export::US;
 use super::families::{counter, gauge, histogram, tagged};
+use super::gauges::ScenarioGauges;
 use super::recorder::Metrics;
 use super::series::SeriesLabels;
 use super::shard::Shard;
@@ -194,6 +195,17 @@ fn steps(enc: &mut DescriptorEncoder, sl: &SeriesLabels, s: &Shard) -> Written {
     )
 }
 
+/// Each scenario's index, live gauges, name and tags.
+fn scenarios(
+    m: &Metrics,
+) -> impl Iterator<Item = (usize, &ScenarioGauges, &str, &[(String, String)])> {
+    let lb = &m.labels;
+    m.gauges.iter().enumerate().map(|(i, g)| {
+        let tags = lb.scenario_tags(i as u16);
+        (i, g, lb.scenarios[i].as_str(), tags)
+    })
+}
+
 /// Quantiles of `redline_step_http_req_duration_seconds`.
 const STEP_QUANTILES: [(&str, f64); 3] = [("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99)];
 
@@ -204,9 +216,7 @@ fn step_spans(enc: &mut DescriptorEncoder, m: &Metrics, s: &Shard) -> Written {
     let mut started = Vec::new();
     let mut ended = Vec::new();
     let mut quantiles = Vec::new();
-    for (i, g) in m.gauges.iter().enumerate() {
-        let scenario = lb.scenarios[i].as_str();
-        let tags = lb.scenario_tags(i as u16);
+    for (i, g, scenario, tags) in scenarios(m) {
         for span in g.spans() {
             let l = tagged(
                 vec![
@@ -264,9 +274,7 @@ fn live_gauges(enc: &mut DescriptorEncoder, m: &Metrics) -> Written {
     let mut vus_max = Vec::new();
     let mut rate = Vec::new();
     let mut level = Vec::new();
-    for (i, g) in m.gauges.iter().enumerate() {
-        let scenario = lb.scenarios[i].as_str();
-        let tags = lb.scenario_tags(i as u16);
+    for (i, g, scenario, tags) in scenarios(m) {
         vus_max.push((
             tagged(vec![("scenario", scenario)], tags),
             g.vus_max.load(Ordering::Relaxed) as f64,
