@@ -199,14 +199,7 @@ pub async fn connection<'a>(
     slot: &'a mut Option<Conn>,
     uri: &Uri,
 ) -> Result<(&'a mut Conn, Option<ConnectTimes>), ClientError> {
-    if slot.as_ref().is_some_and(|c| c.usable_for(uri)) {
-        return Ok((slot.as_mut().expect("checked"), None));
-    }
-    *slot = None;
-    // Boxed: connecting (TCP + TLS handshake) is the cold path but by far the largest future;
-    // inline, every request's future would carry (and move) its kilobytes.
-    let (conn, times) = Box::pin(connect(cfg, uri)).await?;
-    Ok((slot.insert(conn), Some(times)))
+    reuse_or_connect(slot, |c| c.usable_for(uri), || connect(cfg, uri)).await
 }
 
 /// A connection a lean path keeps for one VU (HTTP/1.1 or HTTP/2): the two differ only in
@@ -225,18 +218,38 @@ pub async fn kept<'a, C: Kept>(
     slot: &'a mut Option<C>,
     uri: &Uri,
 ) -> Result<(&'a mut C, Option<ConnectTimes>), ClientError> {
-    if slot.as_ref().is_some_and(|c| c.reusable(uri)) {
+    reuse_or_connect(
+        slot,
+        |c| c.reusable(uri),
+        || async move {
+            let origin = Origin::of(uri)?;
+            let (stream, times) =
+                connect_stream(cfg, origin.https, origin.host, origin.port).await?;
+            Ok((C::open(stream, OriginKey::of(uri)), times))
+        },
+    )
+    .await
+}
+
+/// `slot`'s connection when `reusable` says it may take the next request, else a new one
+/// from `connect`, kept in `slot` instead.
+async fn reuse_or_connect<C, F>(
+    slot: &mut Option<C>,
+    reusable: impl Fn(&C) -> bool,
+    connect: impl FnOnce() -> F,
+) -> Result<(&mut C, Option<ConnectTimes>), ClientError>
+where
+    F: Future<Output = Result<(C, ConnectTimes), ClientError>>,
+{
+    if slot.as_ref().is_some_and(reusable) {
         return Ok((slot.as_mut().expect("checked"), None));
     }
     *slot = None;
-    let origin = Origin::of(uri)?;
-    // Boxed: connecting (TCP + TLS handshake) is the cold path but the largest future.
-    let (stream, times) =
-        Box::pin(connect_stream(cfg, origin.https, origin.host, origin.port)).await?;
-    Ok((
-        slot.insert(C::open(stream, OriginKey::of(uri))),
-        Some(times),
-    ))
+    // Boxed: connecting (TCP + TLS handshake) is the cold path but by far the largest future;
+    // inline, every request's future would carry (and move) its kilobytes. `connect` makes
+    // it only here, so the caller's future holds no more than the closure's references.
+    let (conn, times) = Box::pin(connect()).await?;
+    Ok((slot.insert(conn), Some(times)))
 }
 
 /// A TCP connection with Nagle off (requests are written whole), and how long it took.

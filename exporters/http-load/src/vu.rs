@@ -21,7 +21,7 @@ use crate::metrics::{ErrorReason, Metrics, ReqKey, StepKey};
 use crate::request::{BodySource, Env, Request, Requests};
 use crate::response::{Keep, Response};
 use crate::scenario::{OpenAiApi, Think};
-use crate::tokens::Users;
+use crate::tokens::{User, Users};
 
 /// What every VU of a run shares (read-only).
 pub struct Shared {
@@ -134,6 +134,18 @@ impl Vu {
         }
     }
 
+    /// What this VU's templates (URL, headers, body) are filled from, for `step` of `sc`.
+    fn env<'a>(&'a self, sc: &'a ScenarioRt, step: &'a str, user: Option<&'a User>) -> Env<'a> {
+        Env {
+            vu: self.id,
+            iter: self.iter,
+            scenario: &sc.name,
+            step,
+            vars: &self.vars,
+            token: user.map(|u| u.token()),
+        }
+    }
+
     fn build(
         &self,
         sh: &Shared,
@@ -142,14 +154,7 @@ impl Vu {
         step_label: &str,
     ) -> Result<Built, ClientError> {
         let user = sh.users.for_vu(self.id);
-        let env = Env {
-            vu: self.id,
-            iter: self.iter,
-            scenario: &sc.name,
-            step: step_label,
-            vars: &self.vars,
-            token: user.map(|u| u.token()),
-        };
+        let env = self.env(sc, step_label, user);
         let bad = |m: String| ClientError {
             reason: ErrorReason::Other,
             message: m,
@@ -213,14 +218,7 @@ impl Vu {
             BodySource::Static(b) => b.clone(),
             BodySource::Template(t) => {
                 let user = sh.users.for_vu(self.id);
-                Bytes::from(t.render(&Env {
-                    vu: self.id,
-                    iter: self.iter,
-                    scenario: &sc.name,
-                    step: step_label,
-                    vars: &self.vars,
-                    token: user.map(|u| u.token()),
-                }))
+                Bytes::from(t.render(&self.env(sc, step_label, user)))
             }
             BodySource::Files(f) => f[self.rng.random_range(0..f.len())].clone(),
         };
