@@ -4,38 +4,11 @@
 
 use std::time::Duration;
 
-use prost::Message;
-use redline_remote_write::prompb::{Label, Sample, TimeSeries, WriteRequest};
-
 mod common;
 
 /// Write `i`: one sample of each of five series `relay_bp{s="0".."4"}`, value `i`.
 fn write(t0: i64, i: i64) -> Vec<u8> {
-    let req = WriteRequest {
-        timeseries: (0..5)
-            .map(|s| TimeSeries {
-                labels: vec![
-                    Label {
-                        name: "__name__".into(),
-                        value: "relay_bp".into(),
-                    },
-                    Label {
-                        name: "s".into(),
-                        value: s.to_string(),
-                    },
-                ],
-                samples: vec![Sample {
-                    value: i as f64,
-                    timestamp: t0 + i * 100,
-                }],
-                ..Default::default()
-            })
-            .collect(),
-        metadata: vec![],
-    };
-    snap::raw::Encoder::new()
-        .compress_vec(&req.encode_to_vec())
-        .unwrap()
+    common::five_series("relay_bp", t0 + i * 100, i as f64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,14 +17,11 @@ async fn a_write_to_a_full_queue_is_held_until_the_receiver_is_back_and_then_kep
         .await
         .unwrap();
     let mut args = common::args_into(&prom, "backpressure");
-    args.common.remote_write_shards = 1;
-    args.common.remote_write_queue_capacity = 20;
-    args.common.shutdown_grace = Duration::from_secs(20);
-    // Outlasts the pause before the held writes; a held write itself keeps the relay up.
-    args.idle_exit = Duration::from_secs(3);
-    // Longer than the outage below plus the queue's backoff (at most 5 s) after it: every
-    // held write is answered 204; the bound only ends the test if the relay never frees room.
-    args.queue_full_wait = Duration::from_secs(60);
+    // The held writes' wait is longer than the outage below plus the queue's backoff (at
+    // most 5 s) after it: every held write is answered 204; the bound only ends the test if
+    // the relay never frees room. The 3 s idle exit outlasts the pause before the held
+    // writes; a held write itself keeps the relay up.
+    common::small_queue(&mut args, Duration::from_secs(20), Duration::from_secs(60));
     let relay = common::start(args).await;
     let t0 = redline_remote_write::now_millis();
     let pb = "application/x-protobuf";

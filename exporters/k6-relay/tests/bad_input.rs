@@ -5,29 +5,12 @@ use std::time::Duration;
 
 use prost::Message;
 use redline_k6_relay::K6RelayArgs;
-use redline_remote_write::prompb::{Label, Sample, TimeSeries, WriteRequest};
+use redline_remote_write::prompb::WriteRequest;
 use redline_testkit_prometheus::{by_label, free_port};
 
 mod common;
 
-use common::{snappy, stored_reqs_max};
-
-fn series(labels: &[(&str, &str)], ts: i64, v: f64) -> TimeSeries {
-    TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(n, v)| Label {
-                name: n.to_string(),
-                value: v.to_string(),
-            })
-            .collect(),
-        samples: vec![Sample {
-            value: v,
-            timestamp: ts,
-        }],
-        ..Default::default()
-    }
-}
+use common::{five_series, series, snappy, stored_reqs_max};
 
 async fn post(relay: &common::Relay, content_type: &str, body: Vec<u8>) -> (u16, String) {
     let r = relay.write(content_type, body).send().await.unwrap();
@@ -170,24 +153,19 @@ async fn a_full_queue_without_a_disk_buffer_answers_503_and_counts_it() {
     let admin = free_port().unwrap();
     let mut args = K6RelayArgs::for_test(&format!("http://127.0.0.1:{dead}/api/v1/write"), "full");
     args.common.admin_addr = Some(format!("127.0.0.1:{admin}").parse().unwrap());
-    args.common.remote_write_shards = 1;
-    args.common.remote_write_queue_capacity = 20;
-    args.common.shutdown_grace = Duration::from_millis(500);
-    args.idle_exit = Duration::from_secs(3);
     // The queue never drains here, so a held write waits the whole bound before its 503;
     // short, to keep the test quick (tests/backpressure.rs covers a wait that ends in 204).
-    args.queue_full_wait = Duration::from_millis(200);
+    common::small_queue(
+        &mut args,
+        Duration::from_millis(500),
+        Duration::from_millis(200),
+    );
     let relay = common::start(args).await;
     let t0 = now_ms();
     let mut statuses = Vec::new();
     for i in 0..20 {
-        let req = WriteRequest {
-            timeseries: (0..5)
-                .map(|s| series(&[("__name__", "m"), ("s", &s.to_string())], t0 + i, 1.0))
-                .collect(),
-            metadata: vec![],
-        };
-        let (status, text) = post(&relay, "application/x-protobuf", snappy(&req)).await;
+        let body = five_series("m", t0 + i, 1.0);
+        let (status, text) = post(&relay, "application/x-protobuf", body).await;
         if status == 503 {
             assert!(text.contains("--buffer-dir"), "{text}");
         }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use redline_k6_relay::{K6RelayArgs, K6RelayError, run};
+use redline_remote_write::prompb::{Label, Sample, TimeSeries, WriteRequest};
 use redline_testkit_prometheus::{Prometheus, free_port};
 use tokio::task::JoinHandle;
 
@@ -13,6 +14,48 @@ pub fn snappy(req: &impl prost::Message) -> Vec<u8> {
     snap::raw::Encoder::new()
         .compress_vec(&req.encode_to_vec())
         .unwrap()
+}
+
+/// One series of `labels` with one sample, `v` at `ts`.
+#[allow(dead_code)] // each test file compiles this module; not every one calls it
+pub fn series(labels: &[(&str, &str)], ts: i64, v: f64) -> TimeSeries {
+    TimeSeries {
+        labels: labels
+            .iter()
+            .map(|(n, v)| Label {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        samples: vec![Sample {
+            value: v,
+            timestamp: ts,
+        }],
+        ..Default::default()
+    }
+}
+
+/// A remote-write body of five series `name{s="0".."4"}`, each with one sample, `v` at `ts`.
+#[allow(dead_code)] // each test file compiles this module; not every one calls it
+pub fn five_series(name: &str, ts: i64, v: f64) -> Vec<u8> {
+    snappy(&WriteRequest {
+        timeseries: (0..5)
+            .map(|s| series(&[("__name__", name), ("s", &s.to_string())], ts, v))
+            .collect(),
+        metadata: vec![],
+    })
+}
+
+/// A relay whose one queue is full after 20 samples, ending 3 s after its last write:
+/// `queue_full_wait` is how long a write finding it full is held, `shutdown_grace` how long
+/// the queue may drain at the end.
+#[allow(dead_code)] // each test file compiles this module; not every one calls it
+pub fn small_queue(args: &mut K6RelayArgs, shutdown_grace: Duration, queue_full_wait: Duration) {
+    args.common.remote_write_shards = 1;
+    args.common.remote_write_queue_capacity = 20;
+    args.common.shutdown_grace = shutdown_grace;
+    args.idle_exit = Duration::from_secs(3);
+    args.queue_full_wait = queue_full_wait;
 }
 
 /// The highest value of the one `k6_http_reqs_total` series a relay of [`args_into`] stored in
