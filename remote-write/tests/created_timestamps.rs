@@ -51,14 +51,7 @@ async fn wait_raw(p: &Prometheus, selector: &str, n: usize) -> (Vec<(i64, f64)>,
 
 #[tokio::test]
 async fn prometheus_3_stores_a_zero_at_the_created_time_of_counters_and_histograms_sent_in_2_0() {
-    let Some(p) = Prometheus::builder()
-        .v3()
-        .stock()
-        .created_timestamp_zero_ingestion()
-        .start_or_skip()
-        .await
-        .unwrap()
-    else {
+    let Some(p) = Prometheus::start_v3_with_created_zeros_or_skip().await else {
         return;
     };
     // A run that started a minute ago and pushed twice since.

@@ -32,14 +32,7 @@ async fn wait_stored(p: &Prometheus, selector: &str) {
 
 #[tokio::test]
 async fn counters_and_histograms_start_from_a_zero_at_their_created_time_in_prometheus_3() {
-    let Some(p) = Prometheus::builder()
-        .v3()
-        .stock()
-        .created_timestamp_zero_ingestion()
-        .start_or_skip()
-        .await
-        .unwrap()
-    else {
+    let Some(p) = Prometheus::start_v3_with_created_zeros_or_skip().await else {
         return;
     };
     let args = CommonArgs::for_test(&p.write_url(), "rt-created");

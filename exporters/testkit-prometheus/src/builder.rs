@@ -22,6 +22,19 @@ impl Prometheus {
     pub fn builder() -> Builder {
         Builder::default()
     }
+
+    /// Stock Prometheus 3 storing a zero sample at each series' created time, where a test sees
+    /// whether created timestamps arrived; `None` as [`Builder::start_or_skip`] says. Panics
+    /// when it fails to start: only tests call it.
+    pub async fn start_v3_with_created_zeros_or_skip() -> Option<Prometheus> {
+        Self::builder()
+            .v3()
+            .stock()
+            .created_timestamp_zero_ingestion()
+            .start_or_skip()
+            .await
+            .unwrap_or_else(|e| panic!("Prometheus 3 with created-timestamp zeros: {e}"))
+    }
 }
 
 impl Builder {
