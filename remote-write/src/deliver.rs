@@ -29,35 +29,68 @@ enum Delivered {
     V2Refused,
 }
 
-pub(crate) struct Delivery<T> {
-    transport: Arc<T>,
-    stats: Stats,
+/// What every shard's delivery shares: where and how batches go, what was learnt about the
+/// receiver, and when shutdown ends sending.
+pub(crate) struct Route<T> {
+    pub(crate) transport: Arc<T>,
+    pub(crate) stats: Stats,
     /// Set when shutdown starts: from then on no request or wait runs past it.
-    deadline: watch::Receiver<Option<Instant>>,
-    retry: BackoffPolicy,
-    negotiation: Arc<Negotiation>,
-    protocol: Arc<ProtocolChoice>,
+    pub(crate) deadline: watch::Receiver<Option<Instant>>,
+    pub(crate) retry: BackoffPolicy,
+    pub(crate) negotiation: Arc<Negotiation>,
+    pub(crate) protocol: Arc<ProtocolChoice>,
+}
+
+// By hand: a derive would ask `T: Clone`, where only the `Arc` is cloned.
+impl<T> Clone for Route<T> {
+    fn clone(&self) -> Self {
+        Self {
+            transport: Arc::clone(&self.transport),
+            stats: self.stats.clone(),
+            deadline: self.deadline.clone(),
+            retry: self.retry,
+            negotiation: Arc::clone(&self.negotiation),
+            protocol: Arc::clone(&self.protocol),
+        }
+    }
+}
+
+#[cfg(test)]
+impl<T> Route<T> {
+    /// A route for tests: fresh stats, native histograms offered (classic fallback), quick
+    /// retries (10 ms to 100 ms), and the sender that starts shutdown.
+    pub(crate) fn for_test(
+        transport: Arc<T>,
+        protocol: crate::Protocol,
+    ) -> (Self, watch::Sender<Option<Instant>>) {
+        let (deadline, rx) = watch::channel(None);
+        let ms = std::time::Duration::from_millis(1);
+        let route = Self {
+            transport,
+            stats: Stats::new(),
+            deadline: rx,
+            retry: BackoffPolicy::new(10 * ms, 100 * ms),
+            negotiation: Arc::new(Negotiation::new(
+                crate::NativeHistograms::Offer,
+                crate::HistogramFallback::Classic,
+            )),
+            protocol: Arc::new(ProtocolChoice::new(protocol)),
+        };
+        (route, deadline)
+    }
+}
+
+pub(crate) struct Delivery<T> {
+    route: Route<T>,
     raw: Vec<u8>,
     compressed: Vec<u8>,
     encoder: snap::raw::Encoder,
 }
 
 impl<T: Transport> Delivery<T> {
-    pub(crate) fn new(
-        transport: Arc<T>,
-        stats: Stats,
-        deadline: watch::Receiver<Option<Instant>>,
-        retry: BackoffPolicy,
-        negotiation: Arc<Negotiation>,
-        protocol: Arc<ProtocolChoice>,
-    ) -> Self {
+    pub(crate) fn new(route: Route<T>) -> Self {
         Self {
-            transport,
-            stats,
-            deadline,
-            retry,
-            negotiation,
-            protocol,
+            route,
             raw: Vec::new(),
             compressed: Vec::new(),
             encoder: snap::raw::Encoder::new(),
@@ -71,7 +104,7 @@ impl<T: Transport> Delivery<T> {
     /// Likewise a batch a 1.0-only receiver refused as 2.0 goes again as 1.0
     /// (see [`ProtocolChoice`]).
     pub(crate) async fn send(&mut self, batch: &Batch) -> bool {
-        if batch.histograms > 0 && !self.negotiation.sends_native() {
+        if batch.histograms > 0 && !self.route.negotiation.sends_native() {
             return self.send_without_native(batch).await;
         }
         match self.send_in_either_protocol(batch).await {
@@ -82,7 +115,8 @@ impl<T: Transport> Delivery<T> {
     }
 
     async fn send_without_native(&mut self, batch: &Batch) -> bool {
-        let rebuilt = self.negotiation.without_native(batch, &self.stats);
+        let route = &self.route;
+        let rebuilt = route.negotiation.without_native(batch, &route.stats);
         if rebuilt.len() == 0 {
             return true;
         }
@@ -103,7 +137,7 @@ impl<T: Transport> Delivery<T> {
 
     fn count(&self, batch: &Batch, f: impl Fn(&Stats, Kind, u64)) {
         for kind in Kind::ALL {
-            f(&self.stats, kind, batch.count(kind));
+            f(&self.route.stats, kind, batch.count(kind));
         }
     }
 
@@ -119,11 +153,11 @@ impl<T: Transport> Delivery<T> {
         ] {
             let n = batch.count(kind);
             if got < n {
-                self.stats.unconfirmed(kind, n - got);
+                self.route.stats.unconfirmed(kind, n - got);
                 missing.push(format!("{kind:?} {got} of {n}"));
             }
         }
-        if !missing.is_empty() && self.protocol.first_unconfirmed() {
+        if !missing.is_empty() && self.route.protocol.first_unconfirmed() {
             tracing::warn!(
                 written = %missing.join(", "),
                 headers = written.is_some(),
@@ -133,7 +167,7 @@ impl<T: Transport> Delivery<T> {
     }
 
     async fn send_as_is(&mut self, batch: &Batch) -> Delivered {
-        let wire = self.protocol.wire();
+        let wire = self.route.protocol.wire();
         self.raw.clear();
         match wire {
             Wire::V1 => encode_write_request(&batch.entries(), &mut self.raw),
@@ -142,22 +176,24 @@ impl<T: Transport> Delivery<T> {
         compress(&self.raw, &mut self.encoder, &mut self.compressed);
         let body = Bytes::copy_from_slice(&self.compressed);
 
-        let mut backoff = self.retry.start();
+        let mut backoff = self.route.retry.start();
         loop {
             let started = std::time::Instant::now();
             let outcome = within_shutdown_deadline(
-                &mut self.deadline,
-                self.transport.send(body.clone(), wire),
+                &mut self.route.deadline,
+                self.route.transport.send(body.clone(), wire),
             )
             .await;
-            let deadline = *self.deadline.borrow();
-            self.stats
+            let deadline = *self.route.deadline.borrow();
+            self.route
+                .stats
                 .send_duration
                 .observe(started.elapsed().as_secs_f64());
+            let (negotiation, protocol) = (&self.route.negotiation, &self.route.protocol);
             match outcome {
                 Outcome::Sent
                     if wire == Wire::V2
-                        && self.protocol.refused_v2(
+                        && protocol.refused_v2(
                             "2xx without X-Prometheus-Remote-Write-*-Written headers: a 1.0 receiver that read nothing",
                         ) =>
                 {
@@ -167,7 +203,7 @@ impl<T: Transport> Delivery<T> {
                 Outcome::Sent | Outcome::Stored(_) => {
                     match outcome {
                         Outcome::Stored(w) => {
-                            self.protocol.confirm_v2();
+                            self.route.protocol.confirm_v2();
                             self.check_written(batch, Some(w));
                         }
                         _ if wire == Wire::V2 => self.check_written(batch, None),
@@ -175,8 +211,8 @@ impl<T: Transport> Delivery<T> {
                     }
                     self.count(batch, Stats::sent);
                     let newest = batch.newest_ts as f64 / 1000.0;
-                    if newest > self.stats.highest_sent.get() {
-                        self.stats.highest_sent.set(newest);
+                    if newest > self.route.stats.highest_sent.get() {
+                        self.route.stats.highest_sent.set(newest);
                     }
                     if backoff.retries() > 0 {
                         tracing::info!(
@@ -188,15 +224,13 @@ impl<T: Transport> Delivery<T> {
                 }
                 Outcome::Reject { status, body, .. }
                     if batch.histograms > 0
-                        && self
-                            .negotiation
-                            .refused_by(&format!("HTTP {status}: {body}")) =>
+                        && negotiation.refused_by(&format!("HTTP {status}: {body}")) =>
                 {
                     self.count(batch, Stats::failed);
                     return Delivered::NativeRefused;
                 }
                 Outcome::Retry { cause, .. }
-                    if batch.histograms > 0 && self.negotiation.refused_by(&cause) =>
+                    if batch.histograms > 0 && negotiation.refused_by(&cause) =>
                 {
                     self.count(batch, Stats::failed);
                     return Delivered::NativeRefused;
@@ -208,9 +242,7 @@ impl<T: Transport> Delivery<T> {
                     ref body,
                     written: None,
                 } if wire == Wire::V2
-                    && self
-                        .protocol
-                        .refused_v2(&format!("HTTP {status}: {body}")) =>
+                    && protocol.refused_v2(&format!("HTTP {status}: {body}")) =>
                 {
                     self.count(batch, Stats::failed);
                     return Delivered::V2Refused;
@@ -221,11 +253,11 @@ impl<T: Transport> Delivery<T> {
                     written,
                 } => {
                     if written.is_some() {
-                        self.protocol.confirm_v2();
+                        self.route.protocol.confirm_v2();
                     }
                     self.count(batch, Stats::failed);
                     self.count(batch, |s, k, n| s.dropped(k, DropReason::Rejected4xx, n));
-                    self.transport.log_rejection_once(status, &body);
+                    self.route.transport.log_rejection_once(status, &body);
                     return Delivered::Done;
                 }
                 Outcome::Retry { after, cause } => {
@@ -240,7 +272,7 @@ impl<T: Transport> Delivery<T> {
                         // Wake early when shutdown starts, to retry at once within the
                         // grace period instead of sleeping through it. A writer dropped
                         // without a shutdown never starts one: then keep backing off.
-                        let deadline = &mut self.deadline;
+                        let deadline = &mut self.route.deadline;
                         let shutdown_starts = async {
                             if deadline.changed().await.is_err() {
                                 std::future::pending::<()>().await;
@@ -324,23 +356,9 @@ mod tests {
         transport: &Arc<Scripted>,
         protocol: crate::Protocol,
     ) -> (Delivery<Scripted>, Stats, watch::Sender<Option<Instant>>) {
-        let stats = Stats::new();
-        let (deadline, rx) = watch::channel(None);
-        let policy = BackoffPolicy::new(10 * MS, 100 * MS);
-        let negotiation = Arc::new(Negotiation::new(
-            crate::NativeHistograms::Offer,
-            crate::HistogramFallback::Classic,
-        ));
-        let protocol = Arc::new(ProtocolChoice::new(protocol));
-        let d = Delivery::new(
-            transport.clone(),
-            stats.clone(),
-            rx,
-            policy,
-            negotiation,
-            protocol,
-        );
-        (d, stats, deadline)
+        let (route, deadline) = Route::for_test(transport.clone(), protocol);
+        let stats = route.stats.clone();
+        (Delivery::new(route), stats, deadline)
     }
 
     #[tokio::test(start_paused = true)]
@@ -477,10 +495,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retry_after_sets_the_wait() {
-        let t = Scripted::answering(vec![Outcome::Retry {
-            after: Some(Duration::from_secs(3)),
-            cause: "HTTP 429: slow down".into(),
-        }]);
+        let t = asking_to_wait(Duration::from_secs(3));
         let (mut d, _stats, _deadline) = delivery(&t);
         assert!(d.send(&batch()).await);
         let got = t.received();
@@ -505,10 +520,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_starting_cuts_a_long_wait_short() {
-        let t = Scripted::answering(vec![Outcome::Retry {
-            after: Some(Duration::from_secs(60)),
-            cause: "HTTP 429".into(),
-        }]);
+        let t = asking_to_wait(Duration::from_secs(60));
         let (mut d, _stats, deadline) = delivery(&t);
         let t0 = Instant::now();
         let shutdown = async {
@@ -520,6 +532,14 @@ mod tests {
         assert!(delivered);
         let got = t.received();
         assert_eq!(got[1].0 - t0, 100 * MS, "retried when shutdown started");
+    }
+
+    /// A receiver that first answers 429 with a Retry-After of `after`, then takes everything.
+    fn asking_to_wait(after: Duration) -> Arc<Scripted> {
+        Scripted::answering(vec![Outcome::Retry {
+            after: Some(after),
+            cause: "HTTP 429: slow down".into(),
+        }])
     }
 
     /// A receiver that took the connection and never answers.
@@ -535,19 +555,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_in_flight_when_shutdown_starts_ends_at_the_deadline() {
-        let stats = Stats::new();
-        let (deadline, rx) = watch::channel(None);
-        let mut d = Delivery::new(
-            Arc::new(Silent),
-            stats.clone(),
-            rx,
-            BackoffPolicy::new(10 * MS, 100 * MS),
-            Arc::new(Negotiation::new(
-                crate::NativeHistograms::Offer,
-                crate::HistogramFallback::Classic,
-            )),
-            Arc::new(ProtocolChoice::new(crate::Protocol::V1)),
-        );
+        let (route, deadline) = Route::for_test(Arc::new(Silent), crate::Protocol::V1);
+        let stats = route.stats.clone();
+        let mut d = Delivery::new(route);
         let t0 = Instant::now();
         let shutdown = async {
             tokio::time::sleep(Duration::from_secs(10)).await;

@@ -274,7 +274,6 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::backoff::BackoffPolicy;
     use crate::prompb::WriteRequest;
     use crate::scripted::Scripted;
     use crate::series::is_stale_nan;
@@ -299,15 +298,9 @@ mod tests {
         staleness: bool,
         protocol: crate::Protocol,
     ) -> Running {
-        let stats = Stats::new();
-        let (deadline, rx) = watch::channel(None);
-        let policy = BackoffPolicy::new(10 * MS, 100 * MS);
-        let negotiation = Arc::new(crate::negotiate::Negotiation::new(
-            crate::NativeHistograms::Offer,
-            crate::HistogramFallback::Classic,
-        ));
-        let protocol = Arc::new(crate::protocol::ProtocolChoice::new(protocol));
-        let delivery = Delivery::new(t.clone(), stats.clone(), rx, policy, negotiation, protocol);
+        let (route, deadline) = crate::deliver::Route::for_test(t.clone(), protocol);
+        let stats = route.stats.clone();
+        let delivery = Delivery::new(route);
         let (queue, items) = mpsc::channel(1_000);
         let external: Arc<[Label]> = Arc::new([Label {
             name: "cluster".into(),

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use crate::backoff::BackoffPolicy;
 use crate::batch::{Item, Value};
 use crate::config::Config;
-use crate::deliver::Delivery;
+use crate::deliver::{Delivery, Route};
 use crate::error::Error;
 use crate::negotiate::Negotiation;
 use crate::prompb::{Exemplar, Histogram, Label};
@@ -85,8 +85,6 @@ impl RemoteWriter {
             })
             .collect::<Result<Vec<_>, Error>>()?
             .into();
-        let transport = connect(cfg)?;
-        let retry = BackoffPolicy::new(cfg.min_backoff, cfg.max_backoff);
         let per_shard = cfg.queue_capacity / cfg.shards;
         stats.queue_capacity.set((per_shard * cfg.shards) as i64);
         let (deadline, deadline_rx) = watch::channel(None);
@@ -94,20 +92,20 @@ impl RemoteWriter {
             cfg.native_histograms,
             cfg.histogram_fallback,
         ));
-        let protocol = Arc::new(ProtocolChoice::new(cfg.protocol));
+        let route = Route {
+            transport: connect(cfg)?,
+            stats: stats.clone(),
+            deadline: deadline_rx,
+            retry: BackoffPolicy::new(cfg.min_backoff, cfg.max_backoff),
+            negotiation: negotiation.clone(),
+            protocol: Arc::new(ProtocolChoice::new(cfg.protocol)),
+        };
         let mut shards = Vec::with_capacity(cfg.shards);
         let mut tasks = Vec::with_capacity(cfg.shards);
         for _ in 0..cfg.shards {
             let (tx, rx) = mpsc::channel(per_shard);
             shards.push(tx);
-            let delivery = Delivery::new(
-                transport.clone(),
-                stats.clone(),
-                deadline_rx.clone(),
-                retry,
-                negotiation.clone(),
-                protocol.clone(),
-            );
+            let delivery = Delivery::new(route.clone());
             let shard = Shard::new(
                 rx,
                 delivery,
