@@ -90,6 +90,54 @@ pub fn compress(raw: &[u8], encoder: &mut snap::raw::Encoder, out: &mut Vec<u8>)
     out.truncate(n);
 }
 
+/// What both protocols' encoder tests build their entries from.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    impl<'a> Entry<'a> {
+        /// `series` with `samples` and the one exemplar `x`.
+        pub(crate) fn with_exemplar(
+            series: &'a Series,
+            samples: &'a [Sample],
+            x: &'a Exemplar,
+        ) -> Self {
+            Self {
+                series,
+                samples,
+                histograms: &[],
+                exemplars: std::slice::from_ref(x),
+            }
+        }
+
+        /// `series` with `samples` and the one histogram `h`.
+        pub(crate) fn with_histogram(
+            series: &'a Series,
+            samples: &'a [Sample],
+            h: &'a Histogram,
+        ) -> Self {
+            Self {
+                series,
+                samples,
+                histograms: std::slice::from_ref(h),
+                exemplars: &[],
+            }
+        }
+    }
+
+    /// An exemplar `{trace_id="abc"}` of 0.25, half a second after the samples' time.
+    pub(crate) fn trace_exemplar() -> Exemplar {
+        Exemplar {
+            labels: vec![crate::prompb::Label {
+                name: "trace_id".into(),
+                value: "abc".into(),
+            }],
+            value: 0.25,
+            timestamp: 1_700_000_000_500,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,29 +171,12 @@ mod tests {
             timestamp: 1_700_000_000_000,
             ..Default::default()
         };
-        let x = Exemplar {
-            labels: vec![crate::prompb::Label {
-                name: "trace_id".into(),
-                value: "abc".into(),
-            }],
-            value: 0.25,
-            timestamp: 1_700_000_000_500,
-        };
+        let x = fixtures::trace_exemplar();
         let mut raw = Vec::new();
         encode_write_request(
             &[
-                Entry {
-                    series: &a,
-                    samples: &samples,
-                    histograms: &[],
-                    exemplars: std::slice::from_ref(&x),
-                },
-                Entry {
-                    series: &b,
-                    samples: &[],
-                    histograms: std::slice::from_ref(&h),
-                    exemplars: &[],
-                },
+                Entry::with_exemplar(&a, &samples, &x),
+                Entry::with_histogram(&b, &[], &h),
             ],
             &mut raw,
         );

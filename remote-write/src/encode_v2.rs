@@ -374,7 +374,7 @@ pub fn encode_write_request_v2(entries: &[Entry<'_>], buf: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prompb::{Exemplar, Histogram, Label, Sample, histogram as h1};
+    use crate::prompb::{Histogram, Sample, histogram as h1};
     use crate::series::Series;
 
     /// Labels of `refs` read back through `symbols`, as a receiver resolves them.
@@ -400,14 +400,7 @@ mod tests {
             value: 1.5,
             timestamp: 1_700_000_000_000,
         }];
-        let x = Exemplar {
-            labels: vec![Label {
-                name: "trace_id".into(),
-                value: "abc".into(),
-            }],
-            value: 0.25,
-            timestamp: 1_700_000_000_500,
-        };
+        let x = crate::encode::fixtures::trace_exemplar();
         let h = Histogram {
             count: Some(h1::Count::CountInt(2)),
             sum: 3.0,
@@ -422,18 +415,8 @@ mod tests {
             ..Default::default()
         };
         let entries = [
-            Entry {
-                series: &a,
-                samples: &samples,
-                histograms: &[],
-                exemplars: std::slice::from_ref(&x),
-            },
-            Entry {
-                series: &b,
-                samples: &samples,
-                histograms: std::slice::from_ref(&h),
-                exemplars: &[],
-            },
+            Entry::with_exemplar(&a, &samples, &x),
+            Entry::with_histogram(&b, &samples, &h),
         ];
         let mut raw = Vec::new();
         encode_write_request_v2(&entries, &mut raw);
