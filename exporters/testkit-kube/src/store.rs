@@ -821,14 +821,7 @@ mod tests {
     #[test]
     fn delete_checks_its_precondition_and_reports_the_last_state() {
         let s = Store::new(100, 16);
-        let d = s
-            .create(
-                &SECRETS,
-                "ns",
-                json!({"metadata": {"name": "c"}}),
-                Part::Main,
-            )
-            .unwrap();
+        let d = secret(&s, "ns", "c");
         assert_eq!(
             s.delete(&SECRETS, "ns", "c", Some("999")).unwrap_err().code,
             409
