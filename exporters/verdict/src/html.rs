@@ -501,6 +501,16 @@ mod tests {
         assert_eq!(nice_max(73.0), 100.0);
     }
 
+    /// A chart of one line over 0..10 s without bands, values printed as they are.
+    fn one_line_chart(title: &str, label: &str, series: &[ChartSeries], scale: Scale) -> String {
+        let line = Line {
+            label,
+            colour: "#000",
+            series: series.iter().collect(),
+        };
+        chart(title, |v| format!("{v}"), &[line], &[], 0.0, 10.0, scale)
+    }
+
     #[test]
     fn charts_draw_one_polyline_per_step_series() {
         let series = [
@@ -517,19 +527,7 @@ mod tests {
                 points: vec![(6.0, 0.3), (9.0, 0.4)],
             },
         ];
-        let svg = chart(
-            "t <&>",
-            |v| format!("{v}"),
-            &[Line {
-                label: "p95",
-                colour: "#000",
-                series: series.iter().collect(),
-            }],
-            &[],
-            0.0,
-            10.0,
-            Scale::Linear,
-        );
+        let svg = one_line_chart("t <&>", "p95", &series, Scale::Linear);
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("t &lt;&amp;&gt;"));
         assert!(!svg.contains("no data"));
@@ -546,21 +544,7 @@ mod tests {
             step: "1".into(),
             points: vec![(0.0, 140.0), (5.0, 140.0), (6.0, 37_500.0), (9.0, 37_500.0)],
         }];
-        let draw = |scale| {
-            chart(
-                "rps",
-                |v| format!("{v}"),
-                &[Line {
-                    label: "req/s",
-                    colour: "#000",
-                    series: series.iter().collect(),
-                }],
-                &[],
-                0.0,
-                10.0,
-                scale,
-            )
-        };
+        let draw = |scale| one_line_chart("rps", "req/s", &series, scale);
         // The y of the slow step's first point, in pixels above the x axis.
         let height = |svg: &str| {
             let pts = svg.split("points=\"").nth(1).unwrap();
