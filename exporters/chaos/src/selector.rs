@@ -110,13 +110,8 @@ impl FromStr for Selector {
 pub(crate) mod tests {
     use super::*;
 
-    /// A label set from pairs (also for the faults' tests).
-    pub(crate) fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    // A label set from pairs (also for the other modules' tests).
+    pub(crate) use redline_runtime::label_set as labels;
 
     /// The forms themselves are the runtime parser's tests; here, that a selector is their
     /// conjunction and prints back to what parses to it.

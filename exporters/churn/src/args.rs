@@ -179,15 +179,15 @@ impl ChurnArgs {
     /// The pure part of the flags: what to scale and when.
     pub fn plan(&self) -> Result<Plan, ChurnError> {
         let bad = |flag: &'static str, message: String| ChurnError::Flag { flag, message };
-        if self.services == 0 {
-            return Err(bad("--services", "must be at least 1".into()));
-        }
+        let at_least_one = |flag: &'static str, n: u32| match n {
+            0 => Err(bad(flag, "must be at least 1".into())),
+            _ => Ok(()),
+        };
+        at_least_one("--services", self.services)?;
         if !(self.qps > 0.0 && self.qps.is_finite()) {
             return Err(bad("--qps", format!("{} is not a positive rate", self.qps)));
         }
-        if self.burst == 0 {
-            return Err(bad("--burst", "must be at least 1".into()));
-        }
+        at_least_one("--burst", self.burst)?;
         let pattern = match self.pattern {
             PatternName::Stable => Pattern::Stable {
                 replicas: self.endpoints_per_service,
@@ -210,9 +210,7 @@ impl ChurnArgs {
                 }
             }
             PatternName::ScaleUp => {
-                if self.scale_steps == 0 {
-                    return Err(bad("--scale-steps", "must be at least 1".into()));
-                }
+                at_least_one("--scale-steps", self.scale_steps)?;
                 Pattern::ScaleUp {
                     from: self.scale_from,
                     to: self.scale_to,
@@ -221,9 +219,7 @@ impl ChurnArgs {
                 }
             }
             PatternName::Rolling => {
-                if self.rolling_step == 0 {
-                    return Err(bad("--rolling-step", "must be at least 1".into()));
-                }
+                at_least_one("--rolling-step", self.rolling_step)?;
                 if self.min_endpoints >= self.max_endpoints {
                     return Err(bad(
                         "--min-endpoints",

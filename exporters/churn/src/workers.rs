@@ -97,20 +97,16 @@ pub async fn watch_status(
         .default_backoff()
         .applied_objects();
     futures::pin_mut!(stream);
-    loop {
-        let next = tokio::select! {
-            _ = stop.cancelled() => return,
-            n = stream.next() => n,
-        };
+    // Ends when stopped or when the watch itself ends.
+    while let Some(Some(next)) = stop.run_until_cancelled(stream.next()).await {
         match next {
-            Some(Ok(d)) => {
+            Ok(d) => {
                 let name = d.metadata.name.unwrap_or_default();
                 let status = d.status.unwrap_or_default();
                 let n = |v: Option<i32>| u32::try_from(v.unwrap_or(0)).unwrap_or(0);
                 progress.observed(&name, n(status.replicas), n(status.ready_replicas));
             }
-            Some(Err(e)) => tracing::warn!(error = %e, "watching Deployments"),
-            None => return,
+            Err(e) => tracing::warn!(error = %e, "watching Deployments"),
         }
     }
 }

@@ -110,13 +110,10 @@ pub async fn watch(
         .applied_objects();
     futures::pin_mut!(stream);
     let mut dedup = Dedup::default();
-    loop {
-        let next = tokio::select! {
-            _ = stop.cancelled() => return,
-            n = stream.next() => n,
-        };
+    // Ends when stopped or when the watch itself ends.
+    while let Some(Some(next)) = stop.run_until_cancelled(stream.next()).await {
         match next {
-            Some(Ok(d)) => {
+            Ok(d) => {
                 let name = d.metadata.name.clone().unwrap_or_default();
                 let Some(raw) = d
                     .metadata
@@ -138,10 +135,9 @@ pub async fn watch(
                     }
                 }
             }
-            Some(Err(e)) => {
+            Err(e) => {
                 tracing::warn!(error = %e, namespace = %namespace, "watching Deployments")
             }
-            None => return,
         }
     }
 }

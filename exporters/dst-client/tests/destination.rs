@@ -142,16 +142,18 @@ async fn sets_of(dst: &DestinationServer, client: &DstClient, services: u32, n: 
     );
 }
 
-async fn servers() -> (KubeApiServer, DestinationServer) {
+/// An imitation API server with `services` Services of `ready` endpoints each
+/// published, and a destination controller serving from it.
+async fn servers(services: u32, ready: u32) -> (KubeApiServer, DestinationServer) {
     let kube = KubeApiServer::start().await.unwrap();
     let dst = DestinationServer::start(&kube).await.unwrap();
+    publish(&kube, services, ready);
     (kube, dst)
 }
 
 #[tokio::test]
 async fn streams_track_endpoint_sets_and_send_the_downward_api_token() {
-    let (kube, dst) = servers().await;
-    publish(&kube, 2, 3);
+    let (kube, dst) = servers(2, 3).await;
     let mut a = client_args(&dst, 2, 3);
     a.pod_namespace = "clients".into();
     a.pod_name = "client-7".into();
@@ -199,8 +201,7 @@ async fn streams_track_endpoint_sets_and_send_the_downward_api_token() {
 
 #[tokio::test]
 async fn killed_streams_are_reset_counted_and_reopened() {
-    let (kube, dst) = servers().await;
-    publish(&kube, 2, 2);
+    let (_kube, dst) = servers(2, 2).await;
     let (client, m) = start(&client_args(&dst, 2, 5)).await;
     assert!(
         dst.wait_for(WAIT, |d| d.active_streams() == 10).await,
@@ -228,9 +229,7 @@ async fn killed_streams_are_reset_counted_and_reopened() {
 
 #[tokio::test]
 async fn max_lifetime_and_reset_interval_reopen_streams_on_schedule() {
-    let (kube, dst) = servers().await;
-    publish(&kube, 1, 1);
-
+    let (_kube, dst) = servers(1, 1).await;
     let mut a = client_args(&dst, 1, 4);
     a.stream_max_lifetime = Some(Duration::from_millis(300));
     let (client, m) = start(&a).await;
@@ -302,7 +301,7 @@ async fn unreachable_destination_backs_off_and_counts_connect_errors() {
 async fn a_refused_get_is_counted_by_its_grpc_status() {
     // The server answers with a status alone (a trailers-only response): a port that
     // does not parse is INVALID_ARGUMENT.
-    let (_kube, dst) = servers().await;
+    let (_kube, dst) = servers(0, 0).await;
     let mut a = args(&dst.url(), "s.test-load.svc.cluster.local:99999", 2);
     a.backoff_min = Duration::from_millis(50);
     a.backoff_max = Duration::from_millis(100);
@@ -327,8 +326,7 @@ async fn a_refused_get_is_counted_by_its_grpc_status() {
 
 #[tokio::test]
 async fn the_daemon_runs_under_the_runtime_until_its_duration() {
-    let (kube, dst) = servers().await;
-    publish(&kube, 1, 2);
+    let (kube, dst) = servers(1, 2).await;
     let mut a = client_args(&dst, 1, 3);
     a.duration = Some(Duration::from_millis(700));
     let run = tokio::spawn(redline_dst_client::run_with(
@@ -356,8 +354,7 @@ async fn the_daemon_runs_under_the_runtime_until_its_duration() {
 /// every stream (missing addresses, not connected) when the controller cannot be reached.
 #[tokio::test]
 async fn verify_endpoints_compares_every_stream_with_the_endpointslices() {
-    let (kube, dst) = servers().await;
-    publish(&kube, 2, 3);
+    let (kube, dst) = servers(2, 3).await;
     let mut a = client_args(&dst, 2, 3);
     a.verify_endpoints = true;
     let (client, _) = start(&a).await;
@@ -397,8 +394,7 @@ async fn verify_endpoints_compares_every_stream_with_the_endpointslices() {
 /// "no connection errors" from a 0, and a missing series would leave Scenario 1 unjudged.
 #[tokio::test]
 async fn error_counters_are_exposed_at_zero_before_any_error() {
-    let (kube, dst) = servers().await;
-    publish(&kube, 2, 2);
+    let (_kube, dst) = servers(2, 2).await;
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Metrics::register(&mut registry);
     let client = DstClient::start(&client_args(&dst, 2, 2), metrics, None)

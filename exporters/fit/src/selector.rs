@@ -28,19 +28,13 @@ pub fn parse(s: &str) -> Result<Selector, String> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::collections::BTreeMap;
 
     use kube::core::SelectorExt;
 
     use super::*;
 
-    /// A label set from pairs (also for the other modules' tests).
-    pub(crate) fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    // A label set from pairs (also for the other modules' tests).
+    pub(crate) use redline_runtime::label_set as labels;
 
     #[test]
     fn every_form_parses_and_matches_as_kubernetes_does() {

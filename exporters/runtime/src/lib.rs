@@ -52,6 +52,6 @@ pub use error::RuntimeError;
 pub use lost::{SAMPLES_LOST_EXIT_CODE, report_lost, samples_lost};
 pub use pod_metrics::{ContainerUsage, PodMetricsBody, parse_quantity};
 pub use runtime::{FinishReport, Running, Runtime};
-pub use selector::{Requirement, parse_selector};
+pub use selector::{Requirement, label_set, parse_selector};
 pub use signals::shutdown_on_signal;
 pub use telemetry::init_tracing;

@@ -131,16 +131,20 @@ fn requirement(t: &str) -> Result<Requirement, String> {
     Ok(Requirement::Exists(key(t)?))
 }
 
+/// A label set written as pairs, the form requirements match; what every selector's
+/// tests (here, chaos's, fit's) build their objects' labels from.
+pub fn label_set(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::label_set as labels;
 
     fn matches(s: &[Requirement], l: &[(&str, &str)]) -> bool {
         s.iter().all(|r| r.matches(&labels(l)))

@@ -173,11 +173,7 @@ impl Shared {
         ns: Option<&str>,
         q: &std::collections::HashMap<String, String>,
     ) -> Result<(u16, Value), ApiError> {
-        let sel = q
-            .get("labelSelector")
-            .map(|s| LabelSelector::parse(s))
-            .transpose()?
-            .unwrap_or_default();
+        let sel = LabelSelector::from_query(q)?;
         let metrics = self
             .metrics
             .lock()

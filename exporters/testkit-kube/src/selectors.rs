@@ -1,6 +1,8 @@
 //! Label and field selectors in the query-string form (`labelSelector=`,
 //! `fieldSelector=`), and a Service's `spec.selector` map.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -44,6 +46,11 @@ impl LabelSelector {
             reqs,
             matches_nothing: false,
         })
+    }
+
+    /// The `labelSelector` query parameter of a list or watch; absent selects everything.
+    pub fn from_query(q: &HashMap<String, String>) -> Result<Self, ApiError> {
+        from_query(q, "labelSelector", Self::parse)
     }
 
     /// A selector that requires every pair of `labels` (a Service's `spec.selector`).
@@ -188,6 +195,11 @@ impl FieldSelector {
         Ok(Self { reqs })
     }
 
+    /// The `fieldSelector` query parameter of a list or watch; absent selects everything.
+    pub fn from_query(q: &HashMap<String, String>) -> Result<Self, ApiError> {
+        from_query(q, "fieldSelector", Self::parse)
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         self.reqs.iter().all(|(path, eq, want)| {
             let mut cur = Some(obj);
@@ -203,6 +215,19 @@ impl FieldSelector {
             (got == *want) == *eq
         })
     }
+}
+
+/// Both selector kinds read the same way: parse the parameter if given, else the
+/// selector that matches everything.
+fn from_query<S: Default>(
+    q: &HashMap<String, String>,
+    key: &str,
+    parse: fn(&str) -> Result<S, ApiError>,
+) -> Result<S, ApiError> {
+    Ok(q.get(key)
+        .map(|s| parse(s))
+        .transpose()?
+        .unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -222,6 +247,34 @@ mod tests {
         assert!(!ok("missing"));
         assert!(!ok("app notin (web)"));
         assert!(ok(""));
+    }
+
+    #[test]
+    fn query_parameters_absent_select_everything_and_bad_ones_are_refused() {
+        let q = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let obj = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"nodeName": "n1"}});
+        assert!(
+            LabelSelector::from_query(&q(&[]))
+                .unwrap()
+                .matches_object(&obj)
+        );
+        assert!(FieldSelector::from_query(&q(&[])).unwrap().matches(&obj));
+        let both = q(&[
+            ("labelSelector", "app=api"),
+            ("fieldSelector", "spec.nodeName=n1"),
+        ]);
+        assert!(
+            !LabelSelector::from_query(&both)
+                .unwrap()
+                .matches_object(&obj)
+        );
+        assert!(FieldSelector::from_query(&both).unwrap().matches(&obj));
+        assert!(FieldSelector::from_query(&q(&[("fieldSelector", "nodeName")])).is_err());
     }
 
     #[test]

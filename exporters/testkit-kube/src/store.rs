@@ -85,6 +85,17 @@ pub fn now_time() -> Value {
 }
 
 /// Where `name` is stored: cluster-scoped kinds ignore the namespace of the request.
+impl Inner {
+    /// The object stored under `key`, or the API's NotFound naming it (updates and
+    /// deletes of what is not there).
+    fn existing(&self, res: &ResourceType, key: &ObjKey) -> Result<Arc<Value>, ApiError> {
+        self.objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&res.qualified(), &key.2))
+    }
+}
+
 fn key_of(res: &'static ResourceType, ns: &str, name: &str) -> ObjKey {
     let ns = if res.namespaced { ns } else { "" };
     (res.key, ns.to_string(), name.to_string())
@@ -311,11 +322,7 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let key = key_of(res, ns, name);
         let mut g = self.lock();
-        let old = g
-            .objects
-            .get(&key)
-            .ok_or_else(|| ApiError::not_found(&res.qualified(), name))?
-            .clone();
+        let old = g.existing(res, &key)?;
         let mut new = f(&old)?;
         if !new.is_object() {
             return Err(ApiError::bad_request("the object must be a JSON object"));
@@ -493,12 +500,9 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let key = key_of(res, ns, name);
         let mut g = self.lock();
-        let stored = g
-            .objects
-            .get(&key)
-            .ok_or_else(|| ApiError::not_found(&res.qualified(), name))?;
+        let stored = g.existing(res, &key)?;
         if let Some(rv) = precondition_rv
-            && Some(rv) != meta_str(stored, "resourceVersion")
+            && Some(rv) != meta_str(&stored, "resourceVersion")
         {
             return Err(ApiError::conflict(&res.qualified(), name));
         }
@@ -817,14 +821,7 @@ mod tests {
     #[test]
     fn delete_checks_its_precondition_and_reports_the_last_state() {
         let s = Store::new(100, 16);
-        let d = s
-            .create(
-                &SECRETS,
-                "ns",
-                json!({"metadata": {"name": "c"}}),
-                Part::Main,
-            )
-            .unwrap();
+        let d = secret(&s, "ns", "c");
         assert_eq!(
             s.delete(&SECRETS, "ns", "c", Some("999")).unwrap_err().code,
             409

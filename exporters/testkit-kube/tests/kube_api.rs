@@ -192,6 +192,17 @@ async fn scale(api: &Api<Deployment>, name: &str, n: i32) -> Result<Deployment, 
     api.patch(name, &PatchParams::default(), &replicas(n)).await
 }
 
+/// An imitation server holding one Deployment `name` (one replica) in NS, and the
+/// Deployments API of its retrying client: where the imitation-only tests start.
+async fn imitation_with_deployment(name: &str) -> (KubeApiServer, Api<Deployment>) {
+    let server = KubeApiServer::start().await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(server.client().unwrap(), NS);
+    api.create(&PostParams::default(), &deployment(name, 1))
+        .await
+        .unwrap();
+    (server, api)
+}
+
 fn api_reason(e: &kube::Error) -> Option<&str> {
     match e {
         kube::Error::Api(s) => Some(s.reason.as_str()),
@@ -497,11 +508,7 @@ async fn eviction_is_refused_by_a_pdb_until_the_budget_allows_it() {
 // Imitation only: faults injected on demand.
 #[tokio::test]
 async fn injected_faults_surface() {
-    let server = KubeApiServer::start().await.unwrap();
-    let api: Api<Deployment> = Api::namespaced(server.client().unwrap(), NS);
-    api.create(&PostParams::default(), &deployment("d", 1))
-        .await
-        .unwrap();
+    let (server, api) = imitation_with_deployment("d").await;
 
     // kube's default client retries 429 by itself, honouring Retry-After.
     server.inject(
@@ -674,11 +681,7 @@ async fn watch_streams_events_bookmarks_and_410() {
 // Imitation only: the server drops every watch on demand.
 #[tokio::test]
 async fn runtime_watcher_sees_changes_and_survives_dropped_watches() {
-    let server = KubeApiServer::start().await.unwrap();
-    let api: Api<Deployment> = Api::namespaced(server.client().unwrap(), NS);
-    api.create(&PostParams::default(), &deployment("a", 1))
-        .await
-        .unwrap();
+    let (server, api) = imitation_with_deployment("a").await;
     // The watcher only makes progress while polled: drive it from a task.
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
     let stream = watcher(api.clone(), watcher::Config::default()).applied_objects();

@@ -44,12 +44,22 @@ struct Setup {
     cluster: Cluster,
     ns: TestNamespace,
     kinds: Vec<(String, String)>,
+    /// Both policies as seeded, before the test raised anything: what every restore must
+    /// put back.
+    before: Value,
 }
 
 async fn setup(prefix: &str) -> Option<Setup> {
     let cluster = Cluster::shared().await?;
     let (ns, kinds) = cluster.seeded_kuadrant_namespace(prefix).await.unwrap();
-    Some(Setup { cluster, ns, kinds })
+    let mut s = Setup {
+        cluster,
+        ns,
+        kinds,
+        before: Value::Null,
+    };
+    s.before = s.state().await;
+    Some(s)
 }
 
 impl Setup {
@@ -108,6 +118,17 @@ impl Setup {
     async fn first_limit(&self, kind: &str, name: &str, limit: &str) -> Value {
         self.get(kind, name).await["spec"]["limits"][limit]["rates"][0]["limit"].clone()
     }
+
+    /// Both policies are exactly as seeded again.
+    async fn assert_restored(&self, why: &str) {
+        assert_eq!(self.state().await, self.before, "{why}");
+    }
+
+    /// The test's end: everything restored, then its namespace removed.
+    async fn restored_and_removed(self, why: &str) {
+        self.assert_restored(why).await;
+        self.ns.delete().await.unwrap();
+    }
 }
 
 #[tokio::test]
@@ -115,7 +136,6 @@ async fn raise_is_stored_by_the_real_server_and_a_stop_restores_the_exact_origin
     let Some(s) = setup("limits-stop").await else {
         return;
     };
-    let before = s.state().await;
     let stop = CancellationToken::new();
     let (raised_tx, raised_rx) = tokio::sync::oneshot::channel();
     let run = s.spawn_run(seed_raises(), Hold::default(), stop.clone(), || {
@@ -152,7 +172,7 @@ async fn raise_is_stored_by_the_real_server_and_a_stop_restores_the_exact_origin
     );
     assert_eq!(
         raised["spec"]["limits"]["free"]["when"],
-        before["RateLimitPolicy"]["spec"]["limits"]["free"]["when"]
+        s.before["RateLimitPolicy"]["spec"]["limits"]["free"]["when"]
     );
     assert!(raised["metadata"]["annotations"][ORIGINAL_ANNOTATION].is_string());
     assert_eq!(raised["metadata"]["annotations"]["team"], json!("maas"));
@@ -177,12 +197,8 @@ async fn raise_is_stored_by_the_real_server_and_a_stop_restores_the_exact_origin
         text.contains("spec.limits.free.rates[0]") && text.contains("5 / 2m"),
         "{text}"
     );
-    assert_eq!(
-        s.state().await,
-        before,
-        "the restore put back exactly the originals"
-    );
-    s.ns.delete().await.unwrap();
+    s.restored_and_removed("the restore put back exactly the originals")
+        .await;
 }
 
 #[tokio::test]
@@ -190,7 +206,6 @@ async fn the_run_command_is_held_around_and_its_exit_restores() {
     let Some(s) = setup("limits-cmd").await else {
         return;
     };
-    let before = s.state().await;
     let dir = tempfile::tempdir().unwrap();
     let started = dir.path().join("started");
     let finish = dir.path().join("finish");
@@ -226,8 +241,8 @@ async fn the_run_command_is_held_around_and_its_exit_restores() {
     let e = result.unwrap_err();
     assert!(matches!(e, LimitsError::CommandFailed { .. }), "{e}");
     assert!(e.to_string().contains("restored"), "{e}");
-    assert_eq!(s.state().await, before);
-    s.ns.delete().await.unwrap();
+    s.restored_and_removed("the command's exit restored the originals")
+        .await;
 }
 
 #[tokio::test]
@@ -235,7 +250,6 @@ async fn a_value_the_schema_refuses_names_the_field_and_undoes_the_raise_before_
     let Some(s) = setup("limits-bad").await else {
         return;
     };
-    let before = s.state().await;
     let raises = vec![
         parse_raise("rlp/gateway-rate-limits:free=10000").unwrap(),
         // Kuadrant's window pattern is ^([0-9]{1,5}(h|m|s|ms)){1,4}$.
@@ -251,11 +265,8 @@ async fn a_value_the_schema_refuses_names_the_field_and_undoes_the_raise_before_
         "{e}"
     );
     assert!(e.contains(s.ns.name()), "{e}");
-    assert_eq!(
-        s.state().await,
-        before,
-        "the RateLimitPolicy raised first was put back"
-    );
+    s.assert_restored("the RateLimitPolicy raised first was put back")
+        .await;
 
     // A limit the policy does not have: named, with the ones it has.
     let e = s
@@ -273,7 +284,6 @@ async fn a_raise_left_by_a_killed_run_is_refused_twice_and_undone_by_restore() {
     let Some(s) = setup("limits-left").await else {
         return;
     };
-    let before = s.state().await;
     // A run that raised and then "died": its hold future is dropped before any restore.
     let raises = seed_raises();
     let (raised_tx, raised_rx) = tokio::sync::oneshot::channel();
@@ -307,6 +317,6 @@ async fn a_raise_left_by_a_killed_run_is_refused_twice_and_undone_by_restore() {
     restore_left_raised(s.cluster.client(), s.ns.name(), &policies)
         .await
         .unwrap();
-    assert_eq!(s.state().await, before);
-    s.ns.delete().await.unwrap();
+    s.restored_and_removed("restore undid what the killed run left raised")
+        .await;
 }

@@ -237,6 +237,15 @@ ul.findings li { margin: 2px 0; }
 .warn { color: #a86b00; }
 "#;
 
+/// A table: its opening (heading, `<table>`, header row), one line per row, the close.
+fn table(h: &mut String, opening: &str, rows: impl Iterator<Item = String>) {
+    let _ = writeln!(h, "{opening}");
+    for row in rows {
+        let _ = writeln!(h, "{row}");
+    }
+    let _ = writeln!(h, "</table>");
+}
+
 pub fn render(report: &Report) -> String {
     let mut h = String::new();
     let _ = writeln!(
@@ -344,22 +353,20 @@ pub fn render(report: &Report) -> String {
     }
 
     if !report.service_account_creation.is_empty() {
-        let _ = writeln!(
-            h,
-            "<h2>ServiceAccount creation per step</h2>\n<table>\n<tr><th>Step</th><th>ServiceAccounts</th><th>mean</th><th>p50</th><th>p95</th></tr>"
+        table(
+            &mut h,
+            "<h2>ServiceAccount creation per step</h2>\n<table>\n<tr><th>Step</th><th>ServiceAccounts</th><th>mean</th><th>p50</th><th>p95</th></tr>",
+            report.service_account_creation.iter().map(|s| {
+                format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&s.step),
+                    crate::report::fmt_count(s.service_accounts),
+                    seconds(s.mean_seconds),
+                    seconds(s.p50_seconds),
+                    seconds(s.p95_seconds)
+                )
+            }),
         );
-        for s in &report.service_account_creation {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&s.step),
-                crate::report::fmt_count(s.service_accounts),
-                seconds(s.mean_seconds),
-                seconds(s.p50_seconds),
-                seconds(s.p95_seconds)
-            );
-        }
-        let _ = writeln!(h, "</table>");
     }
 
     if let (Some(t0), Some(t1)) = (report.from, report.to) {
@@ -433,33 +440,27 @@ pub fn render(report: &Report) -> String {
     if report.alerts.is_empty() {
         let _ = writeln!(h, "<p>None.</p>");
     } else {
-        let _ = writeln!(
-            h,
-            "<table>\n<tr><th class=\"l\">Alert</th><th class=\"l\">Verdict</th><th class=\"l\">Scenario/step</th><th class=\"l\">Firing</th><th class=\"l\">Summary</th></tr>"
+        table(
+            &mut h,
+            "<table>\n<tr><th class=\"l\">Alert</th><th class=\"l\">Verdict</th><th class=\"l\">Scenario/step</th><th class=\"l\">Firing</th><th class=\"l\">Summary</th></tr>",
+            report.alerts.iter().map(|a| {
+                format!(
+                    "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}/{}</td><td class=\"l\">{} .. {}</td><td class=\"l\">{}</td></tr>",
+                    escape(&a.alertname),
+                    escape(&a.verdict),
+                    escape(&a.scenario),
+                    escape(&a.step),
+                    fmt_time(a.first_firing),
+                    fmt_time(a.last_firing),
+                    escape(&a.summary)
+                )
+            }),
         );
-        for a in &report.alerts {
-            let _ = writeln!(
-                h,
-                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}/{}</td><td class=\"l\">{} .. {}</td><td class=\"l\">{}</td></tr>",
-                escape(&a.alertname),
-                escape(&a.verdict),
-                escape(&a.scenario),
-                escape(&a.step),
-                fmt_time(a.first_firing),
-                fmt_time(a.last_firing),
-                escape(&a.summary)
-            );
-        }
-        let _ = writeln!(h, "</table>");
     }
 
     if !report.rules.is_empty() {
-        let _ = writeln!(
-            h,
-            "<h2>Alert rules ({})</h2>\n<table>\n<tr><th class=\"l\">Rule</th><th class=\"l\">Group</th><th class=\"l\">Severity</th><th class=\"l\">Outcome</th></tr>",
-            report.rules.len()
-        );
-        for r in &report.rules {
+        let _ = writeln!(h, "<h2>Alert rules ({})</h2>", report.rules.len());
+        let rows = report.rules.iter().map(|r| {
             let (colour, word) = match r.outcome {
                 RuleOutcome::Passed => ("#1e7b34", "passed"),
                 RuleOutcome::Warned => ("#a86b00", "warned"),
@@ -468,15 +469,18 @@ pub fn render(report: &Report) -> String {
                 RuleOutcome::NotLoaded => ("#555555", "not loaded"),
                 RuleOutcome::NoData => ("#888888", "no data"),
             };
-            let _ = writeln!(
-                h,
+            format!(
                 "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\" style=\"color:{colour};font-weight:600\">{word}</td></tr>",
                 escape(&r.rule.name),
                 escape(&r.rule.group),
                 escape(&r.rule.severity)
-            );
-        }
-        let _ = writeln!(h, "</table>");
+            )
+        });
+        table(
+            &mut h,
+            "<table>\n<tr><th class=\"l\">Rule</th><th class=\"l\">Group</th><th class=\"l\">Severity</th><th class=\"l\">Outcome</th></tr>",
+            rows,
+        );
     }
     for w in &report.warnings {
         let _ = writeln!(h, "<p class=\"warn\">Warning: {}</p>", escape(w));
@@ -497,6 +501,16 @@ mod tests {
         assert_eq!(nice_max(73.0), 100.0);
     }
 
+    /// A chart of one line over 0..10 s without bands, values printed as they are.
+    fn one_line_chart(title: &str, label: &str, series: &[ChartSeries], scale: Scale) -> String {
+        let line = Line {
+            label,
+            colour: "#000",
+            series: series.iter().collect(),
+        };
+        chart(title, |v| format!("{v}"), &[line], &[], 0.0, 10.0, scale)
+    }
+
     #[test]
     fn charts_draw_one_polyline_per_step_series() {
         let series = [
@@ -513,19 +527,7 @@ mod tests {
                 points: vec![(6.0, 0.3), (9.0, 0.4)],
             },
         ];
-        let svg = chart(
-            "t <&>",
-            |v| format!("{v}"),
-            &[Line {
-                label: "p95",
-                colour: "#000",
-                series: series.iter().collect(),
-            }],
-            &[],
-            0.0,
-            10.0,
-            Scale::Linear,
-        );
+        let svg = one_line_chart("t <&>", "p95", &series, Scale::Linear);
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("t &lt;&amp;&gt;"));
         assert!(!svg.contains("no data"));
@@ -542,21 +544,7 @@ mod tests {
             step: "1".into(),
             points: vec![(0.0, 140.0), (5.0, 140.0), (6.0, 37_500.0), (9.0, 37_500.0)],
         }];
-        let draw = |scale| {
-            chart(
-                "rps",
-                |v| format!("{v}"),
-                &[Line {
-                    label: "req/s",
-                    colour: "#000",
-                    series: series.iter().collect(),
-                }],
-                &[],
-                0.0,
-                10.0,
-                scale,
-            )
-        };
+        let draw = |scale| one_line_chart("rps", "req/s", &series, scale);
         // The y of the slow step's first point, in pixels above the x axis.
         let height = |svg: &str| {
             let pts = svg.split("points=\"").nth(1).unwrap();
@@ -576,5 +564,72 @@ mod tests {
         assert!(height(&log) > 50.0, "log: {}", height(&log));
         // Ticks at powers of ten, 10 .. 100k.
         assert!(log.contains(">10<") && log.contains(">100000<"), "{log}");
+    }
+
+    /// The three list tables: a header, one escaped row per entry, closed, in order.
+    #[test]
+    fn tables_have_a_row_per_entry_and_are_closed() {
+        use crate::report::{FiredAlert, RuleResult, SaCreationStep};
+        use crate::rules::AlertRule;
+
+        let mut report = Report::new("t1", "http://prom");
+        report.service_account_creation = vec![SaCreationStep {
+            step: "s<1>".into(),
+            level: Some(10.0),
+            service_accounts: 1200.0,
+            mean_seconds: Some(0.25),
+            p50_seconds: Some(0.2),
+            p95_seconds: None,
+        }];
+        report.alerts = vec![FiredAlert {
+            alertname: "RedlineLatencyBreaking".into(),
+            severity: "critical".into(),
+            verdict: "fail".into(),
+            scenario: "burst".into(),
+            step: "2".into(),
+            labels: Default::default(),
+            first_firing: 0.0,
+            last_firing: 60.0,
+            summary: "p95 & more".into(),
+        }];
+        let rule = |name: &str| AlertRule {
+            name: name.into(),
+            group: "g".into(),
+            file: String::new(),
+            severity: "warning".into(),
+            verdict: "warn".into(),
+            expr: "up".into(),
+            for_seconds: 0.0,
+            summary: String::new(),
+            health: String::new(),
+            last_error: String::new(),
+        };
+        report.rules = [("A", RuleOutcome::Passed), ("B", RuleOutcome::Failed)]
+            .into_iter()
+            .map(|(n, outcome)| RuleResult {
+                rule: rule(n),
+                outcome,
+                fired: 0,
+                message: String::new(),
+            })
+            .collect();
+        let h = render(&report);
+
+        assert!(
+            h.contains("<h2>ServiceAccount creation per step</h2>\n<table>\n<tr><th>Step</th>")
+        );
+        assert!(h.contains("<tr><td>s&lt;1&gt;</td><td>1200</td>"), "{h}");
+        assert!(
+            h.contains("<td class=\"l\">p95 &amp; more</td></tr>\n</table>\n"),
+            "{h}"
+        );
+        assert!(h.contains("<h2>Alert rules (2)</h2>\n<table>\n<tr><th class=\"l\">Rule</th>"));
+        let a = h.find("<tr><td class=\"l\">A</td>").expect("row A");
+        let b = h.find("<tr><td class=\"l\">B</td>").expect("row B");
+        assert!(
+            a < b && h[b..].contains("failed</td></tr>\n</table>\n"),
+            "{h}"
+        );
+        assert_eq!(h.matches("<table>").count(), h.matches("</table>").count());
     }
 }

@@ -233,10 +233,11 @@ impl PromClient {
         end: f64,
         step: f64,
     ) -> Result<Vec<Series>, PromError> {
+        let [from, to] = span(start, end);
         let form = [
             ("query", q.to_string()),
-            ("start", fmt_time(start)),
-            ("end", fmt_time(end.max(start))),
+            from,
+            to,
             ("step", format!("{}", step.max(1.0))),
         ];
         let data: QueryData = self.call("query_range", q, Request::Post(&form)).await?;
@@ -250,11 +251,8 @@ impl PromClient {
         start: f64,
         end: f64,
     ) -> Result<Vec<String>, PromError> {
-        let form = [
-            ("match[]", selector.to_string()),
-            ("start", fmt_time(start)),
-            ("end", fmt_time(end.max(start))),
-        ];
+        let [from, to] = span(start, end);
+        let form = [("match[]", selector.to_string()), from, to];
         let what = format!("metric names of {selector}");
         self.call("label/__name__/values", &what, Request::Get(&form))
             .await
@@ -267,6 +265,15 @@ impl PromClient {
 
 fn fmt_time(t: f64) -> String {
     format!("{t:.3}")
+}
+
+/// The `start`/`end` pair of a range call; an end before the start is clamped so that a
+/// run which ended as it began still asks a valid question.
+fn span(start: f64, end: f64) -> [(&'static str, String); 2] {
+    [
+        ("start", fmt_time(start)),
+        ("end", fmt_time(end.max(start))),
+    ]
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

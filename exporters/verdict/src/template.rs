@@ -136,40 +136,49 @@ fn humanize(mut v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return g4(v);
     }
-    let mut prefix = "";
+    let prefix;
     if v.abs() >= 1.0 {
-        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
-            if v.abs() < 1000.0 {
-                break;
-            }
-            prefix = p;
-            v /= 1000.0;
-        }
+        (v, prefix) = above_one(v, 1000.0, ["k", "M", "G", "T", "P", "E", "Z", "Y"]);
     } else {
-        for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-            if v.abs() >= 1.0 {
-                break;
-            }
-            prefix = p;
-            v *= 1000.0;
-        }
+        (v, prefix) = below_one(v);
     }
     format!("{}{prefix}", g4(v))
 }
 
-/// Prometheus' `humanize1024`: binary prefixes above 1.
-fn humanize1024(mut v: f64) -> String {
-    if v.abs() <= 1.0 || !v.is_finite() {
-        return g4(v);
-    }
+/// Scales a magnitude of at least 1 down by `base` while it reaches `base`, with the
+/// prefix that undoes it (decimal for `humanize`, binary for `humanize1024`).
+fn above_one(mut v: f64, base: f64, prefixes: [&'static str; 8]) -> (f64, &'static str) {
     let mut prefix = "";
-    for p in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
-        if v.abs() < 1024.0 {
+    for p in prefixes {
+        if v.abs() < base {
             break;
         }
         prefix = p;
-        v /= 1024.0;
+        v /= base;
     }
+    (v, prefix)
+}
+
+/// Scales a magnitude below 1 up by thousands, with the SI prefix that undoes it
+/// (`humanize` and `humanizeDuration` share it, as in Prometheus).
+fn below_one(mut v: f64) -> (f64, &'static str) {
+    let mut prefix = "";
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if v.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        v *= 1000.0;
+    }
+    (v, prefix)
+}
+
+/// Prometheus' `humanize1024`: binary prefixes above 1.
+fn humanize1024(v: f64) -> String {
+    if v.abs() <= 1.0 || !v.is_finite() {
+        return g4(v);
+    }
+    let (v, prefix) = above_one(v, 1024.0, ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"]);
     format!("{}{prefix}", g4(v))
 }
 
@@ -196,14 +205,7 @@ fn humanize_duration(mut v: f64) -> String {
             format!("{sign}{}s", g4(v))
         };
     }
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
+    let (v, prefix) = below_one(v);
     format!("{}{prefix}s", g4(v))
 }
 

@@ -70,10 +70,18 @@ fn junit_counts(dir: &Path) -> (usize, usize, usize, String) {
     (cases, failures, errors, text)
 }
 
-async fn target(_slow: bool) -> redline_demo_target::TargetHandle {
-    redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
+/// Plays `steps` of `scenario` against a demo target of its own (each step's path says
+/// how it answers), written to `prom`.
+async fn at_demo(
+    prom: &Prometheus,
+    testid: &str,
+    scenario: &str,
+    steps: Vec<common::Step>,
+) -> common::Totals {
+    let target = redline_demo_target::spawn(redline_demo_target::TargetArgs::ephemeral())
         .await
-        .expect("demo target")
+        .expect("demo target");
+    common::run(&prom.write_url(), testid, scenario, &target.url(), steps).await
 }
 
 fn step(name: &'static str, vus: usize, path: &str, secs: u64) -> common::Step {
@@ -88,12 +96,11 @@ fn step(name: &'static str, vus: usize, path: &str, secs: u64) -> common::Step {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_run_passes_with_a_filled_table_and_renders_in_chromium() {
     let prom = common::prometheus_with_rules().await;
-    let target = target(false).await;
     let testid = "healthy-run";
-    let totals = burst(
+    let totals = at_demo(
         &prom,
         testid,
-        &target.url(),
+        "burst",
         vec![
             step("1", 2, "/?sleep=50", 15),
             step("2", 4, "/?sleep=50", 15),
@@ -209,12 +216,11 @@ async fn healthy_run_passes_with_a_filled_table_and_renders_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_erroring_step_fails_with_breaking_alerts_and_classification() {
     let prom = common::prometheus_with_rules().await;
-    let target = target(true).await;
     let testid = "failing-run";
-    burst(
+    at_demo(
         &prom,
         testid,
-        &target.url(),
+        "burst",
         vec![
             step("1", 2, "/?sleep=50", 15),
             // 30 % fast 503s, the rest 1.5 s: p95 ~2.4 s (Degraded), errors 30 % (Breaking).
@@ -565,13 +571,11 @@ mod chromium {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maas_run_throttled_by_unraised_limits_is_invalid() {
     let prom = common::prometheus_with_rules().await;
-    let target = target(false).await;
     let testid = "maas-limits-not-raised";
-    common::run(
-        &prom.write_url(),
+    at_demo(
+        &prom,
         testid,
         "maas-rate",
-        &target.url(),
         // RedlineRateLimitsNotRaised holds for 1 m once the 1 m ratio exists.
         vec![step("1", 2, "/?sleep=20&status=429&p=0.5", 95)],
     )

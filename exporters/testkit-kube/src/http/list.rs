@@ -17,16 +17,8 @@ pub(super) fn select(
     t: &Target,
     q: &HashMap<String, String>,
 ) -> Result<(Vec<Arc<Value>>, u64), ApiError> {
-    let labels = q
-        .get("labelSelector")
-        .map(|s| LabelSelector::parse(s))
-        .transpose()?
-        .unwrap_or_default();
-    let fields = q
-        .get("fieldSelector")
-        .map(|s| FieldSelector::parse(s))
-        .transpose()?
-        .unwrap_or_default();
+    let labels = LabelSelector::from_query(q)?;
+    let fields = FieldSelector::from_query(q)?;
     let (items, rv) = shared.store.list(t.res, t.namespace.as_deref());
     let items = items
         .into_iter()

@@ -21,22 +21,11 @@ pub(super) fn respond(
     t: &Target,
     q: &HashMap<String, String>,
 ) -> Response<Body> {
-    let labels = match q
-        .get("labelSelector")
-        .map(|s| LabelSelector::parse(s))
-        .transpose()
-    {
-        Ok(l) => l.unwrap_or_default(),
-        Err(e) => return error_response(&e),
-    };
-    let fields = match q
-        .get("fieldSelector")
-        .map(|s| FieldSelector::parse(s))
-        .transpose()
-    {
-        Ok(f) => f.unwrap_or_default(),
-        Err(e) => return error_response(&e),
-    };
+    let (labels, fields) =
+        match LabelSelector::from_query(q).and_then(|l| Ok((l, FieldSelector::from_query(q)?))) {
+            Ok(both) => both,
+            Err(e) => return error_response(&e),
+        };
     if t.res.virtual_only {
         return error_response(&ApiError::new(
             405,
