@@ -29,10 +29,25 @@ fn is_cumulative(series: &Series) -> bool {
 
 /// `series` with its created time: the one its metric gave, else the one it had in the
 /// `previous` collection, else 1 ms after `absent_at` (the previous collection's time, which
-/// did not have it). Non-cumulative series are returned as they are.
-pub(crate) fn stamp<V>(series: Series, previous: &HashMap<Series, V>, absent_at: i64) -> Series {
-    if !is_cumulative(&series) || series.created_timestamp().is_some() {
+/// did not have it). Non-cumulative series are returned as they are. The created time is
+/// always older than `sampled_at`, the collection's timestamp: Prometheus ignores one that
+/// is not, and a native histogram made and first collected within one millisecond (its own
+/// time is prometheus-client's) would otherwise lose its zero.
+pub(crate) fn stamp<V>(
+    series: Series,
+    previous: &HashMap<Series, V>,
+    absent_at: i64,
+    sampled_at: i64,
+) -> Series {
+    if !is_cumulative(&series) {
         return series;
+    }
+    if let Some(given) = series.created_timestamp() {
+        return if given < sampled_at {
+            series
+        } else {
+            series.with_created_timestamp(sampled_at - 1)
+        };
     }
     let created = previous
         .get_key_value(&series)
@@ -56,17 +71,17 @@ mod tests {
     #[test]
     fn a_new_counter_counts_from_just_after_the_collection_that_lacked_it_and_keeps_that() {
         let none: HashMap<Series, ()> = HashMap::new();
-        let first = stamp(of(MetricKind::Counter), &none, 1_000);
+        let first = stamp(of(MetricKind::Counter), &none, 1_000, 2_000);
         assert_eq!(first.created_timestamp(), Some(1_001));
         let previous = HashMap::from([(first, ())]);
-        let later = stamp(of(MetricKind::Counter), &previous, 5_000);
+        let later = stamp(of(MetricKind::Counter), &previous, 5_000, 6_000);
         assert_eq!(
             later.created_timestamp(),
             Some(1_001),
             "kept while it is collected"
         );
         // Gone from the collection at 5 000, back at the next: counting again from then.
-        let back = stamp(of(MetricKind::Counter), &none, 5_000);
+        let back = stamp(of(MetricKind::Counter), &none, 5_000, 6_000);
         assert_eq!(back.created_timestamp(), Some(5_001));
     }
 
@@ -74,7 +89,10 @@ mod tests {
     fn a_time_the_metric_gave_wins_and_gauges_get_none() {
         let none: HashMap<Series, ()> = HashMap::new();
         let given = of(MetricKind::Histogram).with_created_timestamp(42);
-        assert_eq!(stamp(given, &none, 1_000).created_timestamp(), Some(42));
+        assert_eq!(
+            stamp(given, &none, 1_000, 2_000).created_timestamp(),
+            Some(42)
+        );
         for kind in [
             MetricKind::Gauge,
             MetricKind::GaugeHistogram,
@@ -82,12 +100,18 @@ mod tests {
             MetricKind::Unknown,
         ] {
             assert_eq!(
-                stamp(of(kind), &none, 1_000).created_timestamp(),
+                stamp(of(kind), &none, 1_000, 2_000).created_timestamp(),
                 None,
                 "{kind:?}"
             );
         }
+        // Made in the millisecond it is first collected: its zero goes 1 ms before.
+        let same_ms = of(MetricKind::Histogram).with_created_timestamp(2_000);
+        assert_eq!(
+            stamp(same_ms, &none, 1_000, 2_000).created_timestamp(),
+            Some(1_999)
+        );
         let bare = Series::new("m", [("a", "1")]).unwrap();
-        assert_eq!(stamp(bare, &none, 1_000).created_timestamp(), None);
+        assert_eq!(stamp(bare, &none, 1_000, 2_000).created_timestamp(), None);
     }
 }

@@ -249,7 +249,7 @@ impl Pusher {
         };
         let mut ops = std::mem::take(&mut state.pending);
         let mut current = HashMap::with_capacity(samples.len());
-        let stamp = |series| created::stamp(series, &state.previous, absent_at);
+        let stamp = |series| created::stamp(series, &state.previous, absent_at, ts);
         for s in samples {
             match s {
                 Collected::Float(series, v) => {
