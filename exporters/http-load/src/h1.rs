@@ -4,29 +4,25 @@
 //! hyper's client runs each connection as its own task behind a request channel: per request
 //! that is two task wakeups, a channel hop each way and a parsed `HeaderMap`, about as much CPU
 //! as the request's syscalls on loopback. A VU has one request in flight, so here it writes the
-//! request and reads the response on its own socket, parsing with `httparse` (hyper's parser)
+//! request and reads the response on its own socket, parsing the head (see [`crate::h1head`])
 //! into a buffer it keeps. Over TLS the same holds: one request is one plaintext write, so one
 //! TLS record and one syscall. hyper still serves HTTP/2, SSE streams and `--max-connections`
 //! (see [`serves`]).
 //!
-//! Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304; chunked wins over
-//! Content-Length; without either the body runs to the connection's end.
+//! The head is parsed in [`crate::h1head`], which also says how the body is framed.
 
 use std::time::Instant;
 
 use crate::client::{ClientConfig, ClientError, Kept, OriginKey, io_reason};
+use crate::h1head::{Framing, parse_head, protocol};
 use crate::metrics::ErrorReason;
 pub use crate::response::{Failure, Keep, Response};
 use crate::stream::Stream;
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, HeaderValue, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Most headers a response may have; k6 and nginx sit far below it.
-const MAX_HEADERS: usize = 100;
-/// Largest response head (status line and headers).
-const MAX_HEAD_BYTES: usize = 256 * 1024;
 /// Request bodies up to this size go out in the same write as the head.
 const INLINE_BODY: usize = 16 * 1024;
 
@@ -215,13 +211,6 @@ fn io_error(what: &str, e: &std::io::Error) -> ClientError {
     }
 }
 
-fn protocol(message: String) -> ClientError {
-    ClientError {
-        reason: ErrorReason::Other,
-        message,
-    }
-}
-
 /// Writes `req` in HTTP/1.1 form, Host first, (and `body` too when small) into `out`.
 fn encode(out: &mut Vec<u8>, req: &RequestHead<'_>, body: &Bytes) {
     out.clear();
@@ -254,118 +243,6 @@ fn encode(out: &mut Vec<u8>, req: &RequestHead<'_>, body: &Bytes) {
     if body.len() <= INLINE_BODY {
         out.extend_from_slice(body);
     }
-}
-
-/// A non-empty run of ASCII digits as a number (`str::parse` cost ~280 instructions for a
-/// two-digit Content-Length, this a tenth of that); `None` for anything else or on overflow.
-fn decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &d| {
-        d.is_ascii_digit()
-            .then(|| n.checked_mul(10)?.checked_add((d - b'0') as u64))
-            .flatten()
-    })
-}
-
-/// How the body of a response is delimited.
-enum Framing {
-    None,
-    Length(u64),
-    Chunked,
-    UntilClose,
-}
-
-/// Parsed head: status, framing, keep-alive, headers if kept, and its length in `rbuf`.
-struct Head {
-    status: u16,
-    framing: Framing,
-    keep_alive: bool,
-    headers: HeaderMap,
-    len: usize,
-}
-
-fn parse_head(
-    buf: &[u8],
-    head_only: bool,
-    keep_headers: bool,
-) -> Result<Option<Head>, ClientError> {
-    // Left uninitialised: filling 100 empty slots before every parse cost more instructions
-    // than parsing nginx's five headers.
-    let mut slots =
-        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-    let mut r = httparse::Response::new(&mut []);
-    let len = match httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut r, buf, &mut slots)
-    {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            if buf.len() > MAX_HEAD_BYTES {
-                return Err(protocol(format!(
-                    "response head larger than {MAX_HEAD_BYTES} bytes"
-                )));
-            }
-            return Ok(None);
-        }
-        Err(e) => return Err(protocol(format!("invalid response head: {e}"))),
-    };
-    let status = r.code.unwrap_or(0);
-    let http10 = r.version == Some(0);
-    let (mut chunked, mut length, mut close, mut keep_alive_token) = (false, None, false, false);
-    let mut headers = HeaderMap::new();
-    for h in r.headers.iter() {
-        let name = h.name;
-        if name.eq_ignore_ascii_case(TRANSFER_ENCODING.as_str()) {
-            // Chunked only when it is the final coding.
-            chunked = std::str::from_utf8(h.value).is_ok_and(|v| {
-                v.rsplit(',')
-                    .next()
-                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
-            });
-        } else if name.eq_ignore_ascii_case(CONTENT_LENGTH.as_str()) {
-            let n = decimal(h.value.trim_ascii())
-                .ok_or_else(|| protocol("invalid Content-Length".into()))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(protocol("conflicting Content-Length headers".into()));
-            }
-            length = Some(n);
-        } else if name.eq_ignore_ascii_case(CONNECTION.as_str()) {
-            for token in h.value.split(|&b| b == b',') {
-                let t = token.trim_ascii();
-                close |= t.eq_ignore_ascii_case(b"close");
-                keep_alive_token |= t.eq_ignore_ascii_case(b"keep-alive");
-            }
-        }
-        if keep_headers
-            && let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_bytes(h.value),
-            )
-        {
-            headers.append(n, v);
-        }
-    }
-    let framing = if head_only || (100..200).contains(&status) || status == 204 || status == 304 {
-        Framing::None
-    } else if chunked {
-        Framing::Chunked
-    } else if let Some(n) = length {
-        Framing::Length(n)
-    } else {
-        Framing::UntilClose
-    };
-    let keep_alive = !close
-        && (!http10 || keep_alive_token)
-        && !matches!(framing, Framing::UntilClose)
-        && status != 101;
-    Ok(Some(Head {
-        status,
-        framing,
-        keep_alive,
-        headers,
-        len,
-    }))
 }
 
 /// Reads one response after the request went out (`wrote`, `sent` bytes).
@@ -711,23 +588,6 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!((&r.body[..], keep), (body, false));
-        }
-    }
-
-    #[test]
-    fn content_lengths_are_plain_decimals() {
-        assert_eq!(decimal(b"0"), Some(0));
-        assert_eq!(decimal(b"17"), Some(17));
-        assert_eq!(decimal(b"18446744073709551615"), Some(u64::MAX));
-        for bad in [
-            &b""[..],
-            b"18446744073709551616",
-            b"+1",
-            b"1 2",
-            b"0x10",
-            b"-0",
-        ] {
-            assert_eq!(decimal(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
 

@@ -17,6 +17,7 @@ pub mod connection_options;
 pub mod engine;
 mod error;
 mod h1;
+mod h1head;
 mod h2conn;
 pub mod h2lean;
 pub mod h2pool;
