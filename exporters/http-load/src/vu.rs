@@ -1,6 +1,7 @@
 //! A virtual user and its iteration: pick requests, fill templates, send on the VU's own
 //! connection, read the response (SSE for streamed completions), run checks, record.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,11 +103,19 @@ impl Vu {
         for (n, &i) in picks.iter().enumerate() {
             // Only the first request of an iteration was scheduled; later ones start when sent.
             let intended = if n == 0 { intended } else { None };
-            self.request(sh, sc, &sc.requests.list[i], ctx, intended)
-                .await;
+            let times = RequestTimes {
+                intended,
+                // The iteration's first clock read, taken a few instructions ago, serves the
+                // first request of a closed-model iteration too (a read is ~75 instructions).
+                now: (n == 0 && intended.is_none()).then_some(it_start),
+                // The last request records the iteration too, under the same lock of the shard.
+                iteration_start: (n + 1 == picks.len()).then_some(it_start),
+            };
+            self.request(sh, sc, &sc.requests.list[i], ctx, times).await;
         }
+        let none = picks.is_empty();
         self.picks = picks;
-        if ctx.recording {
+        if ctx.recording && none {
             let us = it_start.elapsed().as_micros() as u64;
             sh.metrics.with(|s| {
                 let c = s.step(StepKey {
@@ -146,34 +155,39 @@ impl Vu {
         }
     }
 
-    fn build(
+    fn build<'r>(
         &self,
         sh: &Shared,
         sc: &ScenarioRt,
-        r: &Request,
+        r: &'r Request,
         step_label: &str,
-    ) -> Result<Built, ClientError> {
+    ) -> Result<Built<'r>, ClientError> {
         let user = sh.users.for_vu(self.id);
         let env = self.env(sc, step_label, user);
         let bad = |m: String| ClientError {
             reason: ErrorReason::Other,
             message: m,
         };
-        let uri: Uri = match &r.static_uri {
-            Some(u) => u.clone(),
-            None => r
-                .url
-                .render(&env)
-                .parse()
-                .map_err(|e| bad(format!("URL of {}: {e}", r.name)))?,
+        // A fixed URL and Host are borrowed, not cloned: each clone and drop is an atomic
+        // reference count on the request's shared bytes, per request.
+        let uri: Cow<'r, Uri> = match &r.static_uri {
+            Some(u) => Cow::Borrowed(u),
+            None => Cow::Owned(
+                r.url
+                    .render(&env)
+                    .parse()
+                    .map_err(|e| bad(format!("URL of {}: {e}", r.name)))?,
+            ),
         };
         // HTTP/1.1's Host, given apart: the lean path writes it without a map insert.
         let host = if sh.client.http2 {
             None
         } else if let Some(host) = &r.static_host {
-            Some(host.clone())
+            Some(Cow::Borrowed(host))
         } else if let Some(a) = uri.authority() {
-            Some(HeaderValue::from_str(a.as_str()).map_err(|e| bad(e.to_string()))?)
+            Some(Cow::Owned(
+                HeaderValue::from_str(a.as_str()).map_err(|e| bad(e.to_string()))?,
+            ))
         } else {
             None
         };
@@ -207,8 +221,13 @@ impl Vu {
         sc: &ScenarioRt,
         r: &Request,
         ctx: StepCtx,
-        intended: Option<Instant>,
+        times: RequestTimes,
     ) {
+        let RequestTimes {
+            intended,
+            now,
+            iteration_start,
+        } = times;
         let m = &sh.metrics;
         let step_label = m.labels.steps[sc.idx as usize]
             .get(ctx.step as usize)
@@ -222,7 +241,7 @@ impl Vu {
             }
             BodySource::Files(f) => f[self.rng.random_range(0..f.len())].clone(),
         };
-        let t0 = Instant::now();
+        let t0 = now.unwrap_or_else(Instant::now);
         let started = intended.unwrap_or(t0);
         let tier = sh.users.for_vu(self.id).map_or(0, |u| u.tier);
         let result = self
@@ -286,6 +305,11 @@ impl Vu {
                     let c = s.step(sk);
                     c.sent += x.sent;
                     c.received += x.received;
+                    if let Some(t) = iteration_start {
+                        c.iterations += 1;
+                        // The response's end closes the iteration (only its checks follow): one clock read saved.
+                        c.iteration.record(us(x.end.saturating_duration_since(t)));
+                    }
                     for (id, pass) in check_results {
                         s.check(id, ctx.step, pass);
                     }
@@ -315,6 +339,10 @@ impl Vu {
                     let c = s.step(sk);
                     c.sent += wire.0;
                     c.received += wire.1;
+                    if let Some(t) = iteration_start {
+                        c.iterations += 1;
+                        c.iteration.record(t.elapsed().as_micros() as u64);
+                    }
                     for id in failing {
                         s.check(id, ctx.step, false);
                     }
@@ -327,21 +355,19 @@ impl Vu {
     /// keep-alive connection turns out to be closed (the server's idle close races our send).
     async fn exchange(&mut self, call: Call<'_>) -> Result<Exchange, (ClientError, (u64, u64))> {
         let Call { sh, start, .. } = call;
-        // One timer for the whole exchange, and the same one for every exchange of this VU:
-        // a later deadline only moves the armed entry's expiry, where a fresh timer per
-        // request inserts into and removes from the timer wheel each time.
+        // One timer for every exchange of this VU, left armed at an earlier exchange's
+        // deadline: it only fires early, once per timeout at most, and is then moved to this
+        // exchange's deadline (see `expiry`). Re-arming it for every request (a clock read
+        // and a timer-wheel update) cost ~240 instructions a request.
         let deadline = tokio::time::Instant::from_std(start.now + sh.client.timeout);
         let mut timer = match self.timer.take() {
-            Some(mut t) => {
-                t.as_mut().reset(deadline);
-                t
-            }
+            Some(t) => t,
             None => Box::pin(tokio::time::sleep_until(deadline)),
         };
         let out = tokio::select! {
             biased;
             r = self.exchange_inner(call) => r,
-            () = timer.as_mut() => {
+            () = expiry(&mut timer, deadline) => {
                 self.conn = None;
                 self.h1 = None;
                 self.h2lean = None;
@@ -384,7 +410,7 @@ impl Vu {
                 }
             };
             let built = self.build(sh, sc, r, step_label).map_err(|e| (e, (0, 0)))?;
-            let uri = &built.uri;
+            let uri: &Uri = &built.uri;
             let streaming = r.openai.as_ref().is_some_and(|o| o.stream);
             let keep = Keep {
                 headers: !r.checks.is_empty(),
@@ -403,7 +429,7 @@ impl Vu {
                     let head = h1::RequestHead {
                         method: &r.method,
                         target: uri.path_and_query().map_or("/", |p| p.as_str()),
-                        host: built.host.as_ref(),
+                        host: built.host.as_deref(),
                         headers: &built.headers,
                     };
                     (conn.exchange(&head, body, keep).await, times, sent_at)
@@ -612,13 +638,13 @@ impl Vu {
 
 /// A request made ready to send: its absolute URI, HTTP/1.1's Host and its headers. The lean
 /// paths write from it directly; hyper and the h2 crate get an `http::Request` made of it.
-struct Built {
-    uri: Uri,
-    host: Option<HeaderValue>,
+struct Built<'r> {
+    uri: Cow<'r, Uri>,
+    host: Option<Cow<'r, HeaderValue>>,
     headers: HeaderMap,
 }
 
-impl Built {
+impl Built<'_> {
     /// The head of an HTTP/2 request (the lean engine).
     fn h2_head<'a>(&'a self, method: &'a http::Method) -> RequestHead<'a> {
         RequestHead {
@@ -646,7 +672,7 @@ impl Built {
         let mut req = HttpRequest::new(Full::new(body.clone()));
         *req.method_mut() = method.clone();
         *req.uri_mut() = if http2 {
-            self.uri
+            self.uri.into_owned()
         } else {
             match self.uri.path_and_query() {
                 Some(p) => Uri::from(p.clone()),
@@ -655,7 +681,7 @@ impl Built {
         };
         let mut headers = self.headers;
         if let Some(h) = self.host {
-            headers.insert(HOST, h);
+            headers.insert(HOST, h.into_owned());
         }
         *req.headers_mut() = headers;
         req
@@ -672,6 +698,27 @@ struct Call<'a> {
     step_label: &'a str,
     body: &'a Bytes,
     start: Start,
+}
+
+/// Waits until `deadline` on `timer`, which may be armed earlier (never later: a VU's
+/// deadlines only grow): when it fires before `deadline` it is moved there and waited on again.
+async fn expiry(timer: &mut Pin<Box<tokio::time::Sleep>>, deadline: tokio::time::Instant) {
+    loop {
+        timer.as_mut().await;
+        if timer.deadline() >= deadline {
+            return;
+        }
+        timer.as_mut().reset(deadline);
+    }
+}
+
+/// What a request's clock readings start from: the open model's intended start, a reading
+/// already taken that serves as the request's own, and the start of the iteration it ends.
+#[derive(Clone, Copy)]
+struct RequestTimes {
+    intended: Option<Instant>,
+    now: Option<Instant>,
+    iteration_start: Option<Instant>,
 }
 
 /// When a request starts: `started` (the intended start in open models), and `now`, the

@@ -213,3 +213,41 @@ async fn blocked_counts_the_wait_for_a_connection_slot() {
         ("k6_http_reqs_total", &[("status", "200")], 4.0),
     ]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iteration_of_several_requests_is_recorded_once_ending_with_its_last_request() {
+    // The last request of an iteration records the iteration too (under the same shard lock),
+    // also when that request fails: two 200 ms answers, then a refused connection.
+    let slow_answer = raw_server(Slow::Answer(Duration::from_millis(200))).await;
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let run = run_on(
+        "",
+        &format!(
+            r#"
+scenarios:
+  chain:
+    executor: per-vu-iterations
+    vus: 1
+    iterations: 2
+    requests:
+      - {{name: first, url: "http://{slow_answer}/a"}}
+      - {{name: second, url: "http://{slow_answer}/b"}}
+      - {{name: gone, url: "http://{refused}/c"}}
+"#
+        ),
+    )
+    .await;
+    let text = run.text();
+    assert_eq!(run.sum("k6_iterations_total", &[]), 2.0, "{text}");
+    let (n, it) = run.histogram("k6_iteration_duration_seconds", &[]);
+    assert_eq!(n, 2.0, "one iteration sample per iteration: {text}");
+    let (reqs, dur) = run.histogram("k6_http_req_duration_seconds", &[]);
+    assert_eq!(reqs, 6.0, "{text}");
+    assert!(it >= dur, "iterations {it}s vs their requests {dur}s");
+    // Each iteration waited for two 200 ms answers.
+    let min_ms = run.summary_f64("iteration_duration", "min");
+    assert!(min_ms >= 400.0, "iteration min {min_ms} ms");
+}
