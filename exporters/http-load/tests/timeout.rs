@@ -1,6 +1,7 @@
 //! The request timeout: a response slower than `timeout` is cut off at the timeout, counted as
-//! status 0 with reason `timeout`, and the VU goes on. Every VU re-arms one timer per exchange,
-//! so a request right after a timed-out one must get its full timeout, not the old deadline.
+//! status 0 with reason `timeout`, and the VU goes on. Every VU keeps one timer, left at an
+//! earlier exchange's deadline and moved when it fires early, so a request right after a fast
+//! or a timed-out one must get its full timeout, not the old deadline.
 
 mod common;
 
