@@ -83,6 +83,87 @@ pub struct Decoder {
     max_size: usize,
     /// What we allow (our SETTINGS_HEADER_TABLE_SIZE).
     limit: usize,
+    cache: HuffCache,
+}
+
+/// Coded strings longer than this are always decoded.
+const CACHE_MAX: usize = 64;
+/// Room for the decoding of `CACHE_MAX` coded bytes: at most one symbol per 5 bits.
+const CACHE_DECODED: usize = CACHE_MAX * 8 / 5;
+
+/// The last few Huffman-coded strings and their decodings, keyed by the coded bytes.
+///
+/// Why: nginx Huffman-codes its response header values as literals not indexed (date,
+/// server, content-type, content-length) and sends the same ones on every response; a
+/// repeated value is then a compare and a copy instead of a decode. Four slots hold an
+/// nginx response's values; the date changes once a second and replaces the oldest slot.
+/// Measured (callgrind, nginx over TLS): Huffman decoding cost ~2.0k instructions per
+/// response; with the cache, instructions per request 14.0k -> 12.4k (5 connections x 10
+/// streams) and 16.2k -> 14.7k (10 connections, one VU each).
+#[derive(Debug)]
+struct HuffCache {
+    slots: [Slot; 4],
+    /// The slot the next miss replaces (oldest first).
+    next: usize,
+    #[cfg(test)]
+    hits: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// 0: empty (an empty string is never cached).
+    coded_len: u8,
+    coded: [u8; CACHE_MAX],
+    decoded_len: u8,
+    decoded: [u8; CACHE_DECODED],
+}
+
+impl Default for HuffCache {
+    fn default() -> Self {
+        let empty = Slot {
+            coded_len: 0,
+            coded: [0; CACHE_MAX],
+            decoded_len: 0,
+            decoded: [0; CACHE_DECODED],
+        };
+        Self {
+            slots: [empty; 4],
+            next: 0,
+            #[cfg(test)]
+            hits: 0,
+        }
+    }
+}
+
+impl HuffCache {
+    /// Appends the decoding of `src` to `out`, as [`huffman::decode`] does.
+    fn decode(&mut self, src: &[u8], out: &mut Vec<u8>) -> Result<(), huffman::InvalidHuffman> {
+        if src.is_empty() || src.len() > CACHE_MAX {
+            return huffman::decode(src, out);
+        }
+        for s in &self.slots {
+            if s.coded_len as usize == src.len() && s.coded[..src.len()] == *src {
+                out.extend_from_slice(&s.decoded[..s.decoded_len as usize]);
+                #[cfg(test)]
+                {
+                    self.hits += 1;
+                }
+                return Ok(());
+            }
+        }
+        let start = out.len();
+        huffman::decode(src, out)?;
+        let decoded = &out[start..];
+        if decoded.len() <= CACHE_DECODED {
+            let s = &mut self.slots[self.next];
+            s.coded_len = src.len() as u8;
+            s.coded[..src.len()].copy_from_slice(src);
+            s.decoded_len = decoded.len() as u8;
+            s.decoded[..decoded.len()].copy_from_slice(decoded);
+            self.next = (self.next + 1) % self.slots.len();
+        }
+        Ok(())
+    }
 }
 
 impl Default for Decoder {
@@ -123,6 +204,7 @@ impl Decoder {
             size: 0,
             max_size: limit,
             limit,
+            cache: HuffCache::default(),
         }
     }
 
@@ -247,7 +329,9 @@ impl Decoder {
             .ok_or(HpackError("truncated string"))?;
         *pos += len;
         if huffman {
-            huffman::decode(raw, &mut self.arena).map_err(|_| HpackError("invalid Huffman code"))
+            self.cache
+                .decode(raw, &mut self.arena)
+                .map_err(|_| HpackError("invalid Huffman code"))
         } else {
             self.arena.extend_from_slice(raw);
             Ok(())
@@ -456,5 +540,76 @@ mod tests {
         d.decode(&[0x20, 0x88], false, &mut Decoded::default())
             .unwrap();
         assert_eq!(d.entry_count(), 0);
+    }
+
+    /// The cache of Huffman decodings gives what decoding gives, on coded strings drawn from
+    /// a hot few (hits), from a larger pool (misses, evictions: four slots), of the same
+    /// length differing only in their last bytes, at its 64-byte limit and past it, empty,
+    /// and random bytes (mostly invalid codes, never cached).
+    #[test]
+    fn cached_huffman_decodings_equal_decoding() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let code = |plain: &[u8]| {
+            let mut coded = Vec::new();
+            huffman::encode(plain, &mut coded);
+            coded
+        };
+        const ASCII: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789 :;,-/=GMT";
+        let mut pool: Vec<Vec<u8>> = (0..16)
+            .map(|i| {
+                let len = if i < 4 { 5 + next() % 36 } else { next() % 90 } as usize;
+                let plain: Vec<u8> = (0..len)
+                    .map(|_| match i % 3 {
+                        2 => next() as u8,
+                        _ => ASCII[(next() % ASCII.len() as u64) as usize],
+                    })
+                    .collect();
+                code(&plain)
+            })
+            .collect();
+        // nginx's date: the same length every second, the codes differing only near the end.
+        for (i, sec) in [(0, 1), (1, 2), (4, 3), (5, 4)] {
+            pool[i] = code(format!("Sun, 06 Dec 2026 20:04:0{sec} GMT").as_bytes());
+        }
+        // '0' is a 5-bit code: 102 of them fill 64 bytes, 103 take 65.
+        let (at, past) = (code(&[b'0'; 102]), code(&[b'0'; 103]));
+        assert_eq!((at.len(), past.len()), (CACHE_MAX, CACHE_MAX + 1));
+        pool.extend([at, past, Vec::new()]);
+        let mut cache = HuffCache::default();
+        let (mut oks, mut errs) = (0, 0);
+        for round in 0..20_000u32 {
+            let coded = match next() % 8 {
+                0 => (0..next() % 70).map(|_| next() as u8).collect(),
+                1..=3 => pool[(next() % 4) as usize].clone(),
+                _ => pool[(next() % pool.len() as u64) as usize].clone(),
+            };
+            // Appended after what is already in the buffer, as in the arena.
+            let prefix = vec![round as u8; round as usize % 3];
+            let (mut cached, mut plain) = (prefix.clone(), prefix);
+            let (a, b) = (
+                cache.decode(&coded, &mut cached),
+                huffman::decode(&coded, &mut plain),
+            );
+            assert_eq!(a.is_ok(), b.is_ok(), "{coded:?}");
+            if a.is_ok() {
+                assert_eq!(cached, plain, "{coded:?}");
+                oks += 1;
+            } else {
+                errs += 1;
+            }
+        }
+        // Hits, and misses (the decodings the cache did not give) among the decodings.
+        assert!(
+            cache.hits > 5_000 && oks - cache.hits > 2_000 && errs > 500,
+            "hits {}, misses {}, invalid {errs}",
+            cache.hits,
+            oks - cache.hits
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! through the two drivers, [`super::exchange`] and [`super::mux`].
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -447,4 +448,115 @@ async fn a_shared_connection_keeps_to_max_concurrent_streams_and_resets_abandone
     let (sent, received) = wire.take();
     assert!(sent > 0 && received > 0);
     assert!(c.is_usable());
+}
+
+/// The VUs one read's responses woke send their next requests in one write, on a
+/// multi-thread runtime where tokio runs a woken task next (its LIFO slot): the connection's
+/// task, woken by the first of them, would otherwise write that one request alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_requests_of_vus_woken_by_one_read_go_out_in_one_write() {
+    const VUS: usize = 10;
+    const ROUNDS: usize = 5;
+    // The server tells when it has the first round (the VUs start one by one, so their
+    // first requests go out in several writes) and answers it when told to go on.
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let (url, server) = scripted(|mut p| async move {
+        let (mut first_tx, mut go_rx) = (Some(first_tx), Some(go_rx));
+        for _ in 0..ROUNDS {
+            // Every round's VUS requests answered in one write.
+            let mut answers = Vec::new();
+            for _ in 0..VUS {
+                let (h, _) = p.next(frame::HEADERS).await;
+                answers.extend(f(frame::HEADERS, END, h.stream, &block("204", &[])));
+            }
+            if let (Some(tx), Some(rx)) = (first_tx.take(), go_rx.take()) {
+                tx.send(()).unwrap();
+                rx.await.unwrap();
+            }
+            p.write(&answers).await;
+        }
+    })
+    .await;
+    let tcp = TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let c = mux::start(Stream::Plain(tcp), Arc::new(WireCounters::default()));
+    let vus: Vec<_> = (0..VUS)
+        .map(|i| {
+            let (c, url) = (c.clone(), url.clone());
+            tokio::spawn(async move {
+                for round in 0..ROUNDS {
+                    let r = req(Method::GET, &url, &format!("/{i}/{round}"));
+                    let s = c.send(&RequestHead::of(&r), &Bytes::new(), ALL).await;
+                    assert_eq!(s.map_err(|e| e.0.message).unwrap().head.status, 204);
+                }
+            })
+        })
+        .collect();
+    first_rx.await.unwrap();
+    let before = c.writes();
+    go_tx.send(()).unwrap();
+    for vu in vus {
+        vu.await.unwrap();
+    }
+    server.await.unwrap();
+    let writes = c.writes() - before;
+    // One write a round (ROUNDS - 1 after the first), one more allowed for a read that
+    // happened to get only part of a round's answers. Without the batching: ~VUS a round.
+    assert!(
+        writes < ROUNDS as u64,
+        "{writes} writes for {} rounds of {VUS} requests",
+        ROUNDS - 1
+    );
+}
+
+/// A VU woken by a response that does not come back for it (its future not polled) holds
+/// the other VUs' requests back only a few scheduler turns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_woken_vu_that_does_not_come_back_holds_no_request_for_long() {
+    let (url, server) = scripted(|mut p| async move {
+        let (a, _) = p.next(frame::HEADERS).await;
+        let (b, _) = p.next(frame::HEADERS).await;
+        let mut answers = f(frame::HEADERS, END, a.stream, &block("200", &[]));
+        answers.extend(f(frame::HEADERS, END, b.stream, &block("200", &[])));
+        p.write(&answers).await;
+        // The next request comes although one answered stream is never taken.
+        let (h, _) = p.next(frame::HEADERS).await;
+        p.write(&f(frame::HEADERS, END, h.stream, &block("204", &[])))
+            .await;
+    })
+    .await;
+    let tcp = TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let c = mux::start(Stream::Plain(tcp), Arc::new(WireCounters::default()));
+    let (ra, rb, rc) = (
+        req(Method::GET, &url, "/a"),
+        req(Method::GET, &url, "/b"),
+        req(Method::GET, &url, "/c"),
+    );
+    let (ha, hb, hc) = (
+        RequestHead::of(&ra),
+        RequestHead::of(&rb),
+        RequestHead::of(&rc),
+    );
+    let none = Bytes::new();
+    let mut a = Box::pin(c.send(&ha, &none, ALL));
+    let mut b = Box::pin(c.send(&hb, &none, ALL));
+    // Both open their streams; `b` is never polled again, so its answer stays untaken.
+    for f in [&mut a, &mut b] {
+        let first = std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await;
+        assert!(first.is_pending());
+    }
+    let s = tokio::time::timeout(Duration::from_secs(5), a)
+        .await
+        .unwrap();
+    assert_eq!(s.map_err(|e| e.0.message).unwrap().head.status, 200);
+    let s = tokio::time::timeout(Duration::from_secs(5), c.send(&hc, &none, ALL))
+        .await
+        .expect("the request went out while a woken VU stayed away");
+    assert_eq!(s.map_err(|e| e.0.message).unwrap().head.status, 204);
+    server.await.unwrap();
+    drop(b);
 }
