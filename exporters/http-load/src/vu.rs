@@ -116,14 +116,13 @@ impl Vu {
         let none = picks.is_empty();
         self.picks = picks;
         if ctx.recording && none {
-            let us = it_start.elapsed().as_micros() as u64;
+            let took = it_start.elapsed();
             sh.metrics.with(|s| {
-                let c = s.step(StepKey {
+                s.step(StepKey {
                     scenario: sc.idx,
                     step: ctx.step,
-                });
-                c.iterations += 1;
-                c.iteration.record(us);
+                })
+                .count_iteration(took)
             });
         }
         self.iter += 1;
@@ -306,9 +305,8 @@ impl Vu {
                     c.sent += x.sent;
                     c.received += x.received;
                     if let Some(t) = iteration_start {
-                        c.iterations += 1;
-                        // The response's end closes the iteration (only its checks follow): one clock read saved.
-                        c.iteration.record(us(x.end.saturating_duration_since(t)));
+                        // The response's end closes the iteration (only its checks follow).
+                        c.count_iteration(x.end.saturating_duration_since(t));
                     }
                     for (id, pass) in check_results {
                         s.check(id, ctx.step, pass);
@@ -331,7 +329,8 @@ impl Vu {
             }
             Err((e, wire)) => {
                 tracing::debug!(request = %r.name, reason = e.reason.as_str(), error = %e.message, "request failed");
-                let dur = Instant::now().saturating_duration_since(started);
+                let end = Instant::now();
+                let dur = end.saturating_duration_since(started);
                 let failing: Vec<u16> = r.checks.iter().map(|c| c.id).collect();
                 m.with(|s| {
                     s.request(key(0), dur.as_micros() as u64);
@@ -340,8 +339,7 @@ impl Vu {
                     c.sent += wire.0;
                     c.received += wire.1;
                     if let Some(t) = iteration_start {
-                        c.iterations += 1;
-                        c.iteration.record(t.elapsed().as_micros() as u64);
+                        c.count_iteration(end.saturating_duration_since(t));
                     }
                     for id in failing {
                         s.check(id, ctx.step, false);

@@ -1,6 +1,8 @@
 //! What a shard holds per key besides a request's count and duration: a step's counters and
 //! iteration time, k6's request phases, and the OpenAI token figures.
 
+use std::time::Duration;
+
 use redline_catalogue::http_load as cat;
 
 use super::timed::Timed;
@@ -27,6 +29,11 @@ impl StepCell {
             received: 0,
             iteration: Timed::new(2),
         }
+    }
+    /// One iteration ended, after `took`.
+    pub fn count_iteration(&mut self, took: Duration) {
+        self.iterations += 1;
+        self.iteration.record(took.as_micros() as u64);
     }
     pub(super) fn add(&mut self, o: &StepCell) {
         self.iterations += o.iterations;
