@@ -168,11 +168,12 @@ measure() {
   fi
 }
 
-redline_run() { # name testid url extra-args...
+redline_run() { # name testid url extra-args... (RW_URL: another remote-write receiver)
   local name=$1 testid=$2 url=$3; shift 3
   measure "$name" "${REDLINE[@]}" --workers 1 --quiet --no-summary \
     --summary-export "$WORK/$name.json" --admin-addr 127.0.0.1:0 --push-interval 1s \
-    --testid "$testid" --remote-write-url "http://127.0.0.1:$PROM_PORT/api/v1/write" "$@" "$url"
+    --testid "$testid" --remote-write-url "${RW_URL:-http://127.0.0.1:$PROM_PORT/api/v1/write}" \
+    "$@" "$url"
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -190,10 +191,9 @@ if [[ $MODE == open-rate ]]; then
   check_rate() { # receiver-url rate -> prints "achieved dropped p99_ms", returns 0 when held
     local url=$1 r=$2 port=${1#http://127.0.0.1:}
     local name="rate-$r-${port%%/*}"
-    measure "$name" "${REDLINE[@]}" --workers 1 --quiet --no-summary \
-      --summary-export "$WORK/$name.json" --admin-addr 127.0.0.1:0 --push-interval 1s \
-      --testid "$name" --remote-write-url "$url" --remote-write-protocol 1.0 \
-      --rate "$r" --duration "${RATE_DURATION}s" --vus "$CONNS" --max-vus $((CONNS * 4)) "$H1"
+    # 1.0 to both receivers: the sink answers 204 without 2.0's written-count headers.
+    RW_URL=$url redline_run "$name" "$name" "$H1" --remote-write-protocol 1.0 \
+      --rate "$r" --duration "${RATE_DURATION}s" --vus "$CONNS" --max-vus $((CONNS * 4))
     python3 - "$WORK/$name.json" "$r" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))["steps"][0]
