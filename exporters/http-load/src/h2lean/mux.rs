@@ -70,12 +70,11 @@ struct Inner {
     waiters: VecDeque<Waker>,
     /// Set when the task ended: nothing is read any more.
     ended: bool,
-    /// The task is holding its write back (see [`Inner::holding`]) and will run again by
-    /// itself once the scheduler has run everything else: a VU queueing a request meanwhile
-    /// does not wake it, which would run it right after that VU (tokio's LIFO slot) and
-    /// send that one request alone.
-    batching: bool,
-    /// Turns the task has yielded since it last wrote.
+    /// Turns the task has yielded since it last wrote. While it is above 0 the task is
+    /// holding its write back (see [`Inner::holding`]) and will run again by itself once the
+    /// scheduler has run everything else: a VU queueing a request meanwhile does not wake
+    /// it, which would run it right after that VU (tokio's LIFO slot) and send that one
+    /// request alone.
     turns: u8,
     /// Responses completed by reads since the last write, and requests queued since.
     woken: usize,
@@ -187,7 +186,6 @@ impl Inner {
         }
         loop {
             if !self.holding() {
-                self.batching = false;
                 self.turns = 0;
                 self.woken = 0;
                 self.queued = 0;
@@ -206,7 +204,6 @@ impl Inner {
                 // Still registered for reading: data arriving meanwhile wakes the task sooner.
                 Poll::Pending if self.holding() => {
                     self.turns += 1;
-                    self.batching = true;
                     return Poll::Ready(Drive::Yield);
                 }
                 Poll::Pending => return Poll::Pending,
@@ -263,7 +260,6 @@ pub fn start(io: Stream, wire: Arc<WireCounters>) -> MuxConn {
         task: None,
         waiters: VecDeque::new(),
         ended: false,
-        batching: false,
         turns: 0,
         woken: 0,
         queued: 0,
@@ -367,7 +363,7 @@ impl MuxConn {
             }
             let id = g.core.open(head, body, keep);
             g.queued += 1;
-            if !g.batching {
+            if g.turns == 0 {
                 g.wake_task();
             }
             Poll::Ready(Ok(id))
