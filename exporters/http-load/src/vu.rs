@@ -17,12 +17,13 @@ use crate::client::{self, ClientConfig, ClientError, Conn};
 use crate::h1::{self, H1Conn};
 use crate::h2lean::encoder::RequestHead;
 use crate::h2lean::{self, exchange::H2Lean};
-use crate::h2pool::{H2Pools, OriginPool, PoolConn};
+use crate::h2pool::{H2Pools, Lease, OriginPool, PoolConn};
 use crate::metrics::{ErrorReason, Metrics, ReqKey, StepKey};
 use crate::request::{BodySource, Env, Request, Requests};
 use crate::response::{Keep, Response};
 use crate::scenario::{OpenAiApi, Think};
 use crate::tokens::{User, Users};
+use crate::wire::WireCounters;
 
 /// What every VU of a run shares (read-only).
 pub struct Shared {
@@ -43,6 +44,17 @@ pub struct ScenarioRt {
     pub requests: Requests,
     pub think: Option<Think>,
     pub open: bool,
+}
+
+/// When an iteration starts.
+#[derive(Debug, Clone, Copy)]
+pub enum IterationStart {
+    /// Closed models: the clock read by the loop that just checked the step's deadline (one
+    /// read serves both, and the first request's start; a read costs ~25 ns here).
+    Now(Instant),
+    /// Open models: the time the iteration was scheduled for, which its first request's
+    /// latency is measured from (no coordinated omission).
+    Intended(Instant),
 }
 
 /// The step an iteration belongs to, fixed when it starts.
@@ -87,16 +99,19 @@ impl Vu {
         }
     }
 
-    /// One iteration. `intended` is the open-model start time latency is measured from.
+    /// One iteration, starting at `start`.
     pub async fn iteration(
         &mut self,
         sh: &Shared,
         sc: &ScenarioRt,
         ctx: StepCtx,
-        intended: Option<Instant>,
+        start: IterationStart,
         deadline: Instant,
     ) {
-        let it_start = intended.unwrap_or_else(Instant::now);
+        let (it_start, intended) = match start {
+            IterationStart::Now(t) => (t, None),
+            IterationStart::Intended(t) => (t, Some(t)),
+        };
         sc.requests.draw_vars(&mut self.rng, &mut self.vars);
         sc.requests.pick(&mut self.rng, &mut self.picks);
         let picks = std::mem::take(&mut self.picks);
@@ -243,16 +258,24 @@ impl Vu {
         let t0 = now.unwrap_or_else(Instant::now);
         let started = intended.unwrap_or(t0);
         let tier = sh.users.for_vu(self.id).map_or(0, |u| u.tier);
-        let result = self
-            .exchange(Call {
-                sh,
-                sc,
-                r,
-                step_label,
-                body: &body,
-                start: Start { started, now: t0 },
-            })
-            .await;
+        let call = Call {
+            sh,
+            sc,
+            r,
+            step_label,
+            body: &body,
+            start: Start { started, now: t0 },
+        };
+        // The timeout is raced here rather than in a function of its own: every async
+        // function between a VU's iteration and its exchange is one more move of the whole
+        // exchange future (over a kilobyte) per request.
+        let (mut timer, deadline) = self.timer_for(sh, t0);
+        let result = tokio::select! {
+            biased;
+            r = self.exchange_inner(call) => r,
+            () = expiry(&mut timer, deadline) => Err(self.timed_out(sh)),
+        };
+        self.timer = Some(timer);
         if !ctx.recording {
             return;
         }
@@ -349,40 +372,42 @@ impl Vu {
         }
     }
 
-    /// Sends `r` and reads its response; retries once on a fresh connection when a reused
-    /// keep-alive connection turns out to be closed (the server's idle close races our send).
-    async fn exchange(&mut self, call: Call<'_>) -> Result<Exchange, (ClientError, (u64, u64))> {
-        let Call { sh, start, .. } = call;
-        // One timer for every exchange of this VU, left armed at an earlier exchange's
-        // deadline: it only fires early, once per timeout at most, and is then moved to this
-        // exchange's deadline (see `expiry`). Re-arming it for every request (a clock read
-        // and a timer-wheel update) cost ~240 instructions a request.
-        let deadline = tokio::time::Instant::from_std(start.now + sh.client.timeout);
-        let mut timer = match self.timer.take() {
+    /// The VU's one timeout timer for an exchange starting at `now`, and that exchange's
+    /// deadline. The timer is left armed at an earlier exchange's deadline: it only fires
+    /// early, once per timeout at most, and is then moved to this exchange's deadline (see
+    /// `expiry`). Re-arming it for every request (a clock read and a timer-wheel update) cost
+    /// ~240 instructions a request.
+    fn timer_for(
+        &mut self,
+        sh: &Shared,
+        now: Instant,
+    ) -> (Pin<Box<tokio::time::Sleep>>, tokio::time::Instant) {
+        let deadline = tokio::time::Instant::from_std(now + sh.client.timeout);
+        let timer = match self.timer.take() {
             Some(t) => t,
             None => Box::pin(tokio::time::sleep_until(deadline)),
         };
-        let out = tokio::select! {
-            biased;
-            r = self.exchange_inner(call) => r,
-            () = expiry(&mut timer, deadline) => {
-                self.conn = None;
-                self.h1 = None;
-                self.h2lean = None;
-                let message = format!("no complete response within {:?}", sh.client.timeout);
-                Err((
-                    ClientError {
-                        reason: ErrorReason::Timeout,
-                        message,
-                    },
-                    (0, 0),
-                ))
-            }
-        };
-        self.timer = Some(timer);
-        out
+        (timer, deadline)
     }
 
+    /// A request that had no complete response within the timeout: its connection (in
+    /// whatever state the exchange left it) is dropped.
+    fn timed_out(&mut self, sh: &Shared) -> (ClientError, (u64, u64)) {
+        self.conn = None;
+        self.h1 = None;
+        self.h2lean = None;
+        let message = format!("no complete response within {:?}", sh.client.timeout);
+        (
+            ClientError {
+                reason: ErrorReason::Timeout,
+                message,
+            },
+            (0, 0),
+        )
+    }
+
+    /// Sends `r` and reads its response; retries once on a fresh connection when a reused
+    /// keep-alive connection turns out to be closed (the server's idle close races our send).
     async fn exchange_inner(
         &mut self,
         call: Call<'_>,
@@ -481,7 +506,7 @@ impl Vu {
             let (wire, times, waited) = match &pool {
                 Some(p) => {
                     let l = p
-                        .lease(&sh.client, self.id, sh.workers)
+                        .lease(&sh.client, self.id, sh.workers, t_conn)
                         .await
                         .map_err(|e| (e, (0, 0)))?;
                     let got = (Arc::clone(&l.wire), l.connect, l.blocked);
@@ -499,7 +524,13 @@ impl Vu {
             if let Some(PoolConn::Lean(c)) = lease.as_ref().map(|l| &l.sender) {
                 // Bytes on a shared connection go to the request that ends next (each byte
                 // counted once); the stream stamps its own sending, head and end.
-                let sent_at = Instant::now();
+                // Without a new connection, sending starts when the lease was granted: at
+                // once (`waited` zero, no clock read) or after waiting that long.
+                let sent_at = if times.is_some() {
+                    Instant::now()
+                } else {
+                    t_conn + waited
+                };
                 let blocked = t_conn.saturating_duration_since(started) + waited;
                 match c.send(&built.h2_head(&r.method), body, keep).await {
                     Ok(s) => {
@@ -519,104 +550,149 @@ impl Vu {
                     }
                 }
             }
-            let multiplexed = lease.is_some();
-            let (r0, w0) = (
-                wire.read.load(std::sync::atomic::Ordering::Relaxed),
-                wire.written.load(std::sync::atomic::Ordering::Relaxed),
-            );
-            // A connection of its own: what moved during this exchange. A shared one: what
-            // moved since the previous request on it took its bytes (each byte counted once).
-            let wire_delta = || {
-                if multiplexed {
-                    return wire.take();
-                }
-                (
-                    wire.written.load(std::sync::atomic::Ordering::Relaxed) - w0,
-                    wire.read.load(std::sync::atomic::Ordering::Relaxed) - r0,
-                )
-            };
-            let reused = times.is_none();
-            let sent_at = Instant::now();
-            let blocked = t_conn.saturating_duration_since(started) + waited;
-            let req = built.into_http(&r.method, sh.client.http2, body);
-            let sent = match lease.as_mut().map(|l| &mut l.sender) {
-                Some(PoolConn::H2(h)) => client::send_h2(h, req, body).await,
-                Some(PoolConn::Lean(_)) => unreachable!("lean streams returned above"),
-                None => client::send(self.conn.as_mut().expect("connected above"), req, body).await,
-            };
-            let resp = match sent {
-                Ok(resp) => resp,
-                Err(e) => {
-                    self.conn = None;
-                    if let Some(l) = &lease {
-                        // A broken shared connection: the next lease opens a new one.
-                        l.sender.discard();
-                    }
-                    if reused && attempt == 0 && e.reason == ErrorReason::Reset {
-                        continue;
-                    }
-                    return Err((e, wire_delta()));
-                }
-            };
-            let head = Instant::now();
-            // Sending ends with the last write of this exchange (the Counted stream stamps it);
-            // no write seen (cannot happen for a sent request) counts as sending nothing. On a
-            // shared connection it is the connection's last write before the response head.
-            let wrote_any =
-                multiplexed || wire.written.load(std::sync::atomic::Ordering::Relaxed) > w0;
-            let wrote = match wire.last_write() {
-                Some(t) if t > sent_at && wrote_any => t.min(head),
-                _ => sent_at,
-            };
-            let status = resp.status().as_u16();
-            let (parts, mut incoming) = resp.into_parts();
-            let stream = streaming && status == 200;
-            let keep = r.needs_body || (r.openai.is_some() && !stream);
-            let mut buf = BytesMut::new();
-            let mut sse = stream.then(Sse::default);
-            let read = async {
-                while let Some(data) = incoming.chunk().await {
-                    let data = data?;
-                    if let Some(s) = sse.as_mut() {
-                        s.feed(&data, Instant::now());
-                    }
-                    if keep {
-                        buf.extend_from_slice(&data);
-                    }
-                }
-                Ok::<_, ClientError>(())
-            };
-            if let Err(e) = read.await {
-                self.conn = None;
-                return Err((e, wire_delta()));
-            }
-            let end = Instant::now();
-            let body = buf.freeze();
-            let llm = match (&r.openai, sse) {
-                (Some(_), Some(s)) => Some(s.finish()),
-                (Some(o), None) if status == 200 => Some(Llm::from_body(&body, o.api)),
-                _ => None,
-            };
-            let (sent, received) = wire_delta();
-            if !sh.client.reuse {
-                self.conn = None;
-            }
-            return Ok(Exchange {
-                status,
-                headers: parts.headers,
+            // hyper or the h2 crate: boxed, because their futures are the largest of any
+            // path and, inline, every request's future (the lean ones' too) would carry them
+            // and be moved whole at every call: 1,968 bytes for this function's future and
+            // 4,336 for a request's, ~4 % of the client's CPU in memmove on HTTP/1.1.
+            let hyper = HyperCall {
+                sh,
+                r,
                 body,
-                sent_at,
-                wrote,
-                head,
-                end,
-                blocked,
-                connect: times,
-                sent,
-                received,
-                llm,
-            });
+                built,
+                lease,
+                wire,
+                times,
+                waited,
+                started,
+                t_conn,
+                retry_on_reset: attempt == 0,
+                streaming,
+            };
+            match Box::pin(self.exchange_hyper(hyper)).await {
+                None => continue,
+                Some(out) => return out,
+            }
         }
         unreachable!("the loop returns on its second attempt")
+    }
+
+    /// An exchange through hyper (a connection of the VU's own) or the h2 crate (a shared
+    /// connection): the paths the lean engines do not serve (streamed responses, `--http-client
+    /// hyper`). Called boxed; see `exchange_inner`.
+    /// `None`: a reused connection was found closed; the caller retries on a new one.
+    async fn exchange_hyper(
+        &mut self,
+        h: HyperCall<'_, '_>,
+    ) -> Option<Result<Exchange, (ClientError, (u64, u64))>> {
+        let HyperCall {
+            sh,
+            r,
+            body,
+            built,
+            mut lease,
+            wire,
+            times,
+            waited,
+            started,
+            t_conn,
+            retry_on_reset,
+            streaming,
+        } = h;
+        let multiplexed = lease.is_some();
+        let (r0, w0) = (
+            wire.read.load(std::sync::atomic::Ordering::Relaxed),
+            wire.written.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        // A connection of its own: what moved during this exchange. A shared one: what
+        // moved since the previous request on it took its bytes (each byte counted once).
+        let wire_delta = || {
+            if multiplexed {
+                return wire.take();
+            }
+            (
+                wire.written.load(std::sync::atomic::Ordering::Relaxed) - w0,
+                wire.read.load(std::sync::atomic::Ordering::Relaxed) - r0,
+            )
+        };
+        let reused = times.is_none();
+        let sent_at = Instant::now();
+        let blocked = t_conn.saturating_duration_since(started) + waited;
+        let req = built.into_http(&r.method, sh.client.http2, body);
+        let sent = match lease.as_mut().map(|l| &mut l.sender) {
+            Some(PoolConn::H2(h)) => client::send_h2(h, req, body).await,
+            Some(PoolConn::Lean(_)) => unreachable!("lean streams returned above"),
+            None => client::send(self.conn.as_mut().expect("connected above"), req, body).await,
+        };
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                self.conn = None;
+                if let Some(l) = &lease {
+                    // A broken shared connection: the next lease opens a new one.
+                    l.sender.discard();
+                }
+                if reused && retry_on_reset && e.reason == ErrorReason::Reset {
+                    return None;
+                }
+                return Some(Err((e, wire_delta())));
+            }
+        };
+        let head = Instant::now();
+        // Sending ends with the last write of this exchange (the Counted stream stamps it);
+        // no write seen (cannot happen for a sent request) counts as sending nothing. On a
+        // shared connection it is the connection's last write before the response head.
+        let wrote_any = multiplexed || wire.written.load(std::sync::atomic::Ordering::Relaxed) > w0;
+        let wrote = match wire.last_write() {
+            Some(t) if t > sent_at && wrote_any => t.min(head),
+            _ => sent_at,
+        };
+        let status = resp.status().as_u16();
+        let (parts, mut incoming) = resp.into_parts();
+        let stream = streaming && status == 200;
+        let keep = r.needs_body || (r.openai.is_some() && !stream);
+        let mut buf = BytesMut::new();
+        let mut sse = stream.then(Sse::default);
+        let read = async {
+            while let Some(data) = incoming.chunk().await {
+                let data = data?;
+                if let Some(s) = sse.as_mut() {
+                    s.feed(&data, Instant::now());
+                }
+                if keep {
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Ok::<_, ClientError>(())
+        };
+        if let Err(e) = read.await {
+            self.conn = None;
+            return Some(Err((e, wire_delta())));
+        }
+        let end = Instant::now();
+        let body = buf.freeze();
+        let llm = match (&r.openai, sse) {
+            (Some(_), Some(s)) => Some(s.finish()),
+            (Some(o), None) if status == 200 => Some(Llm::from_body(&body, o.api)),
+            _ => None,
+        };
+        let (sent, received) = wire_delta();
+        if !sh.client.reuse {
+            self.conn = None;
+        }
+        Some(Ok(Exchange {
+            status,
+            headers: parts.headers,
+            body,
+            sent_at,
+            wrote,
+            head,
+            end,
+            blocked,
+            connect: times,
+            sent,
+            received,
+            llm,
+        }))
     }
 
     /// The shared connections of `uri`'s origin on the `lean` engine or the h2 crate's (the
@@ -696,6 +772,24 @@ struct Call<'a> {
     step_label: &'a str,
     body: &'a Bytes,
     start: Start,
+}
+
+/// What `Vu::exchange_hyper` needs of an attempt begun in `Vu::exchange_inner`.
+struct HyperCall<'a, 'p> {
+    sh: &'a Shared,
+    r: &'a Request,
+    body: &'a Bytes,
+    built: Built<'a>,
+    /// A stream on a shared connection (the h2 crate's), or none: the VU's own connection.
+    lease: Option<Lease<'p>>,
+    wire: Arc<WireCounters>,
+    times: Option<client::ConnectTimes>,
+    waited: Duration,
+    started: Instant,
+    t_conn: Instant,
+    /// A reused connection found closed may be retried once on a new one (first attempt).
+    retry_on_reset: bool,
+    streaming: bool,
 }
 
 /// Waits until `deadline` on `timer`, which may be armed earlier (never later: a VU's
@@ -881,6 +975,38 @@ fn find_event_end(b: &[u8]) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The size of the future `f` returns (never polled, never made).
+    fn future_size<A, B, Fut: std::future::Future>(_f: impl FnOnce(A, B) -> Fut) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// A request's future is made and moved on every request: kept small, because moving
+    /// it is a memmove of its whole size (the hyper paths, boxed, once made it 4,336 bytes
+    /// and ~4 % of the client's CPU on HTTP/1.1). Fails when a large future is put inline
+    /// on the path every request takes.
+    #[test]
+    fn a_requests_future_stays_small() {
+        fn exchange<'a>(vu: &'a mut Vu, call: Call<'a>) -> impl Future + 'a {
+            vu.exchange_inner(call)
+        }
+        fn request<'a>(
+            vu: &'a mut Vu,
+            a: (
+                &'a Shared,
+                &'a ScenarioRt,
+                &'a Request,
+                StepCtx,
+                RequestTimes,
+            ),
+        ) -> impl Future + 'a {
+            vu.request(a.0, a.1, a.2, a.3, a.4)
+        }
+        let (x, r) = (future_size(exchange), future_size(request));
+        // 1,472 and 1,776 bytes now; with the hyper paths inline they were 1,968 and 2,300+.
+        assert!(x <= 1600, "exchange_inner's future is {x} bytes");
+        assert!(r <= 1900, "a request's future is {r} bytes");
+    }
 
     #[test]
     fn sse_counts_tokens_gaps_and_usage_across_split_frames() {
