@@ -579,6 +579,7 @@ impl Vu {
     /// An exchange through hyper (a connection of the VU's own) or the h2 crate (a shared
     /// connection): the paths the lean engines do not serve (streamed responses, `--http-client
     /// hyper`). Called boxed; see `exchange_inner`.
+    ///
     /// `None`: a reused connection was found closed; the caller retries on a new one.
     async fn exchange_hyper(
         &mut self,
