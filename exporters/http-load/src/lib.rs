@@ -21,6 +21,7 @@ mod h1head;
 mod h2conn;
 pub mod h2lean;
 pub mod h2pool;
+mod llm;
 pub mod metrics;
 pub mod plan;
 mod progress;
