@@ -33,6 +33,7 @@ mod stream;
 pub mod summary;
 pub mod sweep;
 mod tls_provider;
+mod tls_tcp;
 pub mod tokens;
 pub mod vu;
 mod wire;

@@ -9,10 +9,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use crate::tls_tcp::TlsTcp;
+
 pub enum Stream {
     Plain(TcpStream),
     /// Boxed: the TLS state is kilobytes, and a plain stream should not carry that size.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<TlsTcp>>),
 }
 
 impl Stream {
