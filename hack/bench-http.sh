@@ -6,7 +6,9 @@
 # its series to a local Prometheus by remote-write while it runs, as in a real test.
 #
 #   hack/bench-http.sh                 # the table: CONNS=50 DURATION=6 REPEAT=1 by default;
-#                                      # REPEAT=3: each cell the best of 3 runs, tools in turn
+#                                      # REPEAT=3: each cell the best of 3 runs, tools in turn,
+#                                      # and a paired ratio: the median of each round's
+#                                      # redline/peer (robust on a VM whose speed drifts)
 #   hack/bench-http.sh --quick         # CI: 2 s per cell; fails only on a crash or a wrong count
 #   hack/bench-http.sh --open-rate     # item 6 of issue 19: the highest arrival rate redline
 #                                      # holds within 1 % with no dropped iteration, beside oha -q
@@ -309,8 +311,8 @@ EOF
 record() {
   local row=$1 tool=$2 reqs=$3 errs=$4 name=$5
   read -r wall user sys rss <"$WORK/$name.time"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$reqs" "$errs" "$wall" "$user" "$sys" "$rss" \
-    "$(cat "$WORK/$name.server")" >>"$WORK/cells.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$reqs" "$errs" "$wall" "$user" "$sys" "$rss" \
+    "$(cat "$WORK/$name.server")" "$rep" >>"$WORK/cells.tsv"
 }
 
 # peer TOOL ROW REQS_AWK ERRS_AWK CMD... -> runs CMD measured as TOOL-ROW and records the
@@ -387,44 +389,61 @@ ROWS=(h1 h1+TLS h2+TLS h2c "h2+TLS-5x10" "TLS-conn-per-req")
 # work only ever slows a run down, so the fastest run is the one nearest the tool's own
 # speed, and taking turns exposes every tool to the same disturbances.
 REPEAT=${REPEAT:-1}
+# row_peers ROW / row_redline ROW: the row's cells of the other tools / of redline.
+row_peers() {
+  local row=$1
+  case $row in
+    h1) run_wrk "$row" "$H1"; run_oha "$row" "$H1" -c "$CONNS"; run_k6 "$row" "$H1" false ;;
+    h1+TLS)
+      run_wrk "$row" "$TLS"; run_oha "$row" "$TLS" -c "$CONNS" --insecure
+      run_k6 "$row" "$TLS" false ;;
+    h2+TLS)
+      run_h2load "$row" "$TLS" -c "$CONNS" -m1; run_oha "$row" "$TLS" -c "$CONNS" -p 1 --http2 --insecure
+      run_k6 "$row" "$TLS" false ;;
+    h2c) run_h2load "$row" "$H2C" -c "$CONNS" -m1; run_oha "$row" "$H2C" -c "$CONNS" -p 1 --http2 ;;
+    h2+TLS-5x10)
+      run_h2load "$row" "$TLS" -c 5 -m 10; run_oha "$row" "$TLS" -c 5 -p 10 --http2 --insecure ;;
+    TLS-conn-per-req)
+      run_wrk "$row" "$TLS" -H 'Connection: close'; run_oha "$row" "$TLS" -c "$CONNS" --insecure --disable-keepalive
+      run_k6 "$row" "$TLS" true ;;
+  esac
+}
+row_redline() {
+  local row=$1
+  case $row in
+    h1) run_redline "$row" "$H1" ;;
+    h1+TLS) run_redline "$row" "$TLS" --insecure ;;
+    h2+TLS) run_redline "$row" "$TLS" --http2 --insecure ;;
+    h2c) run_redline "$row" "$H2C" --http2 ;;
+    h2+TLS-5x10) run_redline "$row" "$TLS" --http2 --insecure --max-connections 5 --streams-per-connection 10 ;;
+    TLS-conn-per-req) run_redline "$row" "$TLS" --insecure --no-connection-reuse ;;
+  esac
+}
 for rep in $(seq 1 "$REPEAT"); do
 for row in "${ROWS[@]}"; do
   echo "== $row (run $rep of $REPEAT)" >&2
-  case $row in
-    h1)
-      run_wrk "$row" "$H1"; run_oha "$row" "$H1" -c "$CONNS"
-      run_k6 "$row" "$H1" false; run_redline "$row" "$H1" ;;
-    h1+TLS)
-      run_wrk "$row" "$TLS"; run_oha "$row" "$TLS" -c "$CONNS" --insecure
-      run_k6 "$row" "$TLS" false; run_redline "$row" "$TLS" --insecure ;;
-    h2+TLS)
-      run_h2load "$row" "$TLS" -c "$CONNS" -m1; run_oha "$row" "$TLS" -c "$CONNS" -p 1 --http2 --insecure
-      run_k6 "$row" "$TLS" false; run_redline "$row" "$TLS" --http2 --insecure ;;
-    h2c)
-      run_h2load "$row" "$H2C" -c "$CONNS" -m1; run_oha "$row" "$H2C" -c "$CONNS" -p 1 --http2
-      run_redline "$row" "$H2C" --http2 ;;
-    h2+TLS-5x10)
-      run_h2load "$row" "$TLS" -c 5 -m 10; run_oha "$row" "$TLS" -c 5 -p 10 --http2 --insecure
-      run_redline "$row" "$TLS" --http2 --insecure --max-connections 5 --streams-per-connection 10 ;;
-    TLS-conn-per-req)
-      run_wrk "$row" "$TLS" -H 'Connection: close'; run_oha "$row" "$TLS" -c "$CONNS" --insecure --disable-keepalive
-      run_k6 "$row" "$TLS" true; run_redline "$row" "$TLS" --insecure --no-connection-reuse ;;
-  esac
+  # redline last in odd rounds and first in even ones: a machine that speeds up or slows down
+  # within a round favours neither side over the rounds.
+  if ((rep % 2)); then row_peers "$row"; row_redline "$row"; else row_redline "$row"; row_peers "$row"; fi
 done
 done
 
 python3 - "$WORK/cells.tsv" "$DURATION" "$REPEAT" <<'EOF' || FAIL=1
+import statistics
 import sys
 rows, order = {}, []
 # req/s over the asked-for duration, which every tool honours: a tool's start-up and exit
 # (redline's last remote-write push) are in its CPU, not in its rate.
 duration = float(sys.argv[2])
+# Each run's req/s by (row, tool, run), for the paired ratios below.
+by_run = {}
 for line in open(sys.argv[1]):
-    row, tool, reqs, errs, wall, user, sys_, rss, server = line.rstrip("\n").split("\t")
+    row, tool, reqs, errs, wall, user, sys_, rss, server, rep = line.rstrip("\n").split("\t")
     if row not in rows:
         rows[row] = {}
         order.append(row)
     reqs, errs = int(reqs or 0), int(errs or 0)
+    by_run[(row, tool, rep)] = reqs / duration
     cpu = float(user) + float(sys_)
     # The best of the repeated runs (a failed run is reported below whatever its speed).
     if tool in rows[row] and rows[row][tool]["errs"] == 0 and (errs > 0 or reqs <= rows[row][tool]["reqs"]):
@@ -435,14 +454,20 @@ tools = ["redline", "wrk", "h2load", "oha", "k6"]
 cell = lambda c: "n/a" if c is None else f"{c['rps']:>9,.0f} {c['cpu']:>6.1f} {c['rss']:>5.0f}"
 print(f"req/s, CPU ms per 1k requests, peak RSS MiB (client process); one client thread each; nginx 1 worker; best of {sys.argv[3]} run(s)")
 print("nginx: its core's busy % during redline's and the peer's cells (about 98 and up: the server was the bottleneck)")
-print(f"{'protocol':<18}" + "".join(f"{t:>24}" for t in tools) + f"{'redline/peer':>14}{'nginx':>10}")
+print("paired: the median over the rounds of redline's req/s over the peer's in the same round (each round runs")
+print("every tool once, in turn, so a machine whose speed drifts moves both sides of a pair); REPEAT=1: the ratio")
+print(f"{'protocol':<18}" + "".join(f"{t:>24}" for t in tools) + f"{'redline/peer':>14}{'paired':>9}{'nginx':>10}")
 bad = False
 for row in order:
     r = rows[row]
     peer = r.get("wrk") or r.get("h2load")
     ratio = f"{r['redline']['rps'] / peer['rps']:.2f}x" if peer and "redline" in r else "-"
     busy = f"{r['redline']['server']}/{peer['server']}%" if peer and "redline" in r else "-"
-    print(f"{row:<18}" + "".join(f"{cell(r.get(t)):>24}" for t in tools) + f"{ratio:>14}{busy:>10}")
+    peer_tool = "wrk" if "wrk" in r else "h2load"
+    pairs = sorted(v / by_run[(row, peer_tool, rep)] for (rw, t, rep), v in by_run.items()
+                   if rw == row and t == "redline" and by_run.get((row, peer_tool, rep)))
+    paired = f"{statistics.median(pairs):.2f}x" if pairs else "-"
+    print(f"{row:<18}" + "".join(f"{cell(r.get(t)):>24}" for t in tools) + f"{ratio:>14}{paired:>9}{busy:>10}")
     for t, c in r.items():
         if c["reqs"] == 0 or c["errs"] > 0:
             print(f"  {row} {t}: {c['reqs']} good requests, {c['errs']} failed", file=sys.stderr)
