@@ -5,12 +5,12 @@
 //!
 //! Why: with a new connection per request (k6's `noConnectionReuse`, a gateway terminating
 //! every client's TLS) a connection is a dozen syscalls on each side, and the Finished in a
-//! write of its own was one of them; the server, reading the request with the Finished,
-//! also skips a wait for it. Browsers send their Finished and first request together the
-//! same way. Nothing is held that anyone waits for: a read, a flush after the handshake, a
-//! shutdown or the next write sends what is held first, so a handshake that has to hear
+//! write of its own was one of them. Browsers send their Finished and first request together
+//! the same way. Nothing is held that anyone waits for: a read, a flush after the handshake,
+//! a shutdown or the next write sends what is held first, so a handshake that has to hear
 //! the server (a full TLS 1.2 handshake, or the ClientHello) sends its flight the moment it
-//! reads.
+//! reads; and a stream dropped with bytes held (a failed handshake's alert) tries once to
+//! send them without waiting.
 
 use std::io::IoSlice;
 use std::pin::Pin;
@@ -87,6 +87,15 @@ impl TlsTcp {
             ready!(self.poll_send(cx, &[]))?;
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for TlsTcp {
+    fn drop(&mut self) {
+        if self.sent < self.held.len() {
+            // Best effort, never blocking: the socket's buffer takes an alert.
+            let _ = self.tcp.try_write(&self.held[self.sent..]);
+        }
     }
 }
 
@@ -216,13 +225,20 @@ mod tests {
         assert_eq!(&got, b"more");
     }
 
-    /// What is held after the handshake is not lost when no request follows: a flush, a read
-    /// or a shutdown sends it.
+    /// What is held is not lost when no request follows: a flush, a read or a shutdown after
+    /// the handshake sends it, and so does dropping the stream (a failed handshake's alert).
     #[tokio::test]
-    async fn a_flush_a_read_or_a_shutdown_sends_what_is_held() {
-        for how in ["flush", "read", "shutdown"] {
+    async fn a_flush_a_read_a_shutdown_or_a_drop_sends_what_is_held() {
+        for how in ["flush", "read", "shutdown", "drop"] {
             let (mut c, mut s) = pair().await;
             c.write_all(b"finished").await.unwrap();
+            if how == "drop" {
+                drop(c);
+                let mut got = [0u8; 8];
+                s.read_exact(&mut got).await.unwrap();
+                assert_eq!(&got, b"finished", "{how}");
+                continue;
+            }
             c.handshake_done();
             match how {
                 "flush" => c.flush().await.unwrap(),
