@@ -460,12 +460,12 @@ print(f"{'protocol':<18}" + "".join(f"{t:>24}" for t in tools) + f"{'redline/pee
 bad = False
 for row in order:
     r = rows[row]
-    peer = r.get("wrk") or r.get("h2load")
+    peer_tool = "wrk" if "wrk" in r else "h2load"
+    peer = r.get(peer_tool)
     ratio = f"{r['redline']['rps'] / peer['rps']:.2f}x" if peer and "redline" in r else "-"
     busy = f"{r['redline']['server']}/{peer['server']}%" if peer and "redline" in r else "-"
-    peer_tool = "wrk" if "wrk" in r else "h2load"
-    pairs = sorted(v / by_run[(row, peer_tool, rep)] for (rw, t, rep), v in by_run.items()
-                   if rw == row and t == "redline" and by_run.get((row, peer_tool, rep)))
+    pairs = [v / by_run[(row, peer_tool, rep)] for (rw, t, rep), v in by_run.items()
+             if rw == row and t == "redline" and by_run.get((row, peer_tool, rep))]
     paired = f"{statistics.median(pairs):.2f}x" if pairs else "-"
     print(f"{row:<18}" + "".join(f"{cell(r.get(t)):>24}" for t in tools) + f"{ratio:>14}{paired:>9}{busy:>10}")
     for t, c in r.items():
