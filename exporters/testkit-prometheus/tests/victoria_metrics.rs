@@ -47,3 +47,38 @@ async fn a_stock_victoria_metrics_hides_the_last_thirty_seconds_from_queries() {
         w.shutdown(Duration::from_secs(5)).await;
     }
 }
+
+/// A write sent twice (a retry after an answer the sender never got) is stored twice by a stock
+/// VictoriaMetrics; the harness turns deduplication on, so a test's counts stay exact.
+#[tokio::test]
+async fn a_sample_written_twice_is_stored_once_with_deduplication_on() {
+    for stock in [true, false] {
+        let mut b = Prometheus::builder().victoria_metrics();
+        if stock {
+            b = b.stock();
+        }
+        let Some(p) = start(b).await else {
+            return;
+        };
+        let series = Series::new("vm_twice", [("job", "vm")]).unwrap();
+        let t = (now_millis() / 1000 - 5) * 1000;
+        for _ in 0..2 {
+            let w = RemoteWriter::start(client_config(&p)).unwrap();
+            assert!(w.push(&series, t, 7.0));
+            assert!(w.shutdown(Duration::from_secs(10)).await.completed);
+        }
+        // Each writer's shutdown also writes a staleness marker (NaN); those are not counted.
+        let sevens = |r: &[redline_testkit_prometheus::Series]| {
+            r.first()
+                .map_or(0, |s| s.values.iter().filter(|(_, v)| v == "7").count())
+        };
+        let want = if stock { 2 } else { 1 };
+        let raw = p
+            .wait_for("vm_twice[1m]", Duration::from_secs(20), |r| {
+                sevens(r) == want
+            })
+            .await
+            .unwrap();
+        assert_eq!(sevens(&raw), want, "stock={stock}: {raw:?}");
+    }
+}
