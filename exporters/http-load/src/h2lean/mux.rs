@@ -4,9 +4,9 @@
 //! One task per connection drives the socket: it parses whatever arrived and wakes exactly
 //! the VUs whose responses completed (one wakeup per response, none for the head or a DATA
 //! frame), and it writes. A VU encodes its request's frames into the connection's buffer and
-//! wakes the task; the task holds its write back for a few scheduler turns after a read
-//! (see `Inner::holding`), so the requests of the VUs that one read's responses woke, and
-//! of those the next reads wake, go out in one write, as h2load's `-m` does. Measured against
+//! wakes the task; the task holds its write back for up to `MAX_TURNS` scheduler turns after
+//! a read (see `Inner::holding`), so the requests of the VUs that one read's responses woke,
+//! and of those the next reads wake, go out in one write, as h2load's `-m` does. Measured against
 //! nginx over TLS, 5 connections x 10 streams: VUs writing their own frames (one syscall
 //! per request) cost ~1.6 s of system time per 3 s run, twice the h2 crate's, which batches.
 //! Why a task rather than VUs taking turns at reading: with several streams in flight
@@ -88,11 +88,10 @@ struct Inner {
 /// run every task already runnable and polled the sockets once more (tokio's deferred wake),
 /// so an idle turn costs microseconds, not a timer's tick. The bound keeps a VU that is
 /// woken and does not come back (its future not polled), or a response that is slow to
-/// come, from holding the others' requests for longer. An idle turn costs a few µs, so the
-/// longest hold is tens of µs. Measured against nginx over TLS (5 connections x 10 streams,
-/// 700k requests, 6-7 alternating rounds against h2load -c5 -m10 on a steady machine): 8
-/// turns cut batches short (177.3-177.8k req/s, 5.01 µs of client CPU a request); 32 gave
-/// 181.6-183.2k and 4.89 µs, 16 in between, 64 no better than 32.
+/// come, from holding the others' requests for longer. Measured against nginx over TLS (5
+/// connections x 10 streams, 700k requests, 6-7 alternating rounds against h2load -c5 -m10 on a
+/// steady machine): 8 turns cut batches short (177.3-177.8k req/s, 5.01 µs of client CPU a
+/// request); 32 gave 181.6-183.2k and 4.89 µs, 16 in between, 64 no better than 32.
 const MAX_TURNS: u8 = 32;
 
 fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {

@@ -512,7 +512,7 @@ async fn the_requests_of_vus_woken_by_one_read_go_out_in_one_write() {
 }
 
 /// A VU woken by a response that does not come back for it (its future not polled) holds
-/// the other VUs' requests back only a few scheduler turns.
+/// the other VUs' requests back only a bounded number of scheduler turns (`MAX_TURNS`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_woken_vu_that_does_not_come_back_holds_no_request_for_long() {
     let (url, server) = scripted(|mut p| async move {
