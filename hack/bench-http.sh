@@ -220,9 +220,11 @@ if [[ $MODE == open-rate ]]; then
       --rate "$r" --duration "${RATE_DURATION}s" --vus "$CONNS" --max-vus $((CONNS * 4))
     python3 - "$WORK/$name.json" "$r" <<'EOF'
 import json, sys
-s = json.load(open(sys.argv[1]))["steps"][0]
+d = json.load(open(sys.argv[1]))
+s = d["steps"][0]
 r = float(sys.argv[2])
-print(f'{s["actual_rps"]:.1f} {s["dropped_iterations"]} {s["p99_ms"]}')
+late = d["metrics"]["http_req_blocked"]["values"]["med"]
+print(f'{s["actual_rps"]:.1f} {s["dropped_iterations"]} {s["p99_ms"]} {late:.3f}')
 sys.exit(0 if abs(s["actual_rps"] - r) <= 0.01 * r and s["dropped_iterations"] == 0 and s["errors"] == 0 else 1)
 EOF
   }
@@ -249,11 +251,29 @@ EOF
     measure "oha-rate-$good" oha --no-tui --output-format json --worker-threads 1 -c "$CONNS" -q "$good" \
       -z "${RATE_DURATION}s" --latency-correction "$H1"
     oha=$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))["summary"]; print("%.1f/s, success %s" % (o["requestsPerSec"], o["successRate"]))' "$WORK/oha-rate-$good.out")
-    read -r achieved dropped p99 <<<"$again"
-    printf '%-26s %9s   %-40s %s\n' "$label" "$good/s" "$achieved/s, $dropped dropped, p99 $p99 ms" "$oha"
+    read -r achieved dropped p99 late <<<"$again"
+    printf '%-26s %9s   %-58s %s\n' "$label" "$good/s" "$achieved/s, $dropped dropped, p99 $p99 ms, start late $late ms" "$oha"
   }
+  # How late this machine wakes a sleeping thread, with no load running: 1 ms sleeps on the
+  # client's core for 10 s. A stall of S ms at R/s needs R*S/1000 idle VUs, or iterations drop
+  # (measured on a nested VM: sleeps woke up to 12 ms late, and 200 VUs last 6.25 ms at 32k/s).
+  wake_lateness() {
+    "${CLIENT_PIN[@]}" python3 - <<'EOF'
+import time
+end = time.monotonic() + 10
+late = []
+while time.monotonic() < end:
+    a = time.monotonic()
+    time.sleep(0.001)
+    late.append((time.monotonic() - a) * 1e3 - 1)
+late.sort()
+print(f"{late[len(late) // 2]:.2f} ms median, {late[int(len(late) * 0.999)]:.1f} ms p99.9, "
+      f"{late[-1]:.1f} ms max over {len(late)} sleeps of 1 ms")
+EOF
+  }
+  echo "this machine's wake-up lateness (idle): $(wake_lateness)"
   echo "open model, HTTP/1.1, ${RATE_DURATION}s a try, $CONNS VUs pre-allocated (up to $((CONNS * 4))); oha -c $CONNS -q at the same rate"
-  printf '%-26s %9s   %-40s %s\n' "remote-write into" "held" "redline again at that rate" "oha -q at that rate"
+  printf '%-26s %9s   %-58s %s\n' "remote-write into" "held" "redline again at that rate" "oha -q at that rate"
   report "Prometheus (server core)" "http://127.0.0.1:$PROM_PORT/api/v1/write"
   report "a sink (nginx, 204)" "http://127.0.0.1:$SINK_PORT/api/v1/write"
   exit 0

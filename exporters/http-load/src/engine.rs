@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::fine_sleep::FineSleep;
 use crate::metrics::StepKey;
 use crate::plan::{Load, ScenarioPlan, StepPlan, lerp};
 use crate::vu::{IterationStart, ScenarioRt, Shared, StepCtx, Vu};
@@ -413,6 +414,8 @@ impl Engine {
         let mut n: u64 = 0;
         let mut dropped = 0u64;
         let mut last_rate_update = start;
+        let mut sleep = FineSleep::new();
+        let mut last_wake = start;
         // Time of iteration n: solve ∫0^t (from + slope·s) ds = n.
         while let Some(t) = nth_start(n as f64, from, slope) {
             if t >= duration.as_secs_f64() || self.stop.is_cancelled() {
@@ -420,10 +423,12 @@ impl Engine {
             }
             let at = start + Duration::from_secs_f64(t);
             if at > Instant::now() {
+                let wake = at.max(last_wake + ARRIVAL_RESOLUTION);
                 tokio::select! {
-                    _ = tokio::time::sleep_until(at.into()) => {}
+                    _ = sleep.until(wake) => {}
                     _ = self.stop.cancelled() => break,
                 }
+                last_wake = Instant::now();
             }
             if at.duration_since(last_rate_update) >= Duration::from_millis(200) {
                 gauges.set_rate(from + slope * t);
@@ -467,6 +472,23 @@ impl Engine {
         self.collect(set, hard, run.pool).await;
     }
 }
+
+/// The arrival loop wakes at most once per this long; the iterations due meanwhile start
+/// together, up to this late. Each wake costs a timer and a thread's sleep and wake-up. One 6 s
+/// run each against nginx on loopback at 32,000 arrivals/s (2 vCPU VM, client on one core):
+///
+/// | wakes at most every | start lateness, median | client CPU a request |
+/// |---|---|---|
+/// | each arrival | 0.12 ms | 30.4 µs |
+/// | 100 µs | 0.11 ms | 19.1 µs |
+/// | 250 µs | 0.20 ms | 15.0 µs |
+/// | 500 µs | 0.35 ms | 12.8 µs |
+/// | tokio's 1 ms timer (before) | 0.74-0.76 ms | 10.6-11.3 µs |
+///
+/// At 2,000/s arrivals are 500 µs apart, so each gets its own wake whatever the bound: median
+/// lateness 0.05-0.08 ms (0.64-0.81 ms on tokio's timer), for 92-113 µs of CPU a request
+/// instead of 43-57 on this VM, where a sleep and wake-up costs far more than on bare metal.
+const ARRIVAL_RESOLUTION: Duration = Duration::from_micros(250);
 
 /// What every executor's step runs with: its scenario, the scenario's plan, the step's
 /// context and the pool its VUs come from and go back to.

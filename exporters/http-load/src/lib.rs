@@ -16,6 +16,7 @@ pub mod client;
 pub mod connection_options;
 pub mod engine;
 mod error;
+mod fine_sleep;
 mod h1;
 mod h1head;
 mod h2conn;
