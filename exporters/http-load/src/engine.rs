@@ -448,7 +448,12 @@ impl Engine {
             if !sent {
                 dropped += 1;
                 if dropped.is_power_of_two() {
-                    tracing::warn!(scenario = %rt.name, dropped, vus = allocated, "no free VU: iterations dropped (raise maxVUs)");
+                    // How late this iteration's dispatch is: near ARRIVAL_RESOLUTION or less, the
+                    // VUs were all busy on the target; milliseconds more, the machine ran the
+                    // arrival loop late (a stall) and its backlog found too few idle VUs.
+                    let late = Instant::now().saturating_duration_since(at);
+                    let arrival_late_ms = late.as_micros() as f64 / 1000.0;
+                    tracing::warn!(scenario = %rt.name, dropped, vus = allocated, arrival_late_ms, "no free VU: iterations dropped (raise maxVUs)");
                 }
                 if ctx.recording {
                     self.shared.metrics.with(|s| {
