@@ -17,7 +17,7 @@ use std::time::Instant;
 mod imp {
     use std::io;
     use std::os::fd::OwnedFd;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use rustix::time::{
         Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
@@ -69,10 +69,6 @@ mod imp {
                 }
             }
         }
-
-        pub fn remaining(at: Instant) -> Duration {
-            at.saturating_duration_since(Instant::now())
-        }
     }
 }
 
@@ -101,7 +97,7 @@ impl FineSleep {
     pub async fn until(&mut self, at: Instant) {
         #[cfg(target_os = "linux")]
         if let Some(t) = &mut self.timer {
-            let wait = imp::Timer::remaining(at);
+            let wait = at.saturating_duration_since(Instant::now());
             if wait.is_zero() {
                 return;
             }
