@@ -12,6 +12,7 @@
 //! - [`summary`]: k6's handleSummary data, the terminal summary and the per-step table.
 
 pub mod args;
+mod arrival;
 pub mod client;
 pub mod connection_options;
 pub mod engine;
@@ -37,6 +38,7 @@ mod tls_provider;
 mod tls_tcp;
 pub mod tokens;
 pub mod vu;
+mod vus;
 mod wire;
 pub mod workers;
 
@@ -285,7 +287,7 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
     if workers > 0 {
         let w = workers::Workers::start(workers)
             .map_err(|e| HttpLoadError::Usage(format!("cannot start {workers} VU threads: {e}")))?;
-        engine.workers = Some(Arc::new(w));
+        engine.vus = vus::Vus::new(Some(Arc::new(w)));
     }
     let (btx, mut brx) = tokio::sync::mpsc::unbounded_channel();
     engine.boundaries = Some(btx);

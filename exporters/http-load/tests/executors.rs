@@ -101,6 +101,55 @@ scenarios:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrivals_run_on_one_vu_thread_and_feed_the_vus_of_every_thread() {
+    // Three VU threads: the arrival loop runs on one of them and hands most iterations to VUs
+    // living on the other two; a doubling reuses its VUs (and their threads) step to step.
+    let target = common::target().await;
+    let run = common::run_yaml(
+        &target.url(),
+        r#"
+baseUrl: BASE
+scenarios:
+  soak:
+    executor: constant-arrival-rate
+    rate: 300
+    timeUnit: 1s
+    duration: 2s
+    preAllocatedVUs: 9
+    maxVUs: 60
+    requests: [{url: /health}]
+  knative:
+    executor: doubling
+    rate: 40
+    every: 1s
+    times: 1
+    preAllocatedVUs: 6
+    maxVUs: 30
+    requests: [{url: /autoscale}]
+"#,
+        redline_runtime::CommonArgs::default(),
+        |a| a.workers = Some(3),
+    )
+    .await;
+    let soak = run.step("soak", "1");
+    assert_eq!(
+        (soak.iterations, soak.dropped_iterations),
+        (600, 0),
+        "{soak:?}"
+    );
+    assert!(
+        (soak.requests as f64 / 2.0 - 300.0).abs() <= 3.0,
+        "{soak:?}"
+    );
+    for (step, n) in [("1", 40u64), ("2", 80)] {
+        let r = run.step("knative", step);
+        assert_eq!((r.iterations, r.dropped_iterations), (n, 0), "{r:?}");
+    }
+    assert_eq!(target.stats().endpoint_total(Endpoint::Health), 600);
+    assert_eq!(target.stats().endpoint_total(Endpoint::Autoscale), 120);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vu_steps_are_labelled_and_the_weighted_mix_holds() {
     let (_, run) = run_on_demo(
         r#"
