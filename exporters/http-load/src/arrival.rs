@@ -149,7 +149,15 @@ impl ArrivalStep {
                 gauges.set_rate(self.from + slope * t);
                 last_rate_update = at;
             }
-            let free = idle.lock().expect("idle").pop();
+            let mut free = idle.lock().expect("idle").pop();
+            if free.is_none() && allocated >= self.max_vus {
+                // A VU whose response has come is free in all but name until its task runs,
+                // and on this thread that is only when this loop yields: let it, once, before
+                // an iteration is dropped (after a stall the loop wakes to a backlog, and the
+                // responses that came meanwhile are waiting behind it).
+                tokio::task::yield_now().await;
+                free = idle.lock().expect("idle").pop();
+            }
             let sent = match free {
                 Some(tx) => tx.try_send(at).is_ok(),
                 None if allocated < self.max_vus => {
