@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::arrival::ArrivalStep;
 use crate::plan::{Load, ScenarioPlan, StepPlan, lerp};
@@ -340,10 +341,8 @@ impl Engine {
         };
         let end = match self.vus.home(&step.pool) {
             Some(home) => {
-                let task = home.spawn(step.run());
                 // Dropped (the run abandoned), the step must not go on feeding VUs.
-                let _abort = AbortOnDrop(task.abort_handle());
-                match task.await {
+                match AbortOnDropHandle::new(home.spawn(step.run())).await {
                     Ok(end) => end,
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                     Err(_) => return,
@@ -353,15 +352,6 @@ impl Engine {
         };
         *run.pool = end.pool;
         self.collect(end.set, end.hard, run.pool).await;
-    }
-}
-
-/// Aborts a task when its awaiting future is dropped.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
