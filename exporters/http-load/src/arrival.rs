@@ -35,7 +35,7 @@ use crate::vus::Vus;
 /// | tokio's 1 ms timer (before) | 0.74-0.76 ms | 10.6-11.3 µs |
 ///
 /// At 2,000/s arrivals are 500 µs apart, so each gets its own wake whatever the bound.
-pub const ARRIVAL_RESOLUTION: Duration = Duration::from_micros(250);
+const ARRIVAL_RESOLUTION: Duration = Duration::from_micros(250);
 
 /// One open-model step, owned whole so that it can run on another runtime.
 pub struct ArrivalStep {
