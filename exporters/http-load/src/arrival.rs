@@ -74,7 +74,6 @@ impl ArrivalStep {
         // Idle VUs, each as the sender of its own one-slot job queue.
         let idle: Arc<Mutex<Vec<mpsc::Sender<Instant>>>> = Arc::default();
         let mut set = JoinSet::new();
-        let mut allocated = 0u64;
         let spawn = |vu: Box<Vu>, set: &mut JoinSet<Box<Vu>>| {
             let (tx, mut rx) = mpsc::channel::<Instant>(1);
             let (sh, rt, done, idle, busy) = (
@@ -111,14 +110,11 @@ impl ArrivalStep {
             });
             tx
         };
-        {
-            let mut stack = Vec::new();
-            for _ in 0..self.pre_allocated {
-                stack.push(spawn(self.vus.take(&mut self.pool), &mut set));
-            }
-            allocated = allocated.max(self.pre_allocated);
-            idle.lock().expect("idle").extend(stack);
-        }
+        let ready: Vec<_> = (0..self.pre_allocated)
+            .map(|_| spawn(self.vus.take(&mut self.pool), &mut set))
+            .collect();
+        idle.lock().expect("idle").extend(ready);
+        let mut allocated = self.pre_allocated;
         gauges.vus_max.fetch_max(allocated, Ordering::Relaxed);
         gauges.set_rate(self.from);
 
