@@ -79,9 +79,22 @@ pub async fn run(args: LocustExporterArgs) -> Result<(), LocustExporterError> {
     Ok(())
 }
 
-/// After the test stopped, the workers' last reports may still be on their way to the master,
-/// and Locust caches /stats/requests for 2 s: read it again after each cache period until two
-/// reads agree on the totals (at most four more reads), so the last requests are counted.
+/// Locust caches /stats/requests for 2 s; a read this long after another is a fresh one.
+const FRESH_READ_AFTER: Duration = Duration::from_millis(2_500);
+/// A Locust worker sends its stats to the master every 3 s (`WORKER_REPORT_INTERVAL`) and
+/// sends none of its own when a test stops (only when it quits), so a master's totals may still
+/// grow up to 3 s after it says "stopped", and show up to 2 s later still (the cache). Quiet for
+/// this long, they are final.
+const MASTER_QUIET_FOR: Duration = Duration::from_secs(6);
+/// Bounds the settling: a master whose totals keep changing is read at most this often.
+const MAX_SETTLE_READS: usize = 8;
+
+/// After the test stopped, read Locust's stats again, one cache period apart, until they are
+/// final: on a master (it reports `worker_count`), until the totals have not changed for
+/// [`MASTER_QUIET_FOR`], the workers' last periodic reports having arrived; on a standalone
+/// Locust, whose stats are its own, until one fresh read agrees with the last. Ends early if
+/// Locust has gone (`--autoquit` shorter than the settling), saying so: the last reports may be
+/// lost.
 async fn settle(
     http: &reqwest::Client,
     url: &reqwest::Url,
@@ -91,20 +104,36 @@ async fn settle(
     stopped: &StatsReport,
 ) {
     let totals = |r: &StatsReport| r.total().map(|e| (e.num_requests, e.num_failures));
+    let quiet_for = if stopped.worker_count.is_some() {
+        MASTER_QUIET_FOR
+    } else {
+        FRESH_READ_AFTER
+    };
     let mut last = totals(stopped);
-    for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let mut changed_at = Instant::now();
+    for _ in 0..MAX_SETTLE_READS {
+        tokio::time::sleep(FRESH_READ_AFTER).await;
         let Ok(r) = report::fetch(http, url).await else {
+            tracing::warn!(
+                unchanged_for = ?changed_at.elapsed(),
+                "locust-exporter: Locust went before its totals had been quiet for {quiet_for:?}; \
+                 the workers' last reports may be missing (give Locust --autoquit 10 or more)"
+            );
             return;
         };
         metrics.poll(PollResult::Ok);
         apply(tracker, metrics, running, &r).await;
         let now = totals(&r);
-        if now == last {
+        if now != last {
+            last = now;
+            changed_at = Instant::now();
+        } else if changed_at.elapsed() >= quiet_for {
             return;
         }
-        last = now;
     }
+    tracing::warn!(
+        "locust-exporter: Locust's totals still changed {MAX_SETTLE_READS} reads after the test stopped; finishing with the last"
+    );
 }
 
 /// One report into the metrics. True when it shows a test that ran and has now stopped.
