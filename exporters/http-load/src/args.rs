@@ -148,6 +148,13 @@ pub struct HttpLoadArgs {
     /// needs the other half). 0 runs VUs on the daemon's shared runtime.
     #[arg(long, env = "REDLINE_HTTP_LOAD_WORKERS")]
     pub workers: Option<usize>,
+    /// Keep polling a VU thread's sockets for this long after its last finished iteration
+    /// instead of sleeping (0, the default: off). On a VM whose idle vCPUs wake slowly this
+    /// keeps a fast target fed and takes the client's wake-up out of the latency measured;
+    /// the thread then uses a whole core while the load is on, so give it one of its own.
+    /// Needs VU threads (`--workers` above 0).
+    #[arg(long, env = "REDLINE_HTTP_LOAD_BUSY_POLL", value_parser = crate::scenario::parse_duration, default_value = "0s")]
+    pub busy_poll: Duration,
     /// No progress bar or progress lines.
     #[arg(long, env = "REDLINE_HTTP_LOAD_QUIET")]
     pub quiet: bool,
@@ -193,6 +200,7 @@ impl HttpLoadArgs {
             http2_engine: Default::default(),
             insecure: false,
             workers: None,
+            busy_poll: Duration::ZERO,
             quiet: true,
             no_summary: true,
         }

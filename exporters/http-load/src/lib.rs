@@ -13,6 +13,7 @@
 
 pub mod args;
 mod arrival;
+mod busy_poll;
 pub mod client;
 pub mod connection_options;
 pub mod engine;
@@ -269,6 +270,11 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
             n
         }
     };
+    if workers == 0 && !args.busy_poll.is_zero() {
+        return Err(HttpLoadError::Usage(
+            "--busy-poll spins VU threads; with --workers 0 there are none".into(),
+        ));
+    }
     let h2 = match client.shape {
         connection_options::Shape::Multiplexed {
             connections,
@@ -285,7 +291,7 @@ pub async fn execute(args: HttpLoadArgs) -> Result<Outcome, HttpLoadError> {
     });
     let mut engine = engine::Engine::new(shared, stop.clone());
     if workers > 0 {
-        let w = workers::Workers::start(workers)
+        let w = workers::Workers::start(workers, args.busy_poll)
             .map_err(|e| HttpLoadError::Usage(format!("cannot start {workers} VU threads: {e}")))?;
         engine.vus = vus::Vus::new(Some(Arc::new(w)));
     }

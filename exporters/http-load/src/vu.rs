@@ -142,6 +142,7 @@ impl Vu {
             });
         }
         self.iter += 1;
+        crate::busy_poll::mark();
         if let Some(t) = sc.think {
             let d = match t {
                 Think::Fixed(d) => d,

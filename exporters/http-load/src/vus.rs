@@ -80,7 +80,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_home_runtime_is_the_thread_of_the_next_vu() {
-        let vus = Vus::new(Some(Arc::new(Workers::start(2).unwrap())));
+        let vus = Vus::new(Some(Arc::new(
+            Workers::start(2, std::time::Duration::ZERO).unwrap(),
+        )));
         let thread = |h: Handle| async move {
             h.spawn(async { std::thread::current().name().map(str::to_owned) })
                 .await

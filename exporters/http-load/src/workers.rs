@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::io;
+use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
@@ -21,8 +22,9 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts `n` (at least 1) VU threads.
-    pub fn start(n: usize) -> io::Result<Self> {
+    /// Starts `n` (at least 1) VU threads; with a `busy_poll` budget above 0 each gets a
+    /// spinner (see [`crate::busy_poll`]).
+    pub fn start(n: usize, busy_poll: Duration) -> io::Result<Self> {
         let mut handles = Vec::with_capacity(n.max(1));
         let mut stops = Vec::with_capacity(n.max(1));
         for i in 0..n.max(1) {
@@ -30,6 +32,9 @@ impl Workers {
                 .enable_all()
                 .build()?;
             handles.push(rt.handle().clone());
+            if !busy_poll.is_zero() {
+                rt.spawn(crate::busy_poll::spin(busy_poll));
+            }
             let (tx, rx) = oneshot::channel::<()>();
             std::thread::Builder::new()
                 .name(format!("http-load-vu-{i}"))
@@ -99,7 +104,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_vu_always_lands_on_the_same_thread_and_threads_are_spread() {
-        let w = Workers::start(3).unwrap();
+        let w = Workers::start(3, Duration::ZERO).unwrap();
         let name = || std::thread::current().name().unwrap_or("").to_owned();
         let mut seen = Vec::new();
         for vu in 0..6u64 {
@@ -120,7 +125,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_workers_ends_their_tasks() {
-        let w = Workers::start(1).unwrap();
+        let w = Workers::start(1, Duration::ZERO).unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let mut set = JoinSet::new();
         w.spawn_into(&mut set, 0, async move {

@@ -150,6 +150,47 @@ scenarios:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_polling_vu_threads_run_exactly_what_they_are_given() {
+    // --busy-poll: each VU thread's runtime spins between responses. Closed and open models
+    // still run their exact counts, on time, with nothing dropped.
+    let target = common::target().await;
+    let run = common::run_yaml(
+        &target.url(),
+        r#"
+baseUrl: BASE
+scenarios:
+  closed:
+    executor: shared-iterations
+    vus: 8
+    iterations: 1001
+    requests: [{url: /health}]
+  open:
+    executor: constant-arrival-rate
+    rate: 200
+    timeUnit: 1s
+    duration: 2s
+    preAllocatedVUs: 6
+    maxVUs: 40
+    requests: [{url: /autoscale}]
+"#,
+        redline_runtime::CommonArgs::default(),
+        |a| {
+            a.workers = Some(2);
+            a.busy_poll = std::time::Duration::from_micros(200);
+        },
+    )
+    .await;
+    let open = run.step("open", "1");
+    assert_eq!(
+        (open.iterations, open.dropped_iterations),
+        (400, 0),
+        "{open:?}"
+    );
+    assert_eq!(target.stats().endpoint_total(Endpoint::Health), 1001);
+    assert_eq!(target.stats().endpoint_total(Endpoint::Autoscale), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vu_steps_are_labelled_and_the_weighted_mix_holds() {
     let (_, run) = run_on_demo(
         r#"
