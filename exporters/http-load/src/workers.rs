@@ -124,21 +124,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn dropping_workers_ends_their_tasks() {
-        let w = Workers::start(1, Duration::ZERO).unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let mut set = JoinSet::new();
-        w.spawn_into(&mut set, 0, async move {
-            let _tx = tx;
-            std::future::pending::<()>().await
-        });
-        drop(w);
-        // The runtime shuts down and drops the pending task, closing the channel.
-        assert!(
-            tokio::time::timeout(std::time::Duration::from_secs(10), rx)
-                .await
-                .expect("the task was dropped")
-                .is_err()
-        );
+    async fn dropping_workers_ends_their_tasks_spinning_or_not() {
+        // A spinner whose budget outlasts the test never parks: the thread must end anyway.
+        for busy_poll in [Duration::ZERO, Duration::from_secs(3600)] {
+            let w = Workers::start(1, busy_poll).unwrap();
+            let (tx, rx) = oneshot::channel::<()>();
+            let mut set = JoinSet::new();
+            w.spawn_into(&mut set, 0, async move {
+                let _tx = tx;
+                crate::busy_poll::mark();
+                std::future::pending::<()>().await
+            });
+            // The VU task has run (and marked) before the workers go.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(w);
+            // The runtime shuts down and drops the pending task, closing the channel.
+            assert!(
+                tokio::time::timeout(Duration::from_secs(10), rx)
+                    .await
+                    .unwrap_or_else(|_| panic!("busy_poll {busy_poll:?}: the task was not dropped"))
+                    .is_err()
+            );
+        }
     }
 }
