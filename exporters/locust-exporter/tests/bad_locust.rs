@@ -1,16 +1,13 @@
 //! A Locust URL that is down, then answers garbage, then 500s: every poll is counted by what
 //! went wrong, nothing crashes, and once Locust answers properly the run is exported.
 
-use std::convert::Infallible;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper::{Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::StatusCode;
 use redline_locust_exporter::{LocustExporterArgs, run};
 use redline_testkit_prometheus::free_port;
 
@@ -25,29 +22,15 @@ fn report(state: &str, requests: u64) -> String {
 
 /// Serves, poll after poll: garbage ×3, HTTP 500 ×3, then a running test, then stopped.
 async fn fake_locust(listener: tokio::net::TcpListener, polls: Arc<AtomicUsize>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            return;
-        };
-        let polls = polls.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |_req| {
-                let n = polls.fetch_add(1, Ordering::SeqCst);
-                let (status, body) = match n {
-                    0..=2 => (StatusCode::OK, "<html>not locust</html>".to_string()),
-                    3..=5 => (StatusCode::INTERNAL_SERVER_ERROR, "boom".to_string()),
-                    6..=7 => (StatusCode::OK, report("running", 100)),
-                    _ => (StatusCode::OK, report("stopped", 120)),
-                };
-                let mut r = Response::new(Full::new(Bytes::from(body)));
-                *r.status_mut() = status;
-                async move { Ok::<_, Infallible>(r) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-        });
-    }
+    common::serve(listener, move || {
+        match polls.fetch_add(1, Ordering::SeqCst) {
+            0..=2 => (StatusCode::OK, "<html>not locust</html>".to_string()),
+            3..=5 => (StatusCode::INTERNAL_SERVER_ERROR, "boom".to_string()),
+            6..=7 => (StatusCode::OK, report("running", 100)),
+            _ => (StatusCode::OK, report("stopped", 120)),
+        }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,15 +3,12 @@
 //! (exact timing, which a real one cannot show on demand) counts 10 more requests 4 s after it
 //! first reports "stopped": the exporter is still reading then, and Prometheus gets them.
 
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::Response;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper::StatusCode;
 use redline_locust_exporter::{LocustExporterArgs, run};
 use redline_testkit_prometheus::{Prometheus, free_port};
 
@@ -28,32 +25,20 @@ fn report(state: &str, requests: u64) -> String {
 /// Running with 90 requests for two polls, then stopped with 100, and 110 from 4 s after the
 /// first "stopped" it served (a worker's last periodic report arriving).
 async fn fake_master(listener: tokio::net::TcpListener) {
-    let state: Arc<Mutex<(usize, Option<Instant>)>> = Arc::default();
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            return;
+    let state: Mutex<(usize, Option<Instant>)> = Mutex::default();
+    common::serve(listener, move || {
+        let mut s = state.lock().unwrap();
+        s.0 += 1;
+        let body = if s.0 <= 2 {
+            report("running", 90)
+        } else {
+            let stopped = *s.1.get_or_insert_with(Instant::now);
+            let late = stopped.elapsed() >= Duration::from_secs(4);
+            report("stopped", if late { 110 } else { 100 })
         };
-        let state = state.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |_req| {
-                let body = {
-                    let mut s = state.lock().unwrap();
-                    s.0 += 1;
-                    if s.0 <= 2 {
-                        report("running", 90)
-                    } else {
-                        let stopped = *s.1.get_or_insert_with(Instant::now);
-                        let late = stopped.elapsed() >= Duration::from_secs(4);
-                        report("stopped", if late { 110 } else { 100 })
-                    }
-                };
-                async move { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body)))) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-        });
-    }
+        (StatusCode::OK, body)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
