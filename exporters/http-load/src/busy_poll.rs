@@ -14,34 +14,47 @@
 //! VUs [`mark`] each iteration they finish; once none has for the budget, the spinner parks
 //! until the next mark, and the runtime sleeps as usual.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-thread_local! {
+/// This thread's spinner state. One thread-local, read once per finished iteration.
+struct Spinner {
     /// Iterations finished on this thread (wraps; only compared for change).
-    static PROGRESS: Cell<u64> = const { Cell::new(0) };
+    progress: Cell<u64>,
     /// The spinner of this thread, while it is parked.
-    static PARKED: RefCell<Option<Waker>> = const { RefCell::new(None) };
+    parked: Cell<Option<Waker>>,
+}
+
+thread_local! {
+    static SPINNER: Spinner = const {
+        Spinner {
+            progress: Cell::new(0),
+            parked: Cell::new(None),
+        }
+    };
+}
+
+/// A VU finished an iteration on this thread: progress, and an end to the spinner's sleep.
+pub fn mark() {
+    let parked = SPINNER.with(|s| {
+        s.progress.set(s.progress.get().wrapping_add(1));
+        s.parked.take()
+    });
+    if let Some(w) = parked {
+        w.wake();
+    }
+}
+
+fn progress() -> u64 {
+    SPINNER.with(|s| s.progress.get())
 }
 
 #[cfg(test)]
 thread_local! {
     /// Times the spinner yielded, for the tests (not counted outside them: it is the hot loop).
     static SPINS: Cell<u64> = const { Cell::new(0) };
-}
-
-/// A VU finished an iteration on this thread: progress, and an end to the spinner's sleep.
-pub fn mark() {
-    PROGRESS.with(|p| p.set(p.get().wrapping_add(1)));
-    if let Some(w) = PARKED.with(|p| p.borrow_mut().take()) {
-        w.wake();
-    }
-}
-
-fn progress() -> u64 {
-    PROGRESS.with(Cell::get)
 }
 
 /// The spinner: runs for the life of its thread's runtime, which must be single-threaded (the
@@ -67,7 +80,7 @@ pub async fn spin(budget: Duration) {
             if progress() != seen {
                 return Poll::Ready(());
             }
-            PARKED.with(|p| *p.borrow_mut() = Some(cx.waker().clone()));
+            SPINNER.with(|s| s.parked.set(Some(cx.waker().clone())));
             Poll::Pending
         })
         .await;
