@@ -29,7 +29,7 @@
 # prebuilt binary that takes `http-load`'s flags (e.g. target/profiling/examples/bench).
 # REDLINE_ARGS='--busy-poll 200us' adds flags to every redline cell (the header says which).
 # CELLS_OUT=path keeps every run's cell (tab-separated: row tool requests errors wall user sys
-# rss_kib nginx_busy% round nginx_cpu_us) for a closer look at one row's rounds.
+# rss_kib nginx_busy% round nginx_cpu_us prometheus_cpu_ms) for a closer look at one row's rounds.
 set -euo pipefail
 
 MODE=table
@@ -154,10 +154,18 @@ TLS="https://127.0.0.1:$TLS_PORT/"
 # --- Prometheus with the remote-write receiver --------------------------------------------------
 PROM_PORT=$(free_port)
 printf 'global:\n  scrape_interval: 15s\n' > "$WORK/prometheus.yml"
-"${SERVER_PIN[@]}" prometheus --config.file="$WORK/prometheus.yml" --web.listen-address="127.0.0.1:$PROM_PORT" \
+# On the server core at SCHED_IDLE: Prometheus gets only the time nginx leaves, so storing
+# redline's pushes (a push a second) never takes CPU from the server being measured, which
+# the peers' cells (no pushes) would not pay. Measured at normal priority on 5 x 10 streams,
+# where nginx is the bottleneck: Prometheus took 50-170 ms of that core per 5 s redline cell
+# (1-3 %) and ~0 in h2load's. Its CPU per cell is reported under the table.
+IDLE=()
+command -v chrt >/dev/null && IDLE=(chrt --idle 0)
+"${SERVER_PIN[@]}" "${IDLE[@]}" prometheus --config.file="$WORK/prometheus.yml" --web.listen-address="127.0.0.1:$PROM_PORT" \
   --storage.tsdb.path="$WORK/prom" --web.enable-remote-write-receiver \
   --enable-feature=native-histograms >"$WORK/prom.log" 2>&1 &
 PIDS+=($!)
+PROM_PID=$!
 for _ in $(seq 1 150); do
   curl -fs "$H1" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1 && break
   sleep 0.1
@@ -177,10 +185,11 @@ prom_count() {
 # the bottleneck, and the row compares clients only as far as they change nginx's own cost),
 # and NAME.server_us: that CPU in µs (over the requests: nginx's work per request).
 nginx_ticks() { awk '{print $14 + $15}' "/proc/$NGINX_PID/stat"; }
+prom_ticks() { awk '{print $14 + $15}' "/proc/$PROM_PID/stat"; }
 measure() {
   local name=$1; shift
-  local ticks0 ns0
-  ticks0=$(nginx_ticks); ns0=$(date +%s%N)
+  local ticks0 ns0 prom0
+  ticks0=$(nginx_ticks); ns0=$(date +%s%N); prom0=$(prom_ticks)
   if ! "${CLIENT_PIN[@]}" /usr/bin/time -f '%e %U %S %M' -o "$WORK/$name.time" "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.err"; then
     echo "CRASH: $name: $*" >&2
@@ -191,6 +200,8 @@ measure() {
   echo "$(( ticks * 100000000000 / $(getconf CLK_TCK) / ($(date +%s%N) - ns0) ))" >"$WORK/$name.server"
   # nginx's CPU over the cell, µs: over the requests, the server's work per request.
   echo "$(( ticks * 1000000 / $(getconf CLK_TCK) ))" >"$WORK/$name.server_us"
+  # Prometheus's CPU over the cell, ms (storing redline's pushes; ~0 in a peer's cell).
+  echo "$(( ($(prom_ticks) - prom0) * 1000 / $(getconf CLK_TCK) ))" >"$WORK/$name.prom_ms"
 }
 
 redline_run() { # name testid url extra-args... (RW_URL: another remote-write receiver)
@@ -345,8 +356,8 @@ EOF
 record() {
   local row=$1 tool=$2 reqs=$3 errs=$4 name=$5
   read -r wall user sys rss <"$WORK/$name.time"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$reqs" "$errs" "$wall" "$user" "$sys" "$rss" \
-    "$(cat "$WORK/$name.server")" "$rep" "$(cat "$WORK/$name.server_us")" >>"$WORK/cells.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$reqs" "$errs" "$wall" "$user" "$sys" "$rss" \
+    "$(cat "$WORK/$name.server")" "$rep" "$(cat "$WORK/$name.server_us")" "$(cat "$WORK/$name.prom_ms")" >>"$WORK/cells.tsv"
 }
 
 # peer TOOL ROW REQS_AWK ERRS_AWK CMD... -> runs CMD measured as TOOL-ROW and records the
@@ -462,7 +473,7 @@ for row in "${ROWS[@]}"; do
 done
 done
 
-python3 - "$WORK/cells.tsv" "$DURATION" "$REPEAT" <<'EOF' || FAIL=1
+python3 - "$WORK/cells.tsv" "$DURATION" "$REPEAT" "${IDLE[*]:-normal priority}" <<'EOF' || FAIL=1
 import statistics
 import sys
 rows, order = {}, []
@@ -471,8 +482,11 @@ rows, order = {}, []
 duration = float(sys.argv[2])
 # Each run's req/s by (row, tool, run), for the paired ratios and the spread below.
 by_run = {}
+# Prometheus's CPU ms per cell: in redline's cells (True) and in the others' (False).
+prom_cpu = {}
 for line in open(sys.argv[1]):
-    row, tool, reqs, errs, wall, user, sys_, rss, server, rep, server_us = line.rstrip("\n").split("\t")
+    row, tool, reqs, errs, wall, user, sys_, rss, server, rep, server_us, prom_ms = line.rstrip("\n").split("\t")
+    prom_cpu.setdefault(tool == "redline", []).append(int(prom_ms or 0))
     if row not in rows:
         rows[row] = {}
         order.append(row)
@@ -516,6 +530,10 @@ for row in order:
         if c["reqs"] == 0 or c["errs"] > 0:
             print(f"  {row} {t}: {c['reqs']} good requests, {c['errs']} failed", file=sys.stderr)
             bad = True
+if prom_cpu:
+    med = lambda v: f"{statistics.median(v):.0f}" if v else "-"
+    print(f"Prometheus (server core, {sys.argv[4]}): median CPU per cell {med(prom_cpu.get(True, []))} ms in redline's"
+          f" (storing its pushes), {med(prom_cpu.get(False, []))} ms in the others'")
 sys.exit(1 if bad else 0)
 EOF
 if ((FAIL)); then
