@@ -184,24 +184,24 @@ prom_count() {
 # Also $WORK/NAME.server: nginx's CPU use over the run, in % of one core (100: the server was
 # the bottleneck, and the row compares clients only as far as they change nginx's own cost),
 # and NAME.server_us: that CPU in µs (over the requests: nginx's work per request).
-nginx_ticks() { awk '{print $14 + $15}' "/proc/$NGINX_PID/stat"; }
-prom_ticks() { awk '{print $14 + $15}' "/proc/$PROM_PID/stat"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # PID -> its user+system clock ticks
+CLK_TCK=$(getconf CLK_TCK)
 measure() {
   local name=$1; shift
   local ticks0 ns0 prom0
-  ticks0=$(nginx_ticks); ns0=$(date +%s%N); prom0=$(prom_ticks)
+  ticks0=$(cpu_ticks "$NGINX_PID"); ns0=$(date +%s%N); prom0=$(cpu_ticks "$PROM_PID")
   if ! "${CLIENT_PIN[@]}" /usr/bin/time -f '%e %U %S %M' -o "$WORK/$name.time" "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.err"; then
     echo "CRASH: $name: $*" >&2
     tail -20 "$WORK/$name.err" >&2
     exit 1
   fi
-  local ticks=$(( $(nginx_ticks) - ticks0 ))
-  echo "$(( ticks * 100000000000 / $(getconf CLK_TCK) / ($(date +%s%N) - ns0) ))" >"$WORK/$name.server"
+  local ticks=$(( $(cpu_ticks "$NGINX_PID") - ticks0 ))
+  echo "$(( ticks * 100000000000 / CLK_TCK / ($(date +%s%N) - ns0) ))" >"$WORK/$name.server"
   # nginx's CPU over the cell, µs: over the requests, the server's work per request.
-  echo "$(( ticks * 1000000 / $(getconf CLK_TCK) ))" >"$WORK/$name.server_us"
+  echo "$(( ticks * 1000000 / CLK_TCK ))" >"$WORK/$name.server_us"
   # Prometheus's CPU over the cell, ms (storing redline's pushes; ~0 in a peer's cell).
-  echo "$(( ($(prom_ticks) - prom0) * 1000 / $(getconf CLK_TCK) ))" >"$WORK/$name.prom_ms"
+  echo "$(( ($(cpu_ticks "$PROM_PID") - prom0) * 1000 / CLK_TCK ))" >"$WORK/$name.prom_ms"
 }
 
 redline_run() { # name testid url extra-args... (RW_URL: another remote-write receiver)
@@ -220,9 +220,9 @@ if [[ $MODE == open-rate ]]; then
   # same target beside it. The HTTP/1.1 row, nginx on loopback. Searched twice, remote-write
   # on both times: into the bench's Prometheus, and into a receiver that costs nothing (nginx
   # answering 204). On 2 cores Prometheus shares a core with nginx or with the client, and its
-  # ingestion every push interval (a few ms of CPU) stalls whichever it shares: measured, 48k/s
-  # dropped 223-776 iterations into Prometheus on either core, none into the sink, none with
-  # --push-interval 5s. The sink row is redline's own limit; the Prometheus row is this
+  # ingestion every push interval (a few ms of CPU) stalls whichever it shares: measured at
+  # normal priority (before it ran at SCHED_IDLE), 48k/s dropped 223-776 iterations into
+  # Prometheus on either core, none into the sink, none with --push-interval 5s. The sink row is redline's own limit; the Prometheus row is this
   # machine's. In a cluster Prometheus runs on other nodes.
   RATE_DURATION=${RATE_DURATION:-10}
   check_rate() { # receiver-url rate -> prints "achieved dropped p99_ms", returns 0 when held
