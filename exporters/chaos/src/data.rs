@@ -231,7 +231,8 @@ enum ReadBack {
     NoAnswer,
 }
 
-/// Starts the writer; it stops at `cancel` or after `max_writes` acknowledged writes.
+/// Starts the writer; it stops at `cancel` (recording nothing after it) or after `max_writes`
+/// acknowledged writes.
 pub fn spawn(
     cfg: DataConfig,
     lost_metric: Counter,
@@ -284,7 +285,11 @@ async fn write_loop(h: DataHandle, cancel: CancellationToken) {
             req = req.header(k.as_str(), CheckShape::fill(v, run, seq, &value));
         }
         let started = Instant::now();
-        let resp = req.send().await;
+        // A write still in flight at `cancel` is abandoned, not waited for.
+        let resp = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = req.send() => r,
+        };
         let acked = matches!(&resp, Ok(r) if r.status().is_success());
         if acked {
             let cookie = resp.as_ref().ok().filter(|_| shape.session).and_then(|r| {
@@ -302,7 +307,13 @@ async fn write_loop(h: DataHandle, cancel: CancellationToken) {
                 Some(t) => CheckShape::fill(t, run, seq, &value),
                 None => value.clone(),
             };
-            h.book().acked.insert(seq, Acked { expect, cookie });
+            let mut book = h.book();
+            // Checked under the book's lock: a write answered as `cancel` came is not recorded,
+            // so a verification that starts after `cancel` covers every acknowledged write.
+            if cancel.is_cancelled() {
+                return;
+            }
+            book.acked.insert(seq, Acked { expect, cookie });
         }
         h.book().attempted += 1;
         tracing::trace!(
@@ -373,6 +384,58 @@ mod tests {
         cancel.cancel();
         target.shutdown().await.unwrap();
         assert_eq!(lost.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_write_answered_after_cancel_is_not_recorded() {
+        // A server that answers every write 400 ms late: the first write is in flight when
+        // the run is cancelled, and its answer comes after.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            // Bounded: the writer opens one connection per write, and is cancelled at once.
+            for _ in 0..4 {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    let _ = s
+                        .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+        let cancel = CancellationToken::new();
+        let h = spawn(
+            DataConfig {
+                write: format!("PUT http://{addr}/kv/{{run}}/{{seq}}")
+                    .parse()
+                    .unwrap(),
+                read: format!("GET http://{addr}/kv/{{run}}/{{seq}}")
+                    .parse()
+                    .unwrap(),
+                shape: CheckShape::default(),
+                interval: Duration::from_secs(10),
+                timeout: Duration::from_secs(2),
+                max_writes: 10,
+                run_id: "late".into(),
+            },
+            Counter::default(),
+            cancel.clone(),
+        )
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        cancel.cancel();
+        let v = h.verify().await;
+        // Well past the late answer: had the writer waited for it, the write would count now.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(h.acknowledged(), 0, "nothing is acknowledged after cancel");
+        assert_eq!(v.checked, h.acknowledged());
+        server.abort();
     }
 }
 
